@@ -1,0 +1,50 @@
+"""The one place that chooses between the Rust extension and its pure-Python twins.
+
+The choice is made once, at import: the Rust functions from ``pm_fast_ext`` when the
+extension imports, the twins from ``pm_fast.core.graph`` when it does not or when the
+environment sets ``PM_FAST_PURE=1``. The server imports these functions from here only,
+so both paths run the same code above this module.
+"""
+
+import logging
+import os
+
+__all__ = [
+    "USING_RUST",
+    "ancestors",
+    "descendants",
+    "is_reachable_parent_cycle",
+    "would_cycle",
+]
+
+_log = logging.getLogger("pm_fast")
+
+
+def _rust_available() -> bool:
+    if os.environ.get("PM_FAST_PURE") == "1":
+        _log.info("PM_FAST_PURE=1: using the pure-Python twins instead of pm_fast_ext")
+        return False
+    try:
+        import pm_fast_ext  # noqa: F401  (imported to find out whether it can be)
+    except ImportError as exc:
+        _log.warning(
+            "pm_fast_ext (the Rust extension) is not importable, using the slower "
+            "pure-Python twins: %s",
+            exc,
+        )
+        return False
+    _log.info("using the Rust extension pm_fast_ext")
+    return True
+
+
+USING_RUST: bool = _rust_available()
+
+if USING_RUST:
+    from pm_fast_ext import ancestors, descendants, is_reachable_parent_cycle, would_cycle
+else:
+    from pm_fast.core.graph import (
+        ancestors,
+        descendants,
+        is_reachable_parent_cycle,
+        would_cycle,
+    )

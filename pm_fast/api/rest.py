@@ -1,0 +1,467 @@
+"""The REST edge: decode, call one service function, encode. No rules and no SQL here."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+import msgspec
+
+from ..app import COMPAT_VERSION, App
+from ..core import commands as cmd
+from ..core.errors import DomainError
+from ..core.rules import try_uuid
+from ..service import (
+    comments,
+    dependencies,
+    projects,
+    sprints,
+    swim_lanes,
+    sync,
+    time_entries,
+    work_items,
+)
+from .http import Response, domain_error, encode, fail, ok, wrapped
+
+log = logging.getLogger("pm_fast")
+T = TypeVar("T")
+
+BODY_LIMIT = 2 * 1024 * 1024
+# Sync imports carry whole databases; the original's 2 MiB limit rejected its own exports.
+IMPORT_BODY_LIMIT = 64 * 1024 * 1024
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class Request:
+    """What an engine hands the edge: it reads the body only when a handler asks."""
+
+    method: str
+    path: str
+    query_string: str
+    header: Callable[[str], str | None]
+    read_body: Callable[[int], Awaitable[bytes]]
+
+    def query(self) -> dict[str, str]:
+        return dict(parse_qsl(self.query_string, keep_blank_values=True))
+
+
+Handler = Callable[[App, Request, list[str]], Awaitable[Response]]
+
+
+# -- request decoding ---------------------------------------------------------------
+class BadInput(Exception):
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+_decoders: dict[type, msgspec.json.Decoder[Any]] = {}
+
+
+def _decoder(kind: type[T]) -> msgspec.json.Decoder[T]:
+    dec = _decoders.get(kind)
+    if dec is None:
+        dec = _decoders[kind] = msgspec.json.Decoder(kind)
+    return dec
+
+
+def _json_type(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    mime = content_type.split(";", 1)[0].strip().lower()
+    return mime == "application/json" or (mime.startswith("application/") and mime.endswith("+json"))
+
+
+async def body(req: Request, kind: type[T], limit: int = BODY_LIMIT) -> T:
+    if not _json_type(req.header("content-type")):
+        raise BadInput(
+            fail(
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Expected request with `Content-Type: application/json`",
+            )
+        )
+    try:
+        raw = await req.read_body(limit)
+    except BodyTooLarge:
+        raise BadInput(
+            fail("PAYLOAD_TOO_LARGE", f"Request body exceeds the limit of {limit} bytes")
+        ) from None
+    try:
+        return _decoder(kind).decode(raw)
+    except msgspec.ValidationError as err:
+        message = str(err)
+        field = None
+        if " - at `$." in message:
+            field = message.rsplit(" - at `$.", 1)[1].rstrip("`").split("[", 1)[0].split(".")[0]
+        elif "missing required field `" in message:
+            field = message.split("missing required field `", 1)[1].split("`", 1)[0]
+        raise BadInput(fail("UNPROCESSABLE", f"Invalid request body: {message}", field)) from None
+    except msgspec.DecodeError as err:
+        raise BadInput(fail("BAD_REQUEST", f"Malformed JSON in request body: {err}")) from None
+
+
+def _bool(query: dict[str, str], name: str) -> bool:
+    value = query.get(name)
+    if value is None:
+        return False
+    if value in ("true", "false"):
+        return value == "true"
+    raise BadInput(
+        fail("BAD_REQUEST", f"Invalid query string: {name} must be true or false, got '{value}'")
+    )
+
+
+def _u32(query: dict[str, str], name: str) -> int:
+    value = query.get(name)
+    if value is None:
+        return 0
+    if value.isascii() and value.isdigit() and int(value) <= 2**32 - 1:
+        return int(value)
+    raise BadInput(
+        fail("BAD_REQUEST", f"Invalid query string: {name} must be an unsigned integer, got '{value}'")
+    )
+
+
+def actor(app: App, req: Request) -> str:
+    raw = req.header("x-user-id")
+    if raw is None:
+        return app.llm_user
+    user = try_uuid(raw.strip())
+    if user is None:
+        log.warning("ignoring invalid X-User-Id header %r; acting as the LLM user", raw)
+        return app.llm_user
+    return user
+
+
+# -- handlers -----------------------------------------------------------------------
+async def list_projects(app: App, req: Request, p: list[str]) -> Response:
+    return wrapped("projects", await app.store.read(projects.list_projects()))
+
+
+async def create_project(app: App, req: Request, p: list[str]) -> Response:
+    data = await body(req, cmd.CreateProject)
+    ctx = app.ctx(actor(app, req))
+    return wrapped("project", await app.mutate(projects.create_project(ctx, data)))
+
+
+async def get_project(app: App, req: Request, p: list[str]) -> Response:
+    return wrapped("project", await app.store.read(projects.get_project(p[0])))
+
+
+async def update_project(app: App, req: Request, p: list[str]) -> Response:
+    data = await body(req, cmd.UpdateProject)
+    ctx = app.ctx(actor(app, req))
+    return wrapped("project", await app.mutate(projects.update_project(ctx, p[0], data)))
+
+
+async def delete_project(app: App, req: Request, p: list[str]) -> Response:
+    ctx = app.ctx(actor(app, req))
+    project = await app.mutate(projects.delete_project(ctx, p[0]))
+    return ok({"deleted_id": project.id})
+
+
+async def list_sprints(app: App, req: Request, p: list[str]) -> Response:
+    return wrapped("sprints", await app.store.read(sprints.list_sprints(p[0])))
+
+
+async def create_sprint(app: App, req: Request, p: list[str]) -> Response:
+    data = await body(req, cmd.CreateSprint)
+    ctx = app.ctx(actor(app, req))
+    return wrapped("sprint", await app.mutate(sprints.create_sprint(ctx, data)))
+
+
+async def get_sprint(app: App, req: Request, p: list[str]) -> Response:
+    return wrapped("sprint", await app.store.read(sprints.get_sprint(p[0])))
+
+
+async def update_sprint(app: App, req: Request, p: list[str]) -> Response:
+    data = await body(req, cmd.UpdateSprint)
+    ctx = app.ctx(actor(app, req))
+    return wrapped("sprint", await app.mutate(sprints.update_sprint(ctx, p[0], data)))
+
+
+async def delete_sprint(app: App, req: Request, p: list[str]) -> Response:
+    ctx = app.ctx(actor(app, req))
+    sprint = await app.mutate(sprints.delete_sprint(ctx, p[0]))
+    return ok({"deleted_id": sprint.id})
+
+
+async def list_work_items(app: App, req: Request, p: list[str]) -> Response:
+    q = req.query()
+    flt = cmd.WorkItemFilter(
+        item_type=q.get("type"),
+        status=q.get("status"),
+        sprint_id=q.get("sprint_id"),
+        parent_id=q.get("parent_id"),
+        orphaned=_bool(q, "orphaned"),
+        descendants_of=q.get("descendants_of"),
+        ancestors_of=q.get("ancestors_of"),
+        include_done=_bool(q, "include_done"),
+    )
+    return wrapped("work_items", await app.store.read(work_items.list_work_items(p[0], flt)))
+
+
+async def create_work_item(app: App, req: Request, p: list[str]) -> Response:
+    data = await body(req, cmd.CreateWorkItem)
+    ctx = app.ctx(actor(app, req))
+    return wrapped("work_item", await app.mutate(work_items.create_work_item(ctx, data)))
+
+
+async def get_work_item(app: App, req: Request, p: list[str]) -> Response:
+    return wrapped("work_item", await app.store.read(work_items.get_work_item(p[0])))
+
+
+async def update_work_item(app: App, req: Request, p: list[str]) -> Response:
+    data = await body(req, cmd.UpdateWorkItem)
+    ctx = app.ctx(actor(app, req))
+    return wrapped("work_item", await app.mutate(work_items.update_work_item(ctx, p[0], data)))
+
+
+async def delete_work_item(app: App, req: Request, p: list[str]) -> Response:
+    ctx = app.ctx(actor(app, req))
+    item = await app.mutate(work_items.delete_work_item(ctx, p[0]))
+    return ok({"deleted_id": item.id})
+
+
+async def list_comments(app: App, req: Request, p: list[str]) -> Response:
+    return wrapped("comments", await app.store.read(comments.list_comments(p[0])))
+
+
+async def create_comment(app: App, req: Request, p: list[str]) -> Response:
+    data = await body(req, cmd.CreateComment)
+    ctx = app.ctx(actor(app, req))
+    return wrapped("comment", await app.mutate(comments.create_comment(ctx, p[0], data)))
+
+
+async def update_comment(app: App, req: Request, p: list[str]) -> Response:
+    data = await body(req, cmd.UpdateComment)
+    ctx = app.ctx(actor(app, req))
+    return wrapped("comment", await app.mutate(comments.update_comment(ctx, p[0], data)))
+
+
+async def delete_comment(app: App, req: Request, p: list[str]) -> Response:
+    ctx = app.ctx(actor(app, req))
+    comment = await app.mutate(comments.delete_comment(ctx, p[0]))
+    return ok({"deleted_id": comment.id})
+
+
+async def list_dependencies(app: App, req: Request, p: list[str]) -> Response:
+    return wrapped("dependencies", await app.store.read(dependencies.list_dependencies(p[0])))
+
+
+async def create_dependency(app: App, req: Request, p: list[str]) -> Response:
+    data = await body(req, cmd.CreateDependency)
+    ctx = app.ctx(actor(app, req))
+    # The one create whose reply is not wrapped in an envelope (as in the original).
+    return ok(await app.mutate(dependencies.create_dependency(ctx, data)))
+
+
+async def delete_dependency(app: App, req: Request, p: list[str]) -> Response:
+    ctx = app.ctx(actor(app, req))
+    await app.mutate(dependencies.delete_dependency(ctx, p[0]))
+    return ok({"deleted_id": p[0]})
+
+
+async def list_swim_lanes(app: App, req: Request, p: list[str]) -> Response:
+    return wrapped("swim_lanes", await app.store.read(swim_lanes.list_swim_lanes(p[0])))
+
+
+async def list_time_entries(app: App, req: Request, p: list[str]) -> Response:
+    return wrapped("time_entries", await app.store.read(time_entries.list_time_entries(p[0])))
+
+
+async def create_time_entry(app: App, req: Request, p: list[str]) -> Response:
+    data = await body(req, cmd.CreateTimeEntry)
+    ctx = app.ctx(actor(app, req))
+    return wrapped("time_entry", await app.mutate(time_entries.create_time_entry(ctx, data)))
+
+
+async def get_time_entry(app: App, req: Request, p: list[str]) -> Response:
+    return wrapped("time_entry", await app.store.read(time_entries.get_time_entry(p[0])))
+
+
+async def update_time_entry(app: App, req: Request, p: list[str]) -> Response:
+    data = await body(req, cmd.UpdateTimeEntry)
+    ctx = app.ctx(actor(app, req))
+    entry = await app.mutate(time_entries.update_time_entry(ctx, p[0], data))
+    return wrapped("time_entry", entry)
+
+
+async def delete_time_entry(app: App, req: Request, p: list[str]) -> Response:
+    ctx = app.ctx(actor(app, req))
+    entry = await app.mutate(time_entries.delete_time_entry(ctx, p[0]))
+    return ok({"deleted_id": entry.id})
+
+
+async def export(app: App, req: Request, p: list[str]) -> Response:
+    q = req.query()
+    scope = cmd.ExportScope(
+        work_item=q.get("work_item"),
+        descendant_levels=_u32(q, "descendant_levels"),
+        comments=_bool(q, "comments"),
+        sprints=_bool(q, "sprints"),
+        dependencies=_bool(q, "dependencies"),
+        time_entries=_bool(q, "time_entries"),
+    )
+    return ok(await app.store.read(sync.export(scope)))
+
+
+async def import_(app: App, req: Request, p: list[str]) -> Response:
+    data = await body(req, sync.ImportData, IMPORT_BODY_LIMIT)
+    ctx = app.ctx(actor(app, req))
+    return ok(await app.store.write(sync.import_data(ctx, data)))
+
+
+async def health(app: App, req: Request, p: list[str]) -> Response:
+    return ok({"status": "ok", "version": COMPAT_VERSION})
+
+
+async def live(app: App, req: Request, p: list[str]) -> Response:
+    return Response(200, b"", None)
+
+
+async def ready(app: App, req: Request, p: list[str]) -> Response:
+    try:
+        latency = await app.store.ping()
+    except Exception:
+        log.exception("readiness probe failed")
+        return Response(503, encode(_ready_body("unhealthy", 0)))
+    return Response(200, encode(_ready_body("healthy", int(latency))))
+
+
+def _ready_body(status: str, latency_ms: int) -> dict[str, Any]:
+    return {
+        "status": status,
+        "version": COMPAT_VERSION,
+        "database": {"status": status, "latency_ms": latency_ms},
+        "circuit_breaker": {"state": "Closed"},
+    }
+
+
+async def checkpoint(app: App, req: Request, p: list[str]) -> Response:
+    try:
+        await app.store.checkpoint()
+    except sqlite3.Error as err:
+        log.error("checkpoint failed: %s", err)
+        return fail("INTERNAL_ERROR", f"Checkpoint failed: {err}")
+    return ok({"status": "ok", "message": "Database checkpoint completed"})
+
+
+async def shutdown(app: App, req: Request, p: list[str]) -> Response:
+    log.info("shutdown requested over HTTP")
+    app.shutdown.set()
+    return Response(202, b"", None)
+
+
+# -- routing ------------------------------------------------------------------------
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/health", health),
+    ("GET", "/live", live),
+    ("GET", "/ready", ready),
+    ("POST", "/admin/checkpoint", checkpoint),
+    ("POST", "/admin/shutdown", shutdown),
+    ("GET", "/api/v1/projects", list_projects),
+    ("POST", "/api/v1/projects", create_project),
+    ("GET", "/api/v1/projects/{}", get_project),
+    ("PUT", "/api/v1/projects/{}", update_project),
+    ("DELETE", "/api/v1/projects/{}", delete_project),
+    ("GET", "/api/v1/projects/{}/sprints", list_sprints),
+    ("POST", "/api/v1/sprints", create_sprint),
+    ("GET", "/api/v1/sprints/{}", get_sprint),
+    ("PUT", "/api/v1/sprints/{}", update_sprint),
+    ("DELETE", "/api/v1/sprints/{}", delete_sprint),
+    ("GET", "/api/v1/projects/{}/work-items", list_work_items),
+    ("POST", "/api/v1/work-items", create_work_item),
+    ("GET", "/api/v1/work-items/{}", get_work_item),
+    ("PUT", "/api/v1/work-items/{}", update_work_item),
+    ("DELETE", "/api/v1/work-items/{}", delete_work_item),
+    ("GET", "/api/v1/work-items/{}/comments", list_comments),
+    ("POST", "/api/v1/work-items/{}/comments", create_comment),
+    ("PUT", "/api/v1/comments/{}", update_comment),
+    ("DELETE", "/api/v1/comments/{}", delete_comment),
+    ("GET", "/api/v1/work-items/{}/dependencies", list_dependencies),
+    ("POST", "/api/v1/dependencies", create_dependency),
+    ("DELETE", "/api/v1/dependencies/{}", delete_dependency),
+    ("GET", "/api/v1/projects/{}/swim-lanes", list_swim_lanes),
+    ("GET", "/api/v1/work-items/{}/time-entries", list_time_entries),
+    ("POST", "/api/v1/time-entries", create_time_entry),
+    ("GET", "/api/v1/time-entries/{}", get_time_entry),
+    ("PUT", "/api/v1/time-entries/{}", update_time_entry),
+    ("DELETE", "/api/v1/time-entries/{}", delete_time_entry),
+    ("GET", "/api/v1/sync/export", export),
+    ("POST", "/api/v1/sync/import", import_),
+]
+
+
+class Router:
+    """Exact segment matching: `{}` matches one non-empty segment; nothing else is fuzzy."""
+
+    def __init__(self, routes: list[tuple[str, str, Handler]]) -> None:
+        self._table: dict[int, list[tuple[tuple[str, ...], dict[str, Handler]]]] = {}
+        for method, pattern, handler in routes:
+            segments = tuple(pattern.strip("/").split("/"))
+            bucket = self._table.setdefault(len(segments), [])
+            for existing, methods in bucket:
+                if existing == segments:
+                    methods[method] = handler
+                    break
+            else:
+                bucket.append((segments, {method: handler}))
+
+    def match(self, path: str) -> tuple[dict[str, Handler], list[str]] | None:
+        parts = path[1:].split("/") if path.startswith("/") else [path]
+        for segments, methods in self._table.get(len(parts), ()):
+            params: list[str] = []
+            for want, got in zip(segments, parts, strict=True):
+                if want == "{}":
+                    if not got:
+                        break
+                    params.append(got)
+                elif want != got:
+                    break
+            else:
+                return methods, params
+        return None
+
+
+ROUTER = Router(ROUTES)
+
+
+def _unquote(params: list[str]) -> list[str]:
+    from urllib.parse import unquote
+
+    return [unquote(p) if "%" in p else p for p in params]
+
+
+async def handle(app: App, req: Request) -> Response:
+    """Answer one HTTP request. Never raises."""
+    app.touch()
+    found = ROUTER.match(req.path)
+    if found is None:
+        return fail("NOT_FOUND", f"No route for {req.path}")
+    methods, params = found
+    handler = methods.get(req.method)
+    if handler is None:
+        if req.method == "OPTIONS":
+            return Response(200, b"", None, [
+                ("access-control-allow-methods", "*"),
+                ("access-control-allow-headers", "*"),
+            ])
+        return fail("METHOD_NOT_ALLOWED", f"Method {req.method} is not allowed for {req.path}")
+    try:
+        return await handler(app, req, _unquote(params))
+    except BadInput as bad:
+        return bad.response
+    except DomainError as err:
+        return domain_error(err)
+    except Exception:
+        log.exception("%s %s failed", req.method, req.path)
+        return fail("INTERNAL_ERROR", "Database operation failed")

@@ -1,0 +1,68 @@
+"""The running application: configuration, store, event hub and life-cycle signals.
+
+Edges (REST, WebSocket) and engines (Granian, Robyn) hold one `App` and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from .config import Config, llm_user_id
+from .core.model import Event
+from .realtime.hub import Hub
+from .service.common import Ctx, Limits, Outcome
+from .store.base import Program, Store
+
+log = logging.getLogger("pm_fast")
+T = TypeVar("T")
+
+# The version pm-fast reports on /health, /ready and in the port file: the pm-server
+# release whose contract it implements (docs/compat.md).
+COMPAT_VERSION = "0.1.4"
+
+
+@dataclass(slots=True)
+class App:
+    cfg: Config
+    pm_dir: Path
+    store: Store
+    hub: Hub = field(default_factory=Hub)
+    shutdown: asyncio.Event = field(default_factory=asyncio.Event)
+    last_activity: float = field(default_factory=time.monotonic)
+    ws_connections: int = 0
+    llm_user: str = ""
+    limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        self.llm_user = llm_user_id(self.cfg)
+        v = self.cfg.validation
+        self.limits = Limits(
+            max_title_length=v.max_title_length,
+            max_description_length=v.max_description_length,
+            max_comment_length=v.max_comment_length,
+            max_sprint_name_length=v.max_sprint_name_length,
+        )
+
+    def ctx(self, actor: str) -> Ctx:
+        return Ctx(actor=actor, now=int(time.time()), limits=self.limits)
+
+    def touch(self) -> None:
+        self.last_activity = time.monotonic()
+
+    async def mutate(self, program: Program[Outcome[T]]) -> T:
+        """Run a mutation, then hand its events to the hub (after commit, in order)."""
+        outcome = await self.store.write(program)
+        if outcome.events:
+            self.publish(outcome.events)
+        return outcome.value
+
+    def publish(self, events: list[Event]) -> None:
+        try:
+            self.hub.publish(events)
+        except Exception:  # a broadcast problem never fails the mutation
+            log.exception("broadcast failed")

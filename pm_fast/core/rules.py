@@ -1,0 +1,189 @@
+"""Pure rules: parsing and validation with no I/O. Services call these; edges never do."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from .errors import DomainError, bad_request, invalid
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_HEX = r"[0-9a-fA-F]"
+_HYPHENATED = rf"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}"
+# The four spellings Rust's Uuid::parse_str accepts (Python's UUID() accepts more).
+_ANY_UUID = re.compile(rf"{_HYPHENATED}|\{{{_HYPHENATED}\}}|urn:uuid:{_HYPHENATED}|{_HEX}{{32}}")
+
+ITEM_TYPES = ("epic", "story", "task")
+# `blocked` is accepted by the original's validator but not by its schema's CHECK, so a
+# stored item can never have it: pm-fast refuses it up front (docs/compat.md).
+ITEM_STATUSES = ("backlog", "todo", "in_progress", "review", "done")
+PRIORITIES = ("low", "medium", "high", "critical")
+PROJECT_STATUSES = ("active", "archived")
+SPRINT_STATUSES = ("planned", "active", "completed", "cancelled")
+DEPENDENCY_TYPES = ("blocks", "relates_to")
+MAX_LINKS_PER_ITEM = 50
+STORY_POINTS_RANGE = (0, 100)
+I32_MAX = 2**31 - 1
+
+# (parent type, child type) pairs that may be linked.
+_ALLOWED_PARENT = {"story": "epic", "task": "story"}
+
+_SPRINT_TRANSITIONS = {
+    ("planned", "active"),
+    ("planned", "cancelled"),
+    ("active", "completed"),
+    ("active", "cancelled"),
+}
+
+
+def try_uuid(text: str) -> str | None:
+    """The canonical (lower-case, hyphenated) form of `text`, or None if it is no UUID."""
+    if _CANONICAL_UUID.fullmatch(text):
+        return text
+    if _ANY_UUID.fullmatch(text) is None:
+        return None
+    return str(uuid.UUID(text))
+
+
+def parse_uuid(text: str, field: str | None = None) -> str:
+    value = try_uuid(text)
+    if value is None:
+        raise invalid(f"Invalid UUID format: {_uuid_problem(text)}", field)
+    return value
+
+
+def _uuid_problem(text: str) -> str:
+    if not text:
+        return "empty string, expected a UUID"
+    bad = next((c for c in text if c not in "0123456789abcdefABCDEF-{}:urnid"), None)
+    if bad is not None:
+        return f"invalid character {bad!r} in {text!r}"
+    return f"invalid length or group layout in {text!r}"
+
+
+def parse_display_key(text: str) -> tuple[str, int]:
+    """Split `KEY-N`. Errors are BAD_REQUEST with the original's wording."""
+    parts = text.split("-")
+    if len(parts) != 2:
+        raise bad_request(
+            f"Invalid display key format '{text}': expected PROJECT-NUMBER (e.g., PONE-126)"
+        )
+    key, number = parts
+    if not (1 <= len(key) <= 10) or not all("A" <= c <= "Z" for c in key):
+        raise bad_request(
+            f"Invalid project key '{key}' in display key '{text}': expected 1-10 uppercase letters"
+        )
+    try:
+        if not number or number.strip() != number or "_" in number:
+            raise ValueError(number)
+        value = int(number, 10)
+    except ValueError:
+        raise bad_request(
+            f"Invalid item number '{number}' in display key '{text}': expected a positive integer"
+        ) from None
+    if value <= 0 or value > 2**63 - 1:
+        raise bad_request(
+            f"Invalid item number '{number}' in display key '{text}': expected a positive integer"
+        )
+    return key, value
+
+
+def clean_text(value: str) -> str:
+    return value.strip()
+
+
+def optional_text(value: str | None) -> str | None:
+    """Trimmed text, with empty meaning 'none'."""
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def require_title(value: str, max_len: int, field: str = "title") -> str:
+    value = value.strip()
+    if not value:
+        raise invalid(f"Invalid message: {field} must be at least 1 characters", field)
+    if len(value) > max_len:
+        raise invalid(f"Invalid message: {field} must not exceed {max_len} characters", field)
+    return value
+
+
+def check_description(value: str, max_len: int, *, on_create: bool) -> str:
+    if len(value) > max_len:
+        if on_create:
+            raise invalid(
+                f"Invalid message: description exceeds maximum length ({max_len} characters)",
+                "description",
+            )
+        raise invalid(f"Description exceeds maximum length ({max_len} characters)", "description")
+    return value.strip()
+
+
+def check_choice(value: str, allowed: tuple[str, ...], field: str, label: str) -> str:
+    if value not in allowed:
+        raise invalid(f"Invalid {label}: '{value}'. Valid values: {', '.join(allowed)}", field)
+    return value
+
+
+def check_item_type(value: str) -> str:
+    if value not in ITEM_TYPES:
+        raise invalid(f"Invalid item_type: {value}. Valid values: epic, story, task", "item_type")
+    return value
+
+
+def check_hierarchy(parent_type: str, child_type: str) -> None:
+    if _ALLOWED_PARENT.get(child_type) != parent_type:
+        raise invalid(
+            "Validation failed: Invalid hierarchy: "
+            f"{child_type.capitalize()} cannot be a child of {parent_type.capitalize()}",
+            "parent_id",
+        )
+
+
+def check_sprint_transition(current: str, new: str) -> None:
+    if current != new and (current, new) not in _SPRINT_TRANSITIONS:
+        raise invalid(f"Invalid status transition from {current} to {new}", "status")
+
+
+def check_story_points(value: int) -> int:
+    low, high = STORY_POINTS_RANGE
+    if not (low <= value <= high):
+        raise invalid("Story points must be 0-100", "story_points")
+    return value
+
+
+def check_position(value: int) -> int:
+    if value < 0:
+        raise invalid("Position must be non-negative", "position")
+    if value > 2**63 - 1:
+        raise invalid("Position is out of range", "position")
+    return value
+
+
+def check_content(value: str, max_len: int) -> str:
+    stripped = value.strip()
+    if not stripped:
+        raise invalid("Invalid message: content must be at least 1 characters", "content")
+    if len(value) > max_len:
+        raise invalid(f"Invalid message: content must not exceed {max_len} characters", "content")
+    return stripped
+
+
+def check_timestamp(value: int, field: str) -> int:
+    # chrono's representable range of Unix seconds, as the original checks it.
+    if not (-8334601228800 <= value <= 8210266876799):
+        raise invalid(f"Invalid timestamp for {field}: {value}", field)
+    return value
+
+
+def short_id(value: str) -> str:
+    return value[:8]
+
+
+__all__ = [
+    "DomainError",
+    "try_uuid",
+    "parse_uuid",
+    "parse_display_key",
+]

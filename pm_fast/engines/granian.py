@@ -1,0 +1,103 @@
+"""Granian (RSGI) engine: the RSGI callable and an in-process embedded server."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+from granian.constants import Interfaces
+from granian.server.embed import Server
+
+from ..api.rest import BodyTooLarge, Request, handle
+from ..app import App
+
+log = logging.getLogger("pm_fast")
+
+_CORS = ("access-control-allow-origin", "*")
+
+
+class RsgiApp:
+    """The RSGI application: one instance per process, holding the shared `App`."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, proto: Any) -> None:
+        if scope.proto == "http":
+            await self._http(scope, proto)
+        elif scope.proto == "ws":
+            # The WebSocket protocol is not served yet: refuse the upgrade cleanly.
+            proto.close(404)
+
+    async def _http(self, scope: Any, proto: Any) -> None:
+        headers = scope.headers
+
+        async def read_body(limit: int) -> bytes:
+            declared = headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                raise BodyTooLarge
+            if declared is not None:
+                data: bytes = await proto()
+                if len(data) > limit:
+                    raise BodyTooLarge
+                return data
+            chunks = bytearray()
+            async for chunk in proto:
+                chunks += chunk
+                if len(chunks) > limit:
+                    raise BodyTooLarge
+            return bytes(chunks)
+
+        req = Request(scope.method, scope.path, scope.query_string, headers.get, read_body)
+        resp = await handle(self.app, req)
+        out = [_CORS, *resp.headers]
+        if resp.content_type is not None:
+            out.append(("content-type", resp.content_type))
+            proto.response_bytes(resp.status, out, resp.body)
+        else:
+            proto.response_empty(resp.status, out)
+
+
+class EmbeddedGranian(Server):  # type: ignore[misc]
+    """Granian inside our own event loop, bound once so that port 0 can be read back."""
+
+    def _init_shared_socket(self) -> None:
+        # Build the listener here (not once per worker) so the OS-chosen port is known
+        # before serving starts and the port file can name it.
+        self._ssp = None
+        from granian._granian import ListenerSpec
+
+        self._shd = ListenerSpec(self.bind_addr, self.bind_port, self.backlog).build()
+        self._sfd = self._shd.get_fd()
+
+    on_bound: Any = None
+
+    def startup(self, spawn_target: Any, target_loader: Any) -> None:
+        self._init_shared_socket()
+        if self.on_bound is not None:
+            self.on_bound(self.bound_port())
+        # The parent binds again unless we skip it; reuse our listener instead.
+        self._init_shared_socket = lambda: None  # type: ignore[method-assign]
+        super().startup(spawn_target, target_loader)
+
+    def bound_port(self) -> int:
+        fd = self._sfd[0] if isinstance(self._sfd, tuple) else self._sfd
+        sock = socket.socket(fileno=os.dup(fd))
+        try:
+            return int(sock.getsockname()[1])
+        finally:
+            sock.close()
+
+
+def make_server(app: App, host: str, port: int, log_options: dict[str, Any]) -> EmbeddedGranian:
+    return EmbeddedGranian(
+        RsgiApp(app),
+        address=host,
+        port=port,
+        interface=Interfaces.RSGI,
+        websockets=True,
+        backlog=1024,
+        **log_options,
+    )

@@ -1,0 +1,107 @@
+"""Where ``<pm>`` (the ``.pm`` config directory) is: spec/server.md §3.1.
+
+1. ``git -C <cwd> rev-parse --show-toplevel`` succeeds -> ``<toplevel>/.pm``;
+2. else ``config.json`` next to the executable with ``{"repo_root": ...}`` ->
+   ``<repo_root>/.pm``;
+3. else ``~/.pm``.
+
+There is deliberately no environment variable: launchers choose through the
+working directory, as with the original.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Final
+
+import msgspec
+
+from pm_fast.config import ConfigError
+
+__all__ = ["PM_DIR_NAME", "default_executable", "ensure_pm_dir", "find_pm_dir"]
+
+PM_DIR_NAME: Final = ".pm"
+_GIT_TIMEOUT_SECS: Final = 10.0
+
+
+class _ExeConfig(msgspec.Struct):
+    repo_root: str
+
+
+_exe_config_decoder: Final = msgspec.json.Decoder(_ExeConfig)
+
+
+def default_executable() -> Path:
+    """The running program's path.
+
+    ``sys.argv[0]`` rather than ``sys.executable``: under the interpreter the latter
+    is python itself, and a Nuitka onefile build reports the original binary in
+    ``argv[0]`` (``sys.executable`` is the unpacked copy in a temp directory).
+    """
+    return Path(sys.argv[0]).resolve()
+
+
+def _git_toplevel(cwd: Path, git: str) -> Path | None:
+    try:
+        done = subprocess.run(
+            [git, "-C", str(cwd), "rev-parse", "--show-toplevel"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            timeout=_GIT_TIMEOUT_SECS,
+            check=False,
+            # No console window flashes up when the sidecar runs on Windows.
+            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
+        )
+    except (OSError, subprocess.SubprocessError):  # git missing, cwd unusable, hang
+        return None
+    if done.returncode != 0:
+        return None
+    top = os.fsdecode(done.stdout).strip()
+    return Path(top) if top else None
+
+
+def _repo_root_beside(exe: Path) -> Path | None:
+    try:
+        data = (exe.parent / "config.json").read_bytes()
+        root = _exe_config_decoder.decode(data).repo_root
+    except (OSError, msgspec.DecodeError):
+        return None
+    return Path(root) if root else None
+
+
+def find_pm_dir(
+    cwd: Path | None = None,
+    exe: Path | None = None,
+    home: Path | None = None,
+    *,
+    git: str = "git",
+) -> Path:
+    """Locate ``<pm>`` without creating it. ``git`` names the git executable (tests)."""
+    top = _git_toplevel(cwd if cwd is not None else Path.cwd(), git)
+    if top is not None:
+        return top / PM_DIR_NAME
+    root = _repo_root_beside(exe if exe is not None else default_executable())
+    if root is not None:
+        return root / PM_DIR_NAME
+    if home is None:
+        try:
+            home = Path.home()
+        except RuntimeError as exc:
+            raise ConfigError(
+                "Cannot locate the .pm directory: not in a git repository, no config.json "
+                "next to the executable, and no home directory"
+            ) from exc
+    return home / PM_DIR_NAME
+
+
+def ensure_pm_dir(path: Path) -> Path:
+    """Create ``<pm>`` (and missing parents) if needed and return it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"Cannot create config directory {path}: {exc.strerror or exc}") from exc
+    return path

@@ -1,0 +1,107 @@
+"""What every service needs: the caller's context, the outcome type, resolution helpers."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from ..core import rules
+from ..core.errors import not_found
+from ..core.model import ActivityEntry, Event, Project, WorkItem
+from ..store.base import Program, db
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_title_length: int = 200
+    max_description_length: int = 10000
+    max_comment_length: int = 5000
+    max_sprint_name_length: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    """Who is acting, and when (one timestamp for the whole mutation)."""
+
+    actor: str
+    now: int
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(slots=True)
+class Outcome(Generic[T]):
+    """A service's result and the events its commit caused, in commit order."""
+
+    value: T
+    events: list[Event] = field(default_factory=list)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def begin(ctx: Ctx) -> Program[None]:
+    """Make sure the acting user exists (docs/compat.md: unknown callers are created)."""
+    yield db.ensure_user(ctx.actor, ctx.now)
+
+
+def record(
+    ctx: Ctx, entity_type: str, entity_id: str, action: str, comment: str | None = None
+) -> Program[ActivityEntry]:
+    entry = ActivityEntry(
+        new_id(), entity_type, entity_id, action, None, None, None, ctx.actor, ctx.now, comment
+    )
+    yield db.activity_insert(entry)
+    return entry
+
+
+def changes_note(changed: list[str]) -> str:
+    return f"{len(changed)} fields changed"
+
+
+def activity_event(entry: ActivityEntry, project_id: str | None) -> Event:
+    return Event("activity.created", project_id, entry, entry.user_id)
+
+
+def resolve_project(ident: str) -> Program[Project]:
+    """UUID, else the raw string as a project key (spec §1.5)."""
+    pid = rules.try_uuid(ident)
+    if pid is not None:
+        project: Project | None = yield db.project_get(pid)
+        if project is None:
+            raise not_found(f"Project with ID {pid} not found")
+        return project
+    project = yield db.project_by_key(ident)
+    if project is None:
+        raise not_found(f"Project with key '{ident}' not found")
+    return project
+
+
+def resolve_work_item(ident: str) -> Program[WorkItem]:
+    """UUID, else a display key `KEY-N` (spec §1.5)."""
+    wid = rules.try_uuid(ident)
+    if wid is not None:
+        item: WorkItem | None = yield db.item_get(wid)
+        if item is None:
+            raise not_found(f"Work item with ID {wid} not found")
+        return item
+    key, number = rules.parse_display_key(ident)
+    project: Project | None = yield db.project_by_key(key)
+    if project is None:
+        raise not_found(f"Project with key '{key}' not found")
+    item = None
+    if number <= rules.I32_MAX:
+        item = yield db.item_by_number(project.id, number)
+    if item is None:
+        raise not_found(f"Work item {ident} not found in project {key}")
+    return item
+
+
+def require_item(wid: str) -> Program[WorkItem]:
+    item: WorkItem | None = yield db.item_get(wid)
+    if item is None:
+        raise not_found(f"Work item {wid} not found")
+    return item

@@ -1,0 +1,106 @@
+"""Dependency links: no self links, no duplicates, no blocks cycles, same project, 50 max."""
+
+from __future__ import annotations
+
+from .. import accel
+from ..core import rules
+from ..core.commands import CreateDependency
+from ..core.errors import invalid, not_found
+from ..core.model import Dependency, Event, WorkItem
+from ..store.base import Program, db
+from .common import Ctx, Outcome, activity_event, begin, new_id, record, resolve_work_item
+
+
+def list_dependencies(item_ident: str) -> Program[list[Dependency]]:
+    item = yield from resolve_work_item(item_ident)
+    deps: list[Dependency] = yield db.deps_for_item(item.id)
+    return deps
+
+
+def _require_item(wid: str) -> Program[WorkItem]:
+    item: WorkItem | None = yield db.item_get(wid)
+    if item is None:
+        raise not_found(f"Work item {wid} not found")
+    return item
+
+
+def create_dependency(ctx: Ctx, cmd: CreateDependency) -> Program[Outcome[Dependency]]:
+    blocking_id = rules.parse_uuid(cmd.blocking_item_id, "blocking_item_id")
+    blocked_id = rules.parse_uuid(cmd.blocked_item_id, "blocked_item_id")
+    dep_type = rules.check_choice(
+        cmd.dependency_type, rules.DEPENDENCY_TYPES, "dependency_type", "dependency_type"
+    )
+    if blocking_id == blocked_id:
+        raise invalid("A work item cannot depend on itself", "blocked_item_id")
+    blocking = yield from _require_item(blocking_id)
+    blocked = yield from _require_item(blocked_id)
+    if blocking.project_id != blocked.project_id:
+        raise invalid(
+            "Dependencies can only be created between items in the same project",
+            "blocking_item_id",
+        )
+    existing: tuple[Dependency, bool] | None = yield db.dep_pair_any(blocking_id, blocked_id)
+    if existing is not None and not existing[1]:
+        raise invalid("This dependency already exists")
+    blockers, _ = yield db.dep_counts(blocked_id)
+    if blockers >= rules.MAX_LINKS_PER_ITEM:
+        raise invalid(
+            f"Item already has {blockers} blocking dependencies (max {rules.MAX_LINKS_PER_ITEM})",
+            "blocked_item_id",
+        )
+    _, blocks = yield db.dep_counts(blocking_id)
+    if blocks >= rules.MAX_LINKS_PER_ITEM:
+        raise invalid(
+            f"Item already blocks {blocks} items (max {rules.MAX_LINKS_PER_ITEM})",
+            "blocking_item_id",
+        )
+    if dep_type == "blocks":
+        edges: list[tuple[str, str]] = yield db.blocks_edges()
+        path = accel.would_cycle(edges, blocking_id, blocked_id)
+        if path is not None:
+            shown = " → ".join(rules.short_id(p) for p in path)
+            raise invalid(
+                f"Circular dependency detected: {shown}. This would create a cycle.",
+                "blocking_item_id",
+            )
+    yield from begin(ctx)
+    dep = Dependency(
+        id=new_id(),
+        blocking_item_id=blocking_id,
+        blocked_item_id=blocked_id,
+        dependency_type=dep_type,
+        created_at=ctx.now,
+        created_by=ctx.actor,
+    )
+    if existing is not None:
+        # A soft-deleted link still holds the table's UNIQUE(pair): reuse its row.
+        yield db.dep_replace_deleted(existing[0].id, dep)
+    else:
+        yield db.dep_insert(dep)
+    entry = yield from record(ctx, "dependency", dep.id, "created")
+    return Outcome(
+        dep,
+        [
+            activity_event(entry, blocked.project_id),
+            Event("dependency.created", blocked.project_id, dep, ctx.actor),
+        ],
+    )
+
+
+def delete_dependency(ctx: Ctx, text: str) -> Program[Outcome[Dependency]]:
+    did = rules.parse_uuid(text)
+    dep: Dependency | None = yield db.dep_get(did)
+    if dep is None:
+        raise not_found(f"Dependency {did} not found")
+    yield from begin(ctx)
+    yield db.dep_soft_delete(dep.id, ctx.now)
+    entry = yield from record(ctx, "dependency", dep.id, "deleted")
+    item: WorkItem | None = yield db.item_get(dep.blocked_item_id)
+    project_id = item.project_id if item else None
+    return Outcome(
+        dep,
+        [
+            activity_event(entry, project_id),
+            Event("dependency.deleted", project_id, dep, ctx.actor),
+        ],
+    )

@@ -1,0 +1,425 @@
+"""Sync export and import (schema_version 1, spec §1.6)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from ..core import rules
+from ..core.commands import ExportScope
+from ..core.errors import DomainError, conflict, invalid
+from ..core.model import (
+    Comment,
+    Dependency,
+    Project,
+    Sprint,
+    SwimLane,
+    TimeEntry,
+    WorkItem,
+)
+from ..store.base import Program, db
+from .common import Ctx, new_id, resolve_project, resolve_work_item
+
+SCHEMA_VERSION = 1
+
+
+class ExportData(msgspec.Struct):
+    schema_version: int
+    exported_at: str
+    exported_by: str
+    projects: list[Project]
+    work_items: list[WorkItem]
+    sprints: list[Sprint]
+    comments: list[Comment]
+    swim_lanes: list[SwimLane]
+    dependencies: list[Dependency]
+    time_entries: list[TimeEntry]
+
+
+# -- import DTOs: like the export DTOs, but nullable fields may be left out ------------
+class ProjectIn(msgspec.Struct):
+    id: str
+    key: str
+    title: str
+    status: str
+    version: int
+    created_at: int
+    updated_at: int
+    created_by: str
+    updated_by: str
+    next_work_item_number: int
+    description: str | None = None
+
+
+class SprintIn(msgspec.Struct):
+    id: str
+    project_id: str
+    name: str
+    start_date: int
+    end_date: int
+    status: str
+    version: int
+    created_at: int
+    updated_at: int
+    created_by: str
+    updated_by: str
+    goal: str | None = None
+
+
+class WorkItemIn(msgspec.Struct):
+    id: str
+    display_key: str
+    item_type: str
+    title: str
+    status: str
+    priority: str
+    project_id: str
+    item_number: int
+    position: int
+    version: int
+    created_at: int
+    updated_at: int
+    created_by: str
+    updated_by: str
+    description: str | None = None
+    parent_id: str | None = None
+    assignee_id: str | None = None
+    sprint_id: str | None = None
+    story_points: int | None = None
+
+
+class CommentIn(msgspec.Struct):
+    id: str
+    work_item_id: str
+    content: str
+    created_at: int
+    updated_at: int
+    created_by: str
+    updated_by: str
+
+
+class SwimLaneIn(msgspec.Struct):
+    id: str
+    project_id: str
+    name: str
+    status_value: str
+    position: int
+    is_default: bool
+    created_at: int
+    updated_at: int
+
+
+class DependencyIn(msgspec.Struct):
+    id: str
+    blocking_item_id: str
+    blocked_item_id: str
+    dependency_type: str
+    created_at: int
+    created_by: str
+
+
+class TimeEntryIn(msgspec.Struct):
+    id: str
+    work_item_id: str
+    user_id: str
+    started_at: int
+    is_running: bool
+    created_at: int
+    updated_at: int
+    ended_at: int | None = None
+    duration_seconds: int | None = None
+    description: str | None = None
+
+
+class ImportData(msgspec.Struct):
+    schema_version: int
+    exported_at: str
+    exported_by: str
+    projects: list[ProjectIn]
+    work_items: list[WorkItemIn]
+    sprints: list[SprintIn]
+    comments: list[CommentIn]
+    swim_lanes: list[SwimLaneIn]
+    dependencies: list[DependencyIn]
+    time_entries: list[TimeEntryIn]
+
+
+class Counts(msgspec.Struct):
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+
+
+class ImportResult(msgspec.Struct):
+    projects: Counts
+    sprints: Counts
+    swim_lanes: Counts
+    work_items: Counts
+    comments: Counts
+    dependencies: Counts
+    time_entries: Counts
+
+
+def _now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+# -- export ---------------------------------------------------------------------------
+def export(scope: ExportScope) -> Program[ExportData]:
+    if scope.work_item is None:
+        everything: dict[str, Any] = yield db.export_all()
+        return ExportData(SCHEMA_VERSION, _now_rfc3339(), "pm-server", **everything)
+    root = yield from resolve_work_item(scope.work_item)
+    ids = [root.id]
+    seen = {root.id}
+    frontier = [root.id]
+    for _ in range(scope.descendant_levels):
+        if not frontier:
+            break
+        rows: list[tuple[str, str | None]] = yield db.item_children_rows(frontier)
+        frontier = [i for i, _ in rows if i not in seen]
+        seen.update(frontier)
+        ids.extend(frontier)
+    items: list[WorkItem] = yield db.items_by_ids(ids)
+    comments: list[Comment] = (yield db.comments_for_items(ids)) if scope.comments else []
+    entries: list[TimeEntry] = (yield db.te_for_items(ids)) if scope.time_entries else []
+    deps: list[Dependency] = (yield db.deps_touching(ids)) if scope.dependencies else []
+    sprints: list[Sprint] = []
+    if scope.sprints:
+        sprint_ids = list(dict.fromkeys(i.sprint_id for i in items if i.sprint_id))
+        sprints = yield db.sprints_by_ids(sprint_ids)
+    return ExportData(
+        SCHEMA_VERSION, _now_rfc3339(), "pm-server", [], items, sprints, comments, [], deps, entries
+    )
+
+
+# -- import ---------------------------------------------------------------------------
+def _bad(entity: str, index: int, err: DomainError) -> DomainError:
+    return invalid(f"Failed to convert {entity} DTO #{index}: {err.message}", err.field)
+
+
+def _uuid(value: str, field: str) -> str:
+    return rules.parse_uuid(value, field)
+
+
+def _opt_uuid(value: str | None, field: str) -> str | None:
+    return None if value is None else rules.parse_uuid(value, field)
+
+
+def _ts(value: int, field: str) -> int:
+    return rules.check_timestamp(value, field)
+
+
+def _project(p: ProjectIn) -> Project:
+    return Project(
+        _uuid(p.id, "id"), p.key, p.title, p.description,
+        rules.check_choice(p.status, rules.PROJECT_STATUSES, "status", "status"),
+        p.version, _ts(p.created_at, "created_at"), _ts(p.updated_at, "updated_at"),
+        _uuid(p.created_by, "created_by"), _uuid(p.updated_by, "updated_by"),
+        p.next_work_item_number,
+    )
+
+
+def _sprint(s: SprintIn) -> Sprint:
+    return Sprint(
+        _uuid(s.id, "id"), _uuid(s.project_id, "project_id"), s.name, s.goal,
+        _ts(s.start_date, "start_date"), _ts(s.end_date, "end_date"),
+        rules.check_choice(s.status, rules.SPRINT_STATUSES, "status", "status"), s.version,
+        _ts(s.created_at, "created_at"), _ts(s.updated_at, "updated_at"),
+        _uuid(s.created_by, "created_by"), _uuid(s.updated_by, "updated_by"),
+    )
+
+
+def _item(w: WorkItemIn) -> WorkItem:
+    return WorkItem(
+        _uuid(w.id, "id"), w.display_key, rules.check_item_type(w.item_type), w.title,
+        w.description, rules.check_choice(w.status, rules.ITEM_STATUSES, "status", "status"),
+        rules.check_choice(w.priority, rules.PRIORITIES, "priority", "priority"),
+        _opt_uuid(w.parent_id, "parent_id"), _uuid(w.project_id, "project_id"),
+        _opt_uuid(w.assignee_id, "assignee_id"), _opt_uuid(w.sprint_id, "sprint_id"),
+        w.story_points, w.item_number, w.position, w.version,
+        _ts(w.created_at, "created_at"), _ts(w.updated_at, "updated_at"),
+        _uuid(w.created_by, "created_by"), _uuid(w.updated_by, "updated_by"),
+    )
+
+
+def _comment(c: CommentIn) -> Comment:
+    return Comment(
+        _uuid(c.id, "id"), _uuid(c.work_item_id, "work_item_id"), c.content,
+        _ts(c.created_at, "created_at"), _ts(c.updated_at, "updated_at"),
+        _uuid(c.created_by, "created_by"), _uuid(c.updated_by, "updated_by"),
+    )
+
+
+def _dependency(d: DependencyIn) -> Dependency:
+    return Dependency(
+        _uuid(d.id, "id"), _uuid(d.blocking_item_id, "blocking_item_id"),
+        _uuid(d.blocked_item_id, "blocked_item_id"),
+        rules.check_choice(d.dependency_type, rules.DEPENDENCY_TYPES, "dependency_type", "type"),
+        _ts(d.created_at, "created_at"), _uuid(d.created_by, "created_by"),
+    )
+
+
+def _time_entry(t: TimeEntryIn) -> TimeEntry:
+    ended = None if t.ended_at is None else _ts(t.ended_at, "ended_at")
+    return TimeEntry(
+        _uuid(t.id, "id"), _uuid(t.work_item_id, "work_item_id"), _uuid(t.user_id, "user_id"),
+        _ts(t.started_at, "started_at"), ended, t.duration_seconds, t.description, ended is None,
+        _ts(t.created_at, "created_at"), _ts(t.updated_at, "updated_at"),
+    )
+
+
+def _convert(entity: str, rows: list[Any], fn: Any) -> list[Any]:
+    out = []
+    for index, row in enumerate(rows):
+        try:
+            out.append(fn(row))
+        except DomainError as err:
+            raise _bad(entity, index, err) from None
+    return out
+
+
+def _parents_first(items: list[WorkItem]) -> list[WorkItem]:
+    by_id = {w.id: w for w in items}
+    done: set[str] = set()
+    ordered: list[WorkItem] = []
+    for start in items:
+        chain: list[WorkItem] = []
+        node: WorkItem | None = start
+        while node is not None and node.id not in done and node not in chain:
+            chain.append(node)
+            node = by_id.get(node.parent_id) if node.parent_id else None
+        for w in reversed(chain):
+            if w.id not in done:
+                done.add(w.id)
+                ordered.append(w)
+    return ordered
+
+
+def import_data(ctx: Ctx, data: ImportData) -> Program[ImportResult]:
+    """Upsert everything in one transaction (the original had none; docs/compat.md)."""
+    if data.schema_version != SCHEMA_VERSION:
+        raise invalid(f"Unsupported schema version: {data.schema_version}", "schema_version")
+    projects = _convert("project", data.projects, _project)
+    sprints = _convert("sprint", data.sprints, _sprint)
+    items = _parents_first(_convert("work_item", data.work_items, _item))
+    comments = _convert("comment", data.comments, _comment)
+    deps = _convert("dependency", data.dependencies, _dependency)
+    entries = _convert("time_entry", data.time_entries, _time_entry)
+    result = ImportResult(Counts(), Counts(), Counts(), Counts(), Counts(), Counts(), Counts())
+    result.swim_lanes.skipped = len(data.swim_lanes)
+
+    for p in projects:
+        state = yield db.row_state("project", p.id)
+        if state is None:
+            taken: tuple[Project, bool] | None = yield db.project_by_key_any(p.key)
+            if taken is not None:
+                raise conflict(f"Project with key '{p.key}' already exists", taken[0].version)
+            yield db.project_insert(p)
+            yield db.member_add(p.id, p.created_by, "admin", ctx.now, new_id())
+            result.projects.created += 1
+            continue
+        current: Project | None = None
+        if state == "live":
+            current = yield db.project_get(p.id)
+        if current is not None and p.updated_at > current.updated_at:
+            if p.key != current.key:
+                other: Project | None = yield db.project_by_key(p.key)
+                if other is not None and other.id != p.id:
+                    raise conflict(f"Project with key '{p.key}' already exists", other.version)
+            yield db.project_update(p)
+            result.projects.updated += 1
+        else:
+            result.projects.skipped += 1
+
+    for s in sprints:
+        yield from _upsert(result.sprints, "sprint", s, db.sprint_get, db.sprint_insert,
+                           db.sprint_update, project_id=s.project_id)
+
+    touched_projects: set[str] = set()
+    for w in items:
+        for user in (w.assignee_id,):
+            if user:
+                yield db.ensure_user(user, ctx.now)
+        created = yield from _upsert(result.work_items, "work_item", w, db.item_get,
+                                     db.item_insert, db.item_update, project_id=w.project_id)
+        if created:
+            touched_projects.add(w.project_id)
+    for pid in touched_projects:
+        yield db.project_raise_counter(pid)
+
+    for c in comments:
+        yield db.ensure_user(c.created_by, ctx.now)
+        yield db.ensure_user(c.updated_by, ctx.now)
+        yield from _upsert(result.comments, "comment", c, db.comment_get, db.comment_insert,
+                           db.comment_update)
+
+    for d in deps:
+        state = yield db.row_state("dependency", d.id)
+        if state is not None:
+            result.dependencies.skipped += 1
+            continue
+        pair: tuple[Dependency, bool] | None = yield db.dep_pair_any(
+            d.blocking_item_id, d.blocked_item_id
+        )
+        if pair is not None:
+            result.dependencies.skipped += 1
+            continue
+        if d.blocking_item_id == d.blocked_item_id:
+            raise invalid("A work item cannot depend on itself", "blocked_item_id")
+        for end in (d.blocking_item_id, d.blocked_item_id):
+            if (yield db.row_state("work_item", end)) is None:
+                raise invalid(f"Dependency {d.id} refers to unknown work item {end}")
+        yield db.ensure_user(d.created_by, ctx.now)
+        yield db.dep_insert(d)
+        result.dependencies.created += 1
+
+    for t in entries:
+        yield db.ensure_user(t.user_id, ctx.now)
+        yield from _upsert(result.time_entries, "time_entry", t, db.te_get, db.te_insert,
+                           db.te_update)
+    return result
+
+
+def _upsert(
+    counts: Counts, entity: str, row: Any, get: Any, insert: Any, update: Any,
+    project_id: str | None = None,
+) -> Program[bool]:
+    """Insert if absent, overwrite if strictly newer, else skip. True when inserted."""
+    state = yield db.row_state(entity, row.id)
+    if state is None:
+        if project_id is not None and (yield db.row_state("project", project_id)) is None:
+            raise invalid(f"{entity} {row.id} refers to unknown project {project_id}",
+                          "project_id")
+        if entity == "work_item":
+            if (yield db.item_number_used(row.project_id, row.item_number)):
+                raise invalid(
+                    f"Work item {row.id}: number {row.item_number} is already used in its project",
+                    "item_number",
+                )
+            if row.parent_id and (yield db.row_state("work_item", row.parent_id)) is None:
+                raise invalid(f"Work item {row.id} refers to unknown parent {row.parent_id}",
+                              "parent_id")
+            if row.sprint_id and (yield db.row_state("sprint", row.sprint_id)) is None:
+                raise invalid(f"Work item {row.id} refers to unknown sprint {row.sprint_id}",
+                              "sprint_id")
+        if entity in ("comment", "time_entry"):
+            if (yield db.row_state("work_item", row.work_item_id)) is None:
+                raise invalid(f"{entity} {row.id} refers to unknown work item {row.work_item_id}",
+                              "work_item_id")
+        yield insert(row)
+        counts.created += 1
+        return True
+    if state == "deleted":
+        # A local deletion wins over an imported copy (docs/compat.md).
+        counts.skipped += 1
+        return False
+    current = yield get(row.id)
+    if row.updated_at > current.updated_at:
+        yield update(row)
+        counts.updated += 1
+    else:
+        counts.skipped += 1
+    return False

@@ -1,0 +1,68 @@
+"""The store interface.
+
+Services are written as generator *programs*: each step yields an operation
+(`db.<name>(*args)`) and receives its result. A store runs a whole program inside one
+transaction. The SQLite store runs it start to finish on its database thread, so one
+mutation costs one hop to that thread whatever number of statements it issues; an
+async store (PostgreSQL) awaits each step on its own connection. Services therefore
+hold every rule once and never see SQL, threads or awaits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+Op = tuple[str, tuple[Any, ...]]
+Program = Generator[Op, Any, T]
+
+
+class _OpBuilder:
+    """`db.project_get(x)` builds the operation ("project_get", (x,))."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Callable[..., Op]:
+        def build(*args: Any) -> Op:
+            return (name, args)
+
+        build.__name__ = name
+        return build
+
+
+db: Any = _OpBuilder()
+
+
+def drive(program: Program[T], target: object) -> T:
+    """Run `program` synchronously, dispatching each operation to `target`'s method."""
+    try:
+        op = next(program)
+        while True:
+            name, args = op
+            op = program.send(getattr(target, name)(*args))
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+
+
+class Store(Protocol):
+    """What the service layer and the edges need from a database."""
+
+    async def write(self, program: Program[T]) -> T:
+        """Run a mutating program in one transaction; roll back if it raises."""
+        ...
+
+    async def read(self, program: Program[T]) -> T:
+        """Run a read-only program on a consistent snapshot."""
+        ...
+
+    async def ping(self) -> float:
+        """Round trip to the database (`SELECT 1`); returns latency in milliseconds."""
+        ...
+
+    async def checkpoint(self) -> None: ...
+
+    async def close(self) -> None: ...

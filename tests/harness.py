@@ -1,0 +1,431 @@
+"""Black-box harness: run pm-fast as a real child process and talk to it over HTTP.
+
+The contract between this harness and the server:
+
+* command ``[sys.executable, "-m", "pm_fast", "serve"]``;
+* cwd = a fresh temporary directory on which ``git init -q`` was run, so the server's
+  config directory is ``<tmp>/.pm``;
+* environment = ``os.environ`` + ``PM_SERVER_PORT=0``, ``PM_SERVER_HOST=127.0.0.1``,
+  ``PM_LOG_COLORED=false`` + whatever a test adds;
+* readiness = ``<tmp>/.pm/server.json`` exists, holds the child's pid, and ``GET /ready``
+  answers 200;
+* stop = ``POST /admin/shutdown`` (202) and the process exits with status 0.
+
+``ServerProcess`` is reusable by benchmarks::
+
+    with ServerProcess() as srv:
+        with srv.client() as c:
+            c.get("/health")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+DEFAULT_STARTUP_TIMEOUT = 20.0
+DEFAULT_STOP_TIMEOUT = 15.0
+
+
+def fixtures_dir() -> Path:
+    """Directory holding ``original-v0.1.4.db`` and ``original-v0.1.4-empty.db``.
+
+    ``PM_FAST_FIXTURES`` overrides; otherwise ``shared/fixtures`` beside the clone.
+    """
+    override = os.environ.get("PM_FAST_FIXTURES")
+    if override:
+        return Path(override)
+    return (REPO_ROOT / ".." / "shared" / "fixtures").resolve()
+
+
+def fixture_path(name: str) -> Path:
+    return fixtures_dir() / name
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that was free a moment ago (small race, acceptable in tests)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def git_init(path: Path) -> None:
+    subprocess.run(
+        ["git", "init", "-q", str(path)],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+class ServerError(AssertionError):
+    """The server did not start, stop or answer as the contract says."""
+
+
+class ServerProcess:
+    """One pm-fast server process in its own temporary repository.
+
+    Parameters
+    ----------
+    root:
+        Repository directory (git-initialised unless ``git=False``). A fresh temporary
+        directory is created (and removed on ``close``) when omitted.
+    cwd:
+        Working directory of the child (default: ``root``).
+    env:
+        Extra environment variables (``None`` values remove a variable).
+    config_toml:
+        Text written to ``<root>/.pm/config.toml`` before start.
+    database:
+        A database file copied to ``<root>/.pm/data.db`` before start (never opened in
+        place).
+    args:
+        Arguments after ``-m pm_fast`` (default ``("serve",)``).
+    port:
+        Value of ``PM_SERVER_PORT`` (default 0 = any free port).
+    """
+
+    def __init__(
+        self,
+        root: Path | str | None = None,
+        *,
+        cwd: Path | str | None = None,
+        env: Mapping[str, str | None] | None = None,
+        config_toml: str | None = None,
+        database: Path | str | None = None,
+        args: Sequence[str] = ("serve",),
+        port: int = 0,
+        host: str = "127.0.0.1",
+        git: bool = True,
+        python: str = sys.executable,
+    ) -> None:
+        self._own_root = root is None
+        self.root = Path(tempfile.mkdtemp(prefix="pmfast-")) if root is None else Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.cwd = Path(cwd) if cwd is not None else self.root
+        self.extra_env = dict(env or {})
+        self.config_toml = config_toml
+        self.database = Path(database) if database is not None else None
+        self.args = list(args)
+        self.requested_port = port
+        self.host = host
+        self.git = git
+        self.python = python
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._port: int | None = None
+        self._log_dir = Path(tempfile.mkdtemp(prefix="pmfast-logs-"))
+        self._stdout_path = self._log_dir / "stdout.log"
+        self._stderr_path = self._log_dir / "stderr.log"
+        self._stdout: Any = None
+        self._stderr: Any = None
+        self.port_file_info: dict[str, Any] | None = None
+        self._prepared = False
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def pm_dir(self) -> Path:
+        return self.root / ".pm"
+
+    @property
+    def port_file(self) -> Path:
+        return self.pm_dir / "server.json"
+
+    @property
+    def db_path(self) -> Path:
+        return self.pm_dir / "data.db"
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise ServerError("server port unknown (not started?)")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise ServerError("server not started")
+        return self.proc.pid
+
+    # ------------------------------------------------------------------ setup
+    def prepare(self) -> None:
+        """Create the repository, config file and database copy (idempotent)."""
+        if self._prepared:
+            return
+        if self.git and not (self.root / ".git").exists():
+            git_init(self.root)
+        if self.config_toml is not None or self.database is not None:
+            self.pm_dir.mkdir(parents=True, exist_ok=True)
+        if self.config_toml is not None:
+            (self.pm_dir / "config.toml").write_text(self.config_toml, encoding="utf-8")
+        if self.database is not None:
+            # copyfile: content only, so the copy is writable even if the source is not
+            shutil.copyfile(self.database, self.db_path)
+        self._prepared = True
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "PM_SERVER_PORT": str(self.requested_port),
+                "PM_SERVER_HOST": self.host,
+                "PM_LOG_COLORED": "false",
+            }
+        )
+        for k, v in self.extra_env.items():
+            if v is None:
+                env.pop(k, None)
+            else:
+                env[k] = v
+        return env
+
+    def command(self) -> list[str]:
+        return [self.python, "-m", "pm_fast", *self.args]
+
+    # ------------------------------------------------------------------ start
+    def spawn(self) -> subprocess.Popen[bytes]:
+        """Start the child without waiting for anything."""
+        if self.proc is not None and self.proc.poll() is None:
+            raise ServerError("server already running")
+        self.prepare()
+        self._close_logs()
+        self._stdout = open(self._stdout_path, "ab")  # noqa: SIM115
+        self._stderr = open(self._stderr_path, "ab")  # noqa: SIM115
+        env = self.environment()
+        # make `python -m pm_fast` find the package when it is not installed
+        pp = env.get("PYTHONPATH")
+        env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + pp if pp else "")
+        self.proc = subprocess.Popen(
+            self.command(),
+            cwd=self.cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._stdout,
+            stderr=self._stderr,
+            start_new_session=True,
+        )
+        self._port = None
+        self.port_file_info = None
+        return self.proc
+
+    def start(
+        self, timeout: float = DEFAULT_STARTUP_TIMEOUT, *, expect_port_file: bool = True
+    ) -> ServerProcess:
+        """Spawn and wait until ready.
+
+        With ``expect_port_file`` the port comes from ``server.json`` (whose pid must be
+        the child's); otherwise the requested fixed port is used.
+        """
+        self.spawn()
+        deadline = time.monotonic() + timeout
+        if expect_port_file:
+            info = self.wait_port_file(deadline)
+            self._port = int(info["port"])
+        else:
+            if not self.requested_port:
+                raise ServerError("expect_port_file=False needs a fixed port")
+            self._port = self.requested_port
+        self.wait_ready(deadline)
+        return self
+
+    def _fail(self, what: str) -> ServerError:
+        return ServerError(f"{what}\n--- server output ---\n{self.logs()}")
+
+    def _check_alive(self) -> None:
+        assert self.proc is not None
+        rc = self.proc.poll()
+        if rc is not None:
+            raise self._fail(f"server exited early with status {rc}")
+
+    def wait_port_file(self, deadline: float) -> dict[str, Any]:
+        while True:
+            self._check_alive()
+            if self.port_file.exists():
+                try:
+                    info = json.loads(self.port_file.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    info = None  # being written; retry
+                if isinstance(info, dict) and info.get("pid") == self.pid:
+                    self.port_file_info = info
+                    return info
+            if time.monotonic() > deadline:
+                raise self._fail(f"no port file with pid {self.pid} at {self.port_file}")
+            time.sleep(0.02)
+
+    def wait_ready(self, deadline: float) -> None:
+        last: str = ""
+        with httpx.Client(timeout=2.0, trust_env=False) as c:
+            while True:
+                self._check_alive()
+                try:
+                    r = c.get(self.url + "/ready")
+                    if r.status_code == 200:
+                        return
+                    last = f"/ready -> {r.status_code} {r.text[:200]}"
+                except httpx.HTTPError as e:
+                    last = repr(e)
+                if time.monotonic() > deadline:
+                    raise self._fail(f"server not ready in time ({last})")
+                time.sleep(0.02)
+
+    # ------------------------------------------------------------------ use
+    def client(self, **kwargs: Any) -> httpx.Client:
+        kwargs.setdefault("timeout", 30.0)
+        kwargs.setdefault("trust_env", False)
+        return httpx.Client(base_url=self.url, **kwargs)
+
+    def is_alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def logs(self) -> str:
+        out = []
+        for name, p in (("stdout", self._stdout_path), ("stderr", self._stderr_path)):
+            try:
+                for f in (self._stdout, self._stderr):
+                    if f is not None:
+                        f.flush()
+                text = p.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                text = ""
+            out.append(f"[{name}]\n{text}")
+        return "\n".join(out)
+
+    def stdout_text(self) -> str:
+        try:
+            return self._stdout_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def stderr_text(self) -> str:
+        try:
+            return self._stderr_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    # ------------------------------------------------------------------ stop
+    def wait_exit(self, timeout: float = DEFAULT_STOP_TIMEOUT) -> int:
+        assert self.proc is not None
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise self._fail(f"server did not exit within {timeout} s") from None
+
+    def send_signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def request_shutdown(self) -> httpx.Response:
+        with httpx.Client(timeout=10.0, trust_env=False) as c:
+            return c.post(self.url + "/admin/shutdown")
+
+    def stop(self, timeout: float = DEFAULT_STOP_TIMEOUT) -> int:
+        """Graceful stop through ``POST /admin/shutdown``; asserts 202 and exit 0."""
+        if not self.is_alive():
+            raise self._fail("stop() on a server that is not running")
+        r = self.request_shutdown()
+        if r.status_code != 202:
+            raise self._fail(f"/admin/shutdown answered {r.status_code} {r.text[:200]!r}")
+        rc = self.wait_exit(timeout)
+        if rc != 0:
+            raise self._fail(f"server exited with status {rc} after /admin/shutdown")
+        return rc
+
+    def kill(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self.proc.kill()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            pass
+
+    def _close_logs(self) -> None:
+        for f in (self._stdout, self._stderr):
+            if f is not None:
+                f.close()
+        self._stdout = self._stderr = None
+
+    def close(self, *, remove: bool = True) -> None:
+        """Stop (gracefully if possible, else kill) and clean up."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.request_shutdown()
+                self.proc.wait(timeout=5)
+            except (httpx.HTTPError, ServerError, subprocess.TimeoutExpired):
+                pass
+            self.kill()
+        elif self.proc is not None:
+            self.proc.wait()
+        self._close_logs()
+        if remove:
+            if self._own_root:
+                shutil.rmtree(self.root, ignore_errors=True)
+            shutil.rmtree(self._log_dir, ignore_errors=True)
+
+    def __enter__(self) -> ServerProcess:
+        if self.proc is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run_to_exit(
+    root: Path | str,
+    *,
+    env: Mapping[str, str | None] | None = None,
+    config_toml: str | None = None,
+    timeout: float = DEFAULT_STARTUP_TIMEOUT,
+) -> tuple[int, str, str]:
+    """Start a server that is expected to fail at start-up; return (rc, stdout, stderr).
+
+    If it is still running after ``timeout`` it is killed and rc is reported as ``None``
+    by raising ``ServerError``.
+    """
+    srv = ServerProcess(root, env=env, config_toml=config_toml)
+    srv._own_root = False
+    try:
+        srv.spawn()
+        assert srv.proc is not None
+        try:
+            rc = srv.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise srv._fail(f"server kept running for {timeout} s; expected a start-up failure")
+        return rc, srv.stdout_text(), srv.stderr_text()
+    finally:
+        srv.close(remove=False)
+        shutil.rmtree(srv._log_dir, ignore_errors=True)
+
