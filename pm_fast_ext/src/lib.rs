@@ -11,99 +11,153 @@ use pyo3::types::{PyList, PyString, PyTuple};
 
 pub mod graph;
 
-/// `(id, parent_id)` rows, as owned references to the caller's strings.
-struct Rows<'py> {
-    ids: Vec<Bound<'py, PyString>>,
-    parents: Vec<Option<Bound<'py, PyString>>>,
+/// What the items of an argument are: `(id, parent_id)` rows or `blocks` links.
+struct Shape {
+    what: &'static str,
+    names: [&'static str; 2],
 }
 
-impl<'py> Rows<'py> {
-    fn extract(rows: &Bound<'py, PyAny>) -> PyResult<Self> {
-        let capacity = rows.len().unwrap_or(0);
-        let mut ids = Vec::with_capacity(capacity);
-        let mut parents = Vec::with_capacity(capacity);
-        for row in rows.try_iter()? {
-            let (id, parent) = pair(&row?, "rows", "(id, parent_id)")?;
-            ids.push(string(id, "id")?);
-            parents.push(if parent.is_none() {
-                None
-            } else {
-                Some(string(parent, "parent_id")?)
-            });
+const ROWS: Shape = Shape {
+    what: "rows",
+    names: ["id", "parent_id"],
+};
+const EDGES: Shape = Shape {
+    what: "edges",
+    names: ["blocking_item_id", "blocked_item_id"],
+};
+
+/// The caller's rows (or links), owned by this call as one tuple of 2-tuples.
+///
+/// Taking a tuple snapshot costs one C-level copy of the outer sequence, and makes every
+/// id borrowable as `&str` for as long as the snapshot lives, with no reference count
+/// taken per id: tuples and strings are immutable and the snapshot owns the tuples, so
+/// nothing can free them while the GIL is released.
+struct Pairs<'py> {
+    tuple: Bound<'py, PyTuple>,
+    shape: &'static Shape,
+}
+
+impl<'py> Pairs<'py> {
+    fn snapshot(items: &Bound<'py, PyAny>, shape: &'static Shape) -> PyResult<Self> {
+        let tuple = if let Ok(tuple) = items.cast::<PyTuple>() {
+            tuple.clone()
+        } else if let Ok(list) = items.cast::<PyList>() {
+            list.to_tuple()
+        } else {
+            PyTuple::new(items.py(), items.try_iter()?.collect::<PyResult<Vec<_>>>()?)?
+        };
+        Ok(Pairs { tuple, shape })
+    }
+
+    /// Every pair as `T`, or the index of the first pair that does not convert.
+    fn extract<'a, T: FromPyObject<'a, 'py>>(&'a self) -> Result<Vec<T>, usize> {
+        let mut out = Vec::with_capacity(self.tuple.len());
+        for (index, pair) in self.tuple.iter_borrowed().enumerate() {
+            out.push(pair.extract::<T>().map_err(|_| index)?);
         }
-        Ok(Rows { ids, parents })
+        Ok(out)
     }
 
-    fn borrow(&self) -> PyResult<Vec<graph::Row<'_>>> {
-        self.ids
-            .iter()
-            .zip(&self.parents)
-            .map(|(id, parent)| {
-                Ok((
-                    id.to_str()?,
-                    parent.as_ref().map(|p| p.to_str()).transpose()?,
-                ))
-            })
-            .collect()
-    }
-}
-
-/// `(blocking_item_id, blocked_item_id)` links, as owned references to the caller's strings.
-struct Edges<'py> {
-    ends: Vec<(Bound<'py, PyString>, Bound<'py, PyString>)>,
-}
-
-impl<'py> Edges<'py> {
-    fn extract(edges: &Bound<'py, PyAny>) -> PyResult<Self> {
-        let mut ends = Vec::with_capacity(edges.len().unwrap_or(0));
-        for edge in edges.try_iter()? {
-            let (blocking, blocked) = pair(&edge?, "edges", "(blocking_item_id, blocked_item_id)")?;
-            ends.push((
-                string(blocking, "blocking_item_id")?,
-                string(blocked, "blocked_item_id")?,
-            ));
+    /// Calls `f` with every pair as `T`. Items that are not tuples (lists, `sqlite3.Row`,
+    /// …) are first copied into tuples, a slow path the server does not take.
+    fn with<T, R>(&self, f: impl FnOnce(&Pairs<'py>, Vec<T>) -> PyResult<R>) -> PyResult<R>
+    where
+        T: for<'a> FromPyObject<'a, 'py>,
+    {
+        match self.extract::<T>() {
+            Ok(pairs) => f(self, pairs),
+            Err(_) => {
+                let copy = self.as_tuples()?;
+                let pairs = copy
+                    .extract::<T>()
+                    .map_err(|index| copy.explain::<T>(index))?;
+                f(&copy, pairs)
+            }
         }
-        Ok(Edges { ends })
     }
 
-    fn borrow(&self) -> PyResult<Vec<graph::Edge<'_>>> {
-        self.ends
-            .iter()
-            .map(|(a, b)| Ok((a.to_str()?, b.to_str()?)))
-            .collect()
+    fn as_tuples(&self) -> PyResult<Pairs<'py>> {
+        let py = self.tuple.py();
+        let mut pairs = Vec::with_capacity(self.tuple.len());
+        for item in self.tuple.iter() {
+            let pair = match item.cast::<PyTuple>() {
+                Ok(tuple) if tuple.len() == 2 => tuple.clone(),
+                _ => match item.len() {
+                    Ok(2) => PyTuple::new(py, [item.get_item(0)?, item.get_item(1)?])?,
+                    Ok(len) => {
+                        return Err(PyValueError::new_err(format!(
+                            "each item of {} must be a pair {}, got one of length {len}",
+                            self.shape.what,
+                            self.describe()
+                        )))
+                    }
+                    Err(_) => {
+                        return Err(PyTypeError::new_err(format!(
+                            "each item of {} must be a pair {}, got {}",
+                            self.shape.what,
+                            self.describe(),
+                            item.get_type().name()?
+                        )))
+                    }
+                },
+            };
+            pairs.push(pair);
+        }
+        Ok(Pairs {
+            tuple: PyTuple::new(py, pairs)?,
+            shape: self.shape,
+        })
     }
-}
 
-/// The two items of a row: a tuple (the fast, usual case) or any other 2-item sequence.
-fn pair<'py>(
-    item: &Bound<'py, PyAny>,
-    what: &str,
-    shape: &str,
-) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-    let len = match item.cast::<PyTuple>() {
-        Ok(tuple) if tuple.len() == 2 => return Ok((tuple.get_item(0)?, tuple.get_item(1)?)),
-        Ok(tuple) => Some(tuple.len()),
-        Err(_) => item.len().ok(),
-    };
-    match len {
-        Some(2) => Ok((item.get_item(0)?, item.get_item(1)?)),
-        Some(len) => Err(PyValueError::new_err(format!(
-            "each item of {what} must be a pair {shape}, got one of length {len}"
-        ))),
-        None => Err(PyTypeError::new_err(format!(
-            "each item of {what} must be a pair {shape}, got {}",
-            item.get_type().name()?
-        ))),
+    /// Why pair `index` (a 2-tuple) does not convert to `T`.
+    fn explain<T: for<'a> FromPyObject<'a, 'py>>(&self, index: usize) -> PyErr {
+        let pair = match self.tuple.get_item(index) {
+            Ok(pair) => pair,
+            Err(err) => return err,
+        };
+        for (position, name) in self.shape.names.iter().enumerate() {
+            let optional = self.shape.names[1] == "parent_id" && position == 1;
+            match pair.get_item(position) {
+                Ok(value) if value.is_instance_of::<PyString>() => {}
+                Ok(value) if optional && value.is_none() => {}
+                Ok(value) => {
+                    let type_name = value.get_type().name().map(|n| n.to_string());
+                    let expected = if optional { "str or None" } else { "str" };
+                    return PyTypeError::new_err(format!(
+                        "{name} must be {expected}, got {}",
+                        type_name.as_deref().unwrap_or("?")
+                    ));
+                }
+                Err(err) => return err,
+            }
+        }
+        // Both are strings: the conversion error itself says why (e.g. a lone surrogate).
+        match pair.extract::<T>() {
+            Ok(_) => PyValueError::new_err("inconsistent item"),
+            Err(err) => err.into(),
+        }
     }
-}
 
-fn string<'py>(value: Bound<'py, PyAny>, what: &str) -> PyResult<Bound<'py, PyString>> {
-    match value.cast_into::<PyString>() {
-        Ok(s) => Ok(s),
-        Err(err) => Err(PyTypeError::new_err(format!(
-            "{what} must be str, got {}",
-            err.into_inner().get_type().name()?
-        ))),
+    fn describe(&self) -> String {
+        format!("({}, {})", self.shape.names[0], self.shape.names[1])
+    }
+
+    /// A list of the caller's own string objects: item `index` of each pair in `rows`,
+    /// after `head` if given.
+    fn pick(
+        &self,
+        head: Option<&Bound<'py, PyString>>,
+        rows: impl IntoIterator<Item = usize>,
+        index: usize,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(self.tuple.py());
+        if let Some(head) = head {
+            list.append(head)?;
+        }
+        for row in rows {
+            list.append(self.tuple.get_borrowed_item(row)?.get_item(index)?)?;
+        }
+        Ok(list)
     }
 }
 
@@ -156,10 +210,10 @@ fn descendants<'py>(
     max_levels: Option<Steps>,
 ) -> PyResult<Bound<'py, PyList>> {
     let max_levels = max_levels.map(|v| v.get("max_levels")).transpose()?;
-    let owned = Rows::extract(rows)?;
-    let borrowed = owned.borrow()?;
-    let found = py.detach(|| graph::descendants(&borrowed, root, max_levels));
-    PyList::new(py, found.into_iter().map(|i| &owned.ids[i]))
+    Pairs::snapshot(rows, &ROWS)?.with(|pairs, rows: Vec<graph::Row<'_>>| {
+        let found = py.detach(|| graph::descendants(&rows, root, max_levels));
+        pairs.pick(None, found, 0)
+    })
 }
 
 /// The parent chain of `start`, nearest first, not including `start`.
@@ -175,10 +229,10 @@ fn ancestors<'py>(
     max_depth: Steps,
 ) -> PyResult<Bound<'py, PyList>> {
     let max_depth = max_depth.get("max_depth")?;
-    let owned = Rows::extract(rows)?;
-    let borrowed = owned.borrow()?;
-    let found = py.detach(|| graph::ancestors(&borrowed, start, max_depth));
-    PyList::new(py, found.into_iter().map(|i| &owned.ids[i]))
+    Pairs::snapshot(rows, &ROWS)?.with(|pairs, rows: Vec<graph::Row<'_>>| {
+        let found = py.detach(|| graph::ancestors(&rows, start, max_depth));
+        pairs.pick(None, found, 0)
+    })
 }
 
 /// The path `blocked` → … → `blocking` that the link blocking→blocked would close, or None.
@@ -189,15 +243,12 @@ fn would_cycle<'py>(
     blocking: &str,
     blocked: Bound<'py, PyString>,
 ) -> PyResult<Option<Bound<'py, PyList>>> {
-    let owned = Edges::extract(edges)?;
-    let borrowed = owned.borrow()?;
     let blocked_str = blocked.to_str()?;
-    let path = py.detach(|| graph::would_cycle(&borrowed, blocking, blocked_str));
-    path.map(|path| {
-        let rest = path.into_iter().map(|i| &owned.ends[i].1);
-        PyList::new(py, std::iter::once(&blocked).chain(rest))
+    Pairs::snapshot(edges, &EDGES)?.with(|pairs, edges: Vec<graph::Edge<'_>>| {
+        let path = py.detach(|| graph::would_cycle(&edges, blocking, blocked_str));
+        path.map(|path| pairs.pick(Some(&blocked), path, 1))
+            .transpose()
     })
-    .transpose()
 }
 
 /// True if walking up from `new_parent` (itself included) reaches `item`.
@@ -214,9 +265,9 @@ fn is_reachable_parent_cycle<'py>(
     max_depth: Steps,
 ) -> PyResult<bool> {
     let max_depth = max_depth.get("max_depth")?;
-    let owned = Rows::extract(rows)?;
-    let borrowed = owned.borrow()?;
-    Ok(py.detach(|| graph::is_reachable_parent_cycle(&borrowed, item, new_parent, max_depth)))
+    Pairs::snapshot(rows, &ROWS)?.with(|_, rows: Vec<graph::Row<'_>>| {
+        Ok(py.detach(|| graph::is_reachable_parent_cycle(&rows, item, new_parent, max_depth)))
+    })
 }
 
 /// Rust implementations of pm-fast's hot paths; each has a pure-Python twin in `pm_fast`.
