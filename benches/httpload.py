@@ -7,6 +7,7 @@ is left to the server under test. Loopback only; every run is bounded in count a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import time
 from collections.abc import Callable
@@ -54,8 +55,9 @@ class Connection:
     async def open(self) -> None:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
 
-    async def request(self, method: str, path: str, body: bytes = b"",
-                      headers: tuple[tuple[str, str], ...] = ()) -> tuple[int, bytes]:
+    async def request(
+        self, method: str, path: str, body: bytes = b"", headers: tuple[tuple[str, str], ...] = ()
+    ) -> tuple[int, bytes]:
         assert self.reader is not None and self.writer is not None
         head = [f"{method} {path} HTTP/1.1", f"host: {self.host}:{self.port}"]
         if body:
@@ -78,18 +80,24 @@ class Connection:
     async def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-            try:
+            with contextlib.suppress(OSError):
                 await self.writer.wait_closed()
-            except OSError:
-                pass
 
 
 # A request factory gets (client index, sequence number) and returns method, path, body.
 RequestFactory = Callable[[int, int], tuple[str, str, bytes]]
 
 
-async def run(name: str, host: str, port: int, clients: int, factory: RequestFactory,
-              total: int, max_seconds: float, expect: int = 200) -> Result:
+async def run(
+    name: str,
+    host: str,
+    port: int,
+    clients: int,
+    factory: RequestFactory,
+    total: int,
+    max_seconds: float,
+    expect: int = 200,
+) -> Result:
     """`clients` connections share `total` requests; stops early after `max_seconds`."""
     conns = [Connection(host, port) for _ in range(clients)]
     await asyncio.gather(*(c.open() for c in conns))

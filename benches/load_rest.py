@@ -55,26 +55,43 @@ async def bench(srv: ServerProcess, quick: bool) -> list[Result]:
     import httpx
 
     with httpx.Client(base_url=srv.url) as c:
-        project = c.post("/api/v1/projects", json={"title": "Load", "key": "LOAD"}).json()["project"]
+        project = c.post("/api/v1/projects", json={"title": "Load", "key": "LOAD"}).json()[
+            "project"
+        ]
     pid = project["id"]
     create_body = json.dumps(
-        {"project_id": pid, "item_type": "task", "title": "load test task",
-         "description": "created by benches/load_rest.py"}
+        {
+            "project_id": pid,
+            "item_type": "task",
+            "title": "load test task",
+            "description": "created by benches/load_rest.py",
+        }
     ).encode()
     results: list[Result] = []
     total = 600 if quick else 4000
     created = 0
     for clients in (1, 4, 16):
-        r = await run(f"create work item", "127.0.0.1", srv.port, clients,
-                      lambda i, s: ("POST", "/api/v1/work-items", create_body),
-                      total, 10.0 if quick else 30.0)
+        r = await run(
+            "create work item",
+            "127.0.0.1",
+            srv.port,
+            clients,
+            lambda i, s: ("POST", "/api/v1/work-items", create_body),
+            total,
+            10.0 if quick else 30.0,
+        )
         created += r.requests
         results.append(r)
     for clients in (1, 4, 16):
-        r = await run("get work item", "127.0.0.1", srv.port, clients,
-                      lambda i, s: ("GET", f"/api/v1/work-items/LOAD-{1 + (s * 7 + i) % created}",
-                                    b""),
-                      total, 10.0 if quick else 30.0)
+        r = await run(
+            "get work item",
+            "127.0.0.1",
+            srv.port,
+            clients,
+            lambda i, s: ("GET", f"/api/v1/work-items/LOAD-{1 + (s * 7 + i) % created}", b""),
+            total,
+            10.0 if quick else 30.0,
+        )
         results.append(r)
     return results
 
@@ -110,8 +127,9 @@ def main() -> int:
     text = markdown(env, results)
     print(text)
     if args.json:
-        args.json.write_text(json.dumps({"env": env, "results": [r.row() for r in results]},
-                                        indent=2))
+        args.json.write_text(
+            json.dumps({"env": env, "results": [r.row() for r in results]}, indent=2)
+        )
     if args.markdown:
         args.markdown.write_text(text)
     return 1 if any(r.errors for r in results) else 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -45,7 +46,7 @@ async def serve(pm_dir: Path, environ: dict[str, str]) -> int:
         log.error("cannot open the database: %s", err)
         print(f"pm-fast: cannot open the database: {err}", file=sys.stderr)
         return 1
-    except Exception as err:  # sqlite3.DatabaseError for a corrupt or foreign file
+    except sqlite3.DatabaseError as err:  # a corrupt or foreign file
         log.error("cannot open the database: %s", err)
         print(f"pm-fast: cannot open the database: {err}", file=sys.stderr)
         await store.close()
@@ -79,7 +80,7 @@ async def serve(pm_dir: Path, environ: dict[str, str]) -> int:
                 code = 1
         else:
             log.info("shutting down")
-            server.signal_handler_interrupt()
+            server.signal_handler_interrupt()  # type: ignore[no-untyped-call]
             await serving
     finally:
         for task in tasks:

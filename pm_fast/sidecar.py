@@ -46,7 +46,9 @@ class PortFile:
                 log.warning(
                     "port file %s belongs to running process %d; not overwriting it"
                     " (this server keeps running on port %d without a port file)",
-                    self.path, other, port,
+                    self.path,
+                    other,
+                    port,
                 )
                 return False
             log.info("removing stale port file %s", self.path)

@@ -77,7 +77,9 @@ def _json_type(content_type: str | None) -> bool:
     if not content_type:
         return False
     mime = content_type.split(";", 1)[0].strip().lower()
-    return mime == "application/json" or (mime.startswith("application/") and mime.endswith("+json"))
+    return mime == "application/json" or (
+        mime.startswith("application/") and mime.endswith("+json")
+    )
 
 
 async def body(req: Request, kind: type[T], limit: int = BODY_LIMIT) -> T:
@@ -126,7 +128,10 @@ def _u32(query: dict[str, str], name: str) -> int:
     if value.isascii() and value.isdigit() and int(value) <= 2**32 - 1:
         return int(value)
     raise BadInput(
-        fail("BAD_REQUEST", f"Invalid query string: {name} must be an unsigned integer, got '{value}'")
+        fail(
+            "BAD_REQUEST",
+            f"Invalid query string: {name} must be an unsigned integer, got '{value}'",
+        )
     )
 
 
@@ -451,10 +456,15 @@ async def handle(app: App, req: Request) -> Response:
     handler = methods.get(req.method)
     if handler is None:
         if req.method == "OPTIONS":
-            return Response(200, b"", None, [
-                ("access-control-allow-methods", "*"),
-                ("access-control-allow-headers", "*"),
-            ])
+            return Response(
+                200,
+                b"",
+                None,
+                [
+                    ("access-control-allow-methods", "*"),
+                    ("access-control-allow-headers", "*"),
+                ],
+            )
         return fail("METHOD_NOT_ALLOWED", f"Method {req.method} is not allowed for {req.path}")
     try:
         return await handler(app, req, _unquote(params))

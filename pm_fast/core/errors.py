@@ -6,7 +6,7 @@ from __future__ import annotations
 class DomainError(Exception):
     """A refusal with a stable machine code, a human message and optionally the field at fault."""
 
-    __slots__ = ("code", "message", "field")
+    __slots__ = ("code", "field", "message")
 
     def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)

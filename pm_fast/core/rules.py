@@ -183,7 +183,7 @@ def short_id(value: str) -> str:
 
 __all__ = [
     "DomainError",
-    "try_uuid",
-    "parse_uuid",
     "parse_display_key",
+    "parse_uuid",
+    "try_uuid",
 ]

@@ -60,17 +60,18 @@ class RsgiApp:
             proto.response_empty(resp.status, out)
 
 
-class EmbeddedGranian(Server):  # type: ignore[misc]
+class EmbeddedGranian(Server):
     """Granian inside our own event loop, bound once so that port 0 can be read back."""
 
     def _init_shared_socket(self) -> None:
         # Build the listener here (not once per worker) so the OS-chosen port is known
         # before serving starts and the port file can name it.
-        self._ssp = None
         from granian._granian import ListenerSpec
 
-        self._shd = ListenerSpec(self.bind_addr, self.bind_port, self.backlog).build()
-        self._sfd = self._shd.get_fd()
+        holder: Any = ListenerSpec(self.bind_addr, self.bind_port, self.backlog).build()
+        self._ssp = None
+        self._shd = holder
+        self._sfd = holder.get_fd()
 
     on_bound: Any = None
 
@@ -80,10 +81,11 @@ class EmbeddedGranian(Server):  # type: ignore[misc]
             self.on_bound(self.bound_port())
         # The parent binds again unless we skip it; reuse our listener instead.
         self._init_shared_socket = lambda: None  # type: ignore[method-assign]
-        super().startup(spawn_target, target_loader)
+        super().startup(spawn_target, target_loader)  # type: ignore[no-untyped-call]
 
     def bound_port(self) -> int:
-        fd = self._sfd[0] if isinstance(self._sfd, tuple) else self._sfd
+        raw: Any = self._sfd
+        fd: int = raw[0] if isinstance(raw, tuple) else raw
         sock = socket.socket(fileno=os.dup(fd))
         try:
             return int(sock.getsockname()[1])

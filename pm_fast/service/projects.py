@@ -33,9 +33,7 @@ def create_project(ctx: Ctx, cmd: CreateProject) -> Program[Outcome[Project]]:
     if not title:
         raise invalid("Title cannot be empty", "title")
     if len(title) > ctx.limits.max_title_length:
-        raise invalid(
-            f"Title must not exceed {ctx.limits.max_title_length} characters", "title"
-        )
+        raise invalid(f"Title must not exceed {ctx.limits.max_title_length} characters", "title")
     key = cmd.key.strip().upper()
     if not key:
         raise invalid("Key cannot be empty", "key")
@@ -64,7 +62,10 @@ def create_project(ctx: Ctx, cmd: CreateProject) -> Program[Outcome[Project]]:
     entry = yield from record(ctx, "project", project.id, "created")
     return Outcome(
         project,
-        [activity_event(entry, project.id), Event("project.created", project.id, project, ctx.actor)],
+        [
+            activity_event(entry, project.id),
+            Event("project.created", project.id, project, ctx.actor),
+        ],
     )
 
 
@@ -134,7 +135,8 @@ def delete_project(ctx: Ctx, ident: str) -> Program[Outcome[Project]]:
     entry = yield from record(ctx, "project", project.id, "deleted")
     return Outcome(
         project,
-        [activity_event(entry, project.id), Event("project.deleted", project.id, project, ctx.actor)],
+        [
+            activity_event(entry, project.id),
+            Event("project.deleted", project.id, project, ctx.actor),
+        ],
     )
-
-

@@ -43,8 +43,7 @@ def _name(value: str, ctx: Ctx) -> str:
         raise invalid("Sprint name cannot be empty", "name")
     if len(value) > ctx.limits.max_sprint_name_length:
         raise invalid(
-            f"Invalid message: name must not exceed {ctx.limits.max_sprint_name_length}"
-            " characters",
+            f"Invalid message: name must not exceed {ctx.limits.max_sprint_name_length} characters",
             "name",
         )
     return name
@@ -96,7 +95,11 @@ def update_sprint(ctx: Ctx, text: str, cmd: UpdateSprint) -> Program[Outcome[Spr
     if sprint.status == "completed":
         raise conflict("Completed sprints cannot be modified", sprint.version)
     name, goal, start, end, status = (
-        sprint.name, sprint.goal, sprint.start_date, sprint.end_date, sprint.status,
+        sprint.name,
+        sprint.goal,
+        sprint.start_date,
+        sprint.end_date,
+        sprint.status,
     )
     if cmd.name is not None:
         name = _name(cmd.name, ctx)

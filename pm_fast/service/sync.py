@@ -20,7 +20,7 @@ from ..core.model import (
     WorkItem,
 )
 from ..store.base import Program, db
-from .common import Ctx, new_id, resolve_project, resolve_work_item
+from .common import Ctx, new_id, resolve_work_item
 
 SCHEMA_VERSION = 1
 
@@ -214,60 +214,97 @@ def _ts(value: int, field: str) -> int:
 
 def _project(p: ProjectIn) -> Project:
     return Project(
-        _uuid(p.id, "id"), p.key, p.title, p.description,
+        _uuid(p.id, "id"),
+        p.key,
+        p.title,
+        p.description,
         rules.check_choice(p.status, rules.PROJECT_STATUSES, "status", "status"),
-        p.version, _ts(p.created_at, "created_at"), _ts(p.updated_at, "updated_at"),
-        _uuid(p.created_by, "created_by"), _uuid(p.updated_by, "updated_by"),
+        p.version,
+        _ts(p.created_at, "created_at"),
+        _ts(p.updated_at, "updated_at"),
+        _uuid(p.created_by, "created_by"),
+        _uuid(p.updated_by, "updated_by"),
         p.next_work_item_number,
     )
 
 
 def _sprint(s: SprintIn) -> Sprint:
     return Sprint(
-        _uuid(s.id, "id"), _uuid(s.project_id, "project_id"), s.name, s.goal,
-        _ts(s.start_date, "start_date"), _ts(s.end_date, "end_date"),
-        rules.check_choice(s.status, rules.SPRINT_STATUSES, "status", "status"), s.version,
-        _ts(s.created_at, "created_at"), _ts(s.updated_at, "updated_at"),
-        _uuid(s.created_by, "created_by"), _uuid(s.updated_by, "updated_by"),
+        _uuid(s.id, "id"),
+        _uuid(s.project_id, "project_id"),
+        s.name,
+        s.goal,
+        _ts(s.start_date, "start_date"),
+        _ts(s.end_date, "end_date"),
+        rules.check_choice(s.status, rules.SPRINT_STATUSES, "status", "status"),
+        s.version,
+        _ts(s.created_at, "created_at"),
+        _ts(s.updated_at, "updated_at"),
+        _uuid(s.created_by, "created_by"),
+        _uuid(s.updated_by, "updated_by"),
     )
 
 
 def _item(w: WorkItemIn) -> WorkItem:
     return WorkItem(
-        _uuid(w.id, "id"), w.display_key, rules.check_item_type(w.item_type), w.title,
-        w.description, rules.check_choice(w.status, rules.ITEM_STATUSES, "status", "status"),
+        _uuid(w.id, "id"),
+        w.display_key,
+        rules.check_item_type(w.item_type),
+        w.title,
+        w.description,
+        rules.check_choice(w.status, rules.ITEM_STATUSES, "status", "status"),
         rules.check_choice(w.priority, rules.PRIORITIES, "priority", "priority"),
-        _opt_uuid(w.parent_id, "parent_id"), _uuid(w.project_id, "project_id"),
-        _opt_uuid(w.assignee_id, "assignee_id"), _opt_uuid(w.sprint_id, "sprint_id"),
-        w.story_points, w.item_number, w.position, w.version,
-        _ts(w.created_at, "created_at"), _ts(w.updated_at, "updated_at"),
-        _uuid(w.created_by, "created_by"), _uuid(w.updated_by, "updated_by"),
+        _opt_uuid(w.parent_id, "parent_id"),
+        _uuid(w.project_id, "project_id"),
+        _opt_uuid(w.assignee_id, "assignee_id"),
+        _opt_uuid(w.sprint_id, "sprint_id"),
+        w.story_points,
+        w.item_number,
+        w.position,
+        w.version,
+        _ts(w.created_at, "created_at"),
+        _ts(w.updated_at, "updated_at"),
+        _uuid(w.created_by, "created_by"),
+        _uuid(w.updated_by, "updated_by"),
     )
 
 
 def _comment(c: CommentIn) -> Comment:
     return Comment(
-        _uuid(c.id, "id"), _uuid(c.work_item_id, "work_item_id"), c.content,
-        _ts(c.created_at, "created_at"), _ts(c.updated_at, "updated_at"),
-        _uuid(c.created_by, "created_by"), _uuid(c.updated_by, "updated_by"),
+        _uuid(c.id, "id"),
+        _uuid(c.work_item_id, "work_item_id"),
+        c.content,
+        _ts(c.created_at, "created_at"),
+        _ts(c.updated_at, "updated_at"),
+        _uuid(c.created_by, "created_by"),
+        _uuid(c.updated_by, "updated_by"),
     )
 
 
 def _dependency(d: DependencyIn) -> Dependency:
     return Dependency(
-        _uuid(d.id, "id"), _uuid(d.blocking_item_id, "blocking_item_id"),
+        _uuid(d.id, "id"),
+        _uuid(d.blocking_item_id, "blocking_item_id"),
         _uuid(d.blocked_item_id, "blocked_item_id"),
         rules.check_choice(d.dependency_type, rules.DEPENDENCY_TYPES, "dependency_type", "type"),
-        _ts(d.created_at, "created_at"), _uuid(d.created_by, "created_by"),
+        _ts(d.created_at, "created_at"),
+        _uuid(d.created_by, "created_by"),
     )
 
 
 def _time_entry(t: TimeEntryIn) -> TimeEntry:
     ended = None if t.ended_at is None else _ts(t.ended_at, "ended_at")
     return TimeEntry(
-        _uuid(t.id, "id"), _uuid(t.work_item_id, "work_item_id"), _uuid(t.user_id, "user_id"),
-        _ts(t.started_at, "started_at"), ended, t.duration_seconds, t.description, ended is None,
-        _ts(t.created_at, "created_at"), _ts(t.updated_at, "updated_at"),
+        _uuid(t.id, "id"),
+        _uuid(t.work_item_id, "work_item_id"),
+        _uuid(t.user_id, "user_id"),
+        _ts(t.started_at, "started_at"),
+        ended,
+        t.duration_seconds,
+        t.description,
+        ended is None,
+        _ts(t.created_at, "created_at"),
+        _ts(t.updated_at, "updated_at"),
     )
 
 
@@ -335,16 +372,30 @@ def import_data(ctx: Ctx, data: ImportData) -> Program[ImportResult]:
             result.projects.skipped += 1
 
     for s in sprints:
-        yield from _upsert(result.sprints, "sprint", s, db.sprint_get, db.sprint_insert,
-                           db.sprint_update, project_id=s.project_id)
+        yield from _upsert(
+            result.sprints,
+            "sprint",
+            s,
+            db.sprint_get,
+            db.sprint_insert,
+            db.sprint_update,
+            project_id=s.project_id,
+        )
 
     touched_projects: set[str] = set()
     for w in items:
         for user in (w.assignee_id,):
             if user:
                 yield db.ensure_user(user, ctx.now)
-        created = yield from _upsert(result.work_items, "work_item", w, db.item_get,
-                                     db.item_insert, db.item_update, project_id=w.project_id)
+        created = yield from _upsert(
+            result.work_items,
+            "work_item",
+            w,
+            db.item_get,
+            db.item_insert,
+            db.item_update,
+            project_id=w.project_id,
+        )
         if created:
             touched_projects.add(w.project_id)
     for pid in touched_projects:
@@ -353,8 +404,9 @@ def import_data(ctx: Ctx, data: ImportData) -> Program[ImportResult]:
     for c in comments:
         yield db.ensure_user(c.created_by, ctx.now)
         yield db.ensure_user(c.updated_by, ctx.now)
-        yield from _upsert(result.comments, "comment", c, db.comment_get, db.comment_insert,
-                           db.comment_update)
+        yield from _upsert(
+            result.comments, "comment", c, db.comment_get, db.comment_insert, db.comment_update
+        )
 
     for d in deps:
         state = yield db.row_state("dependency", d.id)
@@ -378,21 +430,26 @@ def import_data(ctx: Ctx, data: ImportData) -> Program[ImportResult]:
 
     for t in entries:
         yield db.ensure_user(t.user_id, ctx.now)
-        yield from _upsert(result.time_entries, "time_entry", t, db.te_get, db.te_insert,
-                           db.te_update)
+        yield from _upsert(
+            result.time_entries, "time_entry", t, db.te_get, db.te_insert, db.te_update
+        )
     return result
 
 
 def _upsert(
-    counts: Counts, entity: str, row: Any, get: Any, insert: Any, update: Any,
+    counts: Counts,
+    entity: str,
+    row: Any,
+    get: Any,
+    insert: Any,
+    update: Any,
     project_id: str | None = None,
 ) -> Program[bool]:
     """Insert if absent, overwrite if strictly newer, else skip. True when inserted."""
     state = yield db.row_state(entity, row.id)
     if state is None:
         if project_id is not None and (yield db.row_state("project", project_id)) is None:
-            raise invalid(f"{entity} {row.id} refers to unknown project {project_id}",
-                          "project_id")
+            raise invalid(f"{entity} {row.id} refers to unknown project {project_id}", "project_id")
         if entity == "work_item":
             if (yield db.item_number_used(row.project_id, row.item_number)):
                 raise invalid(
@@ -400,15 +457,20 @@ def _upsert(
                     "item_number",
                 )
             if row.parent_id and (yield db.row_state("work_item", row.parent_id)) is None:
-                raise invalid(f"Work item {row.id} refers to unknown parent {row.parent_id}",
-                              "parent_id")
+                raise invalid(
+                    f"Work item {row.id} refers to unknown parent {row.parent_id}", "parent_id"
+                )
             if row.sprint_id and (yield db.row_state("sprint", row.sprint_id)) is None:
-                raise invalid(f"Work item {row.id} refers to unknown sprint {row.sprint_id}",
-                              "sprint_id")
-        if entity in ("comment", "time_entry"):
-            if (yield db.row_state("work_item", row.work_item_id)) is None:
-                raise invalid(f"{entity} {row.id} refers to unknown work item {row.work_item_id}",
-                              "work_item_id")
+                raise invalid(
+                    f"Work item {row.id} refers to unknown sprint {row.sprint_id}", "sprint_id"
+                )
+        if entity in ("comment", "time_entry") and (
+            (yield db.row_state("work_item", row.work_item_id)) is None
+        ):
+            raise invalid(
+                f"{entity} {row.id} refers to unknown work item {row.work_item_id}",
+                "work_item_id",
+            )
         yield insert(row)
         counts.created += 1
         return True

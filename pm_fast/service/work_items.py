@@ -153,12 +153,14 @@ def create_work_item(ctx: Ctx, cmd: CreateWorkItem) -> Program[Outcome[WorkItem]
 def update_work_item(ctx: Ctx, ident: str, cmd: UpdateWorkItem) -> Program[Outcome[WorkItem]]:
     item = yield from resolve_work_item(ident)
     if cmd.expected_version != item.version:
-        raise conflict(
-            "Version mismatch - work item was modified by another user", item.version
-        )
+        raise conflict("Version mismatch - work item was modified by another user", item.version)
     title, description, status, priority = item.title, item.description, item.status, item.priority
     assignee, sprint, points, parent_id, position = (
-        item.assignee_id, item.sprint_id, item.story_points, item.parent_id, item.position,
+        item.assignee_id,
+        item.sprint_id,
+        item.story_points,
+        item.parent_id,
+        item.position,
     )
     if cmd.title is not None:
         title = rules.require_title(cmd.title, ctx.limits.max_title_length)

@@ -156,16 +156,37 @@ class SqliteTx:
             "INSERT INTO pm_projects (id, key, title, description, status, version, created_at,"
             " updated_at, created_by, updated_by, next_work_item_number)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (p.id, p.key, p.title, p.description, p.status, p.version, p.created_at,
-             p.updated_at, p.created_by, p.updated_by, p.next_work_item_number),
+            (
+                p.id,
+                p.key,
+                p.title,
+                p.description,
+                p.status,
+                p.version,
+                p.created_at,
+                p.updated_at,
+                p.created_by,
+                p.updated_by,
+                p.next_work_item_number,
+            ),
         )
 
     def project_update(self, p: Project) -> None:
         self.c.execute(
             "UPDATE pm_projects SET key = ?, title = ?, description = ?, status = ?, version = ?,"
             " created_at = ?, updated_at = ?, created_by = ?, updated_by = ? WHERE id = ?",
-            (p.key, p.title, p.description, p.status, p.version, p.created_at, p.updated_at,
-             p.created_by, p.updated_by, p.id),
+            (
+                p.key,
+                p.title,
+                p.description,
+                p.status,
+                p.version,
+                p.created_at,
+                p.updated_at,
+                p.created_by,
+                p.updated_by,
+                p.id,
+            ),
         )
 
     def project_soft_delete(self, pid: str, now: int) -> None:
@@ -242,8 +263,20 @@ class SqliteTx:
     def sprint_insert(self, s: Sprint) -> None:
         self.c.execute(
             f"INSERT INTO pm_sprints ({S_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (s.id, s.project_id, s.name, s.goal, s.start_date, s.end_date, s.status, s.version,
-             s.created_at, s.updated_at, s.created_by, s.updated_by),
+            (
+                s.id,
+                s.project_id,
+                s.name,
+                s.goal,
+                s.start_date,
+                s.end_date,
+                s.status,
+                s.version,
+                s.created_at,
+                s.updated_at,
+                s.created_by,
+                s.updated_by,
+            ),
         )
 
     def sprint_update(self, s: Sprint) -> None:
@@ -251,8 +284,20 @@ class SqliteTx:
             "UPDATE pm_sprints SET project_id = ?, name = ?, goal = ?, start_date = ?,"
             " end_date = ?, status = ?, version = ?, created_at = ?, updated_at = ?,"
             " created_by = ?, updated_by = ? WHERE id = ?",
-            (s.project_id, s.name, s.goal, s.start_date, s.end_date, s.status, s.version,
-             s.created_at, s.updated_at, s.created_by, s.updated_by, s.id),
+            (
+                s.project_id,
+                s.name,
+                s.goal,
+                s.start_date,
+                s.end_date,
+                s.status,
+                s.version,
+                s.created_at,
+                s.updated_at,
+                s.created_by,
+                s.updated_by,
+                s.id,
+            ),
         )
 
     def sprint_soft_delete(self, sid: str, now: int) -> None:
@@ -285,7 +330,7 @@ class SqliteTx:
 
     def items_hierarchy(self, pid: str) -> list[tuple[str, str | None]]:
         """(id, parent_id) of the project's live items, in board order."""
-        return self._all(  # type: ignore[return-value]
+        return self._all(
             "SELECT id, parent_id FROM pm_work_items WHERE project_id = ? AND deleted_at IS NULL"
             " ORDER BY position, item_number",
             (pid,),
@@ -293,7 +338,7 @@ class SqliteTx:
 
     def item_parent_chain(self, start: str, max_depth: int) -> list[tuple[str, str | None]]:
         """(id, parent_id) rows walking up from `start` (inclusive), any project."""
-        return self._all(  # type: ignore[return-value]
+        return self._all(
             "WITH RECURSIVE up(id, parent_id, depth) AS ("
             " SELECT id, parent_id, 0 FROM pm_work_items WHERE id = ? AND deleted_at IS NULL"
             " UNION"
@@ -333,9 +378,26 @@ class SqliteTx:
             " description, status, priority, story_points, assignee_id, sprint_id, item_number,"
             " version, created_at, updated_at, created_by, updated_by)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (w.id, w.item_type, w.parent_id, w.project_id, w.position, w.title, w.description,
-             w.status, w.priority, w.story_points, w.assignee_id, w.sprint_id, w.item_number,
-             w.version, w.created_at, w.updated_at, w.created_by, w.updated_by),
+            (
+                w.id,
+                w.item_type,
+                w.parent_id,
+                w.project_id,
+                w.position,
+                w.title,
+                w.description,
+                w.status,
+                w.priority,
+                w.story_points,
+                w.assignee_id,
+                w.sprint_id,
+                w.item_number,
+                w.version,
+                w.created_at,
+                w.updated_at,
+                w.created_by,
+                w.updated_by,
+            ),
         )
 
     def item_update(self, w: WorkItem) -> None:
@@ -345,9 +407,25 @@ class SqliteTx:
             " title = ?, description = ?, status = ?, priority = ?, story_points = ?,"
             " assignee_id = ?, sprint_id = ?, version = ?, created_at = ?, updated_at = ?,"
             " created_by = ?, updated_by = ? WHERE id = ?",
-            (w.item_type, w.parent_id, w.project_id, w.position, w.title, w.description,
-             w.status, w.priority, w.story_points, w.assignee_id, w.sprint_id, w.version,
-             w.created_at, w.updated_at, w.created_by, w.updated_by, w.id),
+            (
+                w.item_type,
+                w.parent_id,
+                w.project_id,
+                w.position,
+                w.title,
+                w.description,
+                w.status,
+                w.priority,
+                w.story_points,
+                w.assignee_id,
+                w.sprint_id,
+                w.version,
+                w.created_at,
+                w.updated_at,
+                w.created_by,
+                w.updated_by,
+                w.id,
+            ),
         )
 
     def item_soft_delete(self, wid: str, now: int, actor: str) -> None:
@@ -376,16 +454,30 @@ class SqliteTx:
     def comment_insert(self, c: Comment) -> None:
         self.c.execute(
             f"INSERT INTO pm_comments ({C_COLS}) VALUES (?,?,?,?,?,?,?)",
-            (c.id, c.work_item_id, c.content, c.created_at, c.updated_at, c.created_by,
-             c.updated_by),
+            (
+                c.id,
+                c.work_item_id,
+                c.content,
+                c.created_at,
+                c.updated_at,
+                c.created_by,
+                c.updated_by,
+            ),
         )
 
     def comment_update(self, c: Comment) -> None:
         self.c.execute(
             "UPDATE pm_comments SET work_item_id = ?, content = ?, created_at = ?,"
             " updated_at = ?, created_by = ?, updated_by = ? WHERE id = ?",
-            (c.work_item_id, c.content, c.created_at, c.updated_at, c.created_by, c.updated_by,
-             c.id),
+            (
+                c.work_item_id,
+                c.content,
+                c.created_at,
+                c.updated_at,
+                c.created_by,
+                c.updated_by,
+                c.id,
+            ),
         )
 
     def comment_soft_delete(self, cid: str, now: int) -> None:
@@ -427,7 +519,7 @@ class SqliteTx:
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def blocks_edges(self) -> list[tuple[str, str]]:
-        return self._all(  # type: ignore[return-value]
+        return self._all(
             "SELECT blocking_item_id, blocked_item_id FROM pm_dependencies"
             " WHERE dependency_type = 'blocks' AND deleted_at IS NULL ORDER BY rowid"
         )
@@ -435,8 +527,14 @@ class SqliteTx:
     def dep_insert(self, d: Dependency) -> None:
         self.c.execute(
             f"INSERT INTO pm_dependencies ({D_COLS}) VALUES (?,?,?,?,?,?)",
-            (d.id, d.blocking_item_id, d.blocked_item_id, d.dependency_type, d.created_at,
-             d.created_by),
+            (
+                d.id,
+                d.blocking_item_id,
+                d.blocked_item_id,
+                d.dependency_type,
+                d.created_at,
+                d.created_by,
+            ),
         )
 
     def dep_replace_deleted(self, old_id: str, d: Dependency) -> None:
@@ -479,8 +577,17 @@ class SqliteTx:
     def te_insert(self, t: TimeEntry) -> None:
         self.c.execute(
             f"INSERT INTO pm_time_entries ({T_COLS}) VALUES (?,?,?,?,?,?,?,?,?)",
-            (t.id, t.work_item_id, t.user_id, t.started_at, t.ended_at, t.duration_seconds,
-             t.description, t.created_at, t.updated_at),
+            (
+                t.id,
+                t.work_item_id,
+                t.user_id,
+                t.started_at,
+                t.ended_at,
+                t.duration_seconds,
+                t.description,
+                t.created_at,
+                t.updated_at,
+            ),
         )
 
     def te_update(self, t: TimeEntry) -> None:
@@ -488,8 +595,17 @@ class SqliteTx:
             "UPDATE pm_time_entries SET work_item_id = ?, user_id = ?, started_at = ?,"
             " ended_at = ?, duration_seconds = ?, description = ?, created_at = ?,"
             " updated_at = ? WHERE id = ?",
-            (t.work_item_id, t.user_id, t.started_at, t.ended_at, t.duration_seconds,
-             t.description, t.created_at, t.updated_at, t.id),
+            (
+                t.work_item_id,
+                t.user_id,
+                t.started_at,
+                t.ended_at,
+                t.duration_seconds,
+                t.description,
+                t.created_at,
+                t.updated_at,
+                t.id,
+            ),
         )
 
     def te_soft_delete(self, tid: str, now: int) -> None:
@@ -510,8 +626,18 @@ class SqliteTx:
         self.c.execute(
             "INSERT INTO pm_activity_log (id, entity_type, entity_id, action, field_name,"
             " old_value, new_value, user_id, timestamp, comment) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (a.id, a.entity_type, a.entity_id, a.action, a.field_name, a.old_value, a.new_value,
-             a.user_id, a.timestamp, a.comment),
+            (
+                a.id,
+                a.entity_type,
+                a.entity_id,
+                a.action,
+                a.field_name,
+                a.old_value,
+                a.new_value,
+                a.user_id,
+                a.timestamp,
+                a.comment,
+            ),
         )
 
     def llm_context(self) -> list[LlmContextEntry]:
@@ -589,7 +715,7 @@ class SqliteTx:
         if not parent_ids:
             return []
         marks = ",".join("?" * len(parent_ids))
-        return self._all(  # type: ignore[return-value]
+        return self._all(
             f"SELECT id, parent_id FROM pm_work_items WHERE parent_id IN ({marks})"
             " AND deleted_at IS NULL ORDER BY position, item_number",
             parent_ids,
@@ -662,13 +788,11 @@ class SqliteStore:
             self._readers.put_nowait(reader)
 
     @staticmethod
-    async def _on_thread(
-        conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any
-    ) -> T:
+    async def _on_thread(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
         # aiosqlite runs every call on the connection's own thread; `_execute` is how
         # it ships a callable there (pinned version 0.22.1).
-        raw = conn._conn  # noqa: SLF001
-        result: T = await conn._execute(fn, raw, *args)  # noqa: SLF001
+        raw = conn._conn
+        result: T = await conn._execute(fn, raw, *args)  # type: ignore[no-untyped-call]
         return result
 
     def _prepare(self, conn: sqlite3.Connection, llm_user_id: str, llm_user_name: str) -> None:
@@ -676,9 +800,7 @@ class SqliteStore:
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
         if mode and str(mode[0]).lower() != "wal":
             log.warning("could not switch %s to WAL (journal mode %s)", self.path, mode[0])
-        tables = {
-            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        }
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         now = int(time.time())
         if "pm_projects" not in tables:
             if tables - {"sqlite_sequence"}:
@@ -711,8 +833,18 @@ class SqliteStore:
                     "INSERT OR IGNORE INTO pm_llm_context (id, context_type, category, title,"
                     " content, example_sql, example_description, priority, created_at,"
                     " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (seed_id(number), ctype, category, title, content, sql, sql_desc,
-                     PRIORITY[ctype], now, now),
+                    (
+                        seed_id(number),
+                        ctype,
+                        category,
+                        title,
+                        content,
+                        sql,
+                        sql_desc,
+                        PRIORITY[ctype],
+                        now,
+                        now,
+                    ),
                 )
             conn.execute("COMMIT")
         except BaseException:
@@ -725,9 +857,7 @@ class SqliteStore:
             raise StoreOpenError(f"{self.path} has no _sqlx_migrations table")
         applied = {
             int(v): (bytes(c).hex(), bool(s))
-            for v, c, s in conn.execute(
-                "SELECT version, checksum, success FROM _sqlx_migrations"
-            )
+            for v, c, s in conn.execute("SELECT version, checksum, success FROM _sqlx_migrations")
         }
         missing = [v for v, _, _ in MIGRATIONS if v not in applied]
         if missing:
@@ -778,7 +908,8 @@ class SqliteStore:
         writer = self._writer
         if writer is None:
             raise RuntimeError("store is closed")
-        result, new_users = await self._on_thread(writer, self._run_write, program)
+        done: tuple[T, list[str]] = await self._on_thread(writer, self._run_write, program)
+        result, new_users = done
         self._known_users.update(new_users)
         return result
 

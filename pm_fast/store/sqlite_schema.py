@@ -238,22 +238,94 @@ CREATE INDEX idx_pm_dependencies_blocked ON pm_dependencies(blocked_item_id)
 
 # (version, description, SHA-384 checksum) of the original's 18 migrations (spec Appendix A).
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
-    (20260110000000, "create users", "2039c2ae8b73060b7df67fda4c40f6d5b63b59c24f9cdd1ca04df65764c2908d402ea2014f7ede1b82e27e4e08593966"),  # noqa: E501
-    (20260110000001, "create work items", "c8dc63bf31b1437a58ff8ef52103a3a132e0cf4a79834c418d25cb889942f659f230676e464754c2e88716233216953a"),  # noqa: E501
-    (20260110000002, "create sprints", "3b9388f47b8d06ca6a634bf37392f65ede180dd0fd541086b554bf449128133caab160c48fc8ceeb01bc4356ae472a15"),  # noqa: E501
-    (20260110000003, "create comments", "ed3adc502988eace063cd9a31de745b9a1fbfa8a0f3e4df90ebcd383984a8e2bbcd2923ee44a42609e7a5757f4dda57b"),  # noqa: E501
-    (20260110000004, "create time entries", "e36dcc8fe6e217368ff2e62355332eebf23947f057eea06044fc65491d78c9986f85fe3545a97a6ba3916509504f5e19"),  # noqa: E501
-    (20260110000005, "create dependencies", "e631af4b85814fcc46987e6171069fe6306c2c22973d4f2274c23d79f4782bd84f7432994c823e3592e9caaab9f5fbbd"),  # noqa: E501
-    (20260110000006, "create activity log", "deca88b30e98b4275a1b79505f2262f8824c3e66d3484a8b990e40b562191704a4bf684c8cca3de57902024548f1aac9"),  # noqa: E501
-    (20260110000007, "create swim lanes", "5973339197aaccaf6b1c4111d23cac80a40f37a55b3d52a5ebea85375e0ee269ccf9ff3150df3ed3c934f05da01c9feb"),  # noqa: E501
-    (20260110000008, "create llm context", "f08912e639edbfc1214df0e79464404e050d1a39031b198011b3629118fd55db065341c3e748cef5136c8be259761bbe"),  # noqa: E501
-    (20260110000009, "add version column", "bc3fd3f11bbd6e08c297430c1d1a7c6839cb0c5449e432291cf1d285b5c8c2833e70bb756538c20c11f8a98f1ef37251"),  # noqa: E501
-    (20260110000010, "add project members", "c3faea218447e59e7e04b7c888376997f10f3dca67f48fc2fa8b060aed4a55db0ccbdd70d0137fced13faf79c01e4127"),  # noqa: E501
-    (20260110000011, "add idempotency keys", "bab44ba6c7c1d720f07da3ea5f236676c0046cb1b5dcc7d7f325aabd98d9657ed71c9a96708d0f14922c6305d7ed1778"),  # noqa: E501
-    (20260116000001, "add priority and story points", "be50353867bf4f91dcc21e59d3a6b6309033dfaa4b24abf65ec45539801bb4134afdc45210116cdf971c7de2c9280e25"),  # noqa: E501
-    (20260119194912, "add work item fks", "5eecc9a3515f730f57792c667a4ed0e4e8469e8c4c7d71468a0d06f48c4a5501f383f4d2f9308982725236a1d2a63d05"),  # noqa: E501
-    (20260121000001, "create projects table", "8fa64af753279fd1ee51714dd1e374a4bb390bf410abfffa0bb623e11f15d337bc7760fec69084bb5ab572710492be40"),  # noqa: E501
-    (20260127000001, "seed llm context", "0aeb5ecd0daa65ad57062a68ccff1baf1a5cd1d8e5d30e41ed1958fc8e4610093caa55c2545135dadba629e5037ed37f"),  # noqa: E501
-    (20260202000001, "fix dependency unique constraint", "bd88820719519893956c49397e35f35a1683884cbbf25b7f721b30fff81116860bf4f2789bef7f74d28c8c3ad5da8486"),  # noqa: E501
-    (20260203000001, "add work item numbers", "512f044810b438d6dc6132d657344e3cefebf7d8ccc02cd7a697039349a2e6e0afeac39b44800c31be227f429e611dbb"),  # noqa: E501
+    (
+        20260110000000,
+        "create users",
+        "2039c2ae8b73060b7df67fda4c40f6d5b63b59c24f9cdd1ca04df65764c2908d402ea2014f7ede1b82e27e4e08593966",
+    ),
+    (
+        20260110000001,
+        "create work items",
+        "c8dc63bf31b1437a58ff8ef52103a3a132e0cf4a79834c418d25cb889942f659f230676e464754c2e88716233216953a",
+    ),
+    (
+        20260110000002,
+        "create sprints",
+        "3b9388f47b8d06ca6a634bf37392f65ede180dd0fd541086b554bf449128133caab160c48fc8ceeb01bc4356ae472a15",
+    ),
+    (
+        20260110000003,
+        "create comments",
+        "ed3adc502988eace063cd9a31de745b9a1fbfa8a0f3e4df90ebcd383984a8e2bbcd2923ee44a42609e7a5757f4dda57b",
+    ),
+    (
+        20260110000004,
+        "create time entries",
+        "e36dcc8fe6e217368ff2e62355332eebf23947f057eea06044fc65491d78c9986f85fe3545a97a6ba3916509504f5e19",
+    ),
+    (
+        20260110000005,
+        "create dependencies",
+        "e631af4b85814fcc46987e6171069fe6306c2c22973d4f2274c23d79f4782bd84f7432994c823e3592e9caaab9f5fbbd",
+    ),
+    (
+        20260110000006,
+        "create activity log",
+        "deca88b30e98b4275a1b79505f2262f8824c3e66d3484a8b990e40b562191704a4bf684c8cca3de57902024548f1aac9",
+    ),
+    (
+        20260110000007,
+        "create swim lanes",
+        "5973339197aaccaf6b1c4111d23cac80a40f37a55b3d52a5ebea85375e0ee269ccf9ff3150df3ed3c934f05da01c9feb",
+    ),
+    (
+        20260110000008,
+        "create llm context",
+        "f08912e639edbfc1214df0e79464404e050d1a39031b198011b3629118fd55db065341c3e748cef5136c8be259761bbe",
+    ),
+    (
+        20260110000009,
+        "add version column",
+        "bc3fd3f11bbd6e08c297430c1d1a7c6839cb0c5449e432291cf1d285b5c8c2833e70bb756538c20c11f8a98f1ef37251",
+    ),
+    (
+        20260110000010,
+        "add project members",
+        "c3faea218447e59e7e04b7c888376997f10f3dca67f48fc2fa8b060aed4a55db0ccbdd70d0137fced13faf79c01e4127",
+    ),
+    (
+        20260110000011,
+        "add idempotency keys",
+        "bab44ba6c7c1d720f07da3ea5f236676c0046cb1b5dcc7d7f325aabd98d9657ed71c9a96708d0f14922c6305d7ed1778",
+    ),
+    (
+        20260116000001,
+        "add priority and story points",
+        "be50353867bf4f91dcc21e59d3a6b6309033dfaa4b24abf65ec45539801bb4134afdc45210116cdf971c7de2c9280e25",
+    ),
+    (
+        20260119194912,
+        "add work item fks",
+        "5eecc9a3515f730f57792c667a4ed0e4e8469e8c4c7d71468a0d06f48c4a5501f383f4d2f9308982725236a1d2a63d05",
+    ),
+    (
+        20260121000001,
+        "create projects table",
+        "8fa64af753279fd1ee51714dd1e374a4bb390bf410abfffa0bb623e11f15d337bc7760fec69084bb5ab572710492be40",
+    ),
+    (
+        20260127000001,
+        "seed llm context",
+        "0aeb5ecd0daa65ad57062a68ccff1baf1a5cd1d8e5d30e41ed1958fc8e4610093caa55c2545135dadba629e5037ed37f",
+    ),
+    (
+        20260202000001,
+        "fix dependency unique constraint",
+        "bd88820719519893956c49397e35f35a1683884cbbf25b7f721b30fff81116860bf4f2789bef7f74d28c8c3ad5da8486",
+    ),
+    (
+        20260203000001,
+        "add work item numbers",
+        "512f044810b438d6dc6132d657344e3cefebf7d8ccc02cd7a697039349a2e6e0afeac39b44800c31be227f429e611dbb",
+    ),
 )
