@@ -1,9 +1,8 @@
 //! `pm_fast_ext._native`: the PyO3 layer over the plain-Rust modules.
 //!
 //! Only conversions live here. The ids are borrowed as `&str` from the caller's own
-//! string objects (kept alive by owned references for as long as the borrow lasts), the
-//! algorithm runs with the GIL released, and the answer is built from those same string
-//! objects, so no id is copied either way.
+//! string objects, the algorithm runs with the GIL released, and the answer is built
+//! from those same string objects, so no id is copied either way.
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -15,23 +14,32 @@ pub mod graph;
 struct Shape {
     what: &'static str,
     names: [&'static str; 2],
+    /// May the second item be None?
+    optional: bool,
 }
 
 const ROWS: Shape = Shape {
     what: "rows",
     names: ["id", "parent_id"],
+    optional: true,
 };
 const EDGES: Shape = Shape {
     what: "edges",
     names: ["blocking_item_id", "blocked_item_id"],
+    optional: false,
 };
+
+/// One item as borrowed strings. For links, [`Pairs::extract`] has checked that the
+/// second is present.
+type Pair<'a> = (&'a str, Option<&'a str>);
 
 /// The caller's rows (or links), owned by this call as one tuple of 2-tuples.
 ///
 /// Taking a tuple snapshot costs one C-level copy of the outer sequence, and makes every
 /// id borrowable as `&str` for as long as the snapshot lives, with no reference count
-/// taken per id: tuples and strings are immutable and the snapshot owns the tuples, so
-/// nothing can free them while the GIL is released.
+/// taken per id (under abi3 each one is a call into the interpreter): tuples and strings
+/// are immutable and the snapshot owns the tuples, so nothing can free them while the
+/// GIL is released, whatever other threads do to the caller's list.
 struct Pairs<'py> {
     tuple: Bound<'py, PyTuple>,
     shape: &'static Shape,
@@ -49,28 +57,27 @@ impl<'py> Pairs<'py> {
         Ok(Pairs { tuple, shape })
     }
 
-    /// Every pair as `T`, or the index of the first pair that does not convert.
-    fn extract<'a, T: FromPyObject<'a, 'py>>(&'a self) -> Result<Vec<T>, usize> {
+    /// Every item as strings, or the index of the first item that does not convert.
+    fn extract(&self) -> Result<Vec<Pair<'_>>, usize> {
         let mut out = Vec::with_capacity(self.tuple.len());
-        for (index, pair) in self.tuple.iter_borrowed().enumerate() {
-            out.push(pair.extract::<T>().map_err(|_| index)?);
+        for (index, item) in self.tuple.iter_borrowed().enumerate() {
+            let pair = item.extract::<Pair<'_>>().map_err(|_| index)?;
+            if pair.1.is_none() && !self.shape.optional {
+                return Err(index);
+            }
+            out.push(pair);
         }
         Ok(out)
     }
 
-    /// Calls `f` with every pair as `T`. Items that are not tuples (lists, `sqlite3.Row`,
-    /// …) are first copied into tuples, a slow path the server does not take.
-    fn with<T, R>(&self, f: impl FnOnce(&Pairs<'py>, Vec<T>) -> PyResult<R>) -> PyResult<R>
-    where
-        T: for<'a> FromPyObject<'a, 'py>,
-    {
-        match self.extract::<T>() {
+    /// Calls `f` with every item as strings. Items that are not tuples (lists,
+    /// `sqlite3.Row`, …) are first copied into tuples: a slow path the server never takes.
+    fn with<R>(&self, f: impl FnOnce(&Pairs<'py>, Vec<Pair<'_>>) -> PyResult<R>) -> PyResult<R> {
+        match self.extract() {
             Ok(pairs) => f(self, pairs),
             Err(_) => {
                 let copy = self.as_tuples()?;
-                let pairs = copy
-                    .extract::<T>()
-                    .map_err(|index| copy.explain::<T>(index))?;
+                let pairs = copy.extract().map_err(|index| copy.explain(index))?;
                 f(&copy, pairs)
             }
         }
@@ -109,15 +116,15 @@ impl<'py> Pairs<'py> {
         })
     }
 
-    /// Why pair `index` (a 2-tuple) does not convert to `T`.
-    fn explain<T: for<'a> FromPyObject<'a, 'py>>(&self, index: usize) -> PyErr {
-        let pair = match self.tuple.get_item(index) {
-            Ok(pair) => pair,
+    /// Why item `index` (a 2-tuple) does not convert.
+    fn explain(&self, index: usize) -> PyErr {
+        let item = match self.tuple.get_item(index) {
+            Ok(item) => item,
             Err(err) => return err,
         };
         for (position, name) in self.shape.names.iter().enumerate() {
-            let optional = self.shape.names[1] == "parent_id" && position == 1;
-            match pair.get_item(position) {
+            let optional = self.shape.optional && position == 1;
+            match item.get_item(position) {
                 Ok(value) if value.is_instance_of::<PyString>() => {}
                 Ok(value) if optional && value.is_none() => {}
                 Ok(value) => {
@@ -131,31 +138,29 @@ impl<'py> Pairs<'py> {
                 Err(err) => return err,
             }
         }
-        // Both are strings: the conversion error itself says why (e.g. a lone surrogate).
-        match pair.extract::<T>() {
-            Ok(_) => PyValueError::new_err("inconsistent item"),
-            Err(err) => err.into(),
-        }
+        // Both are strings: the conversion's own error says why (e.g. a lone surrogate).
+        let why = item.extract::<Pair<'_>>().err();
+        why.unwrap_or_else(|| PyValueError::new_err("unconvertible item"))
     }
 
     fn describe(&self) -> String {
         format!("({}, {})", self.shape.names[0], self.shape.names[1])
     }
 
-    /// A list of the caller's own string objects: item `index` of each pair in `rows`,
-    /// after `head` if given.
+    /// A list of the caller's own string objects: item `index` of each of the given
+    /// items, after `head` if given.
     fn pick(
         &self,
         head: Option<&Bound<'py, PyString>>,
-        rows: impl IntoIterator<Item = usize>,
+        items: impl IntoIterator<Item = usize>,
         index: usize,
     ) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(self.tuple.py());
         if let Some(head) = head {
             list.append(head)?;
         }
-        for row in rows {
-            list.append(self.tuple.get_borrowed_item(row)?.get_item(index)?)?;
+        for item in items {
+            list.append(self.tuple.get_borrowed_item(item)?.get_item(index)?)?;
         }
         Ok(list)
     }
@@ -210,7 +215,7 @@ fn descendants<'py>(
     max_levels: Option<Steps>,
 ) -> PyResult<Bound<'py, PyList>> {
     let max_levels = max_levels.map(|v| v.get("max_levels")).transpose()?;
-    Pairs::snapshot(rows, &ROWS)?.with(|pairs, rows: Vec<graph::Row<'_>>| {
+    Pairs::snapshot(rows, &ROWS)?.with(|pairs, rows| {
         let found = py.detach(|| graph::descendants(&rows, root, max_levels));
         pairs.pick(None, found, 0)
     })
@@ -229,7 +234,7 @@ fn ancestors<'py>(
     max_depth: Steps,
 ) -> PyResult<Bound<'py, PyList>> {
     let max_depth = max_depth.get("max_depth")?;
-    Pairs::snapshot(rows, &ROWS)?.with(|pairs, rows: Vec<graph::Row<'_>>| {
+    Pairs::snapshot(rows, &ROWS)?.with(|pairs, rows| {
         let found = py.detach(|| graph::ancestors(&rows, start, max_depth));
         pairs.pick(None, found, 0)
     })
@@ -244,7 +249,12 @@ fn would_cycle<'py>(
     blocked: Bound<'py, PyString>,
 ) -> PyResult<Option<Bound<'py, PyList>>> {
     let blocked_str = blocked.to_str()?;
-    Pairs::snapshot(edges, &EDGES)?.with(|pairs, edges: Vec<graph::Edge<'_>>| {
+    Pairs::snapshot(edges, &EDGES)?.with(|pairs, edges| {
+        // `extract` refused links without a second item, so none is dropped here
+        let edges: Vec<graph::Edge<'_>> = edges
+            .into_iter()
+            .filter_map(|(blocking, blocked)| Some((blocking, blocked?)))
+            .collect();
         let path = py.detach(|| graph::would_cycle(&edges, blocking, blocked_str));
         path.map(|path| pairs.pick(Some(&blocked), path, 1))
             .transpose()
@@ -265,7 +275,7 @@ fn is_reachable_parent_cycle<'py>(
     max_depth: Steps,
 ) -> PyResult<bool> {
     let max_depth = max_depth.get("max_depth")?;
-    Pairs::snapshot(rows, &ROWS)?.with(|_, rows: Vec<graph::Row<'_>>| {
+    Pairs::snapshot(rows, &ROWS)?.with(|_, rows| {
         Ok(py.detach(|| graph::is_reachable_parent_cycle(&rows, item, new_parent, max_depth)))
     })
 }

@@ -4,6 +4,9 @@ The extension must be built for this suite (``pip install -e .``); a missing ext
 is a failure here, not a skip.
 """
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 from types import ModuleType
@@ -216,6 +219,51 @@ def test_rust_returns_the_callers_string_objects() -> None:
 def test_rust_accepts_rows_as_other_sequences() -> None:
     rows = [["b", "a"], ["c", "b"]]
     assert pm_fast_ext.descendants(rows, "a") == twin.descendants(rows, "a")  # type: ignore[arg-type]
+
+
+# --- pm_fast.accel: the choice made at import ----------------------------------------
+
+_ACCEL_PROBE = """
+import logging, sys
+logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s %(message)s")
+if sys.argv[1] == "hide-extension":
+    sys.modules["pm_fast_ext"] = None  # the import system then refuses to import it
+import pm_fast.accel as accel
+print(accel.USING_RUST, accel.descendants.__module__, accel.would_cycle([("a", "b")], "b", "a"))
+"""
+
+
+def _probe_accel(mode: str, pure: str | None) -> tuple[str, list[str]]:
+    env = {k: v for k, v in os.environ.items() if k != "PM_FAST_PURE"}
+    if pure is not None:
+        env["PM_FAST_PURE"] = pure
+    done = subprocess.run(
+        [sys.executable, "-c", _ACCEL_PROBE, mode],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.strip(), done.stderr.strip().splitlines()
+
+
+def test_accel_uses_rust_when_built() -> None:
+    out, log = _probe_accel("normal", None)
+    assert out == "True pm_fast_ext._native ['a', 'b']"
+    assert log == ["INFO pm_fast using the Rust extension pm_fast_ext"]
+
+
+def test_accel_pure_mode_uses_the_twins() -> None:
+    out, log = _probe_accel("normal", "1")
+    assert out == "False pm_fast.core.graph ['a', 'b']"
+    assert len(log) == 1 and log[0].startswith("INFO pm_fast PM_FAST_PURE=1")
+
+
+def test_accel_falls_back_with_one_warning_when_the_extension_is_missing() -> None:
+    out, log = _probe_accel("hide-extension", "0")
+    assert out == "False pm_fast.core.graph ['a', 'b']"
+    assert len(log) == 1 and log[0].startswith("WARNING pm_fast pm_fast_ext")
 
 
 # --- properties ----------------------------------------------------------------------
