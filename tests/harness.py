@@ -20,6 +20,7 @@ The contract between this harness and the server:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -44,12 +45,12 @@ DEFAULT_STOP_TIMEOUT = 15.0
 def fixtures_dir() -> Path:
     """Directory holding ``original-v0.1.4.db`` and ``original-v0.1.4-empty.db``.
 
-    ``PM_FAST_FIXTURES`` overrides; otherwise ``shared/fixtures`` beside the clone.
+    ``PM_FAST_FIXTURES`` overrides; otherwise the copies in ``tests/fixtures``.
     """
     override = os.environ.get("PM_FAST_FIXTURES")
     if override:
         return Path(override)
-    return (REPO_ROOT / ".." / "shared" / "fixtures").resolve()
+    return REPO_ROOT / "tests" / "fixtures"
 
 
 def fixture_path(name: str) -> Path:
@@ -366,10 +367,8 @@ class ServerProcess:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 self.proc.kill()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            pass
 
     def _close_logs(self) -> None:
         for f in (self._stdout, self._stderr):
@@ -378,7 +377,11 @@ class ServerProcess:
         self._stdout = self._stderr = None
 
     def close(self, *, remove: bool = True) -> None:
-        """Stop (gracefully if possible, else kill) and clean up."""
+        """Stop (gracefully if possible, else kill) and clean up.
+
+        The captured output is deleted; the repository too if the harness created it and
+        ``remove`` is true.
+        """
         if self.proc is not None and self.proc.poll() is None:
             try:
                 self.request_shutdown()
@@ -389,10 +392,9 @@ class ServerProcess:
         elif self.proc is not None:
             self.proc.wait()
         self._close_logs()
-        if remove:
-            if self._own_root:
-                shutil.rmtree(self.root, ignore_errors=True)
-            shutil.rmtree(self._log_dir, ignore_errors=True)
+        if remove and self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self._log_dir, ignore_errors=True)
 
     def __enter__(self) -> ServerProcess:
         if self.proc is None:
@@ -412,20 +414,27 @@ def run_to_exit(
 ) -> tuple[int, str, str]:
     """Start a server that is expected to fail at start-up; return (rc, stdout, stderr).
 
-    If it is still running after ``timeout`` it is killed and rc is reported as ``None``
-    by raising ``ServerError``.
+    Raises ``ServerError`` as soon as the server shows it started instead (its port file
+    appears), or if it is still running after ``timeout``.
     """
     srv = ServerProcess(root, env=env, config_toml=config_toml)
     srv._own_root = False
     try:
-        srv.spawn()
-        assert srv.proc is not None
-        try:
-            rc = srv.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise srv._fail(f"server kept running for {timeout} s; expected a start-up failure")
-        return rc, srv.stdout_text(), srv.stderr_text()
+        proc = srv.spawn()
+        deadline = time.monotonic() + timeout
+        while True:
+            rc = proc.poll()
+            if rc is not None:
+                return rc, srv.stdout_text(), srv.stderr_text()
+            if srv.port_file.exists():
+                try:
+                    started = json.loads(srv.port_file.read_text()).get("pid") == proc.pid
+                except (OSError, ValueError):
+                    started = False
+                if started:
+                    raise srv._fail("server started; expected a start-up failure")
+            if time.monotonic() > deadline:
+                raise srv._fail(f"server kept running for {timeout} s; expected a start-up failure")
+            time.sleep(0.02)
     finally:
         srv.close(remove=False)
-        shutil.rmtree(srv._log_dir, ignore_errors=True)
-

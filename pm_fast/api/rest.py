@@ -454,6 +454,9 @@ async def handle(app: App, req: Request) -> Response:
         return fail("NOT_FOUND", f"No route for {req.path}")
     methods, params = found
     handler = methods.get(req.method)
+    head = req.method == "HEAD"
+    if head:
+        handler = methods.get("GET")
     if handler is None:
         if req.method == "OPTIONS":
             return Response(
@@ -467,7 +470,10 @@ async def handle(app: App, req: Request) -> Response:
             )
         return fail("METHOD_NOT_ALLOWED", f"Method {req.method} is not allowed for {req.path}")
     try:
-        return await handler(app, req, _unquote(params))
+        resp = await handler(app, req, _unquote(params))
+        if head:
+            resp.body = b""
+        return resp
     except BadInput as bad:
         return bad.response
     except DomainError as err:

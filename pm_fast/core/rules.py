@@ -143,7 +143,7 @@ def check_hierarchy(parent_type: str, child_type: str) -> None:
 
 def check_sprint_transition(current: str, new: str) -> None:
     if current != new and (current, new) not in _SPRINT_TRANSITIONS:
-        raise invalid(f"Invalid status transition from {current} to {new}", "status")
+        raise invalid(f"Invalid status transition: {current} -> {new}", "status")
 
 
 def check_story_points(value: int) -> int:

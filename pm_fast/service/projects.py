@@ -32,8 +32,6 @@ def create_project(ctx: Ctx, cmd: CreateProject) -> Program[Outcome[Project]]:
     title = cmd.title.strip()
     if not title:
         raise invalid("Title cannot be empty", "title")
-    if len(title) > ctx.limits.max_title_length:
-        raise invalid(f"Title must not exceed {ctx.limits.max_title_length} characters", "title")
     key = cmd.key.strip().upper()
     if not key:
         raise invalid("Key cannot be empty", "key")
@@ -82,10 +80,6 @@ def update_project(ctx: Ctx, ident: str, cmd: UpdateProject) -> Program[Outcome[
         title = cmd.title.strip()
         if not title:
             raise invalid("Title cannot be empty", "title")
-        if len(title) > ctx.limits.max_title_length:
-            raise invalid(
-                f"Title must not exceed {ctx.limits.max_title_length} characters", "title"
-            )
         if title != project.title:
             changed.append("title")
     if cmd.description is not None:

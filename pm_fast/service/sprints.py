@@ -37,20 +37,15 @@ def get_sprint(text: str) -> Program[Sprint]:
     return (yield from require_sprint(text))
 
 
-def _name(value: str, ctx: Ctx) -> str:
+def _name(value: str) -> str:
     name = value.strip()
     if not name:
         raise invalid("Sprint name cannot be empty", "name")
-    if len(value) > ctx.limits.max_sprint_name_length:
-        raise invalid(
-            f"Invalid message: name must not exceed {ctx.limits.max_sprint_name_length} characters",
-            "name",
-        )
     return name
 
 
 def create_sprint(ctx: Ctx, cmd: CreateSprint) -> Program[Outcome[Sprint]]:
-    name = _name(cmd.name, ctx)
+    name = _name(cmd.name)
     goal = rules.optional_text(cmd.goal)
     pid = rules.try_uuid(cmd.project_id)
     if pid is None:
@@ -102,7 +97,7 @@ def update_sprint(ctx: Ctx, text: str, cmd: UpdateSprint) -> Program[Outcome[Spr
         sprint.status,
     )
     if cmd.name is not None:
-        name = _name(cmd.name, ctx)
+        name = _name(cmd.name)
     if cmd.goal is not None:
         goal = rules.optional_text(cmd.goal)
     if cmd.start_date is not None:

@@ -9,8 +9,6 @@ from ..core.model import Event, TimeEntry, WorkItem
 from ..store.base import Program, db
 from .common import Ctx, Outcome, activity_event, begin, new_id, record, resolve_work_item
 
-MAX_DESCRIPTION = 1000
-
 
 def list_time_entries(item_ident: str) -> Program[list[TimeEntry]]:
     item = yield from resolve_work_item(item_ident)
@@ -28,15 +26,6 @@ def require_entry(text: str) -> Program[TimeEntry]:
 
 def get_time_entry(text: str) -> Program[TimeEntry]:
     return (yield from require_entry(text))
-
-
-def _description(value: str | None) -> str | None:
-    if value is not None and len(value) > MAX_DESCRIPTION:
-        raise invalid(
-            f"Invalid message: description must not exceed {MAX_DESCRIPTION} characters",
-            "description",
-        )
-    return rules.optional_text(value)
 
 
 def _stopped(entry: TimeEntry, now: int) -> TimeEntry:
@@ -63,7 +52,7 @@ def create_time_entry(ctx: Ctx, cmd: CreateTimeEntry) -> Program[Outcome[TimeEnt
     wid = rules.try_uuid(cmd.work_item_id)
     if wid is None:
         raise invalid(f"Invalid work_item_id: '{cmd.work_item_id}'", "work_item_id")
-    description = _description(cmd.description)
+    description = rules.optional_text(cmd.description)
     item = yield from resolve_work_item(wid)
     yield from begin(ctx)
     events: list[Event] = []
@@ -102,7 +91,7 @@ def update_time_entry(ctx: Ctx, text: str, cmd: UpdateTimeEntry) -> Program[Outc
     if cmd.stop and te.is_running:
         updated = _stopped(te, ctx.now)
     if cmd.description is not None:
-        description = _description(cmd.description)
+        description = rules.optional_text(cmd.description)
         if description != te.description:
             updated = TimeEntry(
                 id=updated.id,

@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import ServerProcess, fixture_path  # noqa: E402
+from harness import ServerProcess, fixture_path
 
 FULL_FIXTURE = "original-v0.1.4.db"
 EMPTY_FIXTURE = "original-v0.1.4-empty.db"
@@ -44,8 +44,15 @@ def api(server: ServerProcess) -> Iterator[httpx.Client]:
 ServerFactory = Callable[..., ServerProcess]
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    rep = yield
+    setattr(item, "rep_" + rep.when, rep)
+    return rep
+
+
 @pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
+def server_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ServerFactory]:
     made: list[ServerProcess] = []
     counter = [0]
 
@@ -63,7 +70,11 @@ def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
         return srv
 
     yield make
-    for srv in made:
+    rep = getattr(request.node, "rep_call", None)
+    for i, srv in enumerate(made):
+        if rep is not None and rep.failed:
+            print(f"===== server #{i + 1} output ({srv.root}) =====")
+            print(srv.logs()[-20000:])
         srv.close(remove=False)
 
 

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="no-any-return"
 """Shared helpers for the black-box suite: key orders, error assertions, builders."""
 
 from __future__ import annotations
@@ -81,6 +82,15 @@ def new_uuid() -> str:
 
 def now() -> int:
     return int(time.time())
+
+
+def wait_for_second_after(ts: int, timeout: float = 3.0) -> None:
+    """Wait (bounded) until the wall clock is past second ``ts``: timestamps are whole
+    seconds, so a later change can only show a larger value after that."""
+    deadline = time.monotonic() + timeout
+    while time.time() < ts + 1:
+        assert time.monotonic() < deadline, "clock did not advance"
+        time.sleep(0.02)
 
 
 def user_headers(user_id: str) -> dict[str, str]:

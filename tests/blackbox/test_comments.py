@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 
@@ -21,7 +22,7 @@ from .helpers import (
 )
 
 
-def item(api: httpx.Client) -> dict:
+def item(api: httpx.Client) -> dict[str, Any]:
     p = create_project(api)
     return create_item(api, p["id"], "task")
 

@@ -1,16 +1,18 @@
+# mypy: disable-error-code="no-any-return"
 """§1.4 Dependencies, §2.7 cycle detection (+ compat.md: same project, 50 limit, re-create)."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import httpx
 
 from .helpers import (
+    ANY_FIELD,
     DEPENDENCY_KEYS,
     LLM_USER,
-    ANY_FIELD,
     assert_error,
     assert_keys,
     assert_ts_between,
@@ -22,6 +24,8 @@ from .helpers import (
     ok,
 )
 
+Obj = dict[str, Any]
+
 
 def post_dep(api: httpx.Client, blocking: str, blocked: str, kind: str = "blocks",
              **headers: str) -> httpx.Response:
@@ -30,13 +34,13 @@ def post_dep(api: httpx.Client, blocking: str, blocked: str, kind: str = "blocks
     }, headers=headers)
 
 
-def deps_of(api: httpx.Client, ident: str) -> list[dict]:
+def deps_of(api: httpx.Client, ident: str) -> list[dict[str, Any]]:
     body = ok(api.get(f"/api/v1/work-items/{ident}/dependencies"))
     assert list(body.keys()) == ["dependencies"]
     return body["dependencies"]
 
 
-def three(api: httpx.Client) -> tuple[dict, dict, dict, dict]:
+def three(api: httpx.Client) -> tuple[Obj, Obj, Obj, Obj]:
     p = create_project(api)
     a = create_item(api, p["id"], "task", "A")
     b = create_item(api, p["id"], "task", "B")
@@ -75,7 +79,8 @@ def test_list_dependencies_both_directions_sorted(api: httpx.Client) -> None:
     d3 = create_dependency(api, c["id"], b["id"], "relates_to")
     got = deps_of(api, b["id"])
     assert {d["id"] for d in got} == {d1["id"], d2["id"], d3["id"]}
-    assert [d["id"] for d in got] == sorted((d["id"] for d in got), key=lambda s: uuid.UUID(s).bytes)
+    order = sorted((d["id"] for d in got), key=lambda s: uuid.UUID(s).bytes)
+    assert [d["id"] for d in got] == order
     listed = {d["id"]: d for d in got}
     assert listed[d1["id"]] == d1
     for d in got:
@@ -272,3 +277,21 @@ def test_missing_fields_422(api: httpx.Client) -> None:
                                                "blocked_item_id": b["id"]})
     assert_error(r, 422, "VALIDATION_ERROR", field=("dependency_type", "$.dependency_type"))
     assert deps_of(api, a["id"]) == []
+
+
+def test_validation_order(api: httpx.Client) -> None:
+    # §1.4: UUIDs -> type -> self -> existence -> duplicate -> cycle
+    _, a, b, _ = three(api)
+    u = new_uuid()
+    err = assert_error(post_dep(api, "bad", a["id"], "nope"), 400, "VALIDATION_ERROR",
+                       field=ANY_FIELD)
+    assert err["message"].startswith("Invalid UUID format")
+    assert_error(post_dep(api, a["id"], a["id"], "nope"), 400, "VALIDATION_ERROR",
+                 field="dependency_type")
+    assert_error(post_dep(api, u, u), 400, "VALIDATION_ERROR",
+                 "A work item cannot depend on itself", field="blocked_item_id")
+    create_dependency(api, a["id"], b["id"])
+    # an existing pair that would also close a cycle reports the duplicate
+    create_dependency(api, b["id"], a["id"], "relates_to")
+    assert_error(post_dep(api, b["id"], a["id"]), 400, "VALIDATION_ERROR",
+                 "This dependency already exists")

@@ -83,3 +83,12 @@ def test_cors_preflight(api: httpx.Client) -> None:
 def test_json_content_type_on_api(api: httpx.Client) -> None:
     r = api.get("/api/v1/projects")
     assert r.headers["content-type"].split(";")[0] == "application/json"
+
+
+def test_admin_checkpoint_truncates_wal(api: httpx.Client, server) -> None:  # type: ignore[no-untyped-def]
+    from .helpers import create_project
+
+    create_project(api)
+    wal = server.db_path.with_name(server.db_path.name + "-wal")
+    assert ok(api.post("/admin/checkpoint"))["status"] == "ok"
+    assert not wal.exists() or wal.stat().st_size == 0

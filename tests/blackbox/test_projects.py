@@ -101,6 +101,22 @@ def test_create_project_empty_key(api: httpx.Client) -> None:
         assert_error(r, 400, "VALIDATION_ERROR", field="key")
 
 
+def test_create_project_no_length_limits_on_rest(api: httpx.Client) -> None:
+    # spec §1.4 lists every project-create check: only emptiness of title and key; the
+    # key has "no length or character-set validation on REST". compat.md changes none.
+    long_title = "T" * 300
+    p = create_project(api, title=long_title, description="d" * 12000)
+    assert p["title"] == long_title
+    assert p["description"] == "d" * 12000
+    key = uniq_key() + "-" + "X" * 20
+    q = ok(api.post("/api/v1/projects", json={"title": "k", "key": key.lower()}))["project"]
+    assert q["key"] == key.upper()
+    assert get_project(api, q["key"])["id"] == q["id"]
+    u = ok(api.put(f"/api/v1/projects/{p['id']}",
+                   json={"title": "U" * 400, "expected_version": 1}))["project"]
+    assert u["title"] == "U" * 400
+
+
 def test_create_project_title_checked_before_key(api: httpx.Client) -> None:
     r = api.post("/api/v1/projects", json={"title": " ", "key": " "})
     assert_error(r, 400, "VALIDATION_ERROR", field="title")
@@ -256,8 +272,8 @@ def test_update_project_noop_keeps_version(api: httpx.Client) -> None:
 def test_update_project_invalid_status(api: httpx.Client) -> None:
     p = create_project(api)
     r = api.put(f"/api/v1/projects/{p['id']}", json={"status": "closed", "expected_version": 1})
-    assert_error(r, 400, "VALIDATION_ERROR", "Invalid status: 'closed'. Valid values: active, archived",
-                 field="status")
+    assert_error(r, 400, "VALIDATION_ERROR",
+                 "Invalid status: 'closed'. Valid values: active, archived", field="status")
 
 
 def test_update_project_empty_title(api: httpx.Client) -> None:
@@ -352,3 +368,27 @@ def test_archived_project_still_writable(api: httpx.Client) -> None:
     assert back["status"] == "active"
     assert back["version"] == 3
     assert back["next_work_item_number"] == 2
+
+
+def test_deleted_project_children_stay_reachable(api: httpx.Client) -> None:
+    # soft deletes never cascade: a sprint of a deleted project is still readable by id
+    from .helpers import create_sprint
+
+    p = create_project(api)
+    s = create_sprint(api, p["id"])
+    ok(api.delete(f"/api/v1/projects/{p['id']}"))
+    assert ok(api.get(f"/api/v1/sprints/{s['id']}"))["sprint"] == s
+    assert_error(api.get(f"/api/v1/projects/{p['id']}/sprints"), 404, "NOT_FOUND",
+                 f"Project with ID {p['id']} not found")
+
+
+def test_update_project_field_validation_order(api: httpx.Client) -> None:
+    # §1.4: title -> description -> status
+    p = create_project(api)
+    r = api.put(f"/api/v1/projects/{p['id']}",
+                json={"title": " ", "status": "bad", "expected_version": 1})
+    assert_error(r, 400, "VALIDATION_ERROR", field="title")
+    r = api.put(f"/api/v1/projects/{p['id']}",
+                json={"description": "", "status": "bad", "expected_version": 1})
+    assert_error(r, 400, "VALIDATION_ERROR", field="status")
+    assert get_project(api, p["id"]) == p

@@ -26,6 +26,7 @@ from .helpers import (
 )
 
 DAY = 86400
+T0 = now()
 
 
 def put_sprint(api: httpx.Client, sid: str, version: int, **fields: object) -> httpx.Response:
@@ -72,6 +73,16 @@ def test_create_sprint_dates_far_from_now_are_fine_on_rest(api: httpx.Client) ->
     assert (s["start_date"], s["end_date"]) == (1000, 2000)
 
 
+def test_create_sprint_name_has_no_max_length_on_rest(api: httpx.Client) -> None:
+    # spec §1.4: "name trimmed, empty -> 400 (no max-length check on REST)";
+    # compat.md records no change (validation.max_sprint_name_length is WS only, §3.2)
+    p = create_project(api)
+    s = create_sprint(api, p["id"], name="n" * 150)
+    assert s["name"] == "n" * 150
+    u = ok(put_sprint(api, s["id"], 1, name="m" * 300))["sprint"]
+    assert u["name"] == "m" * 300
+
+
 def test_create_sprint_user_header(api: httpx.Client) -> None:
     p = create_project(api)
     user = new_uuid()
@@ -83,14 +94,14 @@ def test_create_sprint_empty_name(api: httpx.Client) -> None:
     p = create_project(api)
     for name in ("", "   "):
         r = api.post("/api/v1/sprints", json={"project_id": p["id"], "name": name,
-                                               "start_date": 1, "end_date": 2})
+                                               "start_date": T0, "end_date": T0 + DAY})
         assert_error(r, 400, "VALIDATION_ERROR", field="name")
 
 
 def test_create_sprint_project_id_must_be_uuid(api: httpx.Client) -> None:
     p = create_project(api)
     r = api.post("/api/v1/sprints", json={"project_id": p["key"], "name": "S",
-                                           "start_date": 1, "end_date": 2})
+                                           "start_date": T0, "end_date": T0 + DAY})
     assert_error(r, 400, "VALIDATION_ERROR", f"Invalid project_id: '{p['key']}'",
                  field="project_id")
 
@@ -110,14 +121,14 @@ def test_create_sprint_unrepresentable_timestamps(api: httpx.Client) -> None:
                                            "start_date": 10**14, "end_date": 10**14 + 1})
     assert_error(r, 400, "VALIDATION_ERROR", field="start_date")
     r = api.post("/api/v1/sprints", json={"project_id": p["id"], "name": "S",
-                                           "start_date": 1, "end_date": 10**14})
+                                           "start_date": T0, "end_date": 10**14})
     assert_error(r, 400, "VALIDATION_ERROR", field="end_date")
 
 
 def test_create_sprint_unknown_project_404(api: httpx.Client) -> None:
     u = new_uuid()
     r = api.post("/api/v1/sprints", json={"project_id": u, "name": "S",
-                                           "start_date": 1, "end_date": 2})
+                                           "start_date": T0, "end_date": T0 + DAY})
     assert_error(r, 404, "NOT_FOUND", f"Project {u} not found")
 
 
@@ -314,7 +325,8 @@ def test_delete_sprint(api: httpx.Client) -> None:
     r = api.delete(f"/api/v1/sprints/{s['id']}")
     assert r.status_code == 200
     assert ok(r) == {"deleted_id": s["id"]}
-    assert_error(api.get(f"/api/v1/sprints/{s['id']}"), 404, "NOT_FOUND", f"Sprint {s['id']} not found")
+    assert_error(api.get(f"/api/v1/sprints/{s['id']}"), 404, "NOT_FOUND",
+                 f"Sprint {s['id']} not found")
     assert_error(api.delete(f"/api/v1/sprints/{s['id']}"), 404, "NOT_FOUND")
     assert ok(api.get(f"/api/v1/projects/{p['id']}/sprints")) == {"sprints": []}
     # work items keep their sprint_id
@@ -332,3 +344,18 @@ def test_delete_active_sprint_allowed(api: httpx.Client) -> None:
     ok(put_sprint(api, s["id"], 1, status="active"))
     assert ok(api.delete(f"/api/v1/sprints/{s['id']}")) == {"deleted_id": s["id"]}
 
+
+
+def test_update_validation_order(api: httpx.Client) -> None:
+    # §1.4: name -> goal -> dates -> range -> status
+    p = create_project(api)
+    s = create_sprint(api, p["id"])
+    r = put_sprint(api, s["id"], 1, name=" ", end_date=s["start_date"] - 5, status="bad")
+    assert_error(r, 400, "VALIDATION_ERROR", field="name")
+    r = put_sprint(api, s["id"], 1, start_date=10**14, end_date=s["start_date"] - 5,
+                   status="bad")
+    assert_error(r, 400, "VALIDATION_ERROR", field="start_date")
+    r = put_sprint(api, s["id"], 1, end_date=s["start_date"] - 5, status="bad")
+    assert_error(r, 400, "VALIDATION_ERROR", "end_date must be after start_date",
+                 field="end_date")
+    assert ok(api.get(f"/api/v1/sprints/{s['id']}"))["sprint"] == s

@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """§1.4 Swim lanes: read-only list; lanes are only ever present in the database."""
 
 from __future__ import annotations

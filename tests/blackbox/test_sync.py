@@ -1,3 +1,4 @@
+# mypy: disable-error-code="no-any-return"
 """§1.6 sync export / import (+ compat.md: 64 MiB import, atomic import, 400 conversion errors,
 soft-deleted rows skipped, counters advanced, stub users)."""
 
@@ -13,11 +14,11 @@ import pytest
 
 from .conftest import ServerFactory
 from .helpers import (
+    ANY_FIELD,
     EXPORT_DTO_KEYS,
     EXPORT_KEYS,
     IMPORT_RESULT_KEYS,
     LLM_USER,
-    ANY_FIELD,
     assert_error,
     assert_keys,
     build_tree,
@@ -31,6 +32,7 @@ from .helpers import (
     get_project,
     list_items,
     new_uuid,
+    now,
     ok,
     snapshot,
     start_timer,
@@ -80,9 +82,9 @@ def test_full_export_shape(api: httpx.Client) -> None:
     cm = create_comment(api, t["S1"]["id"], "exported comment")
     dep = create_dependency(api, t["T12"]["id"], t["T21"]["id"])
     te = start_timer(api, t["O"]["id"], "timer", user=new_uuid())
-    t0 = dt.datetime.now(dt.timezone.utc)
+    t0 = dt.datetime.now(dt.UTC)
     data = export_all(api)
-    t1 = dt.datetime.now(dt.timezone.utc)
+    t1 = dt.datetime.now(dt.UTC)
     assert_keys(data, EXPORT_KEYS)
     assert data["schema_version"] == 1
     assert data["exported_by"] == "pm-server"
@@ -109,8 +111,9 @@ def test_full_export_orderings_and_deleted_rows(api: httpx.Client) -> None:
     w = create_item(api, p["id"], "task")
     gone = create_item(api, p["id"], "task")
     ok(api.delete(f"/api/v1/work-items/{gone['id']}"))
-    s_old = create_sprint(api, p["id"], "old", start=1000, end=2000)
-    s_new = create_sprint(api, p["id"], "new", start=5000, end=6000)
+    base = now()
+    s_old = create_sprint(api, p["id"], "old", start=base - 20 * 86400, end=base - 10 * 86400)
+    s_new = create_sprint(api, p["id"], "new", start=base + 10 * 86400, end=base + 20 * 86400)
     c1 = create_comment(api, w["id"], "first")
     c2 = create_comment(api, w["id"], "second")
     ok(api.delete(f"/api/v1/comments/{c2['id']}"))
@@ -254,7 +257,8 @@ def fresh_dataset() -> dict[str, Any]:
         "created_at": base, "updated_at": base + 5, "created_by": author, "updated_by": author,
     }
 
-    def item(iid: str, typ: str, num: int, parent: str | None, pos: int, **kw: Any) -> dict:
+    def item(iid: str, typ: str, num: int, parent: str | None, pos: int,
+             **kw: Any) -> dict[str, Any]:
         d = {
             "id": iid, "display_key": f"{key}-{num}", "item_type": typ, "title": f"{typ} {num}",
             "description": None, "status": "todo", "priority": "high", "parent_id": parent,
@@ -441,6 +445,10 @@ def test_import_conversion_error_is_atomic(api: httpx.Client) -> None:
     data["projects"][0]["status"] = "frozen"
     r = api.post("/api/v1/sync/import", json=data)
     assert_error(r, 400, "VALIDATION_ERROR", field=ANY_FIELD, contains="status")
+    data = fresh_dataset()
+    data["time_entries"][1]["started_at"] = 10**15  # not a representable timestamp
+    r = api.post("/api/v1/sync/import", json=data)
+    assert_error(r, 400, "VALIDATION_ERROR", field=ANY_FIELD)
     assert snapshot(api) == before
 
 
@@ -507,7 +515,7 @@ def populate(c: httpx.Client) -> None:
     t = build_tree(c, p1["id"])
     create_item(c, p2["id"], "story", "cross-project child", parent_id=t["E"]["id"], user=bob)
     sp = create_sprint(c, p1["id"], "S1", goal="g", user=alice)
-    create_sprint(c, p2["id"], "S2", start=1000, end=5000)
+    create_sprint(c, p2["id"], "S2", start=now() - 30 * 86400, end=now() - 16 * 86400)
     ok(update_item(c, t["T11"]["id"], 1, status="done", assignee_id=alice, sprint_id=sp["id"],
                    story_points=3, user=bob))
     ok(update_item(c, t["S2"]["id"], 1, description="émoji 🚀 and עברית", priority="critical"))
@@ -570,3 +578,49 @@ def test_export_lists_imported_data_per_project(server_factory: ServerFactory) -
             data["work_items"], key=lambda w: w["id"])
     b.stop()
 
+
+
+def test_scoped_export_of_deleted_item_404(api: httpx.Client) -> None:
+    p = create_project(api)
+    w = create_item(api, p["id"], "task")
+    ok(api.delete(f"/api/v1/work-items/{w['id']}"))
+    r = api.get("/api/v1/sync/export", params={"work_item": w["id"]})
+    assert_error(r, 404, "NOT_FOUND", f"Work item with ID {w['id']} not found")
+    r = api.get("/api/v1/sync/export", params={"work_item": w["display_key"]})
+    assert_error(r, 404, "NOT_FOUND",
+                 f"Work item {w['display_key']} not found in project {p['key']}")
+
+
+def test_export_display_key_unknown_when_project_deleted(server_factory: ServerFactory) -> None:
+    # §1.3: "UNKNOWN-n" in exports when the project is missing/soft-deleted
+    import sqlite3
+
+    from .conftest import FULL_FIXTURE
+
+    srv = server_factory(start=False, fixture=FULL_FIXTURE)
+    srv.prepare()
+    con = sqlite3.connect(srv.db_path)
+    con.execute("UPDATE pm_projects SET deleted_at = 1764000500 WHERE key = 'API'")
+    con.commit()
+    con.close()
+    srv.start()
+    with srv.client() as c:
+        data = export_all(c)
+        assert [p["key"] for p in data["projects"]] == ["WEB"]
+        api_items = [w for w in data["work_items"]
+                     if w["project_id"] == "cd02c5e1-1635-4d03-951f-d8f9a2c68e45"]
+        assert len(api_items) == 26
+        assert sorted(w["display_key"] for w in api_items) == sorted(
+            f"UNKNOWN-{n}" for n in range(1, 27))
+        web = [w for w in data["work_items"] if w["display_key"].startswith("WEB-")]
+        assert len(web) == 26
+    srv.stop()
+
+
+def test_import_over_64_mib_rejected(api: httpx.Client) -> None:
+    before = snapshot(api)
+    body = b'{"schema_version": 1, "pad": "' + b"a" * (64 * 1024 * 1024 + 16) + b'"}'
+    r = api.post("/api/v1/sync/import", content=body,
+                 headers={"Content-Type": "application/json"})
+    assert_error(r, 413, "PAYLOAD_TOO_LARGE", field=ANY_FIELD)
+    assert snapshot(api) == before

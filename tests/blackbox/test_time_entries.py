@@ -1,8 +1,10 @@
+# mypy: disable-error-code="no-any-return"
 """§1.4 Time entries (+ compat.md: owner-only, auto-stop, no-op PUT writes nothing)."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 
@@ -18,15 +20,16 @@ from .helpers import (
     new_uuid,
     ok,
     start_timer,
+    wait_for_second_after,
 )
 
 
-def item(api: httpx.Client) -> dict:
+def item(api: httpx.Client) -> dict[str, Any]:
     p = create_project(api)
     return create_item(api, p["id"], "task")
 
 
-def get_entry(api: httpx.Client, tid: str) -> dict:
+def get_entry(api: httpx.Client, tid: str) -> dict[str, Any]:
     body = ok(api.get(f"/api/v1/time-entries/{tid}"))
     assert list(body.keys()) == ["time_entry"]
     check_time_entry(body["time_entry"])
@@ -65,6 +68,18 @@ def test_start_timer_defaults(api: httpx.Client) -> None:
     assert t2["description"] is None
     t3 = start_timer(api, w["id"])
     assert t3["user_id"] == LLM_USER
+
+
+def test_description_has_no_length_cap_on_rest(api: httpx.Client) -> None:
+    # spec §1.4: "description trimmed, empty -> null (no length check on REST; WS caps at
+    # 1000)"; compat.md records no change
+    w = item(api)
+    user = new_uuid()
+    t = start_timer(api, w["id"], "d" * 1500, user=user)
+    assert t["description"] == "d" * 1500
+    u = ok(api.put(f"/api/v1/time-entries/{t['id']}", json={"description": "e" * 2000},
+                   headers={"X-User-Id": user}))["time_entry"]
+    assert u["description"] == "e" * 2000
 
 
 def test_start_timer_errors(api: httpx.Client) -> None:
@@ -226,3 +241,31 @@ def test_delete_time_entry(api: httpx.Client) -> None:
                  404, "NOT_FOUND", f"Time entry {t['id']} not found")
     err = assert_error(api.delete("/api/v1/time-entries/1"), 400, "VALIDATION_ERROR")
     assert err["message"].startswith("Invalid UUID format: ")
+
+
+def test_description_change_bumps_updated_at_noop_does_not(api: httpx.Client) -> None:
+    # compat.md: a change bumps updated_at and logs; a no-op PUT writes nothing
+    w = item(api)
+    user = new_uuid()
+    t = start_timer(api, w["id"], "first", user=user)
+    wait_for_second_after(t["updated_at"])
+    same = ok(api.put(f"/api/v1/time-entries/{t['id']}", json={"description": "first"},
+                      headers={"X-User-Id": user}))["time_entry"]
+    assert same == t
+    u = ok(api.put(f"/api/v1/time-entries/{t['id']}", json={"description": "second"},
+                   headers={"X-User-Id": user}))["time_entry"]
+    assert u["description"] == "second"
+    assert u["updated_at"] > t["updated_at"]
+    assert u["started_at"] == t["started_at"] and u["created_at"] == t["created_at"]
+
+
+def test_stop_after_a_second_has_positive_duration(api: httpx.Client) -> None:
+    w = item(api)
+    user = new_uuid()
+    t = start_timer(api, w["id"], user=user)
+    wait_for_second_after(t["started_at"])
+    s = ok(api.put(f"/api/v1/time-entries/{t['id']}", json={"stop": True},
+                   headers={"X-User-Id": user}))["time_entry"]
+    assert s["duration_seconds"] >= 1
+    assert s["duration_seconds"] == s["ended_at"] - s["started_at"]
+    assert s["updated_at"] > t["updated_at"]

@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from .helpers import (
+    ANY_FIELD,
     LLM_USER,
     WORK_ITEM_KEYS,
-    ANY_FIELD,
     assert_error,
     assert_keys,
     assert_ts_between,
@@ -24,6 +24,7 @@ from .helpers import (
     new_uuid,
     ok,
     update_item,
+    wait_for_second_after,
 )
 
 
@@ -154,7 +155,8 @@ def test_valid_hierarchy(api: httpx.Client) -> None:
     [
         ("epic", "task", "Validation failed: Invalid hierarchy: Task cannot be a child of Epic"),
         ("epic", "epic", "Validation failed: Invalid hierarchy: Epic cannot be a child of Epic"),
-        ("story", "story", "Validation failed: Invalid hierarchy: Story cannot be a child of Story"),
+        ("story", "story",
+         "Validation failed: Invalid hierarchy: Story cannot be a child of Story"),
         ("story", "epic", "Validation failed: Invalid hierarchy: Epic cannot be a child of Story"),
         ("task", "task", "Validation failed: Invalid hierarchy: Task cannot be a child of Task"),
         ("task", "story", "Validation failed: Invalid hierarchy: Story cannot be a child of Task"),
@@ -198,8 +200,8 @@ def test_cross_project_parent_allowed_on_create(api: httpx.Client) -> None:
 def test_invalid_item_type(api: httpx.Client) -> None:
     p = create_project(api)
     r = post_item(api, project_id=p["id"], item_type="bug", title="x")
-    assert_error(r, 400, "VALIDATION_ERROR", "Invalid item_type: bug. Valid values: epic, story, task",
-                 field="item_type")
+    assert_error(r, 400, "VALIDATION_ERROR",
+                 "Invalid item_type: bug. Valid values: epic, story, task", field="item_type")
     r = post_item(api, project_id=p["id"], item_type="Epic", title="x")
     assert_error(r, 400, "VALIDATION_ERROR", field="item_type")
 
@@ -602,3 +604,101 @@ def test_deleted_item_keeps_children_data_alive(api: httpx.Client) -> None:
     exported = ok(api.get("/api/v1/sync/export"))
     assert cm["id"] in {c["id"] for c in exported["comments"]}
     assert w["id"] not in {x["id"] for x in exported["work_items"]}
+
+
+# --------------------------------------------------------------------------- concurrency
+def test_concurrent_creates_get_unique_numbers(server) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with server.client() as c:
+        p = create_project(c)
+
+    def worker(n: int) -> list[int]:
+        with server.client() as c:
+            return [create_item(c, p["id"], "task", f"w{n}-{i}")["item_number"]
+                    for i in range(10)]
+
+    with ThreadPoolExecutor(4) as pool:
+        numbers = [x for chunk in pool.map(worker, range(4)) for x in chunk]
+    assert sorted(numbers) == list(range(1, 41))
+    with server.client() as c:
+        assert get_project(c, p["id"])["next_work_item_number"] == 41
+        items = ok(c.get(f"/api/v1/projects/{p['id']}/work-items"))["work_items"]
+        assert sorted(w["display_key"] for w in items) == sorted(
+            f"{p['key']}-{n}" for n in range(1, 41))
+
+
+def test_concurrent_updates_same_version_one_wins(server) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with server.client() as c:
+        p = create_project(c)
+        w = create_item(c, p["id"], "task")
+
+    def worker(n: int) -> int:
+        with server.client() as c:
+            return update_item(c, w["id"], 1, title=f"writer {n}").status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        statuses = list(pool.map(worker, range(6)))
+    assert sorted(statuses) == [200] + [409] * 5
+    with server.client() as c:
+        final = get_item(c, w["id"])
+    assert final["version"] == 2
+    assert final["title"].startswith("writer ")
+
+
+def test_deleted_item_rejects_sub_resources(api: httpx.Client) -> None:
+    p = create_project(api)
+    w = create_item(api, p["id"], "task")
+    ok(api.delete(f"/api/v1/work-items/{w['id']}"))
+    msg = f"Work item with ID {w['id']} not found"
+    assert_error(api.post(f"/api/v1/work-items/{w['id']}/comments", json={"content": "x"}),
+                 404, "NOT_FOUND", msg)
+    assert_error(api.get(f"/api/v1/work-items/{w['id']}/comments"), 404, "NOT_FOUND", msg)
+    assert_error(api.get(f"/api/v1/work-items/{w['id']}/time-entries"), 404, "NOT_FOUND", msg)
+    assert_error(api.get(f"/api/v1/work-items/{w['id']}/dependencies"), 404, "NOT_FOUND", msg)
+    r = api.post("/api/v1/time-entries", json={"work_item_id": w["id"]},
+                 headers={"X-User-Id": new_uuid()})
+    assert_error(r, 404, "NOT_FOUND", field=(None, "work_item_id"), contains=w["id"])
+
+
+def test_update_bumps_updated_at_noop_keeps_it(api: httpx.Client, server) -> None:  # type: ignore[no-untyped-def]
+    from .helpers import db_query
+
+    p = create_project(api)
+    w = create_item(api, p["id"], "task", "v1")
+    wait_for_second_after(w["updated_at"])
+    assert ok(update_item(api, w["id"], 1, title="v1"))["work_item"] == w
+    u = ok(update_item(api, w["id"], 1, title="v2"))["work_item"]
+    assert u["updated_at"] > w["updated_at"]
+    assert u["created_at"] == w["created_at"]
+    # soft delete sets deleted_at, updated_at and updated_by; the version is unchanged
+    other = new_uuid()
+    wait_for_second_after(u["updated_at"])
+    t0 = time.time()
+    ok(api.delete(f"/api/v1/work-items/{w['id']}", headers={"X-User-Id": other}))
+    t1 = time.time()
+    row = db_query(server.db_path, "SELECT version, updated_by, updated_at, deleted_at "
+                                   "FROM pm_work_items WHERE id = ?", (w["id"],))
+    assert len(row) == 1
+    version, updated_by, updated_at, deleted_at = row[0]
+    assert (version, updated_by) == (2, other)
+    assert_ts_between(deleted_at, t0, t1)
+    assert updated_at == deleted_at
+
+
+def test_update_validation_order(api: httpx.Client) -> None:
+    # §1.4: title -> description -> status -> priority -> assignee/sprint
+    p = create_project(api)
+    w = create_item(api, p["id"], "task")
+    r = update_item(api, w["id"], 1, title="", description="d" * 10001, status="bad",
+                    priority="bad")
+    assert_error(r, 400, "VALIDATION_ERROR", field="title")
+    r = update_item(api, w["id"], 1, description="d" * 10001, status="bad", priority="bad")
+    assert_error(r, 400, "VALIDATION_ERROR", field="description")
+    r = update_item(api, w["id"], 1, status="bad", priority="bad", assignee_id="x")
+    assert_error(r, 400, "VALIDATION_ERROR", field="status")
+    r = update_item(api, w["id"], 1, priority="bad", assignee_id="x", sprint_id="y")
+    assert_error(r, 400, "VALIDATION_ERROR", field="priority")
+    assert get_item(api, w["id"]) == w
