@@ -25,6 +25,7 @@ from ..service import (
     time_entries,
     work_items,
 )
+from ..store.base import Program
 from .http import Response, domain_error, encode, fail, ok, wrapped
 
 log = logging.getLogger("pm_fast")
@@ -146,57 +147,40 @@ def actor(app: App, req: Request) -> str:
     return user
 
 
-# -- handlers -----------------------------------------------------------------------
-async def list_projects(app: App, req: Request, p: list[str]) -> Response:
-    return wrapped("projects", await app.store.read(projects.list_projects()))
+# -- handlers ---------------------------------------------------------------------
+def reader(key: str, program: Callable[..., Program[Any]]) -> Handler:
+    """GET: run a read program on the path parameters, answer `{"<key>": result}`."""
+
+    async def handle_read(app: App, req: Request, p: list[str]) -> Response:
+        return wrapped(key, await app.store.read(program(*p)))
+
+    return handle_read
 
 
-async def create_project(app: App, req: Request, p: list[str]) -> Response:
-    data = await body(req, cmd.CreateProject)
-    ctx = app.ctx(actor(app, req))
-    return wrapped("project", await app.mutate(projects.create_project(ctx, data)))
+def writer(key: str | None, program: Callable[..., Program[Any]], kind: type | None) -> Handler:
+    """POST/PUT: decode the body as `kind`, run the mutation as the caller.
+
+    `key` None answers with the bare entity (only `POST /dependencies` does that).
+    """
+
+    async def handle_write(app: App, req: Request, p: list[str]) -> Response:
+        args: list[Any] = list(p)
+        if kind is not None:
+            args.append(await body(req, kind))
+        value = await app.mutate(program(app.ctx(actor(app, req)), *args))
+        return ok(value) if key is None else wrapped(key, value)
+
+    return handle_write
 
 
-async def get_project(app: App, req: Request, p: list[str]) -> Response:
-    return wrapped("project", await app.store.read(projects.get_project(p[0])))
+def deleter(program: Callable[..., Program[Any]], echo_path: bool = False) -> Handler:
+    """DELETE: answer `{"deleted_id": <uuid>}` (the path text itself for dependencies)."""
 
+    async def handle_delete(app: App, req: Request, p: list[str]) -> Response:
+        entity = await app.mutate(program(app.ctx(actor(app, req)), *p))
+        return ok({"deleted_id": p[0] if echo_path else entity.id})
 
-async def update_project(app: App, req: Request, p: list[str]) -> Response:
-    data = await body(req, cmd.UpdateProject)
-    ctx = app.ctx(actor(app, req))
-    return wrapped("project", await app.mutate(projects.update_project(ctx, p[0], data)))
-
-
-async def delete_project(app: App, req: Request, p: list[str]) -> Response:
-    ctx = app.ctx(actor(app, req))
-    project = await app.mutate(projects.delete_project(ctx, p[0]))
-    return ok({"deleted_id": project.id})
-
-
-async def list_sprints(app: App, req: Request, p: list[str]) -> Response:
-    return wrapped("sprints", await app.store.read(sprints.list_sprints(p[0])))
-
-
-async def create_sprint(app: App, req: Request, p: list[str]) -> Response:
-    data = await body(req, cmd.CreateSprint)
-    ctx = app.ctx(actor(app, req))
-    return wrapped("sprint", await app.mutate(sprints.create_sprint(ctx, data)))
-
-
-async def get_sprint(app: App, req: Request, p: list[str]) -> Response:
-    return wrapped("sprint", await app.store.read(sprints.get_sprint(p[0])))
-
-
-async def update_sprint(app: App, req: Request, p: list[str]) -> Response:
-    data = await body(req, cmd.UpdateSprint)
-    ctx = app.ctx(actor(app, req))
-    return wrapped("sprint", await app.mutate(sprints.update_sprint(ctx, p[0], data)))
-
-
-async def delete_sprint(app: App, req: Request, p: list[str]) -> Response:
-    ctx = app.ctx(actor(app, req))
-    sprint = await app.mutate(sprints.delete_sprint(ctx, p[0]))
-    return ok({"deleted_id": sprint.id})
+    return handle_delete
 
 
 async def list_work_items(app: App, req: Request, p: list[str]) -> Response:
@@ -212,98 +196,6 @@ async def list_work_items(app: App, req: Request, p: list[str]) -> Response:
         include_done=_bool(q, "include_done"),
     )
     return wrapped("work_items", await app.store.read(work_items.list_work_items(p[0], flt)))
-
-
-async def create_work_item(app: App, req: Request, p: list[str]) -> Response:
-    data = await body(req, cmd.CreateWorkItem)
-    ctx = app.ctx(actor(app, req))
-    return wrapped("work_item", await app.mutate(work_items.create_work_item(ctx, data)))
-
-
-async def get_work_item(app: App, req: Request, p: list[str]) -> Response:
-    return wrapped("work_item", await app.store.read(work_items.get_work_item(p[0])))
-
-
-async def update_work_item(app: App, req: Request, p: list[str]) -> Response:
-    data = await body(req, cmd.UpdateWorkItem)
-    ctx = app.ctx(actor(app, req))
-    return wrapped("work_item", await app.mutate(work_items.update_work_item(ctx, p[0], data)))
-
-
-async def delete_work_item(app: App, req: Request, p: list[str]) -> Response:
-    ctx = app.ctx(actor(app, req))
-    item = await app.mutate(work_items.delete_work_item(ctx, p[0]))
-    return ok({"deleted_id": item.id})
-
-
-async def list_comments(app: App, req: Request, p: list[str]) -> Response:
-    return wrapped("comments", await app.store.read(comments.list_comments(p[0])))
-
-
-async def create_comment(app: App, req: Request, p: list[str]) -> Response:
-    data = await body(req, cmd.CreateComment)
-    ctx = app.ctx(actor(app, req))
-    return wrapped("comment", await app.mutate(comments.create_comment(ctx, p[0], data)))
-
-
-async def update_comment(app: App, req: Request, p: list[str]) -> Response:
-    data = await body(req, cmd.UpdateComment)
-    ctx = app.ctx(actor(app, req))
-    return wrapped("comment", await app.mutate(comments.update_comment(ctx, p[0], data)))
-
-
-async def delete_comment(app: App, req: Request, p: list[str]) -> Response:
-    ctx = app.ctx(actor(app, req))
-    comment = await app.mutate(comments.delete_comment(ctx, p[0]))
-    return ok({"deleted_id": comment.id})
-
-
-async def list_dependencies(app: App, req: Request, p: list[str]) -> Response:
-    return wrapped("dependencies", await app.store.read(dependencies.list_dependencies(p[0])))
-
-
-async def create_dependency(app: App, req: Request, p: list[str]) -> Response:
-    data = await body(req, cmd.CreateDependency)
-    ctx = app.ctx(actor(app, req))
-    # The one create whose reply is not wrapped in an envelope (as in the original).
-    return ok(await app.mutate(dependencies.create_dependency(ctx, data)))
-
-
-async def delete_dependency(app: App, req: Request, p: list[str]) -> Response:
-    ctx = app.ctx(actor(app, req))
-    await app.mutate(dependencies.delete_dependency(ctx, p[0]))
-    return ok({"deleted_id": p[0]})
-
-
-async def list_swim_lanes(app: App, req: Request, p: list[str]) -> Response:
-    return wrapped("swim_lanes", await app.store.read(swim_lanes.list_swim_lanes(p[0])))
-
-
-async def list_time_entries(app: App, req: Request, p: list[str]) -> Response:
-    return wrapped("time_entries", await app.store.read(time_entries.list_time_entries(p[0])))
-
-
-async def create_time_entry(app: App, req: Request, p: list[str]) -> Response:
-    data = await body(req, cmd.CreateTimeEntry)
-    ctx = app.ctx(actor(app, req))
-    return wrapped("time_entry", await app.mutate(time_entries.create_time_entry(ctx, data)))
-
-
-async def get_time_entry(app: App, req: Request, p: list[str]) -> Response:
-    return wrapped("time_entry", await app.store.read(time_entries.get_time_entry(p[0])))
-
-
-async def update_time_entry(app: App, req: Request, p: list[str]) -> Response:
-    data = await body(req, cmd.UpdateTimeEntry)
-    ctx = app.ctx(actor(app, req))
-    entry = await app.mutate(time_entries.update_time_entry(ctx, p[0], data))
-    return wrapped("time_entry", entry)
-
-
-async def delete_time_entry(app: App, req: Request, p: list[str]) -> Response:
-    ctx = app.ctx(actor(app, req))
-    entry = await app.mutate(time_entries.delete_time_entry(ctx, p[0]))
-    return ok({"deleted_id": entry.id})
 
 
 async def export(app: App, req: Request, p: list[str]) -> Response:
@@ -373,34 +265,67 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/ready", ready),
     ("POST", "/admin/checkpoint", checkpoint),
     ("POST", "/admin/shutdown", shutdown),
-    ("GET", "/api/v1/projects", list_projects),
-    ("POST", "/api/v1/projects", create_project),
-    ("GET", "/api/v1/projects/{}", get_project),
-    ("PUT", "/api/v1/projects/{}", update_project),
-    ("DELETE", "/api/v1/projects/{}", delete_project),
-    ("GET", "/api/v1/projects/{}/sprints", list_sprints),
-    ("POST", "/api/v1/sprints", create_sprint),
-    ("GET", "/api/v1/sprints/{}", get_sprint),
-    ("PUT", "/api/v1/sprints/{}", update_sprint),
-    ("DELETE", "/api/v1/sprints/{}", delete_sprint),
+    ("GET", "/api/v1/projects", reader("projects", projects.list_projects)),
+    ("POST", "/api/v1/projects", writer("project", projects.create_project, cmd.CreateProject)),
+    ("GET", "/api/v1/projects/{}", reader("project", projects.get_project)),
+    ("PUT", "/api/v1/projects/{}", writer("project", projects.update_project, cmd.UpdateProject)),
+    ("DELETE", "/api/v1/projects/{}", deleter(projects.delete_project)),
+    ("GET", "/api/v1/projects/{}/sprints", reader("sprints", sprints.list_sprints)),
+    ("POST", "/api/v1/sprints", writer("sprint", sprints.create_sprint, cmd.CreateSprint)),
+    ("GET", "/api/v1/sprints/{}", reader("sprint", sprints.get_sprint)),
+    ("PUT", "/api/v1/sprints/{}", writer("sprint", sprints.update_sprint, cmd.UpdateSprint)),
+    ("DELETE", "/api/v1/sprints/{}", deleter(sprints.delete_sprint)),
     ("GET", "/api/v1/projects/{}/work-items", list_work_items),
-    ("POST", "/api/v1/work-items", create_work_item),
-    ("GET", "/api/v1/work-items/{}", get_work_item),
-    ("PUT", "/api/v1/work-items/{}", update_work_item),
-    ("DELETE", "/api/v1/work-items/{}", delete_work_item),
-    ("GET", "/api/v1/work-items/{}/comments", list_comments),
-    ("POST", "/api/v1/work-items/{}/comments", create_comment),
-    ("PUT", "/api/v1/comments/{}", update_comment),
-    ("DELETE", "/api/v1/comments/{}", delete_comment),
-    ("GET", "/api/v1/work-items/{}/dependencies", list_dependencies),
-    ("POST", "/api/v1/dependencies", create_dependency),
-    ("DELETE", "/api/v1/dependencies/{}", delete_dependency),
-    ("GET", "/api/v1/projects/{}/swim-lanes", list_swim_lanes),
-    ("GET", "/api/v1/work-items/{}/time-entries", list_time_entries),
-    ("POST", "/api/v1/time-entries", create_time_entry),
-    ("GET", "/api/v1/time-entries/{}", get_time_entry),
-    ("PUT", "/api/v1/time-entries/{}", update_time_entry),
-    ("DELETE", "/api/v1/time-entries/{}", delete_time_entry),
+    (
+        "POST",
+        "/api/v1/work-items",
+        writer("work_item", work_items.create_work_item, cmd.CreateWorkItem),
+    ),
+    ("GET", "/api/v1/work-items/{}", reader("work_item", work_items.get_work_item)),
+    (
+        "PUT",
+        "/api/v1/work-items/{}",
+        writer("work_item", work_items.update_work_item, cmd.UpdateWorkItem),
+    ),
+    ("DELETE", "/api/v1/work-items/{}", deleter(work_items.delete_work_item)),
+    ("GET", "/api/v1/work-items/{}/comments", reader("comments", comments.list_comments)),
+    (
+        "POST",
+        "/api/v1/work-items/{}/comments",
+        writer("comment", comments.create_comment, cmd.CreateComment),
+    ),
+    ("PUT", "/api/v1/comments/{}", writer("comment", comments.update_comment, cmd.UpdateComment)),
+    ("DELETE", "/api/v1/comments/{}", deleter(comments.delete_comment)),
+    (
+        "GET",
+        "/api/v1/work-items/{}/dependencies",
+        reader("dependencies", dependencies.list_dependencies),
+    ),
+    # The one create whose reply is the bare entity (as in the original).
+    (
+        "POST",
+        "/api/v1/dependencies",
+        writer(None, dependencies.create_dependency, cmd.CreateDependency),
+    ),
+    ("DELETE", "/api/v1/dependencies/{}", deleter(dependencies.delete_dependency, echo_path=True)),
+    ("GET", "/api/v1/projects/{}/swim-lanes", reader("swim_lanes", swim_lanes.list_swim_lanes)),
+    (
+        "GET",
+        "/api/v1/work-items/{}/time-entries",
+        reader("time_entries", time_entries.list_time_entries),
+    ),
+    (
+        "POST",
+        "/api/v1/time-entries",
+        writer("time_entry", time_entries.create_time_entry, cmd.CreateTimeEntry),
+    ),
+    ("GET", "/api/v1/time-entries/{}", reader("time_entry", time_entries.get_time_entry)),
+    (
+        "PUT",
+        "/api/v1/time-entries/{}",
+        writer("time_entry", time_entries.update_time_entry, cmd.UpdateTimeEntry),
+    ),
+    ("DELETE", "/api/v1/time-entries/{}", deleter(time_entries.delete_time_entry)),
     ("GET", "/api/v1/sync/export", export),
     ("POST", "/api/v1/sync/import", import_),
 ]

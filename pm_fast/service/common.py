@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..core import rules
 from ..core.errors import not_found
@@ -12,6 +12,7 @@ from ..core.model import ActivityEntry, Event, Project, WorkItem
 from ..store.base import Program, db
 
 T = TypeVar("T")
+E = TypeVar("E")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,31 @@ def record(
 
 def changes_note(changed: list[str]) -> str:
     return f"{len(changed)} fields changed"
+
+
+def diff(entity: Any, proposed: dict[str, Any]) -> dict[str, Any]:
+    """The subset of `proposed` that differs from `entity`'s current values."""
+    return {name: value for name, value in proposed.items() if getattr(entity, name) != value}
+
+
+def committed(
+    ctx: Ctx,
+    kind: str,
+    action: str,
+    entity: E,
+    project_id: str | None,
+    extra: dict[str, object] | None = None,
+    note: str | None = None,
+) -> Program[Outcome[E]]:
+    """Write the activity row of a mutation and describe what subscribers should see."""
+    entry = yield from record(ctx, kind, getattr(entity, "id"), action, note)  # noqa: B009
+    return Outcome(
+        entity,
+        [
+            activity_event(entry, project_id),
+            Event(f"{kind}.{action}", project_id, entity, ctx.actor, extra or {}),
+        ],
+    )
 
 
 def activity_event(entry: ActivityEntry, project_id: str | None) -> Event:

@@ -6,9 +6,9 @@ from .. import accel
 from ..core import rules
 from ..core.commands import CreateDependency
 from ..core.errors import invalid, not_found
-from ..core.model import Dependency, Event, WorkItem
+from ..core.model import Dependency, WorkItem
 from ..store.base import Program, db
-from .common import Ctx, Outcome, activity_event, begin, new_id, record, resolve_work_item
+from .common import Ctx, Outcome, begin, committed, new_id, resolve_work_item
 
 
 def list_dependencies(item_ident: str) -> Program[list[Dependency]]:
@@ -77,14 +77,7 @@ def create_dependency(ctx: Ctx, cmd: CreateDependency) -> Program[Outcome[Depend
         yield db.dep_replace_deleted(existing[0].id, dep)
     else:
         yield db.dep_insert(dep)
-    entry = yield from record(ctx, "dependency", dep.id, "created")
-    return Outcome(
-        dep,
-        [
-            activity_event(entry, blocked.project_id),
-            Event("dependency.created", blocked.project_id, dep, ctx.actor),
-        ],
-    )
+    return (yield from committed(ctx, "dependency", "created", dep, blocked.project_id))
 
 
 def delete_dependency(ctx: Ctx, text: str) -> Program[Outcome[Dependency]]:
@@ -94,13 +87,6 @@ def delete_dependency(ctx: Ctx, text: str) -> Program[Outcome[Dependency]]:
         raise not_found(f"Dependency {did} not found")
     yield from begin(ctx)
     yield db.dep_soft_delete(dep.id, ctx.now)
-    entry = yield from record(ctx, "dependency", dep.id, "deleted")
     item: WorkItem | None = yield db.item_get(dep.blocked_item_id)
     project_id = item.project_id if item else None
-    return Outcome(
-        dep,
-        [
-            activity_event(entry, project_id),
-            Event("dependency.deleted", project_id, dep, ctx.actor),
-        ],
-    )
+    return (yield from committed(ctx, "dependency", "deleted", dep, project_id))

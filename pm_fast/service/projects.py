@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from msgspec import structs
+
 from ..core import rules
 from ..core.commands import CreateProject, UpdateProject
 from ..core.errors import conflict, delete_blocked, invalid
-from ..core.model import Event, Project
+from ..core.model import Project
 from ..store.base import Program, db
-from .common import (
-    Ctx,
-    Outcome,
-    activity_event,
-    begin,
-    changes_note,
-    new_id,
-    record,
-    resolve_project,
-)
+from .common import Ctx, Outcome, begin, changes_note, committed, diff, new_id, resolve_project
 
 
 def list_projects() -> Program[list[Project]]:
@@ -28,10 +23,15 @@ def get_project(ident: str) -> Program[Project]:
     return (yield from resolve_project(ident))
 
 
-def create_project(ctx: Ctx, cmd: CreateProject) -> Program[Outcome[Project]]:
-    title = cmd.title.strip()
+def _title(value: str) -> str:
+    title = value.strip()
     if not title:
         raise invalid("Title cannot be empty", "title")
+    return title
+
+
+def create_project(ctx: Ctx, cmd: CreateProject) -> Program[Outcome[Project]]:
+    title = _title(cmd.title)
     key = cmd.key.strip().upper()
     if not key:
         raise invalid("Key cannot be empty", "key")
@@ -57,14 +57,7 @@ def create_project(ctx: Ctx, cmd: CreateProject) -> Program[Outcome[Project]]:
     yield db.project_insert(project)
     # The creator administers the project (the original only does this on WebSocket).
     yield db.member_add(project.id, ctx.actor, "admin", ctx.now, new_id())
-    entry = yield from record(ctx, "project", project.id, "created")
-    return Outcome(
-        project,
-        [
-            activity_event(entry, project.id),
-            Event("project.created", project.id, project, ctx.actor),
-        ],
-    )
+    return (yield from committed(ctx, "project", "created", project, project.id))
 
 
 def update_project(ctx: Ctx, ident: str, cmd: UpdateProject) -> Program[Outcome[Project]]:
@@ -74,46 +67,33 @@ def update_project(ctx: Ctx, ident: str, cmd: UpdateProject) -> Program[Outcome[
             f"Version mismatch: expected {cmd.expected_version}, found {project.version}",
             project.version,
         )
-    title, description, status = project.title, project.description, project.status
-    changed: list[str] = []
+    proposed: dict[str, Any] = {}
     if cmd.title is not None:
-        title = cmd.title.strip()
-        if not title:
-            raise invalid("Title cannot be empty", "title")
-        if title != project.title:
-            changed.append("title")
+        proposed["title"] = _title(cmd.title)
     if cmd.description is not None:
-        description = rules.optional_text(cmd.description)
-        if description != project.description:
-            changed.append("description")
+        proposed["description"] = rules.optional_text(cmd.description)
     if cmd.status is not None:
-        status = rules.check_choice(cmd.status, rules.PROJECT_STATUSES, "status", "status")
-        if status != project.status:
-            changed.append("status")
-    if not changed:
+        proposed["status"] = rules.check_choice(
+            cmd.status, rules.PROJECT_STATUSES, "status", "status"
+        )
+    changes = diff(project, proposed)
+    if not changes:
         return Outcome(project)
     yield from begin(ctx)
-    updated = Project(
-        id=project.id,
-        key=project.key,
-        title=title,
-        description=description,
-        status=status,
-        version=project.version + 1,
-        created_at=project.created_at,
-        updated_at=ctx.now,
-        created_by=project.created_by,
-        updated_by=ctx.actor,
-        next_work_item_number=project.next_work_item_number,
+    updated = structs.replace(
+        project, **changes, version=project.version + 1, updated_at=ctx.now, updated_by=ctx.actor
     )
     yield db.project_update(updated)
-    entry = yield from record(ctx, "project", project.id, "updated", changes_note(changed))
-    return Outcome(
-        updated,
-        [
-            activity_event(entry, project.id),
-            Event("project.updated", project.id, updated, ctx.actor, {"changed": changed}),
-        ],
+    return (
+        yield from committed(
+            ctx,
+            "project",
+            "updated",
+            updated,
+            project.id,
+            {"changed": list(changes), "previous": project},
+            changes_note(list(changes)),
+        )
     )
 
 
@@ -126,11 +106,4 @@ def delete_project(ctx: Ctx, ident: str) -> Program[Outcome[Project]]:
         )
     yield from begin(ctx)
     yield db.project_soft_delete(project.id, ctx.now)
-    entry = yield from record(ctx, "project", project.id, "deleted")
-    return Outcome(
-        project,
-        [
-            activity_event(entry, project.id),
-            Event("project.deleted", project.id, project, ctx.actor),
-        ],
-    )
+    return (yield from committed(ctx, "project", "deleted", project, project.id))

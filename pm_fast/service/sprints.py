@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from msgspec import structs
+
 from ..core import rules
 from ..core.commands import CreateSprint, UpdateSprint
 from ..core.errors import conflict, delete_blocked, invalid, not_found
-from ..core.model import Event, Project, Sprint
+from ..core.model import Project, Sprint
 from ..store.base import Program, db
-from .common import (
-    Ctx,
-    Outcome,
-    activity_event,
-    begin,
-    changes_note,
-    new_id,
-    record,
-    resolve_project,
-)
+from .common import Ctx, Outcome, begin, changes_note, committed, diff, new_id, resolve_project
 
 
 def list_sprints(project_ident: str) -> Program[list[Sprint]]:
@@ -73,11 +68,7 @@ def create_sprint(ctx: Ctx, cmd: CreateSprint) -> Program[Outcome[Sprint]]:
         updated_by=ctx.actor,
     )
     yield db.sprint_insert(sprint)
-    entry = yield from record(ctx, "sprint", sprint.id, "created")
-    return Outcome(
-        sprint,
-        [activity_event(entry, pid), Event("sprint.created", pid, sprint, ctx.actor)],
-    )
+    return (yield from committed(ctx, "sprint", "created", sprint, pid))
 
 
 def update_sprint(ctx: Ctx, text: str, cmd: UpdateSprint) -> Program[Outcome[Sprint]]:
@@ -89,22 +80,16 @@ def update_sprint(ctx: Ctx, text: str, cmd: UpdateSprint) -> Program[Outcome[Spr
         )
     if sprint.status == "completed":
         raise conflict("Completed sprints cannot be modified", sprint.version)
-    name, goal, start, end, status = (
-        sprint.name,
-        sprint.goal,
-        sprint.start_date,
-        sprint.end_date,
-        sprint.status,
-    )
+    proposed: dict[str, Any] = {}
     if cmd.name is not None:
-        name = _name(cmd.name)
+        proposed["name"] = _name(cmd.name)
     if cmd.goal is not None:
-        goal = rules.optional_text(cmd.goal)
+        proposed["goal"] = rules.optional_text(cmd.goal)
     if cmd.start_date is not None:
-        start = rules.check_timestamp(cmd.start_date, "start_date")
+        proposed["start_date"] = rules.check_timestamp(cmd.start_date, "start_date")
     if cmd.end_date is not None:
-        end = rules.check_timestamp(cmd.end_date, "end_date")
-    if end <= start:
+        proposed["end_date"] = rules.check_timestamp(cmd.end_date, "end_date")
+    if proposed.get("end_date", sprint.end_date) <= proposed.get("start_date", sprint.start_date):
         raise invalid("end_date must be after start_date", "end_date")
     if cmd.status is not None:
         status = rules.check_choice(cmd.status, rules.SPRINT_STATUSES, "status", "status")
@@ -116,42 +101,25 @@ def update_sprint(ctx: Ctx, text: str, cmd: UpdateSprint) -> Program[Outcome[Spr
                     f"Another sprint ({other.name}) is already active in this project",
                     sprint.version,
                 )
-    changed = [
-        f
-        for f, old, new in (
-            ("name", sprint.name, name),
-            ("goal", sprint.goal, goal),
-            ("start_date", sprint.start_date, start),
-            ("end_date", sprint.end_date, end),
-            ("status", sprint.status, status),
-        )
-        if old != new
-    ]
-    if not changed:
+        proposed["status"] = status
+    changes = diff(sprint, proposed)
+    if not changes:
         return Outcome(sprint)
     yield from begin(ctx)
-    updated = Sprint(
-        id=sprint.id,
-        project_id=sprint.project_id,
-        name=name,
-        goal=goal,
-        start_date=start,
-        end_date=end,
-        status=status,
-        version=sprint.version + 1,
-        created_at=sprint.created_at,
-        updated_at=ctx.now,
-        created_by=sprint.created_by,
-        updated_by=ctx.actor,
+    updated = structs.replace(
+        sprint, **changes, version=sprint.version + 1, updated_at=ctx.now, updated_by=ctx.actor
     )
     yield db.sprint_update(updated)
-    entry = yield from record(ctx, "sprint", sprint.id, "updated", changes_note(changed))
-    return Outcome(
-        updated,
-        [
-            activity_event(entry, sprint.project_id),
-            Event("sprint.updated", sprint.project_id, updated, ctx.actor, {"changed": changed}),
-        ],
+    return (
+        yield from committed(
+            ctx,
+            "sprint",
+            "updated",
+            updated,
+            sprint.project_id,
+            {"changed": list(changes), "previous": sprint},
+            changes_note(list(changes)),
+        )
     )
 
 
@@ -161,11 +129,4 @@ def delete_sprint(ctx: Ctx, text: str) -> Program[Outcome[Sprint]]:
         raise delete_blocked("Cannot delete completed sprint")
     yield from begin(ctx)
     yield db.sprint_soft_delete(sprint.id, ctx.now)
-    entry = yield from record(ctx, "sprint", sprint.id, "deleted")
-    return Outcome(
-        sprint,
-        [
-            activity_event(entry, sprint.project_id),
-            Event("sprint.deleted", sprint.project_id, sprint, ctx.actor),
-        ],
-    )
+    return (yield from committed(ctx, "sprint", "deleted", sprint, sprint.project_id))

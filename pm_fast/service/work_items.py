@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from msgspec import structs
+
 from .. import accel
 from ..core import rules
 from ..core.commands import CreateWorkItem, UpdateWorkItem, WorkItemFilter
 from ..core.errors import conflict, delete_blocked, invalid, not_found
-from ..core.model import Event, Project, WorkItem
+from ..core.model import Project, WorkItem
 from ..store.base import Program, db
 from .common import (
     Ctx,
     Outcome,
-    activity_event,
     begin,
     changes_note,
+    committed,
+    diff,
     new_id,
-    record,
     resolve_project,
     resolve_work_item,
 )
@@ -133,20 +137,16 @@ def create_work_item(ctx: Ctx, cmd: CreateWorkItem) -> Program[Outcome[WorkItem]
         updated_by=ctx.actor,
     )
     yield db.item_insert(item)
-    entry = yield from record(ctx, "work_item", item.id, "created")
     ancestors = yield from ancestor_ids(item)
-    return Outcome(
-        item,
-        [
-            activity_event(entry, pid),
-            Event(
-                "work_item.created",
-                pid,
-                item,
-                ctx.actor,
-                {"ancestor_ids": ancestors, "descendant_ids": []},
-            ),
-        ],
+    return (
+        yield from committed(
+            ctx,
+            "work_item",
+            "created",
+            item,
+            pid,
+            {"ancestor_ids": ancestors, "descendant_ids": []},
+        )
     )
 
 
@@ -154,111 +154,68 @@ def update_work_item(ctx: Ctx, ident: str, cmd: UpdateWorkItem) -> Program[Outco
     item = yield from resolve_work_item(ident)
     if cmd.expected_version != item.version:
         raise conflict("Version mismatch - work item was modified by another user", item.version)
-    title, description, status, priority = item.title, item.description, item.status, item.priority
-    assignee, sprint, points, parent_id, position = (
-        item.assignee_id,
-        item.sprint_id,
-        item.story_points,
-        item.parent_id,
-        item.position,
-    )
+    proposed: dict[str, Any] = {}
     if cmd.title is not None:
-        title = rules.require_title(cmd.title, ctx.limits.max_title_length)
+        proposed["title"] = rules.require_title(cmd.title, ctx.limits.max_title_length)
     if cmd.description is not None:
-        description = rules.check_description(
+        proposed["description"] = rules.check_description(
             cmd.description, ctx.limits.max_description_length, on_create=False
         )
     if cmd.status is not None:
-        status = rules.check_choice(cmd.status, rules.ITEM_STATUSES, "status", "status")
+        proposed["status"] = rules.check_choice(cmd.status, rules.ITEM_STATUSES, "status", "status")
     if cmd.priority is not None:
-        priority = rules.check_choice(cmd.priority, rules.PRIORITIES, "priority", "priority")
-    if cmd.assignee_id is not None:
-        assignee = None
-        if cmd.assignee_id != "":
-            assignee = rules.parse_uuid(cmd.assignee_id, "assignee_id")
-            if assignee != item.assignee_id and not (yield db.user_exists(assignee)):
-                raise invalid(f"User {assignee} not found", "assignee_id")
-    if cmd.sprint_id is not None:
-        sprint = None
-        if cmd.sprint_id != "":
-            sprint = rules.parse_uuid(cmd.sprint_id, "sprint_id")
-            if sprint != item.sprint_id and (yield db.row_state("sprint", sprint)) is None:
-                raise invalid(f"Sprint {sprint} not found", "sprint_id")
-    if cmd.story_points is not None:
-        points = rules.check_story_points(cmd.story_points)
-    if cmd.position is not None:
-        position = rules.check_position(cmd.position)
-    if cmd.update_parent:
-        if not cmd.parent_id:
-            parent_id = None
-        else:
-            new_parent = rules.parse_uuid(cmd.parent_id, "parent_id")
-            if new_parent == item.id:
-                raise invalid(f"Work item {item.id} cannot be its own parent", "parent_id")
-            parent = yield from _check_parent(item.item_type, new_parent)
-            chain: list[tuple[str, str | None]] = yield db.item_parent_chain(
-                parent.id, MAX_PARENT_DEPTH
-            )
-            if accel.is_reachable_parent_cycle(chain, item.id, parent.id, MAX_PARENT_DEPTH):
-                raise invalid(
-                    "Validation failed: Setting this parent would create a cycle", "parent_id"
-                )
-            parent_id = parent.id
-    changed = [
-        name
-        for name, old, new in (
-            ("title", item.title, title),
-            ("description", item.description, description),
-            ("status", item.status, status),
-            ("priority", item.priority, priority),
-            ("assignee_id", item.assignee_id, assignee),
-            ("sprint_id", item.sprint_id, sprint),
-            ("story_points", item.story_points, points),
-            ("position", item.position, position),
-            ("parent_id", item.parent_id, parent_id),
+        proposed["priority"] = rules.check_choice(
+            cmd.priority, rules.PRIORITIES, "priority", "priority"
         )
-        if old != new
-    ]
-    if not changed:
+    if cmd.assignee_id is not None:
+        assignee = rules.parse_uuid(cmd.assignee_id, "assignee_id") if cmd.assignee_id else None
+        if assignee not in (None, item.assignee_id) and not (yield db.user_exists(assignee)):
+            raise invalid(f"User {assignee} not found", "assignee_id")
+        proposed["assignee_id"] = assignee
+    if cmd.sprint_id is not None:
+        sprint = rules.parse_uuid(cmd.sprint_id, "sprint_id") if cmd.sprint_id else None
+        if sprint not in (None, item.sprint_id) and (yield db.row_state("sprint", sprint)) is None:
+            raise invalid(f"Sprint {sprint} not found", "sprint_id")
+        proposed["sprint_id"] = sprint
+    if cmd.story_points is not None:
+        proposed["story_points"] = rules.check_story_points(cmd.story_points)
+    if cmd.position is not None:
+        proposed["position"] = rules.check_position(cmd.position)
+    if cmd.update_parent:
+        proposed["parent_id"] = (
+            (yield from _check_reparent(item, cmd.parent_id)) if cmd.parent_id else None
+        )
+    changes = diff(item, proposed)
+    if not changes:
         return Outcome(item)
     yield from begin(ctx)
-    updated = WorkItem(
-        id=item.id,
-        display_key=item.display_key,
-        item_type=item.item_type,
-        title=title,
-        description=description,
-        status=status,
-        priority=priority,
-        parent_id=parent_id,
-        project_id=item.project_id,
-        assignee_id=assignee,
-        sprint_id=sprint,
-        story_points=points,
-        item_number=item.item_number,
-        position=position,
-        version=item.version + 1,
-        created_at=item.created_at,
-        updated_at=ctx.now,
-        created_by=item.created_by,
-        updated_by=ctx.actor,
+    updated = structs.replace(
+        item, **changes, version=item.version + 1, updated_at=ctx.now, updated_by=ctx.actor
     )
     yield db.item_update(updated)
-    entry = yield from record(ctx, "work_item", item.id, "updated", changes_note(changed))
     ancestors = yield from ancestor_ids(updated)
-    return Outcome(
-        updated,
-        [
-            activity_event(entry, item.project_id),
-            Event(
-                "work_item.updated",
-                item.project_id,
-                updated,
-                ctx.actor,
-                {"changed": changed, "previous": item, "ancestor_ids": ancestors},
-            ),
-        ],
+    return (
+        yield from committed(
+            ctx,
+            "work_item",
+            "updated",
+            updated,
+            item.project_id,
+            {"changed": list(changes), "previous": item, "ancestor_ids": ancestors},
+            changes_note(list(changes)),
+        )
     )
+
+
+def _check_reparent(item: WorkItem, parent_text: str) -> Program[str]:
+    new_parent = rules.parse_uuid(parent_text, "parent_id")
+    if new_parent == item.id:
+        raise invalid(f"Work item {item.id} cannot be its own parent", "parent_id")
+    parent = yield from _check_parent(item.item_type, new_parent)
+    chain: list[tuple[str, str | None]] = yield db.item_parent_chain(parent.id, MAX_PARENT_DEPTH)
+    if accel.is_reachable_parent_cycle(chain, item.id, parent.id, MAX_PARENT_DEPTH):
+        raise invalid("Validation failed: Setting this parent would create a cycle", "parent_id")
+    return parent.id
 
 
 def delete_work_item(ctx: Ctx, ident: str) -> Program[Outcome[WorkItem]]:
@@ -270,11 +227,4 @@ def delete_work_item(ctx: Ctx, ident: str) -> Program[Outcome[WorkItem]]:
         )
     yield from begin(ctx)
     yield db.item_soft_delete(item.id, ctx.now, ctx.actor)
-    entry = yield from record(ctx, "work_item", item.id, "deleted")
-    return Outcome(
-        item,
-        [
-            activity_event(entry, item.project_id),
-            Event("work_item.deleted", item.project_id, item, ctx.actor),
-        ],
-    )
+    return (yield from committed(ctx, "work_item", "deleted", item, item.project_id))
