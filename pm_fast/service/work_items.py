@@ -226,5 +226,5 @@ def delete_work_item(ctx: Ctx, ident: str) -> Program[Outcome[WorkItem]]:
             f"Cannot delete work item with {children} child item(s). Delete children first."
         )
     yield from begin(ctx)
-    yield db.item_soft_delete(item.id, ctx.now, ctx.actor)
+    yield db.item_soft_delete(item.id, item.project_id, ctx.now, ctx.actor)
     return (yield from committed(ctx, "work_item", "deleted", item, item.project_id))

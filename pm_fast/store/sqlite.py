@@ -83,13 +83,39 @@ def _lane(row: tuple[Any, ...]) -> SwimLane:
     return SwimLane(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7])
 
 
+class PositionCache:
+    """Highest live sibling position per (project, parent), kept by the writer thread.
+
+    Finding the next position otherwise scans every NULL-parent item of a project on
+    each create (the original's indexes have no position column, and pm-fast keeps its
+    schema identical). Only the writer fills it; any commit by another connection
+    (`PRAGMA data_version` changes) or any rollback empties it.
+    """
+
+    def __init__(self) -> None:
+        self.by_project: dict[str, dict[str | None, int]] = {}
+        self.data_version = -1
+
+    def validate(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self.data_version:
+            self.by_project.clear()
+            self.data_version = version
+
+
 class SqliteTx:
     """The operations a program may yield, executed synchronously on one connection."""
 
-    def __init__(self, conn: sqlite3.Connection, known_users: set[str]) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        known_users: set[str],
+        positions: PositionCache | None = None,
+    ) -> None:
         self.c = conn
         self.known_users = known_users
         self.new_users: list[str] = []
+        self.positions = positions
 
     # -- helpers -----------------------------------------------------------------
     def _one(self, sql: str, args: Iterable[Any] = ()) -> tuple[Any, ...] | None:
@@ -358,12 +384,22 @@ class SqliteTx:
         )
 
     def item_max_position(self, pid: str, parent_id: str | None) -> int:
+        cached = self.positions.by_project.get(pid) if self.positions else None
+        if cached is not None and parent_id in cached:
+            return cached[parent_id]
         row = self._one(
             "SELECT MAX(position) FROM pm_work_items WHERE project_id = ? AND parent_id IS ?"
             " AND deleted_at IS NULL",
             (pid, parent_id),
         )
-        return int(row[0]) if row and row[0] is not None else 0
+        value = int(row[0]) if row and row[0] is not None else 0
+        if self.positions is not None:
+            self.positions.by_project.setdefault(pid, {})[parent_id] = value
+        return value
+
+    def _forget_positions(self, pid: str) -> None:
+        if self.positions is not None:
+            self.positions.by_project.pop(pid, None)
 
     def item_live_children(self, wid: str) -> int:
         row = self._one(
@@ -399,9 +435,14 @@ class SqliteTx:
                 w.updated_by,
             ),
         )
+        siblings = self.positions.by_project.get(w.project_id) if self.positions else None
+        if siblings is not None and w.parent_id in siblings:
+            siblings[w.parent_id] = max(siblings[w.parent_id], w.position)
 
     def item_update(self, w: WorkItem) -> None:
         """Write every mutable column (never item_number)."""
+        # Position or parent may change: forget the whole project (cheap to refill).
+        self._forget_positions(w.project_id)
         self.c.execute(
             "UPDATE pm_work_items SET item_type = ?, parent_id = ?, project_id = ?, position = ?,"
             " title = ?, description = ?, status = ?, priority = ?, story_points = ?,"
@@ -428,7 +469,8 @@ class SqliteTx:
             ),
         )
 
-    def item_soft_delete(self, wid: str, now: int, actor: str) -> None:
+    def item_soft_delete(self, wid: str, pid: str, now: int, actor: str) -> None:
+        self._forget_positions(pid)
         self.c.execute(
             "UPDATE pm_work_items SET deleted_at = ?, updated_at = ?, updated_by = ? WHERE id = ?",
             (now, now, actor, wid),
@@ -769,6 +811,7 @@ class SqliteStore:
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._all_readers: list[aiosqlite.Connection] = []
         self._known_users: set[str] = set()
+        self._positions = PositionCache()
 
     # -- life cycle ----------------------------------------------------------------
     async def open(self, llm_user_id: str, llm_user_name: str) -> None:
@@ -886,12 +929,14 @@ class SqliteStore:
 
     # -- running programs ----------------------------------------------------------
     def _run_write(self, conn: sqlite3.Connection, program: Program[T]) -> tuple[T, list[str]]:
-        tx = SqliteTx(conn, self._known_users)
+        tx = SqliteTx(conn, self._known_users, self._positions)
         conn.execute("BEGIN IMMEDIATE")
+        self._positions.validate(conn)
         try:
             result = drive(program, tx)
         except BaseException:
             conn.execute("ROLLBACK")
+            self._positions.by_project.clear()
             raise
         conn.execute("COMMIT")
         return result, tx.new_users
