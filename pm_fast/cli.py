@@ -80,6 +80,8 @@ async def serve(pm_dir: Path, environ: dict[str, str]) -> int:
                 code = 1
         else:
             log.info("shutting down")
+            for hook in app.on_shutdown:
+                hook()
             server.signal_handler_interrupt()  # type: ignore[no-untyped-call]
             await serving
     finally:

@@ -19,6 +19,7 @@ _REST_STATUS: dict[str, tuple[int, str]] = {
     "INVALID_MESSAGE": (400, "VALIDATION_ERROR"),
     "BAD_REQUEST": (400, "BAD_REQUEST"),
     "CONFLICT": (409, "CONFLICT"),
+    "DUPLICATE_KEY": (409, "CONFLICT"),
     # The original REST API answers "delete an item with children" with 400
     # VALIDATION_ERROR; every delete refusal uses that shape on REST.
     "DELETE_BLOCKED": (400, "VALIDATION_ERROR"),
@@ -62,7 +63,10 @@ def error_body(code: str, message: str, field: str | None = None) -> bytes:
 
 def domain_error(err: DomainError) -> Response:
     status, code = _REST_STATUS.get(err.code, (500, err.code))
-    return Response(status, error_body(code, err.message, err.field))
+    message = err.message
+    if err.code == "INVALID_MESSAGE":
+        message = f"Invalid message: {message}"
+    return Response(status, error_body(code, message, err.field))
 
 
 def fail(code: str, message: str, field: str | None = None) -> Response:

@@ -85,6 +85,16 @@ class CreateTimeEntry(msgspec.Struct):
 class UpdateTimeEntry(msgspec.Struct):
     stop: bool | None = None
     description: str | None = None
+    # WebSocket edits of a finished entry (REST sends only `stop` and `description`).
+    started_at: int | None = None
+    ended_at: int | None = None
+
+
+class CreateManualTimeEntry(msgspec.Struct):
+    work_item_id: str
+    started_at: int
+    ended_at: int
+    description: str | None = None
 
 
 class WorkItemFilter(msgspec.Struct):

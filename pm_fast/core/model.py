@@ -7,6 +7,8 @@ positionally without per-field work.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 
@@ -137,6 +139,6 @@ class Event(msgspec.Struct):
 
     kind: str
     project_id: str | None
-    entity: object
+    entity: Any
     actor: str
-    extra: dict[str, object] = {}
+    extra: dict[str, Any] = {}

@@ -100,21 +100,25 @@ def optional_text(value: str | None) -> str | None:
     return value or None
 
 
+def malformed(message: str, field: str | None = None) -> DomainError:
+    """A request that breaks a message-format limit (WebSocket INVALID_MESSAGE)."""
+    return DomainError("INVALID_MESSAGE", message, field)
+
+
 def require_title(value: str, max_len: int, field: str = "title") -> str:
+    if len(value) > max_len:
+        raise malformed(f"{field} must not exceed {max_len} characters", field)
     value = value.strip()
     if not value:
-        raise invalid(f"Invalid message: {field} must be at least 1 characters", field)
-    if len(value) > max_len:
-        raise invalid(f"Invalid message: {field} must not exceed {max_len} characters", field)
+        raise malformed(f"{field} must be at least 1 characters", field)
     return value
 
 
 def check_description(value: str, max_len: int, *, on_create: bool) -> str:
     if len(value) > max_len:
         if on_create:
-            raise invalid(
-                f"Invalid message: description exceeds maximum length ({max_len} characters)",
-                "description",
+            raise malformed(
+                f"description exceeds maximum length ({max_len} characters)", "description"
             )
         raise invalid(f"Description exceeds maximum length ({max_len} characters)", "description")
     return value.strip()
@@ -162,11 +166,11 @@ def check_position(value: int) -> int:
 
 
 def check_content(value: str, max_len: int) -> str:
+    if len(value) > max_len:
+        raise malformed(f"content must not exceed {max_len} characters", "content")
     stripped = value.strip()
     if not stripped:
-        raise invalid("Invalid message: content must be at least 1 characters", "content")
-    if len(value) > max_len:
-        raise invalid(f"Invalid message: content must not exceed {max_len} characters", "content")
+        raise malformed("content must be at least 1 characters", "content")
     return stripped
 
 

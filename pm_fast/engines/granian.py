@@ -10,8 +10,11 @@ from typing import Any
 from granian.constants import Interfaces
 from granian.server.embed import Server
 
+from ..api import ws, ws_codec
+from ..api.auth import Authenticator
 from ..api.rest import BodyTooLarge, Request, handle
 from ..app import App
+from ..config import desktop_user_id
 
 log = logging.getLogger("pm_fast")
 
@@ -23,13 +26,31 @@ class RsgiApp:
 
     def __init__(self, app: App) -> None:
         self.app = app
+        self.auth = Authenticator(app.cfg, app.pm_dir, desktop_user_id(app.cfg))
+        self.registry = ws.Registry()
+        app.hub.encoder = ws_codec.event_frame
+        app.on_shutdown.append(self.registry.close_all)
 
     async def __call__(self, scope: Any, proto: Any) -> None:
         if scope.proto == "http":
             await self._http(scope, proto)
         elif scope.proto == "ws":
-            # The WebSocket protocol is not served yet: refuse the upgrade cleanly.
+            await self._ws(scope, proto)
+
+    async def _ws(self, scope: Any, proto: Any) -> None:
+        if scope.path != "/ws":
             proto.close(404)
+            return
+        user = self.auth.identify(scope.query_string, scope.headers.get("authorization"))
+        if user is None:
+            proto.close(401)
+            return
+        if len(self.registry) >= self.app.cfg.server.max_connections or self.app.shutdown.is_set():
+            proto.close(503)
+            return
+        transport = await proto.accept()
+        conn = ws.Connection(self.app, user, transport, lambda: proto.close(None))
+        await ws.session(self.app, self.registry, conn, transport.receive)
 
     async def _http(self, scope: Any, proto: Any) -> None:
         headers = scope.headers

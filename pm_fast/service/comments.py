@@ -9,11 +9,19 @@ from ..core.commands import CreateComment, UpdateComment
 from ..core.errors import forbidden, not_found
 from ..core.model import Comment, WorkItem
 from ..store.base import Program, db
+from .access import require
 from .common import Ctx, Outcome, begin, committed, new_id, resolve_work_item
 
 
 def list_comments(item_ident: str) -> Program[list[Comment]]:
     item = yield from resolve_work_item(item_ident)
+    comments: list[Comment] = yield db.comments_by_item(item.id)
+    return comments
+
+
+def list_comments_for(ctx: Ctx, item_id: str) -> Program[list[Comment]]:
+    item = yield from resolve_work_item(item_id)
+    yield from require(ctx, item.project_id, "view")
     comments: list[Comment] = yield db.comments_by_item(item.id)
     return comments
 
@@ -36,6 +44,7 @@ def _project_of(comment: Comment) -> Program[str | None]:
 def create_comment(ctx: Ctx, item_ident: str, cmd: CreateComment) -> Program[Outcome[Comment]]:
     content = rules.check_content(cmd.content, ctx.limits.max_comment_length)
     item = yield from resolve_work_item(item_ident)
+    yield from require(ctx, item.project_id, "edit")
     yield from begin(ctx)
     comment = Comment(
         id=new_id(),

@@ -25,11 +25,18 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Ctx:
-    """Who is acting, and when (one timestamp for the whole mutation)."""
+    """Who is acting, and when (one timestamp for the whole mutation).
+
+    `authenticated` says whether the edge vouches for `actor` (WebSocket connections
+    do; REST's X-User-Id header is a claim, not an identity), and so whether project
+    membership is enforced. `llm_user` is the identity anonymous REST callers act as.
+    """
 
     actor: str
     now: int
     limits: Limits = field(default_factory=Limits)
+    authenticated: bool = False
+    llm_user: str = "00000000-0000-0000-0000-000000000001"
 
 
 @dataclass(slots=True)
@@ -89,7 +96,11 @@ def committed(
 
 
 def activity_event(entry: ActivityEntry, project_id: str | None) -> Event:
-    return Event("activity.created", project_id, entry, entry.user_id)
+    # Sprint activity also reaches connections subscribed to the sprint (spec §4.5.2).
+    extra: dict[str, object] = (
+        {"sprint_id": entry.entity_id} if entry.entity_type == "sprint" else {}
+    )
+    return Event("activity.created", project_id, entry, entry.user_id, extra)
 
 
 def resolve_project(ident: str) -> Program[Project]:

@@ -8,11 +8,19 @@ from ..core.commands import CreateDependency
 from ..core.errors import invalid, not_found
 from ..core.model import Dependency, WorkItem
 from ..store.base import Program, db
+from .access import require
 from .common import Ctx, Outcome, begin, committed, new_id, resolve_work_item
 
 
 def list_dependencies(item_ident: str) -> Program[list[Dependency]]:
     item = yield from resolve_work_item(item_ident)
+    deps: list[Dependency] = yield db.deps_for_item(item.id)
+    return deps
+
+
+def list_dependencies_for(ctx: Ctx, item_id: str) -> Program[list[Dependency]]:
+    item = yield from resolve_work_item(item_id)
+    yield from require(ctx, item.project_id, "view")
     deps: list[Dependency] = yield db.deps_for_item(item.id)
     return deps
 
@@ -39,6 +47,7 @@ def create_dependency(ctx: Ctx, cmd: CreateDependency) -> Program[Outcome[Depend
             "Dependencies can only be created between items in the same project",
             "blocking_item_id",
         )
+    yield from require(ctx, blocking.project_id, "edit")
     existing: tuple[Dependency, bool] | None = yield db.dep_pair_any(blocking_id, blocked_id)
     if existing is not None and not existing[1]:
         raise invalid("This dependency already exists")
@@ -85,6 +94,9 @@ def delete_dependency(ctx: Ctx, text: str) -> Program[Outcome[Dependency]]:
     dep: Dependency | None = yield db.dep_get(did)
     if dep is None:
         raise not_found(f"Dependency {did} not found")
+    blocking: WorkItem | None = yield db.item_get(dep.blocking_item_id)
+    if blocking is not None:
+        yield from require(ctx, blocking.project_id, "edit")
     yield from begin(ctx)
     yield db.dep_soft_delete(dep.id, ctx.now)
     item: WorkItem | None = yield db.item_get(dep.blocked_item_id)

@@ -8,14 +8,23 @@ from msgspec import structs
 
 from ..core import rules
 from ..core.commands import CreateProject, UpdateProject
-from ..core.errors import conflict, delete_blocked, invalid
+from ..core.errors import DomainError, conflict, delete_blocked, invalid
 from ..core.model import Project
 from ..store.base import Program, db
+from .access import require
 from .common import Ctx, Outcome, begin, changes_note, committed, diff, new_id, resolve_project
 
 
 def list_projects() -> Program[list[Project]]:
     projects: list[Project] = yield db.projects_all()
+    return projects
+
+
+def list_projects_for(ctx: Ctx) -> Program[list[Project]]:
+    """The projects `ctx.actor` may view (all of them for unauthenticated callers)."""
+    if not ctx.authenticated:
+        return (yield from list_projects())
+    projects: list[Project] = yield db.viewable_projects(ctx.actor, ctx.llm_user)
     return projects
 
 
@@ -39,7 +48,11 @@ def create_project(ctx: Ctx, cmd: CreateProject) -> Program[Outcome[Project]]:
     if taken is not None:
         existing, deleted = taken
         note = " (deleted)" if deleted else ""
-        raise conflict(f"Project with key '{key}' already exists{note}", existing.version)
+        raise DomainError(
+            "DUPLICATE_KEY",
+            f"Project with key '{key}' already exists{note} (current version: {existing.version})",
+            "key",
+        )
     yield from begin(ctx)
     project = Project(
         id=new_id(),
@@ -62,6 +75,7 @@ def create_project(ctx: Ctx, cmd: CreateProject) -> Program[Outcome[Project]]:
 
 def update_project(ctx: Ctx, ident: str, cmd: UpdateProject) -> Program[Outcome[Project]]:
     project = yield from resolve_project(ident)
+    yield from require(ctx, project.id, "admin")
     if cmd.expected_version != project.version:
         raise conflict(
             f"Version mismatch: expected {cmd.expected_version}, found {project.version}",
@@ -97,8 +111,16 @@ def update_project(ctx: Ctx, ident: str, cmd: UpdateProject) -> Program[Outcome[
     )
 
 
-def delete_project(ctx: Ctx, ident: str) -> Program[Outcome[Project]]:
+def delete_project(
+    ctx: Ctx, ident: str, expected_version: int | None = None
+) -> Program[Outcome[Project]]:
     project = yield from resolve_project(ident)
+    yield from require(ctx, project.id, "admin")
+    if expected_version is not None and expected_version != project.version:
+        raise conflict(
+            f"Version mismatch: expected {expected_version}, found {project.version}",
+            project.version,
+        )
     live_items: int = yield db.project_live_item_count(project.id)
     if live_items:
         raise delete_blocked(

@@ -11,12 +11,20 @@ from ..core.commands import CreateSprint, UpdateSprint
 from ..core.errors import conflict, delete_blocked, invalid, not_found
 from ..core.model import Project, Sprint
 from ..store.base import Program, db
+from .access import require
 from .common import Ctx, Outcome, begin, changes_note, committed, diff, new_id, resolve_project
 
 
 def list_sprints(project_ident: str) -> Program[list[Sprint]]:
     project = yield from resolve_project(project_ident)
     sprints: list[Sprint] = yield db.sprints_by_project(project.id)
+    return sprints
+
+
+def list_sprints_for(ctx: Ctx, project_id: str) -> Program[list[Sprint]]:
+    """Sprints of a project by id, for a caller who must be able to view it."""
+    yield from require(ctx, project_id, "view")
+    sprints: list[Sprint] = yield db.sprints_by_project(project_id)
     return sprints
 
 
@@ -45,6 +53,7 @@ def create_sprint(ctx: Ctx, cmd: CreateSprint) -> Program[Outcome[Sprint]]:
     pid = rules.try_uuid(cmd.project_id)
     if pid is None:
         raise invalid(f"Invalid project_id: '{cmd.project_id}'", "project_id")
+    yield from require(ctx, pid, "edit")
     start = rules.check_timestamp(cmd.start_date, "start_date")
     end = rules.check_timestamp(cmd.end_date, "end_date")
     if end <= start:
@@ -73,6 +82,7 @@ def create_sprint(ctx: Ctx, cmd: CreateSprint) -> Program[Outcome[Sprint]]:
 
 def update_sprint(ctx: Ctx, text: str, cmd: UpdateSprint) -> Program[Outcome[Sprint]]:
     sprint = yield from require_sprint(text)
+    yield from require(ctx, sprint.project_id, "edit")
     if cmd.expected_version != sprint.version:
         raise conflict(
             f"Version mismatch: expected {cmd.expected_version}, found {sprint.version}",
@@ -125,6 +135,7 @@ def update_sprint(ctx: Ctx, text: str, cmd: UpdateSprint) -> Program[Outcome[Spr
 
 def delete_sprint(ctx: Ctx, text: str) -> Program[Outcome[Sprint]]:
     sprint = yield from require_sprint(text)
+    yield from require(ctx, sprint.project_id, "admin")
     if sprint.status == "completed":
         raise delete_blocked("Cannot delete completed sprint")
     yield from begin(ctx)

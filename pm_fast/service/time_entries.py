@@ -5,11 +5,15 @@ from __future__ import annotations
 from msgspec import structs
 
 from ..core import rules
-from ..core.commands import CreateTimeEntry, UpdateTimeEntry
+from ..core.commands import CreateManualTimeEntry, CreateTimeEntry, UpdateTimeEntry
 from ..core.errors import forbidden, invalid, not_found
 from ..core.model import TimeEntry, WorkItem
 from ..store.base import Program, db
-from .common import Ctx, Outcome, begin, committed, new_id, resolve_work_item
+from .access import require
+from .common import Ctx, Outcome, begin, changes_note, committed, new_id, resolve_work_item
+
+FUTURE_SLACK = 60
+MAX_DURATION = 24 * 3600
 
 
 def list_time_entries(item_ident: str) -> Program[list[TimeEntry]]:
@@ -18,8 +22,26 @@ def list_time_entries(item_ident: str) -> Program[list[TimeEntry]]:
     return entries
 
 
-def require_entry(text: str) -> Program[TimeEntry]:
-    tid = rules.parse_uuid(text)
+def page_time_entries(
+    ctx: Ctx, item_text: str, limit: int | None, offset: int | None
+) -> Program[tuple[list[TimeEntry], int]]:
+    """Entries of all users on an item, newest first, and their total count."""
+    wid = rules.parse_uuid(item_text, "work_item_id")
+    limit = 100 if limit is None else min(max(limit, 1), 500)
+    offset = 0 if offset is None or offset < 0 else offset
+    item = yield from resolve_work_item(wid)
+    yield from require(ctx, item.project_id, "view")
+    entries: list[TimeEntry] = yield db.te_by_item(item.id)
+    return entries[offset : offset + limit], len(entries)
+
+
+def running_timer(ctx: Ctx) -> Program[TimeEntry | None]:
+    running: list[TimeEntry] = yield db.te_running_for_user(ctx.actor)
+    return running[0] if running else None
+
+
+def require_entry(text: str, field: str | None = None) -> Program[TimeEntry]:
+    tid = rules.parse_uuid(text, field)
     entry: TimeEntry | None = yield db.te_get(tid)
     if entry is None:
         raise not_found(f"Time entry {tid} not found")
@@ -30,8 +52,8 @@ def get_time_entry(text: str) -> Program[TimeEntry]:
     return (yield from require_entry(text))
 
 
-def _require_own(text: str, ctx: Ctx, verb: str) -> Program[TimeEntry]:
-    entry = yield from require_entry(text)
+def _require_own(text: str, ctx: Ctx, verb: str, field: str | None = None) -> Program[TimeEntry]:
+    entry = yield from require_entry(text, field)
     if entry.user_id != ctx.actor:
         raise forbidden(f"Cannot {verb} another user's time entry")
     return entry
@@ -47,19 +69,34 @@ def _stopped(entry: TimeEntry, now: int) -> TimeEntry:
     )
 
 
+def _check_span(started: int, ended: int, now: int) -> None:
+    if started > now + FUTURE_SLACK:
+        raise invalid("started_at cannot be in the future", "started_at")
+    if ended > now + FUTURE_SLACK:
+        raise invalid("ended_at cannot be in the future", "ended_at")
+    if started >= ended:
+        raise invalid("started_at must be before ended_at", "started_at")
+    if ended - started > MAX_DURATION:
+        raise invalid("Duration cannot exceed 24 hours", "ended_at")
+
+
 def _project_of(work_item_id: str) -> Program[str | None]:
     item: WorkItem | None = yield db.item_get(work_item_id)
     return item.project_id if item else None
 
 
-def create_time_entry(ctx: Ctx, cmd: CreateTimeEntry) -> Program[Outcome[TimeEntry]]:
+def start_timer(
+    ctx: Ctx, cmd: CreateTimeEntry, field: str = "work_item_id"
+) -> Program[Outcome[tuple[TimeEntry, TimeEntry | None]]]:
+    """Start a running entry for the caller, stopping the caller's running timer first."""
     wid = rules.try_uuid(cmd.work_item_id)
     if wid is None:
-        raise invalid(f"Invalid work_item_id: '{cmd.work_item_id}'", "work_item_id")
+        raise invalid(f"Invalid work_item_id: '{cmd.work_item_id}'", field)
     item = yield from resolve_work_item(wid)
+    yield from require(ctx, item.project_id, "edit")
     yield from begin(ctx)
-    outcome: Outcome[TimeEntry]
     events = []
+    stopped: TimeEntry | None = None
     running: list[TimeEntry] = yield db.te_running_for_user(ctx.actor)
     for old in running:
         stopped = _stopped(old, ctx.now)
@@ -82,30 +119,99 @@ def create_time_entry(ctx: Ctx, cmd: CreateTimeEntry) -> Program[Outcome[TimeEnt
         updated_at=ctx.now,
     )
     yield db.te_insert(te)
-    outcome = yield from committed(ctx, "time_entry", "created", te, item.project_id)
-    outcome.events[:0] = events
-    return outcome
+    created = yield from committed(ctx, "time_entry", "created", te, item.project_id)
+    return Outcome((te, stopped), events + created.events)
 
 
-def update_time_entry(ctx: Ctx, text: str, cmd: UpdateTimeEntry) -> Program[Outcome[TimeEntry]]:
-    te = yield from _require_own(text, ctx, "update")
+def create_time_entry(ctx: Ctx, cmd: CreateTimeEntry) -> Program[Outcome[TimeEntry]]:
+    """REST `POST /time-entries`: start a timer."""
+    outcome = yield from start_timer(ctx, cmd)
+    return Outcome(outcome.value[0], outcome.events)
+
+
+def stop_timer(ctx: Ctx, text: str) -> Program[Outcome[TimeEntry]]:
+    te = yield from require_entry(text, "time_entry_id")
+    if te.user_id != ctx.actor:
+        raise forbidden("Cannot stop another user's timer")
+    if not te.is_running:
+        raise invalid("Timer is not running", "time_entry_id")
+    yield from begin(ctx)
+    stopped = _stopped(te, ctx.now)
+    yield db.te_update(stopped)
+    project_id = yield from _project_of(te.work_item_id)
+    return (
+        yield from committed(
+            ctx, "time_entry", "updated", stopped, project_id, note="1 fields changed"
+        )
+    )
+
+
+def create_manual(ctx: Ctx, cmd: CreateManualTimeEntry) -> Program[Outcome[TimeEntry]]:
+    """A finished entry with given start and end (WebSocket CreateTimeEntry)."""
+    _check_span(cmd.started_at, cmd.ended_at, ctx.now)
+    wid = rules.parse_uuid(cmd.work_item_id, "work_item_id")
+    item = yield from resolve_work_item(wid)
+    yield from require(ctx, item.project_id, "edit")
+    yield from begin(ctx)
+    te = TimeEntry(
+        id=new_id(),
+        work_item_id=item.id,
+        user_id=ctx.actor,
+        started_at=cmd.started_at,
+        ended_at=cmd.ended_at,
+        duration_seconds=cmd.ended_at - cmd.started_at,
+        description=rules.optional_text(cmd.description),
+        is_running=False,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+    )
+    yield db.te_insert(te)
+    return (yield from committed(ctx, "time_entry", "created", te, item.project_id))
+
+
+def update_time_entry(
+    ctx: Ctx, text: str, cmd: UpdateTimeEntry, field: str | None = None
+) -> Program[Outcome[TimeEntry]]:
+    te = yield from _require_own(text, ctx, "update", field)
     updated = te
+    changed: list[str] = []
     if cmd.stop and te.is_running:
         updated = _stopped(te, ctx.now)
+        changed.append("ended_at")
+    if cmd.started_at is not None and cmd.started_at != te.started_at:
+        updated = structs.replace(updated, started_at=cmd.started_at)
+        changed.append("started_at")
+    if cmd.ended_at is not None and cmd.ended_at != te.ended_at:
+        updated = structs.replace(updated, ended_at=cmd.ended_at, is_running=False)
+        changed.append("ended_at")
     if cmd.description is not None:
         description = rules.optional_text(cmd.description)
         if description != te.description:
-            updated = structs.replace(updated, description=description, updated_at=ctx.now)
-    if updated is te:
+            updated = structs.replace(updated, description=description)
+            changed.append("description")
+    if not changed:
         return Outcome(te)
+    if updated.ended_at is not None and ("started_at" in changed or cmd.ended_at is not None):
+        _check_span(updated.started_at, updated.ended_at, ctx.now)
+        updated = structs.replace(updated, duration_seconds=updated.ended_at - updated.started_at)
+    updated = structs.replace(updated, updated_at=ctx.now)
     yield from begin(ctx)
     yield db.te_update(updated)
     project_id = yield from _project_of(te.work_item_id)
-    return (yield from committed(ctx, "time_entry", "updated", updated, project_id))
+    return (
+        yield from committed(
+            ctx,
+            "time_entry",
+            "updated",
+            updated,
+            project_id,
+            note=changes_note(sorted(set(changed))),
+        )
+    )
 
 
-def delete_time_entry(ctx: Ctx, text: str) -> Program[Outcome[TimeEntry]]:
-    te = yield from _require_own(text, ctx, "delete")
+def delete_time_entry(ctx: Ctx, text: str, field: str | None = None) -> Program[Outcome[TimeEntry]]:
+    te = yield from _require_own(text, ctx, "delete", field)
     yield from begin(ctx)
     yield db.te_soft_delete(te.id, ctx.now)
     project_id = yield from _project_of(te.work_item_id)

@@ -12,6 +12,7 @@ from ..core.commands import CreateWorkItem, UpdateWorkItem, WorkItemFilter
 from ..core.errors import conflict, delete_blocked, invalid, not_found
 from ..core.model import Project, WorkItem
 from ..store.base import Program, db
+from .access import require
 from .common import (
     Ctx,
     Outcome,
@@ -66,6 +67,62 @@ def _none() -> Program[None]:
     yield  # pragma: no cover - makes this a generator
 
 
+def hierarchy_maps(
+    rows: list[tuple[str, str | None]],
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Ancestor ids (nearest first) and descendant ids (breadth first) of every item."""
+    parent = dict(rows)
+    children: dict[str, list[str]] = {}
+    for item, up in rows:
+        if up is not None:
+            children.setdefault(up, []).append(item)
+    ancestors: dict[str, list[str]] = {}
+    descendants: dict[str, list[str]] = {}
+    for item, _ in rows:
+        chain: list[str] = []
+        up = parent.get(item)
+        while up is not None and up in parent and up != item and up not in chain:
+            chain.append(up)
+            if len(chain) >= MAX_PARENT_DEPTH:
+                break
+            up = parent.get(up)
+        ancestors[item] = chain
+        found: list[str] = []
+        seen = {item}
+        frontier = children.get(item, [])
+        while frontier:
+            nxt: list[str] = []
+            for child in frontier:
+                if child not in seen:
+                    seen.add(child)
+                    found.append(child)
+                    nxt.extend(children.get(child, ()))
+            frontier = nxt
+        descendants[item] = found
+    return ancestors, descendants
+
+
+def list_with_hierarchy(
+    ctx: Ctx, project_text: str
+) -> Program[tuple[list[WorkItem], dict[str, list[str]], dict[str, list[str]]]]:
+    """Every live item of a project (done included) with its ancestors and descendants."""
+    pid = rules.try_uuid(project_text)
+    if pid is None:
+        raise invalid(f"Invalid project_id: {project_text}", "project_id")
+    yield from require(ctx, pid, "view")
+    items: list[WorkItem] = yield db.items_by_project(pid)
+    ancestors, descendants = hierarchy_maps([(i.id, i.parent_id) for i in items])
+    return items, ancestors, descendants
+
+
+def item_hierarchy(item: WorkItem) -> Program[tuple[list[str], list[str]]]:
+    """Ancestors (nearest first) and descendants (breadth first) of one item."""
+    rows: list[tuple[str, str | None]] = yield db.items_hierarchy(item.project_id)
+    below = accel.descendants(rows, item.id, None)
+    above = yield from ancestor_ids(item)
+    return above, below
+
+
 def ancestor_ids(item: WorkItem) -> Program[list[str]]:
     """The parent chain of `item`, nearest first."""
     if item.parent_id is None:
@@ -94,6 +151,7 @@ def create_work_item(ctx: Ctx, cmd: CreateWorkItem) -> Program[Outcome[WorkItem]
         )
     )
     pid = rules.parse_uuid(cmd.project_id, "project_id")
+    yield from require(ctx, pid, "edit")
     parent: WorkItem | None = None
     if cmd.parent_id:
         parent = yield from _check_parent(item_type, cmd.parent_id)
@@ -152,6 +210,7 @@ def create_work_item(ctx: Ctx, cmd: CreateWorkItem) -> Program[Outcome[WorkItem]
 
 def update_work_item(ctx: Ctx, ident: str, cmd: UpdateWorkItem) -> Program[Outcome[WorkItem]]:
     item = yield from resolve_work_item(ident)
+    yield from require(ctx, item.project_id, "edit")
     if cmd.expected_version != item.version:
         raise conflict("Version mismatch - work item was modified by another user", item.version)
     proposed: dict[str, Any] = {}
@@ -193,7 +252,7 @@ def update_work_item(ctx: Ctx, ident: str, cmd: UpdateWorkItem) -> Program[Outco
         item, **changes, version=item.version + 1, updated_at=ctx.now, updated_by=ctx.actor
     )
     yield db.item_update(updated)
-    ancestors = yield from ancestor_ids(updated)
+    ancestors, descendants = yield from item_hierarchy(updated)
     return (
         yield from committed(
             ctx,
@@ -201,7 +260,12 @@ def update_work_item(ctx: Ctx, ident: str, cmd: UpdateWorkItem) -> Program[Outco
             "updated",
             updated,
             item.project_id,
-            {"changed": list(changes), "previous": item, "ancestor_ids": ancestors},
+            {
+                "changed": list(changes),
+                "previous": item,
+                "ancestor_ids": ancestors,
+                "descendant_ids": descendants,
+            },
             changes_note(list(changes)),
         )
     )
@@ -220,6 +284,7 @@ def _check_reparent(item: WorkItem, parent_text: str) -> Program[str]:
 
 def delete_work_item(ctx: Ctx, ident: str) -> Program[Outcome[WorkItem]]:
     item = yield from resolve_work_item(ident)
+    yield from require(ctx, item.project_id, "admin")
     children: int = yield db.item_live_children(item.id)
     if children:
         raise delete_blocked(

@@ -241,6 +241,26 @@ class SqliteTx:
             (pid, pid),
         )
 
+    def members_of(self, pid: str) -> list[tuple[str, str]]:
+        return self._all(
+            "SELECT user_id, role FROM pm_project_members WHERE project_id = ? ORDER BY created_at",
+            (pid,),
+        )
+
+    def viewable_projects(self, user: str, llm_user: str) -> list[Project]:
+        """Live projects where `user` is a member, or that are shared (no member but
+        the LLM user), ordered by title."""
+        return [
+            Project(*r)
+            for r in self._all(
+                f"SELECT {P_COLS} FROM pm_projects p WHERE deleted_at IS NULL AND ("
+                " EXISTS (SELECT 1 FROM pm_project_members m WHERE m.project_id = p.id"
+                " AND m.user_id = ?) OR NOT EXISTS (SELECT 1 FROM pm_project_members m"
+                " WHERE m.project_id = p.id AND m.user_id != ?)) ORDER BY title, id",
+                (user, llm_user),
+            )
+        ]
+
     def member_add(self, pid: str, user_id: str, role: str, now: int, member_id: str) -> None:
         self.c.execute(
             "INSERT OR IGNORE INTO pm_project_members (id, project_id, user_id, role, created_at)"
@@ -682,6 +702,26 @@ class SqliteTx:
             ),
         )
 
+    def activity_for(
+        self, entity_type: str, entity_id: str, limit: int, offset: int
+    ) -> list[ActivityEntry]:
+        return [
+            ActivityEntry(*r)
+            for r in self._all(
+                "SELECT id, entity_type, entity_id, action, field_name, old_value, new_value,"
+                " user_id, timestamp, comment FROM pm_activity_log WHERE entity_type = ?"
+                " AND entity_id = ? ORDER BY timestamp DESC, rowid DESC LIMIT ? OFFSET ?",
+                (entity_type, entity_id, limit, offset),
+            )
+        ]
+
+    def activity_count(self, entity_type: str, entity_id: str) -> int:
+        row = self._one(
+            "SELECT COUNT(*) FROM pm_activity_log WHERE entity_type = ? AND entity_id = ?",
+            (entity_type, entity_id),
+        )
+        return int(row[0]) if row else 0
+
     def llm_context(self) -> list[LlmContextEntry]:
         return [
             LlmContextEntry(*r)
@@ -691,6 +731,21 @@ class SqliteTx:
                 " ORDER BY priority DESC, title"
             )
         ]
+
+    # -- idempotency -----------------------------------------------------------------
+    def idem_get(self, key: str) -> str | None:
+        row = self._one("SELECT result_json FROM pm_idempotency_keys WHERE message_id = ?", (key,))
+        return str(row[0]) if row else None
+
+    def idem_put(self, key: str, operation: str, result: str, now: int) -> None:
+        self.c.execute(
+            "INSERT INTO pm_idempotency_keys (message_id, operation, result_json, created_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT(message_id) DO NOTHING",
+            (key, operation, result, now),
+        )
+
+    def idem_prune(self, older_than: int) -> None:
+        self.c.execute("DELETE FROM pm_idempotency_keys WHERE created_at < ?", (older_than,))
 
     # -- export --------------------------------------------------------------------
     def export_all(self) -> dict[str, list[Any]]:
@@ -857,6 +912,8 @@ class SqliteStore:
             "INSERT OR IGNORE INTO users (id, email, name, created_at) VALUES (?, ?, ?, ?)",
             (llm_user_id, f"{llm_user_id}@system.local", llm_user_name, now),
         )
+        # Idempotency keys live a day (docs/compat.md); the original never pruned them.
+        conn.execute("DELETE FROM pm_idempotency_keys WHERE created_at < ?", (now - 86400,))
         self._known_users.add(llm_user_id)
 
     def _create(self, conn: sqlite3.Connection, now: int) -> None:

@@ -1,0 +1,832 @@
+"""The WebSocket edge (`GET /ws`): protobuf frames in, one reply per request out.
+
+Each connection reads frames one at a time and answers each request completely before
+reading the next; broadcasts go through the hub to every subscribed connection. Every
+request is decoded here and handed to the same service functions REST uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from google.protobuf.message import DecodeError, Message
+
+from ..app import App
+from ..core import commands as cmd
+from ..core import rules
+from ..core.errors import DomainError, invalid
+from ..core.model import Event
+from ..service import (
+    access,
+    activity,
+    comments,
+    dependencies,
+    projects,
+    sprints,
+    time_entries,
+    work_items,
+)
+from ..service.common import Ctx, Outcome
+from ..store.base import Program, db
+from . import pm_pb2 as pb
+from . import ws_codec as codec
+
+log = logging.getLogger("pm_fast")
+
+REQUEST_TIMEOUT = 30.0
+MAX_FRAME_BYTES = 4 * 1024 * 1024
+IDEMPOTENCY_TTL = 24 * 3600
+MAX_VIOLATIONS = 5
+TEXT_HELP = (
+    "pm-fast speaks binary frames, each one protobuf pm.WebSocketMessage; text frames are"
+    " not understood."
+)
+KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+YEAR = 365 * 24 * 3600
+
+
+class Transport(Protocol):
+    async def send_bytes(self, data: bytes) -> None: ...
+    async def send_str(self, data: str) -> None: ...
+
+
+class RateLimiter:
+    """Token bucket: `capacity` frames at once, refilled at `capacity` per `window` s."""
+
+    __slots__ = ("capacity", "rate", "stamp", "tokens")
+
+    def __init__(self, capacity: int, window: float) -> None:
+        self.capacity = float(capacity)
+        self.rate = capacity / window
+        self.tokens = float(capacity)
+        self.stamp = time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+_CLOSE = object()
+
+
+class Connection:
+    """One client: its identity, subscriptions and bounded outgoing queue."""
+
+    def __init__(self, app: App, user: str, transport: Transport, close: Callable[[], None]):
+        self.app = app
+        self.user = user
+        self.transport = transport
+        self._close = close
+        self.queue: asyncio.Queue[object] = asyncio.Queue(app.cfg.websocket.send_buffer_size)
+        self.closed = False
+        self.ctx_limits = app.limits
+
+    def ctx(self) -> Ctx:
+        return Ctx(
+            actor=self.user,
+            now=int(time.time()),
+            limits=self.app.limits,
+            authenticated=True,
+            llm_user=self.app.llm_user,
+        )
+
+    def deliver(self, frame: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            log.warning("closing WebSocket of user %s: send buffer full", self.user[:8])
+            self.close()
+
+    async def send(self, frame: bytes | str) -> None:
+        if not self.closed:
+            await self.queue.put(frame)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._close()
+
+    async def writer(self) -> None:
+        try:
+            while True:
+                item = await self.queue.get()
+                if item is _CLOSE:
+                    return
+                if isinstance(item, bytes):
+                    await self.transport.send_bytes(item)
+                elif isinstance(item, str):
+                    await self.transport.send_str(item)
+        except (RuntimeError, OSError):  # the client went away
+            self.close()
+
+
+class Registry:
+    """Open connections of this process (for limits, idle shutdown and shutdown)."""
+
+    def __init__(self) -> None:
+        self.connections: set[Connection] = set()
+
+    def __len__(self) -> int:
+        return len(self.connections)
+
+    def close_all(self) -> None:
+        for conn in list(self.connections):
+            conn.close()
+
+
+# -- requests -------------------------------------------------------------------------
+Handler = Callable[[Connection, str, Any], Awaitable[bytes]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(case: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[case] = fn
+        return fn
+
+    return register
+
+
+def _opt(msg: Message, name: str) -> Any:
+    return getattr(msg, name) if msg.HasField(name) else None
+
+
+def _reply(mid: str, case: str, payload: Message) -> bytes:
+    return codec.envelope(mid, case, payload)
+
+
+def _entity_event(outcome: Outcome[Any]) -> Event | None:
+    for event in reversed(outcome.events):
+        if event.kind != "activity.created":
+            return event
+    return None
+
+
+def _updated_reply(mid: str, outcome: Outcome[Any], case: str, kind: str, ctx: Ctx) -> bytes:
+    """The `*Updated` reply: the entity event's content, or an empty change list."""
+    event = _entity_event(outcome)
+    if event is None:
+        event = Event(kind, None, outcome.value, ctx.actor, {"changed": []})
+    found = codec.event_payload(event)
+    assert found is not None
+    return _reply(mid, case, found[1])
+
+
+async def _mutate(conn: Connection, program: Program[Outcome[Any]]) -> Outcome[Any]:
+    outcome = await conn.app.store.write(program)
+    conn.app.publish(outcome.events)
+    return outcome
+
+
+def _idempotent(
+    key: str | None,
+    operation: str,
+    now: int,
+    program: Program[Outcome[Any]],
+    build_reply: Callable[[Outcome[Any]], bytes],
+) -> Program[tuple[bytes, list[Event]]]:
+    """Run a create once per key: a repeat returns the stored reply (no row, no event)."""
+    if key is not None:
+        stored: str | None = yield db.idem_get(key)
+        if stored is not None:
+            return base64.b64decode(stored), []
+    outcome = yield from program
+    reply = build_reply(outcome)
+    if key is not None:
+        yield db.idem_put(key, operation, base64.b64encode(reply).decode(), now)
+    return reply, outcome.events
+
+
+async def _create(
+    conn: Connection,
+    mid: str,
+    operation: str,
+    program: Program[Outcome[Any]],
+    build_reply: Callable[[Outcome[Any]], bytes],
+) -> bytes:
+    key = f"{conn.user}:{operation}:{mid}" if mid else None
+    ctx = conn.ctx()
+    reply, events = await conn.app.store.write(
+        _idempotent(key, operation, ctx.now, program, build_reply)
+    )
+    conn.app.publish(events)
+    return reply
+
+
+def _check_length(value: str, low: int, high: int, field: str) -> None:
+    if len(value) < low:
+        raise rules.malformed(f"{field} must be at least {low} characters", field)
+    if len(value) > high:
+        raise rules.malformed(f"{field} must not exceed {high} characters", field)
+
+
+def _check_te_description(value: str | None) -> None:
+    if value is not None and len(value) > 1000:
+        raise rules.malformed("description must not exceed 1000 characters", "description")
+
+
+@handles("ping")
+async def _ping(conn: Connection, mid: str, msg: pb.Ping) -> bytes:
+    return _reply(mid, "pong", pb.Pong(timestamp=msg.timestamp))
+
+
+@handles("subscribe")
+async def _subscribe(conn: Connection, mid: str, msg: pb.Subscribe) -> bytes:
+    ctx = conn.ctx()
+    allowed = await conn.app.store.read(_viewable(ctx, list(msg.project_ids), list(msg.sprint_ids)))
+    conn.app.hub.subscribe(conn, allowed[0], allowed[1])
+    return codec.envelope(mid)
+
+
+def _viewable(
+    ctx: Ctx, project_ids: list[str], sprint_ids: list[str]
+) -> Program[tuple[list[str], list[str]]]:
+    """The ids among those asked for whose project the caller may view."""
+    keep_projects = []
+    for pid in dict.fromkeys(project_ids):
+        if (yield db.row_state("project", pid)) == "live" and (
+            yield from access.may_view(ctx, pid)
+        ):
+            keep_projects.append(pid)
+    keep_sprints = []
+    for sid in dict.fromkeys(sprint_ids):
+        sprint = yield db.sprint_get(sid)
+        if sprint is not None and (yield from access.may_view(ctx, sprint.project_id)):
+            keep_sprints.append(sid)
+    return keep_projects, keep_sprints
+
+
+@handles("unsubscribe")
+async def _unsubscribe(conn: Connection, mid: str, msg: pb.Unsubscribe) -> bytes:
+    conn.app.hub.unsubscribe(conn, list(msg.project_ids), list(msg.sprint_ids))
+    return codec.envelope(mid)
+
+
+# projects
+@handles("create_project_request")
+async def _create_project(conn: Connection, mid: str, msg: pb.CreateProjectRequest) -> bytes:
+    limits = conn.app.limits
+    _check_length(msg.title, 1, limits.max_title_length, "title")
+    if msg.HasField("description") and len(msg.description) > limits.max_description_length:
+        raise rules.malformed(
+            f"description exceeds maximum length ({limits.max_description_length} characters)",
+            "description",
+        )
+    if not 2 <= len(msg.key.encode()) <= 20:
+        raise rules.malformed("key must be 2-20 characters", "key")
+    if not set(msg.key) <= KEY_CHARS:
+        raise rules.malformed("key must contain only letters, numbers, and underscores", "key")
+    ctx = conn.ctx()
+    command = cmd.CreateProject(msg.title, msg.key, _opt(msg, "description"))
+    return await _create(
+        conn,
+        mid,
+        "create_project",
+        projects.create_project(ctx, command),
+        lambda o: _reply(
+            mid,
+            "project_created",
+            pb.ProjectCreated(project=codec.project_pb(o.value), user_id=ctx.actor),
+        ),
+    )
+
+
+@handles("update_project_request")
+async def _update_project(conn: Connection, mid: str, msg: pb.UpdateProjectRequest) -> bytes:
+    pid = rules.try_uuid(msg.project_id)
+    if pid is None:
+        raise invalid("Invalid project_id format", "project_id")
+    limits = conn.app.limits
+    if msg.HasField("title"):
+        _check_length(msg.title, 1, limits.max_title_length, "title")
+    if msg.HasField("description") and len(msg.description) > limits.max_description_length:
+        raise invalid(
+            f"description exceeds maximum length ({limits.max_description_length} characters)",
+            "description",
+        )
+    status = None
+    if msg.HasField("status"):
+        status = codec.PROJECT_STATUS_NAME.get(msg.status)
+        if status is None:
+            raise invalid(f"Invalid status value: {msg.status}", "status")
+    ctx = conn.ctx()
+    command = cmd.UpdateProject(
+        msg.expected_version, _opt(msg, "title"), _opt(msg, "description"), status
+    )
+    outcome = await _mutate(conn, projects.update_project(ctx, pid, command))
+    return _updated_reply(mid, outcome, "project_updated", "project.updated", ctx)
+
+
+@handles("delete_project_request")
+async def _delete_project(conn: Connection, mid: str, msg: pb.DeleteProjectRequest) -> bytes:
+    pid = rules.try_uuid(msg.project_id)
+    if pid is None:
+        raise invalid("Invalid project_id format", "project_id")
+    ctx = conn.ctx()
+    await _mutate(conn, projects.delete_project(ctx, pid, msg.expected_version))
+    return _reply(mid, "project_deleted", pb.ProjectDeleted(project_id=pid, user_id=ctx.actor))
+
+
+@handles("list_projects_request")
+async def _list_projects(conn: Connection, mid: str, msg: pb.ListProjectsRequest) -> bytes:
+    found = await conn.app.store.read(projects.list_projects_for(conn.ctx()))
+    return _reply(
+        mid, "project_list", pb.ProjectList(projects=[codec.project_pb(p) for p in found])
+    )
+
+
+# work items
+@handles("create_work_item_request")
+async def _create_work_item(conn: Connection, mid: str, msg: pb.CreateWorkItemRequest) -> bytes:
+    item_type = codec.ITEM_TYPE_NAME.get(msg.item_type)
+    if item_type is None:
+        raise invalid(f"Invalid item_type: {msg.item_type}", "item_type")
+    limits = conn.app.limits
+    _check_length(msg.title, 1, limits.max_title_length, "title")
+    ctx = conn.ctx()
+    command = cmd.CreateWorkItem(
+        project_id=msg.project_id,
+        item_type=item_type,
+        title=msg.title,
+        description=_opt(msg, "description"),
+        parent_id=_opt(msg, "parent_id"),
+        status=_opt(msg, "status"),
+        priority=_opt(msg, "priority"),
+    )
+    return await _create(
+        conn,
+        mid,
+        "create_work_item",
+        work_items.create_work_item(ctx, command),
+        lambda o: _reply(mid, *_payload(o)),
+    )
+
+
+def _payload(outcome: Outcome[Any]) -> tuple[str, Message]:
+    event = _entity_event(outcome)
+    assert event is not None
+    found = codec.event_payload(event)
+    assert found is not None
+    return found
+
+
+@handles("update_work_item_request")
+async def _update_work_item(conn: Connection, mid: str, msg: pb.UpdateWorkItemRequest) -> bytes:
+    wid = rules.parse_uuid(msg.work_item_id, "work_item_id")
+    ctx = conn.ctx()
+    command = cmd.UpdateWorkItem(
+        expected_version=msg.expected_version,
+        title=_opt(msg, "title"),
+        description=_opt(msg, "description"),
+        status=_opt(msg, "status"),
+        priority=_opt(msg, "priority"),
+        assignee_id=_opt(msg, "assignee_id"),
+        sprint_id=_opt(msg, "sprint_id"),
+        story_points=_opt(msg, "story_points"),
+        parent_id=_opt(msg, "parent_id"),
+        update_parent=msg.update_parent,
+        position=_opt(msg, "position"),
+    )
+    outcome = await _mutate(conn, work_items.update_work_item(ctx, wid, command))
+    event = _entity_event(outcome)
+    if event is None:
+        above, below = await conn.app.store.read(work_items.item_hierarchy(outcome.value))
+        event = Event(
+            "work_item.updated",
+            None,
+            outcome.value,
+            ctx.actor,
+            {"changed": [], "ancestor_ids": above, "descendant_ids": below},
+        )
+    found = codec.event_payload(event)
+    assert found is not None
+    return _reply(mid, *found)
+
+
+@handles("delete_work_item_request")
+async def _delete_work_item(conn: Connection, mid: str, msg: pb.DeleteWorkItemRequest) -> bytes:
+    wid = rules.parse_uuid(msg.work_item_id, "work_item_id")
+    ctx = conn.ctx()
+    await _mutate(conn, work_items.delete_work_item(ctx, wid))
+    return _reply(mid, "work_item_deleted", pb.WorkItemDeleted(work_item_id=wid, user_id=ctx.actor))
+
+
+@handles("get_work_items_request")
+async def _get_work_items(conn: Connection, mid: str, msg: pb.GetWorkItemsRequest) -> bytes:
+    now = int(time.time())
+    items, above, below = await conn.app.store.read(
+        work_items.list_with_hierarchy(conn.ctx(), msg.project_id)
+    )
+    return _reply(
+        mid,
+        "work_items_list",
+        pb.WorkItemsList(
+            work_items=[codec.work_item_pb(i, above[i.id], below[i.id]) for i in items],
+            as_of_timestamp=now,
+        ),
+    )
+
+
+# sprints
+@handles("create_sprint_request")
+async def _create_sprint(conn: Connection, mid: str, msg: pb.CreateSprintRequest) -> bytes:
+    _check_length(msg.name, 1, conn.app.limits.max_sprint_name_length, "name")
+    if msg.start_date >= msg.end_date:
+        raise rules.malformed("start_date must be before end_date", "start_date")
+    now = int(time.time())
+    for name in ("start_date", "end_date"):
+        value = getattr(msg, name)
+        if not now - YEAR <= value <= now + 5 * YEAR:
+            raise rules.malformed(f"{name} is outside reasonable range", name)
+    pid = rules.parse_uuid(msg.project_id, "project_id")
+    ctx = conn.ctx()
+    command = cmd.CreateSprint(pid, msg.name, msg.start_date, msg.end_date, _opt(msg, "goal"))
+    return await _create(
+        conn,
+        mid,
+        "create_sprint",
+        sprints.create_sprint(ctx, command),
+        lambda o: _reply(mid, *_payload(o)),
+    )
+
+
+@handles("update_sprint_request")
+async def _update_sprint(conn: Connection, mid: str, msg: pb.UpdateSprintRequest) -> bytes:
+    sid = rules.parse_uuid(msg.sprint_id, "sprint_id")
+    status = None
+    if msg.HasField("status"):
+        status = codec.SPRINT_STATUS_NAME.get(msg.status)
+        if status is None:
+            raise invalid(f"Invalid sprint status: {msg.status}", "status")
+    if msg.HasField("name"):
+        _check_length(msg.name, 1, conn.app.limits.max_sprint_name_length, "name")
+    ctx = conn.ctx()
+    command = cmd.UpdateSprint(
+        expected_version=msg.expected_version,
+        name=_opt(msg, "name"),
+        goal=_opt(msg, "goal"),
+        start_date=_opt(msg, "start_date"),
+        end_date=_opt(msg, "end_date"),
+        status=status,
+    )
+    outcome = await _mutate(conn, sprints.update_sprint(ctx, sid, command))
+    return _updated_reply(mid, outcome, "sprint_updated", "sprint.updated", ctx)
+
+
+@handles("delete_sprint_request")
+async def _delete_sprint(conn: Connection, mid: str, msg: pb.DeleteSprintRequest) -> bytes:
+    sid = rules.parse_uuid(msg.sprint_id, "sprint_id")
+    ctx = conn.ctx()
+    await _mutate(conn, sprints.delete_sprint(ctx, sid))
+    return _reply(mid, "sprint_deleted", pb.SprintDeleted(sprint_id=sid, user_id=ctx.actor))
+
+
+@handles("get_sprints_request")
+async def _get_sprints(conn: Connection, mid: str, msg: pb.GetSprintsRequest) -> bytes:
+    pid = rules.parse_uuid(msg.project_id, "project_id")
+    found = await conn.app.store.read(sprints.list_sprints_for(conn.ctx(), pid))
+    return _reply(mid, "sprints_list", pb.SprintsList(sprints=[codec.sprint_pb(s) for s in found]))
+
+
+# comments
+@handles("create_comment_request")
+async def _create_comment(conn: Connection, mid: str, msg: pb.CreateCommentRequest) -> bytes:
+    rules.check_content(msg.content, conn.app.limits.max_comment_length)
+    wid = rules.parse_uuid(msg.work_item_id, "work_item_id")
+    ctx = conn.ctx()
+    return await _create(
+        conn,
+        mid,
+        "create_comment",
+        comments.create_comment(ctx, wid, cmd.CreateComment(msg.content)),
+        lambda o: _reply(mid, *_payload(o)),
+    )
+
+
+@handles("update_comment_request")
+async def _update_comment(conn: Connection, mid: str, msg: pb.UpdateCommentRequest) -> bytes:
+    rules.check_content(msg.content, conn.app.limits.max_comment_length)
+    cid = rules.parse_uuid(msg.comment_id, "comment_id")
+    ctx = conn.ctx()
+    outcome = await _mutate(conn, comments.update_comment(ctx, cid, cmd.UpdateComment(msg.content)))
+    return _reply(
+        mid,
+        "comment_updated",
+        pb.CommentUpdated(comment=codec.comment_pb(outcome.value), user_id=ctx.actor),
+    )
+
+
+@handles("delete_comment_request")
+async def _delete_comment(conn: Connection, mid: str, msg: pb.DeleteCommentRequest) -> bytes:
+    cid = rules.parse_uuid(msg.comment_id, "comment_id")
+    ctx = conn.ctx()
+    await _mutate(conn, comments.delete_comment(ctx, cid))
+    return _reply(mid, "comment_deleted", pb.CommentDeleted(comment_id=cid, user_id=ctx.actor))
+
+
+@handles("get_comments_request")
+async def _get_comments(conn: Connection, mid: str, msg: pb.GetCommentsRequest) -> bytes:
+    wid = rules.parse_uuid(msg.work_item_id, "work_item_id")
+    found = await conn.app.store.read(comments.list_comments_for(conn.ctx(), wid))
+    return _reply(
+        mid, "comments_list", pb.CommentsList(comments=[codec.comment_pb(c) for c in found])
+    )
+
+
+# time entries
+@handles("start_timer_request")
+async def _start_timer(conn: Connection, mid: str, msg: pb.StartTimerRequest) -> bytes:
+    description = _opt(msg, "description")
+    _check_te_description(description)
+    rules.parse_uuid(msg.work_item_id, "work_item_id")
+    ctx = conn.ctx()
+
+    def reply(o: Outcome[Any]) -> bytes:
+        entry, stopped = o.value
+        started = pb.TimerStarted(time_entry=codec.time_entry_pb(entry), user_id=ctx.actor)
+        if stopped is not None:
+            started.stopped_entry.CopyFrom(codec.time_entry_pb(stopped))
+        return _reply(mid, "timer_started", started)
+
+    command = cmd.CreateTimeEntry(msg.work_item_id, description)
+    return await _create(conn, mid, "start_timer", time_entries.start_timer(ctx, command), reply)
+
+
+@handles("stop_timer_request")
+async def _stop_timer(conn: Connection, mid: str, msg: pb.StopTimerRequest) -> bytes:
+    rules.parse_uuid(msg.time_entry_id, "time_entry_id")
+    ctx = conn.ctx()
+    return await _create(
+        conn,
+        mid,
+        "stop_timer",
+        time_entries.stop_timer(ctx, msg.time_entry_id),
+        lambda o: _reply(
+            mid,
+            "timer_stopped",
+            pb.TimerStopped(time_entry=codec.time_entry_pb(o.value), user_id=ctx.actor),
+        ),
+    )
+
+
+@handles("create_time_entry_request")
+async def _create_time_entry(conn: Connection, mid: str, msg: pb.CreateTimeEntryRequest) -> bytes:
+    description = _opt(msg, "description")
+    _check_te_description(description)
+    ctx = conn.ctx()
+    command = cmd.CreateManualTimeEntry(msg.work_item_id, msg.started_at, msg.ended_at, description)
+    return await _create(
+        conn,
+        mid,
+        "create_time_entry",
+        time_entries.create_manual(ctx, command),
+        lambda o: _reply(
+            mid,
+            "time_entry_created",
+            pb.TimeEntryCreated(time_entry=codec.time_entry_pb(o.value), user_id=ctx.actor),
+        ),
+    )
+
+
+@handles("update_time_entry_request")
+async def _update_time_entry(conn: Connection, mid: str, msg: pb.UpdateTimeEntryRequest) -> bytes:
+    rules.parse_uuid(msg.time_entry_id, "time_entry_id")
+    description = _opt(msg, "description")
+    _check_te_description(description)
+    ctx = conn.ctx()
+    command = cmd.UpdateTimeEntry(
+        description=description,
+        started_at=_opt(msg, "started_at"),
+        ended_at=_opt(msg, "ended_at"),
+    )
+    outcome = await _mutate(
+        conn, time_entries.update_time_entry(ctx, msg.time_entry_id, command, "time_entry_id")
+    )
+    return _reply(
+        mid,
+        "time_entry_updated",
+        pb.TimeEntryUpdated(time_entry=codec.time_entry_pb(outcome.value), user_id=ctx.actor),
+    )
+
+
+@handles("delete_time_entry_request")
+async def _delete_time_entry(conn: Connection, mid: str, msg: pb.DeleteTimeEntryRequest) -> bytes:
+    ctx = conn.ctx()
+    outcome = await _mutate(
+        conn, time_entries.delete_time_entry(ctx, msg.time_entry_id, "time_entry_id")
+    )
+    te = outcome.value
+    return _reply(
+        mid,
+        "time_entry_deleted",
+        pb.TimeEntryDeleted(time_entry_id=te.id, work_item_id=te.work_item_id, user_id=ctx.actor),
+    )
+
+
+@handles("get_time_entries_request")
+async def _get_time_entries(conn: Connection, mid: str, msg: pb.GetTimeEntriesRequest) -> bytes:
+    entries, total = await conn.app.store.read(
+        time_entries.page_time_entries(
+            conn.ctx(), msg.work_item_id, _opt(msg, "limit"), _opt(msg, "offset")
+        )
+    )
+    return _reply(
+        mid,
+        "time_entries_list",
+        pb.TimeEntriesList(
+            time_entries=[codec.time_entry_pb(t) for t in entries], total_count=total
+        ),
+    )
+
+
+@handles("get_running_timer_request")
+async def _running_timer(conn: Connection, mid: str, msg: pb.GetRunningTimerRequest) -> bytes:
+    entry = await conn.app.store.read(time_entries.running_timer(conn.ctx()))
+    response = pb.RunningTimerResponse()
+    if entry is not None:
+        response.time_entry.CopyFrom(codec.time_entry_pb(entry))
+    return _reply(mid, "running_timer_response", response)
+
+
+# dependencies
+@handles("create_dependency_request")
+async def _create_dependency(conn: Connection, mid: str, msg: pb.CreateDependencyRequest) -> bytes:
+    rules.parse_uuid(msg.blocking_item_id, "blocking_item_id")
+    rules.parse_uuid(msg.blocked_item_id, "blocked_item_id")
+    if rules.try_uuid(msg.blocking_item_id) == rules.try_uuid(msg.blocked_item_id):
+        raise invalid("Work item cannot block itself", "blocked_item_id")
+    dep_type = codec.DEPENDENCY_TYPE_NAME.get(msg.dependency_type)
+    if dep_type is None:
+        raise invalid("Invalid dependency_type. Must be BLOCKS or RELATES_TO", "dependency_type")
+    ctx = conn.ctx()
+    command = cmd.CreateDependency(msg.blocking_item_id, msg.blocked_item_id, dep_type)
+    return await _create(
+        conn,
+        mid,
+        "create_dependency",
+        dependencies.create_dependency(ctx, command),
+        lambda o: _reply(
+            mid,
+            "dependency_created",
+            pb.DependencyCreated(dependency=codec.dependency_pb(o.value), user_id=ctx.actor),
+        ),
+    )
+
+
+@handles("delete_dependency_request")
+async def _delete_dependency(conn: Connection, mid: str, msg: pb.DeleteDependencyRequest) -> bytes:
+    did = rules.parse_uuid(msg.dependency_id, "dependency_id")
+    ctx = conn.ctx()
+    outcome = await _mutate(conn, dependencies.delete_dependency(ctx, did))
+    dep = outcome.value
+    return _reply(
+        mid,
+        "dependency_deleted",
+        pb.DependencyDeleted(
+            dependency_id=dep.id,
+            blocking_item_id=dep.blocking_item_id,
+            blocked_item_id=dep.blocked_item_id,
+            user_id=ctx.actor,
+        ),
+    )
+
+
+@handles("get_dependencies_request")
+async def _get_dependencies(conn: Connection, mid: str, msg: pb.GetDependenciesRequest) -> bytes:
+    wid = rules.parse_uuid(msg.work_item_id, "work_item_id")
+    found = await conn.app.store.read(dependencies.list_dependencies_for(conn.ctx(), wid))
+    return _reply(
+        mid,
+        "dependencies_list",
+        pb.DependenciesList(
+            blocking=[codec.dependency_pb(d) for d in found if d.blocked_item_id == wid],
+            blocked=[codec.dependency_pb(d) for d in found if d.blocking_item_id == wid],
+        ),
+    )
+
+
+# activity log and LLM context
+@handles("get_activity_log_request")
+async def _activity_log(conn: Connection, mid: str, msg: pb.GetActivityLogRequest) -> bytes:
+    entries, total, more = await conn.app.store.read(
+        activity.activity_log(conn.ctx(), msg.entity_type, msg.entity_id, msg.limit, msg.offset)
+    )
+    return _reply(
+        mid,
+        "activity_log_list",
+        pb.ActivityLogList(
+            entries=[codec.activity_pb(e) for e in entries], total_count=total, has_more=more
+        ),
+    )
+
+
+@handles("get_llm_context_request")
+async def _llm_context(conn: Connection, mid: str, msg: pb.GetLlmContextRequest) -> bytes:
+    found = await conn.app.store.read(
+        activity.llm_context(
+            _opt(msg, "category"), _opt(msg, "context_type"), _opt(msg, "min_priority")
+        )
+    )
+    return _reply(
+        mid, "llm_context_list", pb.LlmContextList(entries=[codec.llm_pb(e) for e in found])
+    )
+
+
+# -- frames ---------------------------------------------------------------------------
+async def answer(conn: Connection, data: bytes) -> bytes:
+    """The one reply frame to one binary frame. Never raises."""
+    try:
+        env = pb.WebSocketMessage.FromString(data)
+    except (DecodeError, RuntimeError, ValueError):
+        return codec.error_frame(
+            "", "INVALID_MESSAGE", "Invalid message: the frame is not a protobuf WebSocketMessage"
+        )
+    mid = env.message_id
+    case = env.WhichOneof("payload")
+    handler = HANDLERS.get(case) if case is not None else None
+    if handler is None:
+        return codec.error_frame(mid, "INVALID_MESSAGE", "Unsupported or missing message payload")
+    try:
+        return await asyncio.wait_for(handler(conn, mid, getattr(env, case)), REQUEST_TIMEOUT)
+    except DomainError as err:
+        return codec.domain_error_frame(mid, err)
+    except TimeoutError:
+        return codec.error_frame(mid, "TIMEOUT", "Request timed out. Please try again.")
+    except Exception:
+        log.exception("WebSocket request %s (%s) failed", case, mid[:8])
+        return codec.error_frame(mid, "DATABASE_ERROR", "Database error")
+
+
+def ensure_user(user: str, now: int) -> Program[None]:
+    yield db.ensure_user(user, now)
+
+
+async def session(
+    app: App, registry: Registry, conn: Connection, receive: Callable[[], Awaitable[Any]]
+) -> None:
+    """Read frames until the client or the server closes; answer each one in order."""
+    limiter = RateLimiter(app.cfg.rate_limit.max_requests, app.cfg.rate_limit.window_secs)
+    violations = 0
+    writer = asyncio.create_task(conn.writer())
+    registry.connections.add(conn)
+    app.ws_connections = len(registry)
+    try:
+        await app.store.write(ensure_user(conn.user, int(time.time())))
+        while not conn.closed:
+            try:
+                msg = await receive()
+            except (RuntimeError, OSError):  # the transport closed under us
+                break
+            kind = int(msg.kind)
+            if kind == 0:
+                break
+            app.touch()
+            if not limiter.allow():
+                violations += 1
+                if violations >= MAX_VIOLATIONS:
+                    await conn.send(
+                        f"Rate limit exceeded {MAX_VIOLATIONS} times. Connection closed."
+                    )
+                    break
+                await conn.send(
+                    f"Rate limit exceeded. Slow down. ({violations}/{MAX_VIOLATIONS} warnings)"
+                )
+                continue
+            violations = 0
+            if kind == 1:
+                data = msg.data
+                if len(data) > MAX_FRAME_BYTES:
+                    await conn.send(
+                        codec.error_frame(
+                            "",
+                            "INVALID_MESSAGE",
+                            f"Invalid message: frame larger than {MAX_FRAME_BYTES} bytes",
+                        )
+                    )
+                    break
+                await conn.send(await answer(conn, data))
+            else:
+                await conn.send(TEXT_HELP)
+    finally:
+        registry.connections.discard(conn)
+        app.ws_connections = len(registry)
+        app.hub.remove(conn)
+        if not writer.done():
+            try:
+                conn.queue.put_nowait(_CLOSE)
+                await asyncio.wait_for(writer, 5.0)
+            except (asyncio.QueueFull, TimeoutError, RuntimeError, OSError):
+                writer.cancel()
+        conn.close()
