@@ -63,10 +63,12 @@ def error_body(code: str, message: str, field: str | None = None) -> bytes:
 
 def domain_error(err: DomainError) -> Response:
     status, code = _REST_STATUS.get(err.code, (500, err.code))
-    message = err.message
+    message, field = err.message, err.field
+    if err.code == "DUPLICATE_KEY":
+        field = None  # REST's CONFLICT envelope carries no field (as in the original)
     if err.code == "INVALID_MESSAGE":
         message = f"Invalid message: {message}"
-    return Response(status, error_body(code, message, err.field))
+    return Response(status, error_body(code, message, field))
 
 
 def fail(code: str, message: str, field: str | None = None) -> Response:

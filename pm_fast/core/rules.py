@@ -106,11 +106,12 @@ def malformed(message: str, field: str | None = None) -> DomainError:
 
 
 def require_title(value: str, max_len: int, field: str = "title") -> str:
-    if len(value) > max_len:
-        raise malformed(f"{field} must not exceed {max_len} characters", field)
+    """Trimmed first (docs/compat.md), then 1..max_len characters."""
     value = value.strip()
     if not value:
         raise malformed(f"{field} must be at least 1 characters", field)
+    if len(value) > max_len:
+        raise malformed(f"{field} must not exceed {max_len} characters", field)
     return value
 
 
@@ -166,11 +167,11 @@ def check_position(value: int) -> int:
 
 
 def check_content(value: str, max_len: int) -> str:
-    if len(value) > max_len:
-        raise malformed(f"content must not exceed {max_len} characters", "content")
     stripped = value.strip()
     if not stripped:
         raise malformed("content must be at least 1 characters", "content")
+    if len(stripped) > max_len:
+        raise malformed(f"content must not exceed {max_len} characters", "content")
     return stripped
 
 
