@@ -1,6 +1,6 @@
 """Turn pytest-benchmark JSON and the load benchmark's JSON into docs/benchmarks.md.
 
-    .venv/bin/python benches/report.py MICRO.json LOAD.json > docs/benchmarks.md
+.venv/bin/python benches/report.py MICRO.json LOAD.json > docs/benchmarks.md
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def micro_table(data: dict) -> list[str]:
 def main() -> int:
     micro = json.loads(Path(sys.argv[1]).read_text())
     load = json.loads(Path(sys.argv[2]).read_text())
+    ws = json.loads(Path(sys.argv[3]).read_text()) if len(sys.argv) > 3 else {"results": []}
     env = load["env"]
     machine = micro.get("machine_info", {})
     out = [
@@ -56,6 +57,23 @@ def main() -> int:
         out.append(
             f"| {r['name']} | {r['clients']} | {r['requests']} | {r['errors']} | {r['rps']} |"
             f" {r['p50_ms']} | {r['p99_ms']} |"
+        )
+    out += [
+        "",
+        "## WebSocket fan-out (`benches/load_ws.py`)",
+        "",
+        "One project, N subscriber connections, one writer sending CreateWorkItem requests",
+        "back to back. Latency: request sent → the last subscriber has the WorkItemCreated",
+        "event. Each mutation reaches each subscriber as 2 frames (ActivityLogCreated,",
+        "WorkItemCreated).",
+        "",
+        "| subscribers | mutations | mutations/s | frames delivered/s | p50 ms | p99 ms |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in ws["results"]:
+        out.append(
+            f"| {r['subscribers']} | {r['mutations']} | {r['mutations_per_s']} |"
+            f" {r['frames_per_s']} | {r['p50_ms']} | {r['p99_ms']} |"
         )
     out += [
         "",
