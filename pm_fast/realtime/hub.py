@@ -61,11 +61,9 @@ class Hub:
                         del index[key]
 
     def remove(self, sub: Subscriber) -> None:
-        entry = self._subs.pop(sub, None)
-        if entry is not None:
-            self._subs[sub] = entry
-            self.unsubscribe(sub, list(entry[0]), list(entry[1]))
-            del self._subs[sub]
+        projects, sprints = self.subscriptions(sub)
+        self.unsubscribe(sub, projects, sprints)
+        self._subs.pop(sub, None)
 
     def subscriptions(self, sub: Subscriber) -> tuple[set[str], set[str]]:
         projects, sprints = self._subs.get(sub, (set(), set()))
