@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -36,8 +36,8 @@ class App:
     shutdown: asyncio.Event = field(default_factory=asyncio.Event)
     last_activity: float = field(default_factory=time.monotonic)
     ws_connections: int = 0
-    # Called when shutdown starts, before the listener stops (e.g. close WebSockets).
-    on_shutdown: list[Callable[[], None]] = field(default_factory=list)
+    # Awaited when shutdown starts, before the listener stops (e.g. close WebSockets).
+    on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     llm_user: str = ""
     limits: Limits = field(default_factory=Limits)
 

@@ -81,7 +81,7 @@ async def serve(pm_dir: Path, environ: dict[str, str]) -> int:
         else:
             log.info("shutting down")
             for hook in app.on_shutdown:
-                hook()
+                await hook()
             server.signal_handler_interrupt()  # type: ignore[no-untyped-call]
             await serving
     finally:

@@ -20,6 +20,7 @@ _REST_STATUS: dict[str, tuple[int, str]] = {
     "BAD_REQUEST": (400, "BAD_REQUEST"),
     "CONFLICT": (409, "CONFLICT"),
     "DUPLICATE_KEY": (409, "CONFLICT"),
+    "DUPLICATE": (400, "VALIDATION_ERROR"),
     # The original REST API answers "delete an item with children" with 400
     # VALIDATION_ERROR; every delete refusal uses that shape on REST.
     "DELETE_BLOCKED": (400, "VALIDATION_ERROR"),
@@ -64,8 +65,8 @@ def error_body(code: str, message: str, field: str | None = None) -> bytes:
 def domain_error(err: DomainError) -> Response:
     status, code = _REST_STATUS.get(err.code, (500, err.code))
     message, field = err.message, err.field
-    if err.code == "DUPLICATE_KEY":
-        field = None  # REST's CONFLICT envelope carries no field (as in the original)
+    if code != "VALIDATION_ERROR" or err.code == "DUPLICATE":
+        field = None  # as in the original, REST names a field only for validation errors
     if err.code == "INVALID_MESSAGE":
         message = f"Invalid message: {message}"
     return Response(status, error_body(code, message, field))

@@ -11,7 +11,8 @@ import asyncio
 import base64
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from google.protobuf.message import DecodeError, Message
@@ -79,6 +80,21 @@ class RateLimiter:
 _CLOSE = object()
 
 
+class _Gone:
+    async def send_bytes(self, data: bytes) -> None:
+        raise RuntimeError("connection released")
+
+    async def send_str(self, data: str) -> None:
+        raise RuntimeError("connection released")
+
+
+_GONE = _Gone()
+
+
+def _nothing() -> None:
+    pass
+
+
 class Connection:
     """One client: its identity, subscriptions and bounded outgoing queue."""
 
@@ -98,6 +114,7 @@ class Connection:
             limits=self.app.limits,
             authenticated=True,
             llm_user=self.app.llm_user,
+            message_limits=True,
         )
 
     def deliver(self, frame: bytes) -> None:
@@ -117,6 +134,11 @@ class Connection:
         if not self.closed:
             self.closed = True
             self._close()
+
+    def release(self) -> None:
+        """Drop the references to the transport so the socket goes with the session."""
+        self.transport = _GONE
+        self._close = _nothing
 
     async def writer(self) -> None:
         try:
@@ -141,9 +163,13 @@ class Registry:
     def __len__(self) -> int:
         return len(self.connections)
 
-    def close_all(self) -> None:
+    async def close_all(self, timeout: float = 3.0) -> None:
+        """Close every connection and give their Close frames time to leave."""
         for conn in list(self.connections):
             conn.close()
+        deadline = time.monotonic() + timeout
+        while self.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
 
 
 # -- requests -------------------------------------------------------------------------
@@ -225,16 +251,22 @@ async def _create(
     return reply
 
 
+@contextmanager
+def _status_wording(message: str) -> Iterator[None]:
+    """WebSocket wording for a status number that names no status (spec §4.7)."""
+    try:
+        yield
+    except DomainError as err:
+        if err.field == "status" and err.message.startswith("Invalid status: "):
+            raise invalid(message, "status") from None
+        raise
+
+
 def _check_length(value: str, low: int, high: int, field: str) -> None:
     if len(value) < low:
         raise rules.malformed(f"{field} must be at least {low} characters", field)
     if len(value) > high:
         raise rules.malformed(f"{field} must not exceed {high} characters", field)
-
-
-def _check_te_description(value: str | None) -> None:
-    if value is not None and len(value) > 1000:
-        raise rules.malformed("description must not exceed 1000 characters", "description")
 
 
 @handles("ping")
@@ -308,24 +340,16 @@ async def _update_project(conn: Connection, mid: str, msg: pb.UpdateProjectReque
     pid = rules.try_uuid(msg.project_id)
     if pid is None:
         raise invalid("Invalid project_id format", "project_id")
-    limits = conn.app.limits
-    if msg.HasField("title"):
-        _check_length(msg.title, 1, limits.max_title_length, "title")
-    if msg.HasField("description") and len(msg.description) > limits.max_description_length:
-        raise invalid(
-            f"description exceeds maximum length ({limits.max_description_length} characters)",
-            "description",
-        )
     status = None
     if msg.HasField("status"):
-        status = codec.PROJECT_STATUS_NAME.get(msg.status)
-        if status is None:
-            raise invalid(f"Invalid status value: {msg.status}", "status")
+        # An unknown number reaches the service as text it refuses after the lookup.
+        status = codec.PROJECT_STATUS_NAME.get(msg.status, str(msg.status))
     ctx = conn.ctx()
     command = cmd.UpdateProject(
         msg.expected_version, _opt(msg, "title"), _opt(msg, "description"), status
     )
-    outcome = await _mutate(conn, projects.update_project(ctx, pid, command))
+    with _status_wording(f"Invalid status value: {msg.status}"):
+        outcome = await _mutate(conn, projects.update_project(ctx, pid, command))
     return _updated_reply(mid, outcome, "project_updated", "project.updated", ctx)
 
 
@@ -467,11 +491,7 @@ async def _update_sprint(conn: Connection, mid: str, msg: pb.UpdateSprintRequest
     sid = rules.parse_uuid(msg.sprint_id, "sprint_id")
     status = None
     if msg.HasField("status"):
-        status = codec.SPRINT_STATUS_NAME.get(msg.status)
-        if status is None:
-            raise invalid(f"Invalid sprint status: {msg.status}", "status")
-    if msg.HasField("name"):
-        _check_length(msg.name, 1, conn.app.limits.max_sprint_name_length, "name")
+        status = codec.SPRINT_STATUS_NAME.get(msg.status, str(msg.status))
     ctx = conn.ctx()
     command = cmd.UpdateSprint(
         expected_version=msg.expected_version,
@@ -481,7 +501,8 @@ async def _update_sprint(conn: Connection, mid: str, msg: pb.UpdateSprintRequest
         end_date=_opt(msg, "end_date"),
         status=status,
     )
-    outcome = await _mutate(conn, sprints.update_sprint(ctx, sid, command))
+    with _status_wording(f"Invalid sprint status: {msg.status}"):
+        outcome = await _mutate(conn, sprints.update_sprint(ctx, sid, command))
     return _updated_reply(mid, outcome, "sprint_updated", "sprint.updated", ctx)
 
 
@@ -549,7 +570,11 @@ async def _get_comments(conn: Connection, mid: str, msg: pb.GetCommentsRequest) 
 @handles("start_timer_request")
 async def _start_timer(conn: Connection, mid: str, msg: pb.StartTimerRequest) -> bytes:
     description = _opt(msg, "description")
-    _check_te_description(description)
+    if description is not None and len(description) > time_entries.MAX_DESCRIPTION:
+        raise rules.malformed(
+            f"description must not exceed {time_entries.MAX_DESCRIPTION} characters",
+            "description",
+        )
     rules.parse_uuid(msg.work_item_id, "work_item_id")
     ctx = conn.ctx()
 
@@ -584,7 +609,6 @@ async def _stop_timer(conn: Connection, mid: str, msg: pb.StopTimerRequest) -> b
 @handles("create_time_entry_request")
 async def _create_time_entry(conn: Connection, mid: str, msg: pb.CreateTimeEntryRequest) -> bytes:
     description = _opt(msg, "description")
-    _check_te_description(description)
     ctx = conn.ctx()
     command = cmd.CreateManualTimeEntry(msg.work_item_id, msg.started_at, msg.ended_at, description)
     return await _create(
@@ -602,9 +626,7 @@ async def _create_time_entry(conn: Connection, mid: str, msg: pb.CreateTimeEntry
 
 @handles("update_time_entry_request")
 async def _update_time_entry(conn: Connection, mid: str, msg: pb.UpdateTimeEntryRequest) -> bytes:
-    rules.parse_uuid(msg.time_entry_id, "time_entry_id")
     description = _opt(msg, "description")
-    _check_te_description(description)
     ctx = conn.ctx()
     command = cmd.UpdateTimeEntry(
         description=description,
@@ -761,11 +783,16 @@ async def answer(conn: Connection, data: bytes) -> bytes:
     try:
         return await asyncio.wait_for(handler(conn, mid, getattr(env, case)), REQUEST_TIMEOUT)
     except DomainError as err:
+        # The traceback would tie this connection's frames into a reference cycle with
+        # the failed future, keeping the socket open until the next GC pass.
+        err.__traceback__ = None
         return codec.domain_error_frame(mid, err)
-    except TimeoutError:
+    except TimeoutError as err:
+        err.__traceback__ = None
         return codec.error_frame(mid, "TIMEOUT", "Request timed out. Please try again.")
-    except Exception:
+    except Exception as err:
         log.exception("WebSocket request %s (%s) failed", case, mid[:8])
+        err.__traceback__ = None
         return codec.error_frame(mid, "DATABASE_ERROR", "Database error")
 
 
@@ -830,3 +857,4 @@ async def session(
             except (asyncio.QueueFull, TimeoutError, RuntimeError, OSError):
                 writer.cancel()
         conn.close()
+        conn.release()

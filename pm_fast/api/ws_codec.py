@@ -299,6 +299,7 @@ _WS_ERRORS: dict[str, tuple[str, str]] = {
     "VALIDATION_ERROR": ("VALIDATION_ERROR", "Validation failed: "),
     "BAD_REQUEST": ("VALIDATION_ERROR", "Validation failed: "),
     "DUPLICATE_KEY": ("VALIDATION_ERROR", "Validation failed: "),
+    "DUPLICATE": ("VALIDATION_ERROR", "Validation failed: "),
     "INVALID_MESSAGE": ("INVALID_MESSAGE", "Invalid message: "),
     "CONFLICT": ("CONFLICT", "Conflict: "),
     "DELETE_BLOCKED": ("DELETE_BLOCKED", "Cannot delete: "),
@@ -320,6 +321,10 @@ def domain_error_frame(message_id: str, error: DomainError) -> bytes:
     if code == "DATABASE_ERROR":
         return error_frame(message_id, code, "Database error")
     message = error.message
+    if message.startswith("Invalid UUID format") and error.field:
+        message = f"Invalid UUID format for {error.field}"
+    elif error.code == "NOT_FOUND" and error.field in ("blocking_item_id", "blocked_item_id"):
+        message += " (blocking)" if error.field == "blocking_item_id" else " (blocked)"
     if error.code == "DELETE_BLOCKED" and message.startswith("Cannot delete"):
         message = "Cannot delete: " + message[len("Cannot delete") :].lstrip(": ")
     elif prefix and not message.startswith(prefix):

@@ -20,6 +20,8 @@ NEED = {"view": ("View", 1), "edit": ("Edit", 2), "admin": ("Admin", 3)}
 
 
 def role_in(ctx: Ctx, project_id: str) -> Program[str | None]:
+    if (yield db.row_state("project", project_id)) != "live":
+        return None
     members: list[tuple[str, str]] = yield db.members_of(project_id)
     if all(user == ctx.llm_user for user, _ in members):
         return "admin"

@@ -33,6 +33,8 @@ def _require_own(text: str, ctx: Ctx, verb: str) -> Program[Comment]:
         raise not_found(f"Comment {cid} not found")
     if comment.created_by != ctx.actor:
         raise forbidden(f"Cannot {verb} another user's comment")
+    if (yield db.row_state("work_item", comment.work_item_id)) != "live":
+        raise not_found(f"Work item {comment.work_item_id} not found")
     return comment
 
 

@@ -37,6 +37,9 @@ class Ctx:
     limits: Limits = field(default_factory=Limits)
     authenticated: bool = False
     llm_user: str = "00000000-0000-0000-0000-000000000001"
+    # The original's WebSocket validator limits what a message may carry (project
+    # titles, sprint names, time-entry descriptions); REST never had those limits.
+    message_limits: bool = False
 
 
 @dataclass(slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import accel
 from ..core import rules
 from ..core.commands import CreateDependency
-from ..core.errors import invalid, not_found
+from ..core.errors import DomainError, invalid, not_found
 from ..core.model import Dependency, WorkItem
 from ..store.base import Program, db
 from .access import require
@@ -25,10 +25,10 @@ def list_dependencies_for(ctx: Ctx, item_id: str) -> Program[list[Dependency]]:
     return deps
 
 
-def _require_item(wid: str) -> Program[WorkItem]:
+def _require_item(wid: str, field: str) -> Program[WorkItem]:
     item: WorkItem | None = yield db.item_get(wid)
     if item is None:
-        raise not_found(f"Work item {wid} not found")
+        raise DomainError("NOT_FOUND", f"Work item {wid} not found", field)
     return item
 
 
@@ -40,8 +40,8 @@ def create_dependency(ctx: Ctx, cmd: CreateDependency) -> Program[Outcome[Depend
     )
     if blocking_id == blocked_id:
         raise invalid("A work item cannot depend on itself", "blocked_item_id")
-    blocking = yield from _require_item(blocking_id)
-    blocked = yield from _require_item(blocked_id)
+    blocking = yield from _require_item(blocking_id, "blocking_item_id")
+    blocked = yield from _require_item(blocked_id, "blocked_item_id")
     if blocking.project_id != blocked.project_id:
         raise invalid(
             "Dependencies can only be created between items in the same project",
@@ -50,7 +50,7 @@ def create_dependency(ctx: Ctx, cmd: CreateDependency) -> Program[Outcome[Depend
     yield from require(ctx, blocking.project_id, "edit")
     existing: tuple[Dependency, bool] | None = yield db.dep_pair_any(blocking_id, blocked_id)
     if existing is not None and not existing[1]:
-        raise invalid("This dependency already exists")
+        raise DomainError("DUPLICATE", "This dependency already exists", "blocked_item_id")
     blockers, _ = yield db.dep_counts(blocked_id)
     if blockers >= rules.MAX_LINKS_PER_ITEM:
         raise invalid(

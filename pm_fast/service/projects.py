@@ -32,15 +32,27 @@ def get_project(ident: str) -> Program[Project]:
     return (yield from resolve_project(ident))
 
 
-def _title(value: str) -> str:
+def _title(ctx: Ctx, value: str) -> str:
+    if ctx.message_limits:
+        return rules.require_title(value, ctx.limits.max_title_length)
     title = value.strip()
     if not title:
-        raise invalid("Title cannot be empty", "title")
+        raise rules.malformed("title must be at least 1 characters", "title")
     return title
 
 
+def _description(ctx: Ctx, value: str) -> str | None:
+    if ctx.message_limits and len(value) > ctx.limits.max_description_length:
+        raise invalid(
+            f"description exceeds maximum length ({ctx.limits.max_description_length}"
+            " characters)",
+            "description",
+        )
+    return rules.optional_text(value)
+
+
 def create_project(ctx: Ctx, cmd: CreateProject) -> Program[Outcome[Project]]:
-    title = _title(cmd.title)
+    title = _title(ctx, cmd.title)
     key = cmd.key.strip().upper()
     if not key:
         raise invalid("Key cannot be empty", "key")
@@ -83,9 +95,9 @@ def update_project(ctx: Ctx, ident: str, cmd: UpdateProject) -> Program[Outcome[
         )
     proposed: dict[str, Any] = {}
     if cmd.title is not None:
-        proposed["title"] = _title(cmd.title)
+        proposed["title"] = _title(ctx, cmd.title)
     if cmd.description is not None:
-        proposed["description"] = rules.optional_text(cmd.description)
+        proposed["description"] = _description(ctx, cmd.description)
     if cmd.status is not None:
         proposed["status"] = rules.check_choice(
             cmd.status, rules.PROJECT_STATUSES, "status", "status"

@@ -40,15 +40,19 @@ def get_sprint(text: str) -> Program[Sprint]:
     return (yield from require_sprint(text))
 
 
-def _name(value: str) -> str:
+def _name(ctx: Ctx, value: str) -> str:
+    if ctx.message_limits and len(value) > ctx.limits.max_sprint_name_length:
+        raise rules.malformed(
+            f"name must not exceed {ctx.limits.max_sprint_name_length} characters", "name"
+        )
     name = value.strip()
     if not name:
-        raise invalid("Sprint name cannot be empty", "name")
+        raise rules.malformed("name must be at least 1 characters", "name")
     return name
 
 
 def create_sprint(ctx: Ctx, cmd: CreateSprint) -> Program[Outcome[Sprint]]:
-    name = _name(cmd.name)
+    name = _name(ctx, cmd.name)
     goal = rules.optional_text(cmd.goal)
     pid = rules.try_uuid(cmd.project_id)
     if pid is None:
@@ -92,7 +96,7 @@ def update_sprint(ctx: Ctx, text: str, cmd: UpdateSprint) -> Program[Outcome[Spr
         raise conflict("Completed sprints cannot be modified", sprint.version)
     proposed: dict[str, Any] = {}
     if cmd.name is not None:
-        proposed["name"] = _name(cmd.name)
+        proposed["name"] = _name(ctx, cmd.name)
     if cmd.goal is not None:
         proposed["goal"] = rules.optional_text(cmd.goal)
     if cmd.start_date is not None:

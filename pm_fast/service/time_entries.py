@@ -13,6 +13,7 @@ from .access import require
 from .common import Ctx, Outcome, begin, changes_note, committed, new_id, resolve_work_item
 
 FUTURE_SLACK = 60
+MAX_DESCRIPTION = 1000
 MAX_DURATION = 24 * 3600
 
 
@@ -56,7 +57,22 @@ def _require_own(text: str, ctx: Ctx, verb: str, field: str | None = None) -> Pr
     entry = yield from require_entry(text, field)
     if entry.user_id != ctx.actor:
         raise forbidden(f"Cannot {verb} another user's time entry")
+    yield from _require_live_item(entry)
     return entry
+
+
+def _require_live_item(entry: TimeEntry) -> Program[None]:
+    # Entries of a deleted work item are read-only (the original saved the change and
+    # then answered NOT_FOUND; pm-fast answers NOT_FOUND and saves nothing).
+    if (yield db.row_state("work_item", entry.work_item_id)) != "live":
+        raise not_found(f"Work item {entry.work_item_id} not found")
+
+
+def _check_description(ctx: Ctx, value: str | None) -> None:
+    if ctx.message_limits and value is not None and len(value) > MAX_DESCRIPTION:
+        raise rules.malformed(
+            f"description must not exceed {MAX_DESCRIPTION} characters", "description"
+        )
 
 
 def _stopped(entry: TimeEntry, now: int) -> TimeEntry:
@@ -89,6 +105,7 @@ def start_timer(
     ctx: Ctx, cmd: CreateTimeEntry, field: str = "work_item_id"
 ) -> Program[Outcome[tuple[TimeEntry, TimeEntry | None]]]:
     """Start a running entry for the caller, stopping the caller's running timer first."""
+    _check_description(ctx, cmd.description)
     wid = rules.try_uuid(cmd.work_item_id)
     if wid is None:
         raise invalid(f"Invalid work_item_id: '{cmd.work_item_id}'", field)
@@ -135,6 +152,7 @@ def stop_timer(ctx: Ctx, text: str) -> Program[Outcome[TimeEntry]]:
         raise forbidden("Cannot stop another user's timer")
     if not te.is_running:
         raise invalid("Timer is not running", "time_entry_id")
+    yield from _require_live_item(te)
     yield from begin(ctx)
     stopped = _stopped(te, ctx.now)
     yield db.te_update(stopped)
@@ -149,6 +167,7 @@ def stop_timer(ctx: Ctx, text: str) -> Program[Outcome[TimeEntry]]:
 def create_manual(ctx: Ctx, cmd: CreateManualTimeEntry) -> Program[Outcome[TimeEntry]]:
     """A finished entry with given start and end (WebSocket CreateTimeEntry)."""
     _check_span(cmd.started_at, cmd.ended_at, ctx.now)
+    _check_description(ctx, cmd.description)
     wid = rules.parse_uuid(cmd.work_item_id, "work_item_id")
     item = yield from resolve_work_item(wid)
     yield from require(ctx, item.project_id, "edit")
@@ -173,6 +192,7 @@ def update_time_entry(
     ctx: Ctx, text: str, cmd: UpdateTimeEntry, field: str | None = None
 ) -> Program[Outcome[TimeEntry]]:
     te = yield from _require_own(text, ctx, "update", field)
+    _check_description(ctx, cmd.description)
     updated = te
     changed: list[str] = []
     if cmd.stop and te.is_running:
