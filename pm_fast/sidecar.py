@@ -29,7 +29,12 @@ def pid_alive(pid: int) -> bool:
         return True
     except OSError:
         return False
-    return True
+    # A killed process whose parent has not reaped it yet still answers kill(pid, 0).
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (macOS, Windows): kill() answered, so it lives
+    return state != "Z"
 
 
 class PortFile:

@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-import jwt
-
 from ..config import Config
 from ..core.rules import try_uuid
 
@@ -52,6 +50,10 @@ class Authenticator:
             token = query["token"]
         if not token:
             return None
+        # Imported here: PyJWT pulls in cryptography (~11 MiB), which desktop mode
+        # (auth disabled) never needs.
+        import jwt
+
         try:
             claims = jwt.decode(
                 token,

@@ -1,0 +1,45 @@
+"""Entry point of the `pm-server` sidecar binary (compiled by build/sidecar with Nuitka).
+
+It is `pm-fast` with no sub-command: serve SQLite in `<pm>` exactly like pm-server.
+Kept separate from `pm_fast/__main__.py` so the binary's main module is this small file
+and `pm_fast` is compiled as an ordinary package.
+"""
+
+import os
+import signal
+import sys
+
+from pm_fast.cli import main
+
+
+def die_with_launcher() -> None:
+    """Make the server die at once when the onefile bootstrap that runs it is killed.
+
+    A Nuitka onefile binary is two processes: the bootstrap the desktop shell spawned,
+    and this server, its child. The shell stops a hung server by SIGKILLing the pid it
+    spawned and then starts a new one; with the Rust pm-server that pid *was* the
+    server. Left alone, the child would notice only up to a second later (Nuitka polls
+    for its parent) and then shut down gracefully for up to the grace time, still
+    holding its port file and the database while the replacement starts. With
+    PR_SET_PDEATHSIG the kernel kills it together with the bootstrap, as before.
+    Graceful stops are unaffected: SIGTERM/SIGINT to the bootstrap are forwarded and it
+    waits for this process to finish.
+    """
+    parent = os.environ.get("NUITKA_ONEFILE_PARENT", "")
+    if not sys.platform.startswith("linux") or not parent.isdigit():
+        return
+    if os.getppid() != int(parent):
+        return  # not the bootstrap's child (e.g. a re-exec): nothing to tie to
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0) != 0:
+        return  # not fatal: Nuitka's own parent watch still stops the server
+    if os.getppid() != int(parent):  # the bootstrap died before prctl took effect
+        os._exit(1)
+
+
+if __name__ == "__main__":
+    die_with_launcher()
+    sys.exit(main())
