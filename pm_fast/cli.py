@@ -39,7 +39,9 @@ async def serve(pm_dir: Path, environ: dict[str, str]) -> int:
     for line in config_mod.config_summary(cfg):
         log.info("%s", line)
 
-    store = SqliteStore(config_mod.database_file(cfg, pm_dir))
+    # PM_FAST_GROUP_COMMIT=0 gives each mutation its own transaction (for comparisons).
+    batch = 1 if environ.get("PM_FAST_GROUP_COMMIT") == "0" else 64
+    store = SqliteStore(config_mod.database_file(cfg, pm_dir), batch_limit=batch)
     try:
         await store.open(cfg.api.llm_user_id, cfg.api.llm_user_name)
     except (StoreOpenError, OSError) as err:

@@ -859,7 +859,7 @@ def _configure(conn: sqlite3.Connection) -> None:
 class SqliteStore:
     """The embedded default store."""
 
-    def __init__(self, path: Path, readers: int = 2) -> None:
+    def __init__(self, path: Path, readers: int = 2, batch_limit: int = 64) -> None:
         self.path = path
         self._reader_count = readers
         self._writer: aiosqlite.Connection | None = None
@@ -867,6 +867,10 @@ class SqliteStore:
         self._all_readers: list[aiosqlite.Connection] = []
         self._known_users: set[str] = set()
         self._positions = PositionCache()
+        self._pending: list[tuple[Program[Any], asyncio.Future[Any]]] = []
+        self._flushing = False
+        # At most this many mutations share a transaction; 1 turns group commit off.
+        self.batch_limit = batch_limit
 
     # -- life cycle ----------------------------------------------------------------
     async def open(self, llm_user_id: str, llm_user_name: str) -> None:
@@ -977,6 +981,10 @@ class SqliteStore:
             log.warning("%s has migrations newer than pm-server 0.1.4: %s", self.path, extra)
 
     async def close(self) -> None:
+        # Let queued mutations finish: their callers are waiting for an answer.
+        deadline = time.monotonic() + 10.0
+        while (self._pending or self._flushing) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         for reader in self._all_readers:
             await reader.close()
         self._all_readers.clear()
@@ -985,18 +993,40 @@ class SqliteStore:
             self._writer = None
 
     # -- running programs ----------------------------------------------------------
-    def _run_write(self, conn: sqlite3.Connection, program: Program[T]) -> tuple[T, list[str]]:
-        tx = SqliteTx(conn, self._known_users, self._positions)
+    def _run_batch(
+        self, conn: sqlite3.Connection, programs: list[Program[Any]]
+    ) -> tuple[list[tuple[bool, Any]], list[str]]:
+        """Group commit: every program in one transaction, each in its own savepoint.
+
+        A program that raises is rolled back to its savepoint and gets its own error;
+        the others still commit. Nothing is acknowledged before COMMIT returns.
+        """
+        results: list[tuple[bool, Any]] = []
+        new_users: list[str] = []
         conn.execute("BEGIN IMMEDIATE")
-        self._positions.validate(conn)
         try:
-            result = drive(program, tx)
+            self._positions.validate(conn)
+            for program in programs:
+                tx = SqliteTx(conn, self._known_users, self._positions)
+                conn.execute("SAVEPOINT program")
+                try:
+                    value = drive(program, tx)
+                except Exception as err:  # noqa: BLE001 - the error belongs to its caller
+                    conn.execute("ROLLBACK TO program")
+                    conn.execute("RELEASE program")
+                    self._positions.by_project.clear()
+                    results.append((False, err))
+                    continue
+                conn.execute("RELEASE program")
+                results.append((True, value))
+                new_users.extend(tx.new_users)
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             self._positions.by_project.clear()
             raise
-        conn.execute("COMMIT")
-        return result, tx.new_users
+        return results, new_users
 
     def _run_read(self, conn: sqlite3.Connection, program: Program[T]) -> T:
         tx = SqliteTx(conn, self._known_users)
@@ -1007,13 +1037,43 @@ class SqliteStore:
             conn.execute("COMMIT")
 
     async def write(self, program: Program[T]) -> T:
-        writer = self._writer
-        if writer is None:
+        """Queue a mutation; concurrent ones share one transaction (group commit)."""
+        if self._writer is None:
             raise RuntimeError("store is closed")
-        done: tuple[T, list[str]] = await self._on_thread(writer, self._run_write, program)
-        result, new_users = done
-        self._known_users.update(new_users)
-        return result
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append((program, future))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending and self._writer is not None:
+                batch = self._pending[: self.batch_limit]
+                del self._pending[: self.batch_limit]
+                try:
+                    done: tuple[list[tuple[bool, Any]], list[str]] = await self._on_thread(
+                        self._writer, self._run_batch, [program for program, _ in batch]
+                    )
+                except BaseException as err:  # the whole transaction failed
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(err)
+                    if not isinstance(err, Exception):
+                        raise
+                    continue
+                results, new_users = done
+                self._known_users.update(new_users)
+                for (_, future), (ok, value) in zip(batch, results, strict=True):
+                    if future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            self._flushing = False
 
     async def read(self, program: Program[T]) -> T:
         reader = await self._readers.get()

@@ -1,0 +1,278 @@
+"""The PostgreSQL schema of pm-fast: pm-server 0.1.4's tables in PostgreSQL's types.
+
+Tables, columns, CHECKs, uniques and foreign keys are those of the SQLite schema
+(`sqlite_schema.py`), with these deliberate differences:
+
+* every integer column is BIGINT (SQLite's INTEGER is 64-bit); booleans are BOOLEAN;
+* text columns sort bytewise (COLLATE "C"), as SQLite's BINARY collation does, so
+  listings come out in the same order whatever the database's locale;
+* tables that SQLite lists in `rowid` order (comments, dependencies, time entries, the
+  activity log) carry an identity column `seq` that plays the rowid's part;
+* one more index, for the next sibling position of a new work item;
+* pm-fast's own bookkeeping: `pm_fast_schema_migrations` (applied versions) and the
+  `pm_fast_events` outbox that carries committed events to the other processes
+  (`realtime/bus.py`).
+
+Migrations are applied in order, each once, inside one transaction that holds an
+advisory lock, so several processes starting together do not race.
+"""
+
+from __future__ import annotations
+
+# Key of the transaction-scoped advisory lock held while migrating.
+MIGRATION_LOCK_KEY = 0x706D66617374  # "pmfast"
+
+_T = 'TEXT COLLATE "C"'
+
+_INITIAL = f"""
+CREATE TABLE users (
+    id {_T} PRIMARY KEY,
+    email {_T},
+    name {_T},
+    created_at BIGINT NOT NULL DEFAULT (extract(epoch from now())::bigint)
+);
+CREATE INDEX idx_users_email ON users(email);
+
+CREATE TABLE pm_activity_log (
+    id {_T} PRIMARY KEY,
+    entity_type {_T} NOT NULL,
+    entity_id {_T} NOT NULL,
+    action {_T} NOT NULL,
+    field_name {_T},
+    old_value {_T},
+    new_value {_T},
+    user_id {_T} NOT NULL,
+    timestamp BIGINT NOT NULL,
+    comment {_T},
+    seq BIGINT GENERATED ALWAYS AS IDENTITY,
+    FOREIGN KEY (user_id) REFERENCES users(id)
+);
+CREATE INDEX idx_pm_activity_log_entity ON pm_activity_log(entity_type, entity_id);
+CREATE INDEX idx_pm_activity_log_timestamp ON pm_activity_log(timestamp DESC);
+CREATE INDEX idx_pm_activity_log_user ON pm_activity_log(user_id);
+CREATE INDEX idx_pm_activity_log_action ON pm_activity_log(action);
+
+CREATE TABLE pm_llm_context (
+    id {_T} PRIMARY KEY,
+    context_type {_T} NOT NULL CHECK(context_type IN
+        ('schema_doc', 'query_pattern', 'business_rule', 'example', 'instruction')),
+    category {_T} NOT NULL,
+    title {_T} NOT NULL,
+    content {_T} NOT NULL,
+    example_sql {_T},
+    example_description {_T},
+    priority BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    deleted_at BIGINT
+);
+CREATE INDEX idx_pm_llm_context_type ON pm_llm_context(context_type) WHERE deleted_at IS NULL;
+CREATE INDEX idx_pm_llm_context_category ON pm_llm_context(category) WHERE deleted_at IS NULL;
+CREATE INDEX idx_pm_llm_context_priority ON pm_llm_context(priority DESC)
+    WHERE deleted_at IS NULL;
+
+CREATE TABLE pm_idempotency_keys (
+    message_id {_T} PRIMARY KEY,
+    operation {_T} NOT NULL,
+    result_json {_T} NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE pm_projects (
+    id {_T} PRIMARY KEY,
+    title {_T} NOT NULL,
+    description {_T},
+    key {_T} NOT NULL,
+    status {_T} NOT NULL DEFAULT 'active' CHECK(status IN ('active', 'archived')),
+    version BIGINT NOT NULL DEFAULT 1,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    created_by {_T} NOT NULL,
+    updated_by {_T} NOT NULL,
+    deleted_at BIGINT,
+    next_work_item_number BIGINT NOT NULL DEFAULT 1,
+    UNIQUE(key)
+);
+
+CREATE TABLE pm_sprints (
+    id {_T} PRIMARY KEY,
+    project_id {_T} NOT NULL,
+    name {_T} NOT NULL,
+    goal {_T},
+    start_date BIGINT NOT NULL,
+    end_date BIGINT NOT NULL,
+    status {_T} NOT NULL DEFAULT 'planned'
+        CHECK(status IN ('planned', 'active', 'completed', 'cancelled')),
+    velocity BIGINT,
+    version BIGINT NOT NULL DEFAULT 1,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    created_by {_T} NOT NULL,
+    updated_by {_T} NOT NULL,
+    deleted_at BIGINT,
+    FOREIGN KEY (project_id) REFERENCES pm_projects(id) ON DELETE CASCADE
+);
+
+CREATE TABLE pm_swim_lanes (
+    id {_T} PRIMARY KEY,
+    project_id {_T} NOT NULL,
+    name {_T} NOT NULL,
+    status_value {_T} NOT NULL,
+    position BIGINT NOT NULL DEFAULT 0,
+    is_default BOOLEAN NOT NULL DEFAULT false,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    deleted_at BIGINT,
+    FOREIGN KEY (project_id) REFERENCES pm_projects(id) ON DELETE CASCADE,
+    UNIQUE(project_id, status_value)
+);
+
+CREATE TABLE pm_project_members (
+    id {_T} PRIMARY KEY,
+    project_id {_T} NOT NULL,
+    user_id {_T} NOT NULL,
+    role {_T} NOT NULL CHECK(role IN ('viewer', 'editor', 'admin')),
+    created_at BIGINT NOT NULL,
+    FOREIGN KEY (project_id) REFERENCES pm_projects(id) ON DELETE CASCADE,
+    UNIQUE(project_id, user_id)
+);
+
+CREATE INDEX idx_pm_projects_status ON pm_projects(status) WHERE deleted_at IS NULL;
+CREATE INDEX idx_pm_projects_key ON pm_projects(key) WHERE deleted_at IS NULL;
+CREATE INDEX idx_pm_sprints_project ON pm_sprints(project_id) WHERE deleted_at IS NULL;
+CREATE INDEX idx_pm_sprints_dates ON pm_sprints(start_date, end_date) WHERE deleted_at IS NULL;
+CREATE INDEX idx_pm_sprints_status ON pm_sprints(status) WHERE deleted_at IS NULL;
+CREATE INDEX idx_pm_swim_lanes_project ON pm_swim_lanes(project_id) WHERE deleted_at IS NULL;
+CREATE UNIQUE INDEX idx_pm_project_members_project_user
+    ON pm_project_members(project_id, user_id);
+CREATE INDEX idx_pm_project_members_project ON pm_project_members(project_id);
+CREATE INDEX idx_pm_project_members_user ON pm_project_members(user_id);
+
+CREATE TABLE pm_work_items (
+    id {_T} PRIMARY KEY,
+    item_type {_T} NOT NULL CHECK(item_type IN ('epic', 'story', 'task')),
+    parent_id {_T},
+    project_id {_T} NOT NULL,
+    position BIGINT NOT NULL DEFAULT 0,
+    title {_T} NOT NULL,
+    description {_T},
+    status {_T} NOT NULL DEFAULT 'backlog'
+        CHECK(status IN ('backlog', 'todo', 'in_progress', 'review', 'done')),
+    priority {_T} NOT NULL DEFAULT 'medium'
+        CHECK(priority IN ('critical', 'high', 'medium', 'low')),
+    story_points BIGINT,
+    assignee_id {_T},
+    sprint_id {_T},
+    item_number BIGINT NOT NULL,
+    version BIGINT NOT NULL DEFAULT 1,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    created_by {_T} NOT NULL,
+    updated_by {_T} NOT NULL,
+    deleted_at BIGINT,
+    FOREIGN KEY (project_id) REFERENCES pm_projects(id) ON DELETE CASCADE,
+    FOREIGN KEY (parent_id) REFERENCES pm_work_items(id) ON DELETE SET NULL,
+    FOREIGN KEY (sprint_id) REFERENCES pm_sprints(id) ON DELETE SET NULL,
+    FOREIGN KEY (assignee_id) REFERENCES users(id) ON DELETE SET NULL,
+    UNIQUE(project_id, item_number)
+);
+
+CREATE TABLE pm_comments (
+    id {_T} PRIMARY KEY,
+    work_item_id {_T} NOT NULL,
+    content {_T} NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    created_by {_T} NOT NULL,
+    updated_by {_T} NOT NULL,
+    deleted_at BIGINT,
+    seq BIGINT GENERATED ALWAYS AS IDENTITY,
+    FOREIGN KEY (work_item_id) REFERENCES pm_work_items(id) ON DELETE CASCADE,
+    FOREIGN KEY (created_by) REFERENCES users(id),
+    FOREIGN KEY (updated_by) REFERENCES users(id)
+);
+
+CREATE TABLE pm_time_entries (
+    id {_T} PRIMARY KEY,
+    work_item_id {_T} NOT NULL,
+    user_id {_T} NOT NULL,
+    started_at BIGINT NOT NULL,
+    ended_at BIGINT,
+    duration_seconds BIGINT,
+    description {_T},
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    deleted_at BIGINT,
+    seq BIGINT GENERATED ALWAYS AS IDENTITY,
+    FOREIGN KEY (work_item_id) REFERENCES pm_work_items(id) ON DELETE CASCADE,
+    FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE
+);
+
+CREATE TABLE pm_dependencies (
+    id {_T} PRIMARY KEY,
+    blocking_item_id {_T} NOT NULL,
+    blocked_item_id {_T} NOT NULL,
+    dependency_type {_T} NOT NULL DEFAULT 'blocks'
+        CHECK(dependency_type IN ('blocks', 'relates_to')),
+    created_at BIGINT NOT NULL,
+    created_by {_T} NOT NULL,
+    deleted_at BIGINT,
+    seq BIGINT GENERATED ALWAYS AS IDENTITY,
+    FOREIGN KEY (blocking_item_id) REFERENCES pm_work_items(id) ON DELETE CASCADE,
+    FOREIGN KEY (blocked_item_id) REFERENCES pm_work_items(id) ON DELETE CASCADE,
+    FOREIGN KEY (created_by) REFERENCES users(id),
+    UNIQUE(blocking_item_id, blocked_item_id),
+    CHECK(blocking_item_id != blocked_item_id)
+);
+
+CREATE INDEX idx_pm_work_items_project ON pm_work_items(project_id) WHERE deleted_at IS NULL;
+CREATE INDEX idx_pm_work_items_parent ON pm_work_items(parent_id) WHERE deleted_at IS NULL;
+CREATE INDEX idx_pm_work_items_sprint ON pm_work_items(sprint_id) WHERE deleted_at IS NULL;
+CREATE INDEX idx_pm_work_items_status ON pm_work_items(status) WHERE deleted_at IS NULL;
+CREATE INDEX idx_pm_work_items_assignee ON pm_work_items(assignee_id) WHERE deleted_at IS NULL;
+CREATE INDEX idx_pm_work_items_type ON pm_work_items(item_type) WHERE deleted_at IS NULL;
+CREATE INDEX idx_pm_work_items_item_number ON pm_work_items(project_id, item_number)
+    WHERE deleted_at IS NULL;
+-- pm-fast: the next sibling position of a new item is one index probe.
+CREATE INDEX idx_pm_work_items_siblings ON pm_work_items(project_id, parent_id, position)
+    WHERE deleted_at IS NULL;
+CREATE INDEX idx_pm_comments_work_item ON pm_comments(work_item_id) WHERE deleted_at IS NULL;
+CREATE INDEX idx_pm_comments_created ON pm_comments(created_at DESC) WHERE deleted_at IS NULL;
+CREATE INDEX idx_pm_time_entries_work_item ON pm_time_entries(work_item_id)
+    WHERE deleted_at IS NULL;
+CREATE INDEX idx_pm_time_entries_user ON pm_time_entries(user_id) WHERE deleted_at IS NULL;
+CREATE INDEX idx_pm_time_entries_started ON pm_time_entries(started_at DESC)
+    WHERE deleted_at IS NULL;
+CREATE INDEX idx_pm_time_entries_running ON pm_time_entries(ended_at)
+    WHERE ended_at IS NULL AND deleted_at IS NULL;
+CREATE INDEX idx_pm_dependencies_blocking ON pm_dependencies(blocking_item_id)
+    WHERE deleted_at IS NULL;
+CREATE INDEX idx_pm_dependencies_blocked ON pm_dependencies(blocked_item_id)
+    WHERE deleted_at IS NULL;
+"""
+
+_OUTBOX = f"""
+CREATE TABLE pm_fast_events (
+    seq BIGSERIAL PRIMARY KEY,
+    origin {_T} NOT NULL,
+    project_id {_T},
+    payload BYTEA NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX idx_pm_fast_events_created ON pm_fast_events(created_at);
+CREATE INDEX idx_pm_fast_events_project ON pm_fast_events(project_id, seq);
+"""
+
+# (version, description, SQL). Append only: a released migration never changes.
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (1, "pm-server 0.1.4 tables", _INITIAL),
+    (2, "event outbox for cross-process fan-out", _OUTBOX),
+)
+
+BOOKKEEPING = """
+CREATE TABLE IF NOT EXISTS pm_fast_schema_migrations (
+    version BIGINT PRIMARY KEY,
+    description TEXT NOT NULL,
+    applied_at BIGINT NOT NULL
+)
+"""
