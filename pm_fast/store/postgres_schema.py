@@ -255,7 +255,7 @@ _OUTBOX = f"""
 CREATE TABLE pm_fast_events (
     seq BIGSERIAL PRIMARY KEY,
     origin {_T} NOT NULL,
-    project_id {_T},
+    project_id {_T} NOT NULL,  -- '' for events of no project
     payload BYTEA NOT NULL,
     created_at BIGINT NOT NULL
 );

@@ -1006,21 +1006,27 @@ class SqliteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             self._positions.validate(conn)
+            # A lone mutation needs no savepoint: on error the transaction is its own.
+            alone = len(programs) == 1
             for program in programs:
                 tx = SqliteTx(conn, self._known_users, self._positions)
-                conn.execute("SAVEPOINT program")
+                if not alone:
+                    conn.execute("SAVEPOINT program")
                 try:
                     value = drive(program, tx)
                 except Exception as err:  # noqa: BLE001 - the error belongs to its caller
-                    conn.execute("ROLLBACK TO program")
-                    conn.execute("RELEASE program")
+                    conn.execute("ROLLBACK" if alone else "ROLLBACK TO program")
+                    if not alone:
+                        conn.execute("RELEASE program")
                     self._positions.by_project.clear()
                     results.append((False, err))
                     continue
-                conn.execute("RELEASE program")
+                if not alone:
+                    conn.execute("RELEASE program")
                 results.append((True, value))
                 new_users.extend(tx.new_users)
-            conn.execute("COMMIT")
+            if conn.in_transaction:
+                conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

@@ -1,0 +1,411 @@
+"""Cross-process fan-out over PostgreSQL: a transactional outbox read through LISTEN/NOTIFY.
+
+Writing (inside the mutation's own transaction, `Outbox.append`): the events a mutation
+returns are encoded into one `pm_fast_events` row per project and announced with
+`NOTIFY pm_fast_events, '<seq>'`. The row commits or rolls back with the mutation, so an
+event can never be announced for a rolled-back change nor lost between commit and
+notify; the notification payload is only the sequence number (far below PostgreSQL's
+8000-byte limit), the events themselves are read from the table.
+
+Ordering: before its row is inserted, a transaction takes an advisory lock on each of
+its projects, held until commit. A later mutation of the same project therefore
+receives a higher `seq` *and* commits later: per project, `seq` order is commit order.
+Across projects, rows may commit out of `seq` order; a reader that sees seq 12 but not
+yet 11 records 11 as a gap and asks for it again until it appears (or, after
+`GAP_GRACE` seconds, accepts that its transaction rolled back).
+
+Reading (`Bus`, one per process): a dedicated connection LISTENs; on each notification,
+on a timer (a safety net), and after every reconnection, it fetches the rows it has not
+seen yet in `seq` order and hands the events of other processes to `publish` (the local
+hub). A process's own rows are only marked as seen: its events were published locally
+right after its commit. The same rows may also reach `Bus.absorb` from a writer of this
+process (rows of the same project that committed just before its own, fetched inside
+its transaction), so that local subscribers get them before the writer's own events;
+each row is handled once whichever path sees it first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import msgspec
+
+from ..core.model import (
+    ActivityEntry,
+    Comment,
+    Dependency,
+    Event,
+    LlmContextEntry,
+    Project,
+    Sprint,
+    SwimLane,
+    TimeEntry,
+    WorkItem,
+)
+
+log = logging.getLogger("pm_fast")
+
+CHANNEL = "pm_fast_events"
+# A seq still missing this long after a higher one appeared belongs to a rolled-back
+# transaction (the row is the last statement before COMMIT, so a live one shows within
+# a commit's latency).
+GAP_GRACE = 30.0
+# Polling interval of the safety net (notifications are the fast path).
+POLL_INTERVAL = 2.0
+# Outbox rows older than this are deleted (every PRUNE_INTERVAL seconds).
+RETENTION_SECS = 3600
+PRUNE_INTERVAL = 300.0
+RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
+# Track at most this many missing seqs individually (a huge jump is logged instead).
+MAX_GAPS = 100_000
+
+_TYPES: dict[str, type[msgspec.Struct]] = {
+    t.__name__: t
+    for t in (
+        Project,
+        Sprint,
+        WorkItem,
+        Comment,
+        Dependency,
+        SwimLane,
+        TimeEntry,
+        ActivityEntry,
+        LlmContextEntry,
+    )
+}
+_TAG = "$t"
+_VAL = "$v"
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder()
+
+
+# -- encoding --------------------------------------------------------------------------
+def _pack(value: Any) -> Any:
+    if isinstance(value, msgspec.Struct):
+        name = type(value).__name__
+        if name not in _TYPES:
+            raise TypeError(f"cannot send a {name} over the bus")
+        return {_TAG: name, _VAL: [_pack(v) for v in msgspec.structs.astuple(value)]}
+    if isinstance(value, dict):
+        return {k: _pack(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_pack(v) for v in value]
+    return value
+
+
+def _unpack(value: Any) -> Any:
+    if isinstance(value, dict):
+        name = value.get(_TAG)
+        if name is not None and _VAL in value and len(value) == 2:
+            return _TYPES[name](*(_unpack(v) for v in value[_VAL]))
+        return {k: _unpack(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unpack(v) for v in value]
+    return value
+
+
+def encode_events(events: Sequence[Event]) -> bytes:
+    """Events (with their entities and extras tagged by type) as one msgpack document."""
+    return _encoder.encode(
+        [[e.kind, e.project_id, _pack(e.entity), e.actor, _pack(e.extra)] for e in events]
+    )
+
+
+def decode_events(payload: bytes) -> list[Event]:
+    """The inverse of `encode_events`: the same Event and entity types."""
+    return [
+        Event(kind, project_id, _unpack(entity), actor, _unpack(extra))
+        for kind, project_id, entity, actor, extra in _decoder.decode(payload)
+    ]
+
+
+def events_of(result: object) -> list[Event]:
+    """The events a write program's result carries (none for other results).
+
+    Mutations return an `Outcome` (`.events`); WebSocket creates wrapped for
+    idempotency return `(reply, events)`.
+    """
+    events = getattr(result, "events", None)
+    if isinstance(events, list):
+        return [e for e in events if isinstance(e, Event)]
+    if (
+        isinstance(result, tuple)
+        and len(result) == 2
+        and isinstance(result[1], list)
+        and result[1]
+        and all(isinstance(e, Event) for e in result[1])
+    ):
+        return list(result[1])
+    return []
+
+
+def lock_key(project_id: str | None) -> str:
+    return f"pm_fast_events:{project_id or ''}"
+
+
+# -- writing -----------------------------------------------------------------------------
+Row = tuple[int, str, bytes | None]  # (seq, origin, payload or None for own rows)
+
+
+class Outbox:
+    """Appends a mutation's events to the outbox inside its transaction."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+
+    async def append(
+        self, conn: Any, events: Sequence[Event], floor: int, gaps: list[int], now: int
+    ) -> tuple[list[int], list[Row]]:
+        """Write the rows; return their seqs and the earlier rows of the same projects
+        that this process may not have handled yet (seq > floor or in gaps)."""
+        groups: dict[str | None, list[Event]] = {}
+        for event in events:
+            groups.setdefault(event.project_id, []).append(event)
+        projects = sorted(groups, key=lambda p: p or "")
+        # One lock per project, in a fixed order (no deadlock between two writers).
+        for pid in projects:
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", lock_key(pid)
+            )
+        own: list[int] = []
+        earlier: list[Row] = []
+        for pid in projects:
+            rows = await conn.fetch(
+                _APPEND, self.origin, pid or "", encode_events(groups[pid]), now, floor, gaps
+            )
+            for r in rows:
+                if r["mine"]:
+                    own.append(int(r["seq"]))
+                else:
+                    earlier.append(_row(r, self.origin))
+        earlier.sort()
+        return own, earlier
+
+
+# The new row, its notification, and the committed rows of that project this process may
+# not have handled: all in one round trip, on a snapshot taken after the project lock.
+_APPEND = f"""
+WITH ins AS (
+    INSERT INTO pm_fast_events (origin, project_id, payload, created_at)
+    VALUES ($1, $2, $3, $4) RETURNING seq
+), note AS (
+    SELECT pg_notify('{CHANNEL}', ins.seq::text) FROM ins
+)
+SELECT ins.seq, $1::text AS origin, NULL::bytea AS payload, true AS mine
+    FROM ins, note
+UNION ALL
+SELECT e.seq, e.origin, CASE WHEN e.origin = $1 THEN NULL ELSE e.payload END, false
+    FROM pm_fast_events e
+    WHERE e.project_id = $2 AND (e.seq > $5 OR e.seq = ANY($6::bigint[]))
+"""
+
+
+def _row(r: Any, origin: str) -> Row:
+    payload = r["payload"]
+    return (int(r["seq"]), str(r["origin"]), None if r["origin"] == origin else bytes(payload))
+
+
+# -- reading -----------------------------------------------------------------------------
+_FETCH = """
+SELECT seq, origin, CASE WHEN origin = $1 THEN NULL ELSE payload END AS payload
+FROM pm_fast_events WHERE seq > $2 OR seq = ANY($3::bigint[]) ORDER BY seq LIMIT 5000
+"""
+
+
+class Bus:
+    """This process's view of the outbox: what it has handled, and the listener task."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        publish: Callable[[list[Event]], None],
+        origin: str | None = None,
+    ) -> None:
+        self.origin = origin or str(uuid.uuid4())
+        self.outbox = Outbox(self.origin)
+        self._connect = connect
+        self._publish = publish
+        self.high = 0  # every seq <= high is handled, except those in `gaps`
+        self.gaps: dict[int, float] = {}  # missing seq -> when it was first missed
+        # project -> seq of a committed local row whose events the writer has not yet
+        # published; foreign rows of that project after it wait (order per project).
+        self._holds: dict[str | None, list[int]] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._conn: Any = None
+        self._stopping = False
+        self.connected = asyncio.Event()
+        self.delivered = 0  # foreign events handed to `publish` (for tests and logs)
+
+    # -- life cycle ------------------------------------------------------------------
+    async def start(self, timeout: float = 10.0) -> None:
+        """Connect and LISTEN, take the current end of the outbox as the starting point."""
+        await asyncio.wait_for(self._open(initial=True), timeout)
+        self._task = asyncio.create_task(self._run(), name="pm-fast-bus")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        await self._close_conn()
+
+    async def _open(self, initial: bool) -> None:
+        conn = await self._connect()
+        try:
+            await conn.add_listener(CHANNEL, self._on_notify)
+            conn.add_termination_listener(self._on_terminated)
+            if initial:
+                # LISTEN first, then read the end: nothing committed after this is missed.
+                self.high = int(
+                    await conn.fetchval("SELECT COALESCE(MAX(seq), 0) FROM pm_fast_events")
+                )
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn = conn
+        self.connected.set()
+        self._wake.set()
+
+    async def _close_conn(self) -> None:
+        conn, self._conn = self._conn, None
+        self.connected.clear()
+        if conn is not None and not conn.is_closed():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 2.0)
+
+    def _on_notify(self, *args: Any) -> None:
+        self._wake.set()
+
+    def _on_terminated(self, *args: Any) -> None:
+        self.connected.clear()
+        self._wake.set()
+
+    async def _run(self) -> None:
+        last_prune = 0.0
+        failures = 0
+        while not self._stopping:
+            try:
+                if self._conn is None or self._conn.is_closed():
+                    await self._close_conn()
+                    await asyncio.wait_for(self._open(initial=False), 10.0)
+                    log.info("event bus: listening again; catching up after seq %d", self.high)
+                    failures = 0
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), POLL_INTERVAL)
+                self._wake.clear()
+                await self.poll()
+                if time.monotonic() - last_prune > PRUNE_INTERVAL:
+                    last_prune = time.monotonic()
+                    await self._conn.execute(
+                        "DELETE FROM pm_fast_events WHERE created_at < $1",
+                        int(time.time()) - RETENTION_SECS,
+                    )
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # the connection failed: reconnect after a pause
+                delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
+                if failures == 0:
+                    log.warning("event bus: %s; reconnecting", err)
+                failures += 1
+                await self._close_conn()
+                await asyncio.sleep(delay)
+
+    async def poll(self) -> None:
+        """Fetch and handle every row not handled yet (in seq order)."""
+        conn = self._conn
+        if conn is None:
+            return
+        while True:
+            self._expire_gaps()
+            rows = await conn.fetch(_FETCH, self.origin, self.high, list(self.gaps))
+            batch = [_row(r, self.origin) for r in rows]
+            complete = self.absorb(batch)
+            if len(rows) < 5000 or not complete:
+                return
+
+    # -- handling rows ------------------------------------------------------------------
+    def floor(self) -> tuple[int, list[int]]:
+        """What a writer asks for: rows above `high`, and the gaps."""
+        return self.high, list(self.gaps)
+
+    def handled(self, seq: int) -> bool:
+        return seq <= self.high and seq not in self.gaps
+
+    def absorb(self, rows: Iterable[Row]) -> bool:
+        """Handle rows (sorted by seq): mark them seen, publish those of other processes.
+
+        Returns False when it stopped at a row held back by an unpublished local write.
+        """
+        for seq, origin, payload in rows:
+            if self.handled(seq):
+                continue
+            events: list[Event] = []
+            if payload is not None and origin != self.origin:
+                try:
+                    events = decode_events(payload)
+                except Exception:
+                    log.exception("event bus: undecodable row %d skipped", seq)
+                if events and self._held(events[0].project_id, seq):
+                    return False
+            self._mark(seq)
+            if events:
+                self.delivered += len(events)
+                try:
+                    self._publish(events)
+                except Exception:
+                    log.exception("event bus: publishing row %d failed", seq)
+        return True
+
+    def _held(self, project_id: str | None, seq: int) -> bool:
+        held = self._holds.get(project_id)
+        return bool(held) and any(seq > h for h in held)  # type: ignore[union-attr]
+
+    def _mark(self, seq: int) -> None:
+        if seq > self.high:
+            if seq - self.high - 1 > MAX_GAPS:
+                log.warning("event bus: seq jumped from %d to %d", self.high, seq)
+            else:
+                now = time.monotonic()
+                for missing in range(self.high + 1, seq):
+                    self.gaps[missing] = now
+            self.high = seq
+        else:
+            self.gaps.pop(seq, None)
+
+    def _expire_gaps(self) -> None:
+        if not self.gaps:
+            return
+        limit = time.monotonic() - GAP_GRACE
+        for seq in [s for s, t in self.gaps.items() if t < limit]:
+            del self.gaps[seq]
+
+    # -- the writer's side ----------------------------------------------------------------
+    def hold(self, project_ids: Iterable[str | None], seq: int) -> None:
+        for pid in project_ids:
+            self._holds.setdefault(pid, []).append(seq)
+
+    def release(self, project_ids: Iterable[str | None], seq: int) -> None:
+        for pid in project_ids:
+            held = self._holds.get(pid)
+            if held is not None:
+                with contextlib.suppress(ValueError):
+                    held.remove(seq)
+                if not held:
+                    del self._holds[pid]
+        self._wake.set()
+
+    def committed(self, own: list[int], earlier: list[Row]) -> None:
+        """After a local commit: handle the earlier rows first, then mark our own."""
+        self.absorb(earlier)
+        for seq in own:
+            if not self.handled(seq):
+                self._mark(seq)
