@@ -1,9 +1,10 @@
 """The one place that chooses between the Rust extension and its pure-Python twins.
 
 The choice is made once, at import: the Rust functions from ``pm_fast_ext`` when the
-extension imports, the twins from ``pm_fast.core.graph`` when it does not or when the
-environment sets ``PM_FAST_PURE=1``. The server imports these functions from here only,
-so both paths run the same code above this module.
+extension imports, the twins from ``pm_fast.core.graph`` (graph walks) and
+``pm_fast.api.codec_twin`` (protobuf codec) when it does not or when the environment
+sets ``PM_FAST_PURE=1``. The server imports these functions from here only, so both
+paths run the same code above this module.
 """
 
 import logging
@@ -12,7 +13,11 @@ import os
 __all__ = [
     "USING_RUST",
     "ancestors",
+    "decode_envelope",
+    "decode_work_items_list",
     "descendants",
+    "encode_event",
+    "encode_work_items_list",
     "is_reachable_parent_cycle",
     "would_cycle",
 ]
@@ -40,8 +45,23 @@ def _rust_available() -> bool:
 USING_RUST: bool = _rust_available()
 
 if USING_RUST:
-    from pm_fast_ext import ancestors, descendants, is_reachable_parent_cycle, would_cycle
+    from pm_fast_ext import (
+        ancestors,
+        decode_envelope,
+        decode_work_items_list,
+        descendants,
+        encode_event,
+        encode_work_items_list,
+        is_reachable_parent_cycle,
+        would_cycle,
+    )
 else:
+    from pm_fast.api.codec_twin import (
+        decode_envelope,
+        decode_work_items_list,
+        encode_event,
+        encode_work_items_list,
+    )
     from pm_fast.core.graph import (
         ancestors,
         descendants,

@@ -5,9 +5,22 @@ Import through ``pm_fast.accel``, which falls back to the twins when this is mis
 
 from pm_fast_ext._native import (
     ancestors,
+    decode_envelope,
+    decode_work_items_list,
     descendants,
+    encode_event,
+    encode_work_items_list,
     is_reachable_parent_cycle,
     would_cycle,
 )
 
-__all__ = ["ancestors", "descendants", "is_reachable_parent_cycle", "would_cycle"]
+__all__ = [
+    "ancestors",
+    "decode_envelope",
+    "decode_work_items_list",
+    "descendants",
+    "encode_event",
+    "encode_work_items_list",
+    "is_reachable_parent_cycle",
+    "would_cycle",
+]

@@ -11,12 +11,14 @@ import asyncio
 import base64
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 from google.protobuf.message import DecodeError, Message
 
+from .. import accel
 from ..app import App
 from ..core import commands as cmd
 from ..core import rules
@@ -200,14 +202,29 @@ def _entity_event(outcome: Outcome[Any]) -> Event | None:
     return None
 
 
-def _updated_reply(mid: str, outcome: Outcome[Any], case: str, kind: str, ctx: Ctx) -> bytes:
+def event_frame(event: Event) -> bytes | None:
+    """One broadcast frame (fresh random message id) for `event` (the hub's encoder)."""
+    return accel.encode_event(
+        event.kind, event.entity, event.actor, event.extra, str(uuid.uuid4()), int(time.time())
+    )
+
+
+def _event_reply(mid: str, event: Event | None) -> bytes:
+    """A reply with the same content as the event announcing the change."""
+    assert event is not None
+    frame = accel.encode_event(
+        event.kind, event.entity, event.actor, event.extra, mid, int(time.time())
+    )
+    assert frame is not None
+    return frame
+
+
+def _updated_reply(mid: str, outcome: Outcome[Any], kind: str, ctx: Ctx) -> bytes:
     """The `*Updated` reply: the entity event's content, or an empty change list."""
     event = _entity_event(outcome)
     if event is None:
         event = Event(kind, None, outcome.value, ctx.actor, {"changed": []})
-    found = codec.event_payload(event)
-    assert found is not None
-    return _reply(mid, case, found[1])
+    return _event_reply(mid, event)
 
 
 async def _mutate(conn: Connection, program: Program[Outcome[Any]]) -> Outcome[Any]:
@@ -350,7 +367,7 @@ async def _update_project(conn: Connection, mid: str, msg: pb.UpdateProjectReque
     )
     with _status_wording(f"Invalid status value: {msg.status}"):
         outcome = await _mutate(conn, projects.update_project(ctx, pid, command))
-    return _updated_reply(mid, outcome, "project_updated", "project.updated", ctx)
+    return _updated_reply(mid, outcome, "project.updated", ctx)
 
 
 @handles("delete_project_request")
@@ -394,16 +411,8 @@ async def _create_work_item(conn: Connection, mid: str, msg: pb.CreateWorkItemRe
         mid,
         "create_work_item",
         work_items.create_work_item(ctx, command),
-        lambda o: _reply(mid, *_payload(o)),
+        lambda o: _event_reply(mid, _entity_event(o)),
     )
-
-
-def _payload(outcome: Outcome[Any]) -> tuple[str, Message]:
-    event = _entity_event(outcome)
-    assert event is not None
-    found = codec.event_payload(event)
-    assert found is not None
-    return found
 
 
 @handles("update_work_item_request")
@@ -434,9 +443,7 @@ async def _update_work_item(conn: Connection, mid: str, msg: pb.UpdateWorkItemRe
             ctx.actor,
             {"changed": [], "ancestor_ids": above, "descendant_ids": below},
         )
-    found = codec.event_payload(event)
-    assert found is not None
-    return _reply(mid, *found)
+    return _event_reply(mid, event)
 
 
 @handles("delete_work_item_request")
@@ -453,14 +460,7 @@ async def _get_work_items(conn: Connection, mid: str, msg: pb.GetWorkItemsReques
     items, above, below = await conn.app.store.read(
         work_items.list_with_hierarchy(conn.ctx(), msg.project_id)
     )
-    return _reply(
-        mid,
-        "work_items_list",
-        pb.WorkItemsList(
-            work_items=[codec.work_item_pb(i, above[i.id], below[i.id]) for i in items],
-            as_of_timestamp=now,
-        ),
-    )
+    return accel.encode_work_items_list(mid, now, items, above, below, now)
 
 
 # sprints
@@ -482,7 +482,7 @@ async def _create_sprint(conn: Connection, mid: str, msg: pb.CreateSprintRequest
         mid,
         "create_sprint",
         sprints.create_sprint(ctx, command),
-        lambda o: _reply(mid, *_payload(o)),
+        lambda o: _event_reply(mid, _entity_event(o)),
     )
 
 
@@ -503,7 +503,7 @@ async def _update_sprint(conn: Connection, mid: str, msg: pb.UpdateSprintRequest
     )
     with _status_wording(f"Invalid sprint status: {msg.status}"):
         outcome = await _mutate(conn, sprints.update_sprint(ctx, sid, command))
-    return _updated_reply(mid, outcome, "sprint_updated", "sprint.updated", ctx)
+    return _updated_reply(mid, outcome, "sprint.updated", ctx)
 
 
 @handles("delete_sprint_request")
@@ -532,7 +532,7 @@ async def _create_comment(conn: Connection, mid: str, msg: pb.CreateCommentReque
         mid,
         "create_comment",
         comments.create_comment(ctx, wid, cmd.CreateComment(msg.content)),
-        lambda o: _reply(mid, *_payload(o)),
+        lambda o: _event_reply(mid, _entity_event(o)),
     )
 
 

@@ -6,7 +6,6 @@ Every broadcast frame is encoded here once and the same bytes go to each recipie
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -284,14 +283,6 @@ def envelope(message_id: str, case: str | None = None, payload: Message | None =
         getattr(env, case).CopyFrom(payload)
     data: bytes = env.SerializeToString()
     return data
-
-
-def event_frame(event: Event) -> bytes | None:
-    """One broadcast frame (fresh random message id) for `event`."""
-    found = event_payload(event)
-    if found is None:
-        return None
-    return envelope(str(uuid.uuid4()), *found)
 
 
 _WS_ERRORS: dict[str, tuple[str, str]] = {

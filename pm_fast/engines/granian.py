@@ -10,7 +10,7 @@ from typing import Any
 from granian.constants import Interfaces
 from granian.server.embed import Server
 
-from ..api import ws, ws_codec
+from ..api import ws
 from ..api.auth import Authenticator
 from ..api.rest import BodyTooLarge, Request, handle
 from ..app import App
@@ -28,7 +28,7 @@ class RsgiApp:
         self.app = app
         self.auth = Authenticator(app.cfg, app.pm_dir, desktop_user_id(app.cfg))
         self.registry = ws.Registry()
-        app.hub.encoder = ws_codec.event_frame
+        app.hub.encoder = ws.event_frame
         app.on_shutdown.append(self.registry.close_all)
 
     async def __call__(self, scope: Any, proto: Any) -> None:

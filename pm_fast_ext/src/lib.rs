@@ -1,13 +1,19 @@
 //! `pm_fast_ext._native`: the PyO3 layer over the plain-Rust modules.
 //!
-//! Only conversions live here. The ids are borrowed as `&str` from the caller's own
-//! string objects, the algorithm runs with the GIL released, and the answer is built
-//! from those same string objects, so no id is copied either way.
+//! Only conversions live here. Graph walks (`graph`): the ids are borrowed as `&str`
+//! from the caller's own string objects, the algorithm runs with the GIL released, and
+//! the answer is built from those same string objects, so no id is copied either way.
+//! Protobuf codec (`codec`): entity attributes are read into a `codec::Writer` and
+//! frames parsed by `codec::decode`; see the section below.
 
-use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyAttributeError, PyOverflowError, PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyString, PyTuple};
+use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
 
+pub mod codec;
 pub mod graph;
 
 /// What the items of an argument are: `(id, parent_id)` rows or `blocks` links.
@@ -280,9 +286,420 @@ fn is_reachable_parent_cycle<'py>(
     })
 }
 
+// ------------------------------------------------------------------ protobuf codec
+//
+// The wire rules and the schema live in `codec`; this layer reads the entities'
+// attributes into a `codec::Writer` (keeping the Python strings themselves, so nothing is
+// copied before the final write) and turns `codec::Decoded` values into dicts.
+
+/// Frames of at least this many bytes are written or parsed with the GIL released
+/// (parsing 32 KiB takes some 30 µs). Below it the pure-Rust part takes a few
+/// microseconds: less than what handing the GIL to another thread can cost in waiting
+/// to take it back (up to the 5 ms switch interval), so those keep it. Reading the
+/// entities' attributes and building the dicts need the GIL anyway.
+const DETACH_AT: usize = 32 * 1024;
+
+type Writer = codec::Writer<PyBackedStr>;
+
+/// Every field name of every message as an interned Python string (dict keys when
+/// decoding, attribute names when encoding): `names(py)[message.id][field index]`.
+static NAMES: PyOnceLock<Vec<Vec<Py<PyString>>>> = PyOnceLock::new();
+
+fn names(py: Python<'_>) -> &'static [Vec<Py<PyString>>] {
+    NAMES.get_or_init(py, || {
+        codec::MESSAGES
+            .iter()
+            .map(|m| {
+                m.fields
+                    .iter()
+                    .map(|f| PyString::intern(py, f.name).unbind())
+                    .collect()
+            })
+            .collect()
+    })
+}
+
+/// A string field's value: the Python string itself.
+fn text(value: Bound<'_, PyAny>) -> PyResult<PyBackedStr> {
+    PyBackedStr::try_from(value.cast_into::<PyString>()?)
+}
+
+/// An integer field's value, refused as upb refuses it: bools (TypeError) and values
+/// outside the field's range (ValueError).
+fn int_in(value: &Bound<'_, PyAny>, min: i64, max: i64) -> PyResult<i64> {
+    if value.is_instance_of::<PyBool>() {
+        return Err(PyTypeError::new_err("expected an int, got a bool"));
+    }
+    match value.extract::<i64>() {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        Err(err) if !err.is_instance_of::<PyOverflowError>(value.py()) => Err(err),
+        _ => Err(PyValueError::new_err(format!(
+            "Value out of range: {value}"
+        ))),
+    }
+}
+
+fn int64(value: &Bound<'_, PyAny>) -> PyResult<i64> {
+    int_in(value, i64::MIN, i64::MAX)
+}
+
+/// The singular fields of `entity`'s message, read from the attributes of `obj`.
+fn write_entity(w: &mut Writer, obj: &Bound<'_, PyAny>, entity: &codec::Entity) -> PyResult<()> {
+    let py = obj.py();
+    let names = &names(py)[entity.message.id];
+    for (index, field) in entity.fields() {
+        let value = obj.getattr(names[index].bind(py))?;
+        // ws_codec passes attributes as keyword arguments, and a None keyword leaves a
+        // protobuf field unset; its own `is not None` checks for optional fields agree
+        if value.is_none() {
+            continue;
+        }
+        let present = field.label == codec::Label::Optional;
+        let number = field.number;
+        match field.ty {
+            codec::Type::Str => w.string(number, text(value)?, present),
+            codec::Type::Int32 => w.int(
+                number,
+                int_in(&value, i32::MIN.into(), i32::MAX.into())?,
+                present,
+            ),
+            codec::Type::Int64 => w.int(number, int64(&value)?, present),
+            codec::Type::Enum => {
+                // `ITEM_TYPE.get(value, 0)`: unknown names and non-strings are 0, but
+                // an unhashable value raises
+                let known = match value.cast::<PyString>() {
+                    Ok(s) => s.to_str().map_or(0, |s| entity.enum_value(s)),
+                    Err(_) => value.hash().map(|_| 0)?,
+                };
+                w.int(number, known.into(), present);
+            }
+            codec::Type::Bool | codec::Type::Msg(_) => unreachable!("not in entity messages"),
+        }
+    }
+    Ok(())
+}
+
+/// A repeated string field from any iterable of strings.
+fn write_strings(w: &mut Writer, number: u32, values: &Bound<'_, PyAny>) -> PyResult<()> {
+    if let Ok(list) = values.cast::<PyList>() {
+        for value in list.iter() {
+            w.string(number, text(value)?, true);
+        }
+    } else {
+        for value in values.try_iter()? {
+            w.string(number, text(value?)?, true);
+        }
+    }
+    Ok(())
+}
+
+/// `getattr(obj, name, None)`, as an Option.
+fn attr_or_none<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyString>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    match obj.getattr(name) {
+        Ok(value) if value.is_none() => Ok(None),
+        Ok(value) => Ok(Some(value)),
+        Err(err) if err.is_instance_of::<PyAttributeError>(obj.py()) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// `ws_codec._change_text`: start and end dates as RFC 3339, anything else as `str()`.
+fn change_text(name: &str, value: Option<Bound<'_, PyAny>>) -> PyResult<Option<PyBackedStr>> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let py = value.py();
+    let shown = if codec::is_date_field(name) && value.is_instance_of::<PyInt>() {
+        match value.extract::<i64>().ok().and_then(codec::iso_utc) {
+            Some(iso) => PyString::new(py, &iso),
+            // beyond the years 1 to 9999: let Python raise what it raises
+            None => {
+                let datetime = py.import("datetime")?;
+                let utc = datetime.getattr("UTC")?;
+                let moment = datetime
+                    .getattr("datetime")?
+                    .call_method1("fromtimestamp", (value, utc))?;
+                moment.call_method0("isoformat")?.cast_into::<PyString>()?
+            }
+        }
+    } else {
+        value.str()?
+    };
+    PyBackedStr::try_from(shown).map(Some)
+}
+
+/// `ws_codec.changes_pb`: one `FieldChange` per name in `changed`.
+fn write_changes(
+    w: &mut Writer,
+    number: u32,
+    previous: &Bound<'_, PyAny>,
+    current: &Bound<'_, PyAny>,
+    changed: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    for name in changed.try_iter()? {
+        let name = name?.cast_into::<PyString>()?;
+        let old = attr_or_none(previous, &name)?;
+        let new = attr_or_none(current, &name)?;
+        let name = PyBackedStr::try_from(name)?;
+        let old = change_text(&name, old)?;
+        let new = change_text(&name, new)?;
+        w.open(number);
+        w.string(codec::FIELD_NAME, name, false);
+        if let Some(old) = old {
+            w.string(codec::OLD_VALUE, old, true);
+        }
+        if let Some(new) = new {
+            w.string(codec::NEW_VALUE, new, true);
+        }
+        w.close();
+    }
+    Ok(())
+}
+
+/// An envelope with `message_id` and `timestamp`, its payload `case` opened.
+fn envelope(
+    message_id: PyBackedStr,
+    timestamp: &Bound<'_, PyAny>,
+    case: u32,
+    capacity: usize,
+) -> PyResult<Writer> {
+    let mut w = Writer::with_capacity(capacity);
+    w.string(codec::MESSAGE_ID, message_id, false);
+    w.int(codec::TIMESTAMP, int64(timestamp)?, false);
+    w.open(case);
+    Ok(w)
+}
+
+/// The finished frame as bytes, written straight into the new bytes object.
+fn emit(py: Python<'_>, mut w: Writer) -> PyResult<Bound<'_, PyBytes>> {
+    w.close(); // the payload
+    let encoding = w.finish();
+    PyBytes::new_with(py, encoding.len(), |out| {
+        // Only this function knows the new object, so writing it unattached is safe.
+        if encoding.len() >= DETACH_AT {
+            py.detach(|| encoding.write(out));
+        } else {
+            encoding.write(out);
+        }
+        Ok(())
+    })
+}
+
+/// The broadcast frame announcing an event, or None for kinds that are not broadcast.
+#[pyfunction]
+fn encode_event<'py>(
+    py: Python<'py>,
+    kind: &Bound<'py, PyString>,
+    entity: &Bound<'py, PyAny>,
+    actor: PyBackedStr,
+    extra: &Bound<'py, PyDict>,
+    message_id: PyBackedStr,
+    timestamp: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    let Some(event) = kind.to_str().ok().and_then(codec::event) else {
+        return Ok(None);
+    };
+    let mut w = envelope(message_id, timestamp, event.case, 32)?;
+    match &event.body {
+        codec::Body::Entity {
+            entity: shape,
+            changes,
+            actor: with_actor,
+            ancestry,
+        } => {
+            w.open(1);
+            write_entity(&mut w, entity, shape)?;
+            if *ancestry {
+                for (number, key) in [
+                    (codec::ANCESTOR_IDS, intern!(py, "ancestor_ids")),
+                    (codec::DESCENDANT_IDS, intern!(py, "descendant_ids")),
+                ] {
+                    if let Some(ids) = extra.get_item(key)? {
+                        write_strings(&mut w, number, &ids)?;
+                    }
+                }
+            }
+            w.close();
+            if *changes {
+                let changed = extra.get_item(intern!(py, "changed"))?;
+                let previous = extra.get_item(intern!(py, "previous"))?;
+                if let Some(changed) = changed {
+                    let previous = previous.unwrap_or_else(|| py.None().into_bound(py));
+                    write_changes(
+                        &mut w,
+                        event.body.changes_field(),
+                        &previous,
+                        entity,
+                        &changed,
+                    )?;
+                }
+            }
+            if *with_actor {
+                w.string(event.body.actor_field(), actor, false);
+            }
+        }
+        codec::Body::Ids(attrs) => {
+            for (number, attr) in (1..).zip(attrs.iter()) {
+                let value = entity.getattr(PyString::intern(py, attr))?;
+                if !value.is_none() {
+                    w.string(number, text(value)?, false);
+                }
+            }
+            w.string(event.body.actor_field(), actor, false);
+        }
+    }
+    emit(py, w).map(Some)
+}
+
+/// The `work_items_list` reply frame: `items` with their ancestor and descendant ids.
+#[pyfunction]
+fn encode_work_items_list<'py>(
+    py: Python<'py>,
+    message_id: PyBackedStr,
+    timestamp: &Bound<'py, PyAny>,
+    items: &Bound<'py, PyAny>,
+    ancestors: &Bound<'py, PyAny>,
+    descendants: &Bound<'py, PyAny>,
+    as_of: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let as_of = int64(as_of)?;
+    let list = items.cast::<PyList>().ok();
+    let capacity = 8 + 40 * list.map_or(0, |l| l.len());
+    let mut w = envelope(message_id, timestamp, codec::WORK_ITEMS_LIST_CASE, capacity)?;
+    let mut write_item = |item: Bound<'py, PyAny>| -> PyResult<()> {
+        let id = item.getattr(intern!(py, "id"))?;
+        let above = ancestors.get_item(&id)?;
+        let below = descendants.get_item(&id)?;
+        w.open(codec::WORK_ITEMS);
+        write_entity(&mut w, &item, &codec::WORK_ITEM_ENTITY)?;
+        write_strings(&mut w, codec::ANCESTOR_IDS, &above)?;
+        write_strings(&mut w, codec::DESCENDANT_IDS, &below)?;
+        w.close();
+        Ok(())
+    };
+    match list {
+        Some(list) => list.iter().try_for_each(&mut write_item)?,
+        None => {
+            for item in items.try_iter()? {
+                write_item(item?)?;
+            }
+        }
+    }
+    w.int(codec::AS_OF_TIMESTAMP, as_of, false);
+    emit(py, w)
+}
+
+/// Parses a frame (unattached when it is large); malformed bytes are a ValueError.
+fn parse<'a>(py: Python<'_>, data: &'a [u8]) -> PyResult<codec::Decoded<'a>> {
+    let decoded = if data.len() >= DETACH_AT {
+        py.detach(|| codec::decode(data))
+    } else {
+        codec::decode(data)
+    };
+    decoded.map_err(|err| PyValueError::new_err(err.to_string()))
+}
+
+fn value_to_py<'py>(py: Python<'py>, value: &codec::Value<'_>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        codec::Value::Str(s) => PyString::new(py, s).into_any(),
+        codec::Value::Int(v) => v.into_pyobject(py)?.into_any(),
+        codec::Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        codec::Value::Msg(m) => to_dict(py, m)?.into_any(),
+    })
+}
+
+/// A decoded message as a dict: plain fields always (default when absent), fields with
+/// presence only when present, repeated fields as lists, enums as ints.
+fn to_dict<'py>(py: Python<'py>, message: &codec::Decoded<'_>) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    let keys = &names(py)[message.desc.id];
+    for ((field, slot), key) in message.desc.fields.iter().zip(&message.slots).zip(keys) {
+        let key = key.bind(py);
+        match slot {
+            codec::Slot::One(value) => dict.set_item(key, value_to_py(py, value)?)?,
+            codec::Slot::Many(values) => {
+                let values = values
+                    .iter()
+                    .map(|v| value_to_py(py, v))
+                    .collect::<PyResult<Vec<_>>>()?;
+                dict.set_item(key, PyList::new(py, values)?)?;
+            }
+            codec::Slot::Absent if field.label == codec::Label::Plain => match field.ty {
+                codec::Type::Str => dict.set_item(key, intern!(py, ""))?,
+                codec::Type::Bool => dict.set_item(key, false)?,
+                _ => dict.set_item(key, 0)?,
+            },
+            codec::Slot::Absent => {}
+        }
+    }
+    Ok(dict)
+}
+
+/// `(message_id, timestamp, payload case or None, payload fields)`.
+type Envelope<'py> = (
+    Bound<'py, PyString>,
+    i64,
+    Option<Bound<'py, PyString>>,
+    Bound<'py, PyDict>,
+);
+
+/// `(message_id, timestamp, payload case or None, payload fields)`; the fields only for
+/// the client→server requests, an empty dict for any other case.
+#[pyfunction]
+fn decode_envelope<'py>(py: Python<'py>, data: PyBackedBytes) -> PyResult<Envelope<'py>> {
+    let envelope = parse(py, &data)?;
+    let (case, fields) = match envelope.payload() {
+        Some((index, field, message)) => {
+            let name = names(py)[envelope.desc.id][index].bind(py).clone();
+            let fields = if codec::is_request(field.number) {
+                to_dict(py, message)?
+            } else {
+                PyDict::new(py)
+            };
+            (Some(name), fields)
+        }
+        None => (None, PyDict::new(py)),
+    };
+    Ok((
+        PyString::new(py, envelope.message_id()),
+        envelope.timestamp(),
+        case,
+        fields,
+    ))
+}
+
+/// `(message_id, timestamp, work items as dicts)`; no items unless the payload is a
+/// `work_items_list`.
+#[pyfunction]
+fn decode_work_items_list<'py>(
+    py: Python<'py>,
+    data: PyBackedBytes,
+) -> PyResult<(Bound<'py, PyString>, i64, Bound<'py, PyList>)> {
+    let envelope = parse(py, &data)?;
+    let items = PyList::empty(py);
+    if let Some((_, field, list)) = envelope.payload() {
+        if field.number == codec::WORK_ITEMS_LIST_CASE {
+            for item in list.messages(codec::WORK_ITEMS) {
+                items.append(to_dict(py, item)?)?;
+            }
+        }
+    }
+    Ok((
+        PyString::new(py, envelope.message_id()),
+        envelope.timestamp(),
+        items,
+    ))
+}
+
 /// Rust implementations of pm-fast's hot paths; each has a pure-Python twin in `pm_fast`.
 #[pymodule]
 mod _native {
     #[pymodule_export]
-    use super::{ancestors, descendants, is_reachable_parent_cycle, would_cycle};
+    use super::{
+        ancestors, decode_envelope, decode_work_items_list, descendants, encode_event,
+        encode_work_items_list, is_reachable_parent_cycle, would_cycle,
+    };
 }
