@@ -8,6 +8,7 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import config as config_mod
 from .app import COMPAT_VERSION, App
@@ -15,7 +16,11 @@ from .config import ConfigError
 from .logsetup import granian_log_options, setup_logging
 from .paths import ensure_pm_dir, find_pm_dir
 from .sidecar import PortFile, idle_monitor, install_signal_handlers
+from .store.base import Store
 from .store.sqlite import SqliteStore, StoreOpenError
+
+if TYPE_CHECKING:
+    from .store.postgres import PostgresStore
 
 log = logging.getLogger("pm_fast")
 
@@ -39,22 +44,48 @@ async def serve(pm_dir: Path, environ: dict[str, str]) -> int:
     for line in config_mod.config_summary(cfg):
         log.info("%s", line)
 
-    # PM_FAST_GROUP_COMMIT=0 gives each mutation its own transaction (for comparisons).
-    batch = 1 if environ.get("PM_FAST_GROUP_COMMIT") == "0" else 64
-    store = SqliteStore(config_mod.database_file(cfg, pm_dir), batch_limit=batch)
-    try:
-        await store.open(cfg.api.llm_user_id, cfg.api.llm_user_name)
-    except (StoreOpenError, OSError) as err:
-        log.error("cannot open the database: %s", err)
-        print(f"pm-fast: cannot open the database: {err}", file=sys.stderr)
-        return 1
-    except sqlite3.DatabaseError as err:  # a corrupt or foreign file
-        log.error("cannot open the database: %s", err)
-        print(f"pm-fast: cannot open the database: {err}", file=sys.stderr)
-        await store.close()
-        return 1
+    pg: PostgresStore | None = None
+    store: Store
+    if cfg.database.url:  # PostgreSQL (pm-fast only); config checked the URL's scheme
+        from .store.postgres import PostgresStore  # asyncpg only when it is used
+        from .store.postgres import StoreOpenError as PgOpenError
+
+        pg = PostgresStore(cfg.database.url)
+        store = pg
+        try:
+            await pg.open(cfg.api.llm_user_id, cfg.api.llm_user_name)
+        except PgOpenError as err:
+            log.error("cannot open the database: %s", err)
+            print(f"pm-fast: cannot open the database: {err}", file=sys.stderr)
+            await pg.close()
+            return 1
+    else:
+        # PM_FAST_GROUP_COMMIT=0 gives each mutation its own transaction (for comparisons).
+        batch = 1 if environ.get("PM_FAST_GROUP_COMMIT") == "0" else 64
+        sqlite_store = SqliteStore(config_mod.database_file(cfg, pm_dir), batch_limit=batch)
+        store = sqlite_store
+        try:
+            await sqlite_store.open(cfg.api.llm_user_id, cfg.api.llm_user_name)
+        except (StoreOpenError, OSError) as err:
+            log.error("cannot open the database: %s", err)
+            print(f"pm-fast: cannot open the database: {err}", file=sys.stderr)
+            return 1
+        except sqlite3.DatabaseError as err:  # a corrupt or foreign file
+            log.error("cannot open the database: %s", err)
+            print(f"pm-fast: cannot open the database: {err}", file=sys.stderr)
+            await sqlite_store.close()
+            return 1
 
     app = App(cfg, pm_dir, store)
+    if pg is not None:
+        # Events committed by other processes reach this process's subscribers.
+        try:
+            await pg.start_bus(app.publish)
+        except PgOpenError as err:
+            log.error("cannot open the database: %s", err)
+            print(f"pm-fast: cannot open the database: {err}", file=sys.stderr)
+            await pg.close()
+            return 1
     port_file = PortFile(pm_dir)
     from .engines.granian import make_server
 

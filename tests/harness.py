@@ -11,6 +11,14 @@ The contract between this harness and the server:
   answers 200;
 * stop = ``POST /admin/shutdown`` (202) and the process exits with status 0.
 
+Store switch: with ``PM_FAST_TEST_STORE=postgres`` and ``PM_FAST_PG_URL`` (printed by
+``build/pg.sh``) set, every ``ServerProcess`` runs on PostgreSQL: it gets
+``PM_DATABASE_URL`` pointing to a fresh database ``pmfast_<random>`` created on first
+start and dropped on ``close`` (unless the test sets ``PM_DATABASE_URL`` itself, e.g. to
+share one database between processes). A test that is inherently about the SQLite file
+is skipped there, with its reason: it starts from a fixture ``.db`` (``database=``),
+touches ``srv.db_path``, or is listed in ``SQLITE_ONLY``.
+
 ``ServerProcess`` is reusable by benchmarks::
 
     with ServerProcess() as srv:
@@ -37,6 +45,142 @@ from typing import Any
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------------- store switch
+def store_kind() -> str:
+    """``"postgres"`` when the suite runs on PostgreSQL, else ``"sqlite"``."""
+    if os.environ.get("PM_FAST_TEST_STORE") == "postgres":
+        if not os.environ.get("PM_FAST_PG_URL"):
+            raise RuntimeError("PM_FAST_TEST_STORE=postgres needs PM_FAST_PG_URL (build/pg.sh)")
+        return "postgres"
+    return "sqlite"
+
+
+ON_POSTGRES = store_kind() == "postgres"
+
+# Tests about the SQLite file itself that neither pass `database=` nor touch
+# `srv.db_path` (those are skipped automatically): test name -> reason.
+SQLITE_ONLY: dict[str, str] = {
+    "test_lifecycle.py::test_pm_dir_is_git_toplevel": "checks that .pm/data.db is created",
+    "test_lifecycle.py::test_pm_dir_falls_back_to_home": "checks that ~/.pm/data.db is created",
+    "test_lifecycle.py::test_database_path_setting": "database.path names the SQLite file",
+}
+
+
+def skip_sqlite_only(reason: str) -> None:
+    """Skip the running test on PostgreSQL (no-op on SQLite)."""
+    if ON_POSTGRES:
+        import pytest
+
+        test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0].rpartition("/")[2]
+        pytest.skip(f"SQLite-only ({test}): {reason}" if test else f"SQLite-only: {reason}")
+
+
+def sqlite_only(reason: str) -> Any:
+    """Decorator form: ``@sqlite_only("reads the WAL file")``."""
+    import pytest
+
+    return pytest.mark.skipif(ON_POSTGRES, reason=f"SQLite-only: {reason}")
+
+
+def _skip_listed() -> None:
+    current = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
+    for name, reason in SQLITE_ONLY.items():
+        if current.endswith(name) or f"/{name}[" in current or current.endswith(name + "]"):
+            skip_sqlite_only(reason)
+
+
+def pg_fetch(
+    url: str, sql: str, params: Sequence[Any] = (), timeout: float = 30.0, simple: bool = False
+) -> list[tuple[Any, ...]]:
+    """Run one statement on PostgreSQL and return its rows (own thread and loop:
+    callers may be async tests)."""
+    import asyncio
+    import threading
+
+    import asyncpg  # type: ignore[import-untyped]
+
+    result: list[tuple[Any, ...]] = []
+    failure: list[BaseException] = []
+
+    async def go() -> None:
+        conn = await asyncpg.connect(url, timeout=10)
+        try:
+            if simple:  # simple protocol: also statements that cannot be prepared
+                await conn.execute(sql)
+            else:
+                result.extend(tuple(r) for r in await conn.fetch(sql, *params))
+        finally:
+            await conn.close()
+
+    def run() -> None:
+        try:
+            asyncio.run(go())
+        except BaseException as err:  # noqa: BLE001 - reported to the caller
+            failure.append(err)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TimeoutError(f"PostgreSQL did not answer within {timeout} s: {sql}")
+    if failure:
+        raise failure[0]
+    return result
+
+
+def pg_admin(sql: str, url: str | None = None, timeout: float = 30.0) -> None:
+    """Run one statement (CREATE/DROP DATABASE) on the PM_FAST_PG_URL database."""
+    pg_fetch(url or os.environ["PM_FAST_PG_URL"], sql, (), timeout, simple=True)
+
+
+def pg_database_url(name: str) -> str:
+    base = os.environ["PM_FAST_PG_URL"]
+    head, _, _ = base.rpartition("/")
+    return f"{head}/{name}"
+
+
+def create_pg_database() -> tuple[str, str]:
+    """A fresh empty database: (name, url)."""
+    import uuid
+
+    name = f"pmfast_{uuid.uuid4().hex[:12]}"
+    pg_admin(f'CREATE DATABASE "{name}"')
+    return name, pg_database_url(name)
+
+
+def drop_pg_database(name: str) -> None:
+    with contextlib.suppress(Exception):
+        pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# One database per repository root, as one .pm/data.db per root on SQLite: a second
+# ServerProcess on the same root (a restart) finds the first one's data. Dropped when
+# the last ServerProcess on that root closes. root -> [name, url, users]
+_PG_BY_ROOT: dict[str, list[Any]] = {}
+
+
+def _pg_acquire(root: Path) -> str:
+    key = str(root.resolve())
+    entry = _PG_BY_ROOT.get(key)
+    if entry is None:
+        name, url = create_pg_database()
+        entry = _PG_BY_ROOT[key] = [name, url, 0]
+    entry[2] += 1
+    return str(entry[1])
+
+
+def _pg_release(root: Path) -> None:
+    key = str(root.resolve())
+    entry = _PG_BY_ROOT.get(key)
+    if entry is None:
+        return
+    entry[2] -= 1
+    if entry[2] <= 0:
+        del _PG_BY_ROOT[key]
+        drop_pg_database(entry[0])
+
 
 DEFAULT_STARTUP_TIMEOUT = 20.0
 DEFAULT_STOP_TIMEOUT = 15.0
@@ -146,6 +290,12 @@ class ServerProcess:
         self._stderr: Any = None
         self.port_file_info: dict[str, Any] | None = None
         self._prepared = False
+        # PostgreSQL mode: the database of this root (created on first start).
+        self.pg_url: str | None = None
+        if ON_POSTGRES:
+            if self.database is not None:
+                skip_sqlite_only("starts from a fixture SQLite database file")
+            _skip_listed()
 
     # ------------------------------------------------------------------ paths
     @property
@@ -158,7 +308,33 @@ class ServerProcess:
 
     @property
     def db_path(self) -> Path:
+        skip_sqlite_only("reads or writes .pm/data.db directly")
         return self.pm_dir / "data.db"
+
+    def sql(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement on this server's database, whichever the store, and commit.
+
+        ``?`` placeholders; portable SQL only (e.g. ``INSERT ... ON CONFLICT DO
+        NOTHING``). Returns the rows (empty for statements that return none).
+        """
+        if self.pg_url is None and not (ON_POSTGRES and "PM_DATABASE_URL" not in self.extra_env):
+            import sqlite3
+
+            con = sqlite3.connect(str(self.pm_dir / "data.db"), timeout=10)
+            try:
+                rows = con.execute(query, tuple(params)).fetchall()
+                con.commit()
+                return [tuple(r) for r in rows]
+            finally:
+                con.close()
+        url = (
+            self.pg_url
+            or self.extra_env.get("PM_DATABASE_URL")
+            or self.environment()["PM_DATABASE_URL"]
+        )
+        parts = query.split("?")
+        pg_query = parts[0] + "".join(f"${i}{p}" for i, p in enumerate(parts[1:], 1))
+        return pg_fetch(str(url), pg_query, tuple(params))
 
     @property
     def port(self) -> int:
@@ -201,6 +377,10 @@ class ServerProcess:
                 "PM_LOG_COLORED": "false",
             }
         )
+        if ON_POSTGRES and "PM_DATABASE_URL" not in self.extra_env:
+            if self.pg_url is None:
+                self.pg_url = _pg_acquire(self.root)
+            env["PM_DATABASE_URL"] = self.pg_url
         for k, v in self.extra_env.items():
             if v is None:
                 env.pop(k, None)
@@ -392,6 +572,9 @@ class ServerProcess:
         elif self.proc is not None:
             self.proc.wait()
         self._close_logs()
+        if self.pg_url is not None:
+            _pg_release(self.root)
+            self.pg_url = None
         if remove and self._own_root:
             shutil.rmtree(self.root, ignore_errors=True)
         shutil.rmtree(self._log_dir, ignore_errors=True)

@@ -145,10 +145,6 @@ def events_of(result: object) -> list[Event]:
     return []
 
 
-def lock_key(project_id: str | None) -> str:
-    return f"pm_fast_events:{project_id or ''}"
-
-
 # -- writing -----------------------------------------------------------------------------
 Row = tuple[int, str, bytes | None]  # (seq, origin, payload or None for own rows)
 
@@ -164,20 +160,15 @@ class Outbox:
     ) -> tuple[list[int], list[Row]]:
         """Write the rows; return their seqs and the earlier rows of the same projects
         that this process may not have handled yet (seq > floor or in gaps)."""
-        groups: dict[str | None, list[Event]] = {}
+        groups: dict[str, list[Event]] = {}
         for event in events:
-            groups.setdefault(event.project_id, []).append(event)
-        projects = sorted(groups, key=lambda p: p or "")
-        # One lock per project, in a fixed order (no deadlock between two writers).
-        for pid in projects:
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", lock_key(pid)
-            )
+            groups.setdefault(event.project_id or "", []).append(event)
         own: list[int] = []
         earlier: list[Row] = []
-        for pid in projects:
+        # Projects in a fixed order: two writers never wait for each other's locks.
+        for pid in sorted(groups):
             rows = await conn.fetch(
-                _APPEND, self.origin, pid or "", encode_events(groups[pid]), now, floor, gaps
+                _APPEND, self.origin, pid, encode_events(groups[pid]), now, floor, gaps
             )
             for r in rows:
                 if r["mine"]:
@@ -188,21 +179,11 @@ class Outbox:
         return own, earlier
 
 
-# The new row, its notification, and the committed rows of that project this process may
-# not have handled: all in one round trip, on a snapshot taken after the project lock.
-_APPEND = f"""
-WITH ins AS (
-    INSERT INTO pm_fast_events (origin, project_id, payload, created_at)
-    VALUES ($1, $2, $3, $4) RETURNING seq
-), note AS (
-    SELECT pg_notify('{CHANNEL}', ins.seq::text) FROM ins
-)
-SELECT ins.seq, $1::text AS origin, NULL::bytea AS payload, true AS mine
-    FROM ins, note
-UNION ALL
-SELECT e.seq, e.origin, CASE WHEN e.origin = $1 THEN NULL ELSE e.payload END, false
-    FROM pm_fast_events e
-    WHERE e.project_id = $2 AND (e.seq > $5 OR e.seq = ANY($6::bigint[]))
+# Lock the project's outbox, insert, notify, and read the project's committed rows this
+# process may not have handled: one round trip (schema migration 3).
+_APPEND = """
+SELECT r_seq AS seq, r_origin AS origin, r_payload AS payload, r_mine AS mine
+FROM pm_fast_outbox_append($1, $2, $3, $4, $5, $6::bigint[])
 """
 
 
@@ -236,6 +217,8 @@ class Bus:
         # project -> seq of a committed local row whose events the writer has not yet
         # published; foreign rows of that project after it wait (order per project).
         self._holds: dict[str | None, list[int]] = {}
+        self._turns: list[asyncio.Future[None]] = []  # writers waiting in wait_turn
+        self._polling = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._conn: Any = None
@@ -282,7 +265,14 @@ class Bus:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), 2.0)
 
-    def _on_notify(self, *args: Any) -> None:
+    def _on_notify(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        # Own rows are usually marked by their writer before the notification arrives:
+        # no query for those.
+        try:
+            if self.handled(int(payload)):
+                return
+        except ValueError:
+            pass
         self._wake.set()
 
     def _on_terminated(self, *args: Any) -> None:
@@ -305,13 +295,14 @@ class Bus:
                 await self.poll()
                 if time.monotonic() - last_prune > PRUNE_INTERVAL:
                     last_prune = time.monotonic()
-                    await self._conn.execute(
-                        "DELETE FROM pm_fast_events WHERE created_at < $1",
-                        int(time.time()) - RETENTION_SECS,
-                    )
+                    async with self._polling:
+                        await self._conn.execute(
+                            "DELETE FROM pm_fast_events WHERE created_at < $1",
+                            int(time.time()) - RETENTION_SECS,
+                        )
             except asyncio.CancelledError:
                 raise
-            except Exception as err:  # the connection failed: reconnect after a pause
+            except Exception as err:  # noqa: BLE001 - any failure: reconnect after a pause
                 delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
                 if failures == 0:
                     log.warning("event bus: %s; reconnecting", err)
@@ -321,6 +312,10 @@ class Bus:
 
     async def poll(self) -> None:
         """Fetch and handle every row not handled yet (in seq order)."""
+        async with self._polling:  # one query at a time on the listening connection
+            await self._poll()
+
+    async def _poll(self) -> None:
         conn = self._conn
         if conn is None:
             return
@@ -402,6 +397,19 @@ class Bus:
                 if not held:
                     del self._holds[pid]
         self._wake.set()
+        waiters, self._turns = self._turns, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    async def wait_turn(self, project_ids: Iterable[str | None], seq: int) -> None:
+        """Wait until the local writes of these projects committed before `seq` have
+        published their events (their writers resume in any order after commit)."""
+        projects = list(project_ids)
+        while any(h < seq for p in projects for h in self._holds.get(p, ())):
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._turns.append(fut)
+            await fut
 
     def committed(self, own: list[int], earlier: list[Row]) -> None:
         """After a local commit: handle the earlier rows first, then mark our own."""

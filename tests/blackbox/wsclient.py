@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import sqlite3
 import sys
 import time
 import uuid
@@ -484,27 +483,18 @@ async def clients(port: int, *users: str | None, **kwargs: Any) -> AsyncIterator
 
 # ---------------------------------------------------------------------- database
 def add_member(srv: ServerProcess, project_id: str, user_id: str, role: str) -> None:
-    """Insert (or replace) a membership row while the server runs (WAL)."""
-    con = sqlite3.connect(str(srv.db_path), timeout=10)
-    try:
-        con.execute("INSERT OR IGNORE INTO users(id, email) VALUES (?, ?)",
-                    (user_id, f"user-{user_id[:8]}@localhost"))
-        con.execute("DELETE FROM pm_project_members WHERE project_id = ? AND user_id = ?",
-                    (project_id, user_id))
-        con.execute(
-            "INSERT INTO pm_project_members(id, project_id, user_id, role, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (new_id(), project_id, user_id, role, now()),
-        )
-        con.commit()
-    finally:
-        con.close()
+    """Insert (or replace) a membership row while the server runs (either store)."""
+    srv.sql("INSERT INTO users(id, email, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (user_id, f"user-{user_id[:8]}@localhost", now()))
+    srv.sql("DELETE FROM pm_project_members WHERE project_id = ? AND user_id = ?",
+            (project_id, user_id))
+    srv.sql(
+        "INSERT INTO pm_project_members(id, project_id, user_id, role, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (new_id(), project_id, user_id, role, now()),
+    )
 
 
 def db_scalar(srv: ServerProcess, sql: str, params: tuple[Any, ...] = ()) -> Any:
-    con = sqlite3.connect(str(srv.db_path), timeout=10)
-    try:
-        row = con.execute(sql, params).fetchone()
-        return None if row is None else row[0]
-    finally:
-        con.close()
+    rows = srv.sql(sql, params)
+    return None if not rows else rows[0][0]
