@@ -32,6 +32,7 @@ def main() -> int:
     micro = json.loads(Path(sys.argv[1]).read_text())
     load = json.loads(Path(sys.argv[2]).read_text())
     ws = json.loads(Path(sys.argv[3]).read_text()) if len(sys.argv) > 3 else {"results": []}
+    gc = json.loads(Path(sys.argv[4]).read_text()) if len(sys.argv) > 4 else {"results": []}
     env = load["env"]
     machine = micro.get("machine_info", {})
     out = [
@@ -77,10 +78,28 @@ def main() -> int:
         )
     out += [
         "",
-        "## Rust extension vs its Python twins (`benches/test_bench_graph.py`)",
+        "## Group commit (`benches/load_group_commit.py`)",
         "",
-        "5,000 work items in three levels and 5,000 `blocks` links (the shape the server",
-        "passes: SQLite rows in position order).",
+        "Work-item creates, two servers in the same run: the default (concurrent mutations",
+        "share one SQLite transaction, one savepoint each) and `PM_FAST_GROUP_COMMIT=0`",
+        "(one transaction per mutation).",
+        "",
+        "| writers | group commit req/s | p99 ms | one tx each req/s | p99 ms | ratio |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in gc["results"]:
+        g, o = r["group_commit"], r["one_tx_each"]
+        out.append(
+            f"| {r['writers']} | {g['rps']} | {g['p99_ms']} | {o['rps']} | {o['p99_ms']} |"
+            f" {r['ratio']}× |"
+        )
+    out += [
+        "",
+        "## Rust extension vs its Python twins (`benches/test_bench_*.py`)",
+        "",
+        "Graph functions: 5,000 work items in three levels and 5,000 `blocks` links (the",
+        "shape the server passes: SQLite rows in position order). Codec: protobuf frames",
+        "encoded from the domain Structs and decoded to dicts (twin: upb).",
         "",
         *micro_table(micro),
         "",
