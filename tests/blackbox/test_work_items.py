@@ -23,6 +23,7 @@ from .helpers import (
     get_project,
     new_uuid,
     ok,
+    uniq_key,
     update_item,
     wait_for_second_after,
 )
@@ -338,7 +339,7 @@ def test_update_all_fields(api: httpx.Client) -> None:
     e = create_item(api, p["id"], "epic")
     st = create_item(api, p["id"], "story")
     assignee = new_uuid()
-    ok(api.post("/api/v1/projects", json={"title": "mk user", "key": f"U{p['key'][1:]}"},
+    ok(api.post("/api/v1/projects", json={"title": "mk user", "key": uniq_key()},
                 headers={"X-User-Id": assignee}))  # makes the user exist
     editor = new_uuid()
     t0 = time.time()
