@@ -2,9 +2,11 @@
 
     .venv/bin/python benches/load_rest.py [--quick] [--json out.json] [--markdown out.md]
 
-Starts pm-fast (SQLite, temporary folder) with the test harness, then for 1, 4 and 16
-concurrent keep-alive clients measures requests per second and p50/p99 latency of
-`POST /api/v1/work-items` and `GET /api/v1/work-items/{display key}`. The load generator
+Starts pm-fast (SQLite, temporary folder) twice with the test harness, once with its
+Rust extension and once with `PM_FAST_PURE=1` (the pure-Python twins), then for 1, 4
+and 16 concurrent keep-alive clients measures requests per second and p50/p99 latency
+of `POST /api/v1/work-items` and `GET /api/v1/work-items/{display key}`, each step on
+both servers in turn. The load generator
 runs in this process and shares the machine's cores with the server: numbers are a
 floor, comparable between runs on the same machine.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -47,72 +50,80 @@ def environment() -> dict[str, str]:
         "python": platform.python_version(),
         "granian": granian.__version__,
         "msgspec": msgspec.__version__,
-        "pure": os.environ.get("PM_FAST_PURE", "0"),
     }
 
 
-async def bench(srv: ServerProcess, quick: bool) -> list[Result]:
+async def bench(ports: dict[str, int], quick: bool) -> list[tuple[str, Result]]:
+    """Each step runs on every server in turn, so they share the machine's state."""
     import httpx
 
-    with httpx.Client(base_url=srv.url) as c:
-        project = c.post("/api/v1/projects", json={"title": "Load", "key": "LOAD"}).json()[
-            "project"
-        ]
-    pid = project["id"]
-    create_body = json.dumps(
-        {
-            "project_id": pid,
-            "item_type": "task",
-            "title": "load test task",
-            "description": "created by benches/load_rest.py",
-        }
-    ).encode()
-    results: list[Result] = []
+    bodies: dict[str, bytes] = {}
+    for name, port in ports.items():
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
+            project = c.post("/api/v1/projects", json={"title": "Load", "key": "LOAD"}).json()
+        bodies[name] = json.dumps(
+            {
+                "project_id": project["project"]["id"],
+                "item_type": "task",
+                "title": "load test task",
+                "description": "created by benches/load_rest.py",
+            }
+        ).encode()
+    results: list[tuple[str, Result]] = []
     total = 600 if quick else 4000
-    created = 0
+    created = dict.fromkeys(ports, 0)
     for clients in (1, 4, 16):
-        r = await run(
-            "create work item",
-            "127.0.0.1",
-            srv.port,
-            clients,
-            lambda i, s: ("POST", "/api/v1/work-items", create_body),
-            total,
-            10.0 if quick else 30.0,
-        )
-        created += r.requests
-        results.append(r)
+        for name, port in ports.items():
+            body = bodies[name]
+            r = await run(
+                "create work item",
+                "127.0.0.1",
+                port,
+                clients,
+                lambda i, s, body=body: ("POST", "/api/v1/work-items", body),
+                total,
+                10.0 if quick else 30.0,
+            )
+            created[name] += r.requests
+            results.append((name, r))
     for clients in (1, 4, 16):
-        r = await run(
-            "get work item",
-            "127.0.0.1",
-            srv.port,
-            clients,
-            lambda i, s: ("GET", f"/api/v1/work-items/LOAD-{1 + (s * 7 + i) % created}", b""),
-            total,
-            10.0 if quick else 30.0,
-        )
-        results.append(r)
+        for name, port in ports.items():
+            n = created[name]
+            r = await run(
+                "get work item",
+                "127.0.0.1",
+                port,
+                clients,
+                lambda i, s, n=n: ("GET", f"/api/v1/work-items/LOAD-{1 + (s * 7 + i) % n}", b""),
+                total,
+                10.0 if quick else 30.0,
+            )
+            results.append((name, r))
     return results
 
 
-def markdown(env: dict[str, str], results: list[Result]) -> str:
-    lines = [
-        "## REST load (benches/load_rest.py)",
-        "",
-        f"{env['date']} · {env['cpu']} · Python {env['python']} · granian {env['granian']}"
-        f" · msgspec {env['msgspec']} · PM_FAST_PURE={env['pure']}",
-        "",
-        "| request | clients | requests | errors | req/s | p50 ms | p99 ms |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        row = r.row()
-        lines.append(
-            f"| {row['name']} | {row['clients']} | {row['requests']} | {row['errors']} |"
-            f" {row['rps']} | {row['p50_ms']} | {row['p99_ms']} |"
-        )
-    return "\n".join(lines) + "\n"
+def table(rows: list[dict]) -> list[str]:
+    """Markdown rows: one line per request and client count, servers side by side."""
+    servers = list(dict.fromkeys(r.get("server", "rust") for r in rows))
+    by = {(r.get("server", "rust"), r["name"], r["clients"]): r for r in rows}
+    head = "| request | clients | errors |"
+    rule = "|---|---:|---:|"
+    for s in servers:
+        head += f" {s} req/s | {s} p50 / p99 ms |"
+        rule += "---:|---:|"
+    if len(servers) > 1:
+        head += f" {servers[0]} / {servers[1]} |"
+        rule += "---:|"
+    lines = [head, rule]
+    for key in dict.fromkeys((r["name"], r["clients"]) for r in rows):
+        cells = [by.get((s, *key)) for s in servers]
+        line = f"| {key[0]} | {key[1]} | {sum(c['errors'] for c in cells if c)} |"
+        for c in cells:
+            line += f" {c['rps']} | {c['p50_ms']} / {c['p99_ms']} |" if c else " | |"
+        if len(servers) > 1 and cells[0] and cells[1] and cells[1]["rps"]:
+            line += f" {cells[0]['rps'] / cells[1]['rps']:.2f}× |"
+        lines.append(line)
+    return lines
 
 
 def main() -> int:
@@ -120,19 +131,40 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="short run (CI)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path)
+    parser.add_argument(
+        "--servers",
+        default="rust,pure",
+        help="rust (the extension), pure (PM_FAST_PURE=1): comma-separated",
+    )
     args = parser.parse_args()
     env = environment()
-    with ServerProcess(env={"PM_LOG_LEVEL": "warn"}) as srv:
-        results = asyncio.run(bench(srv, args.quick))
-    text = markdown(env, results)
+    names = [n for n in args.servers.split(",") if n]
+    base = {"PM_LOG_LEVEL": "warn"}
+    with contextlib.ExitStack() as stack:
+        ports = {
+            name: stack.enter_context(
+                ServerProcess(env={**base, "PM_FAST_PURE": "1" if name == "pure" else None})
+            ).port
+            for name in names
+        }
+        results = asyncio.run(bench(ports, args.quick))
+    rows = [{"server": name, **r.row()} for name, r in results]
+    text = "\n".join(
+        [
+            "## REST load (benches/load_rest.py)",
+            "",
+            f"{env['date']} · {env['cpu']} · Python {env['python']} · granian {env['granian']}"
+            f" · msgspec {env['msgspec']}",
+            "",
+            *table(rows),
+        ]
+    )
     print(text)
     if args.json:
-        args.json.write_text(
-            json.dumps({"env": env, "results": [r.row() for r in results]}, indent=2)
-        )
+        args.json.write_text(json.dumps({"env": env, "results": rows}, indent=2))
     if args.markdown:
-        args.markdown.write_text(text)
-    return 1 if any(r.errors for r in results) else 0
+        args.markdown.write_text(text + "\n")
+    return 1 if any(r.errors for _, r in results) else 0
 
 
 if __name__ == "__main__":

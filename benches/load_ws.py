@@ -1,15 +1,27 @@
-"""End-to-end WebSocket fan-out benchmark.
+"""End-to-end WebSocket fan-out benchmark, with the raw-capacity baseline in the same run.
 
-    .venv/bin/python benches/load_ws.py [--quick] [--json out.json]
+    .venv/bin/python benches/load_ws.py [--quick] [--json out.json] [--markdown out.md]
+                                        [--servers rust,pure,baseline] [--seconds S]
 
-A real pm-fast process (SQLite, temporary folder). One project; 1, 10 and 100
-subscriber connections; one writer connection sending `CreateWorkItemRequest`s back to
-back (the next one as soon as its reply arrives). For every mutation the latency is the
-time from sending the request to the moment the *last* subscriber has received its
-`WorkItemCreated` event. Reported: mutations per second (writer throughput), delivered
-event frames per second, p50 and p99 of that latency. Loopback only; bounded in count
-and time. Subscribers and writer share this process and the machine's 2 cores with the
-server, so the numbers are a floor.
+Three servers run side by side, each on loopback in a process of its own:
+
+- ``rust``: pm-fast on SQLite (temporary folder) with its Rust extension;
+- ``pure``: the same with ``PM_FAST_PURE=1`` (the pure-Python twins);
+- ``baseline``: ``benches/baseline_rsgi.py``, a bare Granian RSGI app doing the same
+  broadcast (two frames per mutation to every subscriber, the request echoed back as
+  the reply) with no decoding and no database: the limit pm-fast works under.
+
+For every cell of writers (1, 8, 32) × subscribers (1, 10, 100), the three servers are
+measured one after the other, so they share the machine's state. A cell: one project,
+the subscribers subscribe to it, then each writer connection sends
+``CreateWorkItemRequest``s back to back (the next as soon as its reply arrives) for a
+fixed time. Latency of a mutation = from sending the request to the moment the *last*
+subscriber has its entity event. Reported per cell and server: mutations per second,
+delivered frames per second, p50 and p99 of that latency; and pm-fast's frames per
+second as a fraction of the baseline's.
+
+The load generator (benches/wsfast.py, a lean client) runs in this process on the same
+2 cores as the server: the numbers are floors, comparable within one run.
 """
 
 from __future__ import annotations
@@ -17,153 +29,291 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import websockets
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benches"))
+
+from wsfast import Client, connect  # noqa: E402
 
 from pm_fast.api import pm_pb2 as pb  # noqa: E402
 from tests.harness import ServerProcess  # noqa: E402
 
+WRITERS = (1, 8, 32)
+SUBSCRIBERS = (1, 10, 100)
+SERVER_ENV = {
+    "PM_LOG_LEVEL": "warn",
+    "PM_RATE_LIMIT_MAX_REQUESTS": "10000",
+    "PM_RATE_LIMIT_WINDOW_SECS": "1",
+    "PM_WS_SEND_BUFFER_SIZE": "10000",
+    "PM_SERVER_MAX_CONNECTIONS": "1000",
+}
 
-def frame(case: str, msg: object, mid: str) -> bytes:
+
+def envelope(case: str, msg: object, mid: str) -> bytes:
     env = pb.WebSocketMessage(message_id=mid)
     getattr(env, case).CopyFrom(msg)
     return env.SerializeToString()
 
 
-async def subscriber(
-    url: str,
-    pid: str,
-    ready: asyncio.Event,
-    arrivals: dict[str, float],
-    expected: int,
-    done: asyncio.Event,
-) -> None:
-    async with websockets.connect(url, max_size=None) as ws:
-        await ws.send(frame("subscribe", pb.Subscribe(project_ids=[pid]), "sub"))
-        await ws.recv()
-        ready.set()
-        seen = 0
-        while seen < expected:
-            env = pb.WebSocketMessage.FromString(await ws.recv())
-            if env.WhichOneof("payload") == "work_item_created":
-                title = env.work_item_created.work_item.title
-                arrivals[title] = time.perf_counter()  # last writer wins = latest arrival
-                seen += 1
-        done.set()
+class Baseline:
+    """benches/baseline_rsgi.py in a process of its own."""
+
+    def __enter__(self) -> Baseline:
+        self.dir = tempfile.TemporaryDirectory(prefix="pmfast-baseline-")
+        port_file = Path(self.dir.name) / "port"
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "benches" / "baseline_rsgi.py"), str(port_file)]
+        )
+        deadline = time.monotonic() + 20
+        while not port_file.exists() or not port_file.read_text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the baseline server did not start")
+            time.sleep(0.05)
+        self.port = int(port_file.read_text())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.dir.cleanup()
 
 
-async def run_case(port: int, subscribers: int, mutations: int, max_seconds: float) -> dict:
+@dataclass
+class Subscriber:
+    keep: bool  # keep payloads (one subscriber per cell, to learn the event order)
+    times: list[float] = field(default_factory=list)
+    payloads: list[bytes] = field(default_factory=list)
+    waiter: asyncio.Future[None] | None = None
+    want: int = 0
+
+    def on_frames(self, frames: list[bytes], t: float) -> None:
+        self.times.extend([t] * len(frames))
+        if self.keep:
+            self.payloads.extend(frames)
+        if self.waiter is not None and len(self.times) >= self.want and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def wait_for(self, count: int, timeout: float) -> None:
+        if len(self.times) >= count:
+            return
+        self.want = count
+        self.waiter = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(self.waiter, timeout)
+        finally:
+            self.waiter = None
+
+
+class Writer:
+    def __init__(self) -> None:
+        self.reply: asyncio.Future[list[bytes]] | None = None
+        self.client: Client | None = None
+
+    def on_frames(self, frames: list[bytes], t: float) -> None:
+        if self.reply is not None and not self.reply.done():
+            self.reply.set_result(frames)
+
+    async def request(self, payload: bytes, timeout: float = 30) -> None:
+        self.reply = asyncio.get_running_loop().create_future()
+        assert self.client is not None
+        self.client.send(payload)
+        await asyncio.wait_for(self.reply, timeout)
+
+
+def new_project(port: int) -> str:
     import httpx
 
+    key = "B" + uuid.uuid4().hex[:8].upper()
     with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
-        key = "B" + uuid.uuid4().hex[:8].upper()
-        pid = c.post("/api/v1/projects", json={"title": key, "key": key}).json()["project"]["id"]
-    url = f"ws://127.0.0.1:{port}/ws?user_id={uuid.uuid4()}"
-    arrivals: dict[str, float] = {}
-    readies = [asyncio.Event() for _ in range(subscribers)]
-    dones = [asyncio.Event() for _ in range(subscribers)]
-    tasks = [
-        asyncio.create_task(subscriber(url, pid, readies[i], arrivals, mutations, dones[i]))
-        for i in range(subscribers)
-    ]
-    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 60)
-    sent: dict[str, float] = {}
-    deadline = time.perf_counter() + max_seconds
-    async with websockets.connect(url, max_size=None) as writer:
+        resp = c.post("/api/v1/projects", json={"title": key, "key": key})
+        resp.raise_for_status()
+        return str(resp.json()["project"]["id"])
+
+
+def event_title(payload: bytes) -> str | None:
+    """The title carried by an entity event (pm-fast) or an echoed request (baseline)."""
+    env = pb.WebSocketMessage.FromString(payload)
+    case = env.WhichOneof("payload")
+    if case == "work_item_created":
+        return env.work_item_created.work_item.title
+    if case == "create_work_item_request":
+        return env.create_work_item_request.title
+    return None
+
+
+async def run_cell(port: int, baseline: bool, writers: int, subscribers: int, seconds: float):
+    pid = str(uuid.uuid4()) if baseline else new_project(port)
+    user = uuid.uuid4()
+    path = f"/ws?user_id={user}"
+    subs = [Subscriber(keep=i == 0) for i in range(subscribers)]
+    clients: list[Client] = []
+    try:
+        for s in subs:
+            c = await connect("127.0.0.1", port, path, s.on_frames)
+            clients.append(c)
+            c.send(envelope("subscribe", pb.Subscribe(project_ids=[pid]), "sub"))
+            await s.wait_for(1, 10)
+            s.times.clear()
+            s.payloads.clear()
+        ws = [Writer() for _ in range(writers)]
+        for w in ws:
+            w.client = await connect("127.0.0.1", port, path + "&role=writer", w.on_frames)
+            clients.append(w.client)
+        sent: dict[str, float] = {}
         start = time.perf_counter()
-        done_count = 0
-        for i in range(mutations):
-            if time.perf_counter() > deadline:
-                break
-            title = f"m{i}"
-            mid = str(uuid.uuid4())
-            sent[title] = time.perf_counter()
-            await writer.send(
-                frame(
-                    "create_work_item_request",
-                    pb.CreateWorkItemRequest(item_type=4, title=title, project_id=pid),
-                    mid,
-                )
-            )
-            while True:
-                env = pb.WebSocketMessage.FromString(await writer.recv())
-                if env.message_id == mid:
-                    break
-            done_count += 1
+        stop_at = start + seconds
+
+        async def write(j: int, w: Writer) -> int:
+            i = 0
+            while time.perf_counter() < stop_at:
+                title = f"w{j}m{i}"
+                req = pb.CreateWorkItemRequest(item_type=4, title=title, project_id=pid)
+                payload = envelope("create_work_item_request", req, str(uuid.uuid4()))
+                sent[title] = time.perf_counter()
+                await w.request(payload)
+                i += 1
+            return i
+
+        done = sum(await asyncio.gather(*(write(j, w) for j, w in enumerate(ws))))
         writer_elapsed = time.perf_counter() - start
-    if done_count < mutations:  # stopped early: subscribers will not see the rest
-        for t in tasks:
-            t.cancel()
-    else:
-        await asyncio.wait_for(asyncio.gather(*(d.wait() for d in dones)), 60)
-    total_elapsed = max(arrivals.values(), default=start) - start
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    lat = sorted((arrivals[k] - sent[k]) * 1000 for k in sent if k in arrivals)
-    pct = lambda q: round(lat[min(len(lat) - 1, int(q * len(lat)))], 3) if lat else 0.0  # noqa: E731
+        for s in subs:
+            await s.wait_for(2 * done, 60)
+    finally:
+        for c in clients:
+            c.close()
+    titles = [event_title(p) for p in subs[0].payloads]
+    order = [t for t in titles[1::2]]
+    if any(t is None for t in order) or any(t is not None for t in titles[0::2]):
+        raise RuntimeError("unexpected frame order: want (activity, entity event) pairs")
+    lat = sorted(
+        (max(s.times[2 * k + 1] for s in subs) - sent[title]) * 1000
+        for k, title in enumerate(order)
+        if title is not None
+    )
+    last = max(s.times[2 * done - 1] for s in subs) if done else start
+
+    def pct(q: float) -> float:
+        return round(lat[min(len(lat) - 1, int(q * len(lat)))], 2) if lat else 0.0
+
     return {
+        "writers": writers,
         "subscribers": subscribers,
-        "mutations": done_count,
-        "mutations_per_s": round(done_count / writer_elapsed, 1),
-        # Each mutation reaches each subscriber as two frames: ActivityLogCreated and
-        # WorkItemCreated.
-        "frames_per_s": round(2 * done_count * subscribers / total_elapsed, 1)
-        if total_elapsed
-        else 0,
+        "mutations": done,
+        "mutations_per_s": round(done / writer_elapsed, 1),
+        "frames_per_s": round(2 * done * subscribers / (last - start), 1) if done else 0.0,
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
     }
 
 
-async def bench(srv: ServerProcess, quick: bool) -> list[dict]:
+async def bench(ports: dict[str, int], seconds: float) -> list[dict]:
     results = []
-    for subs, count in ((1, 2000), (10, 1000), (100, 300)):
-        if quick:
-            count = max(50, count // 5)
-        results.append(await run_case(srv.port, subs, count, 20.0 if quick else 60.0))
+    for writers in WRITERS:
+        for subscribers in SUBSCRIBERS:
+            for name, port in ports.items():
+                row = await run_cell(port, name == "baseline", writers, subscribers, seconds)
+                row["server"] = name
+                results.append(row)
+                print(
+                    f"{name:8} writers={writers:2} subs={subscribers:3}"
+                    f" {row['mutations_per_s']:8.1f} mut/s {row['frames_per_s']:9.1f} frames/s"
+                    f" p50 {row['p50_ms']:6.2f} ms p99 {row['p99_ms']:6.2f} ms",
+                    file=sys.stderr,
+                )
     return results
 
 
 def markdown(results: list[dict]) -> str:
-    lines = [
-        "| subscribers | mutations | mutations/s | frames delivered/s | p50 ms (to last subscriber)"
-        " | p99 ms |",
-        "|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        lines.append(
-            f"| {r['subscribers']} | {r['mutations']} | {r['mutations_per_s']} |"
-            f" {r['frames_per_s']} | {r['p50_ms']} | {r['p99_ms']} |"
-        )
+    by = {(r["server"], r["writers"], r["subscribers"]): r for r in results}
+    servers = [s for s in ("rust", "pure", "baseline") if any(k[0] == s for k in by)]
+    head = "| writers | subscribers |"
+    rule = "|---:|---:|"
+    for s in servers:
+        head += f" {s} mut/s | {s} frames/s | {s} p50 / p99 ms |"
+        rule += "---:|---:|---:|"
+    if "baseline" in servers:
+        for s in servers:
+            if s != "baseline":
+                head += f" {s} / baseline frames |"
+                rule += "---:|"
+    lines = [head, rule]
+    for w in WRITERS:
+        for n in SUBSCRIBERS:
+            if not any((s, w, n) in by for s in servers):
+                continue
+            line = f"| {w} | {n} |"
+            for s in servers:
+                r = by.get((s, w, n))
+                if r:
+                    line += f" {r['mutations_per_s']} | {r['frames_per_s']} |"
+                    line += f" {r['p50_ms']} / {r['p99_ms']} |"
+                else:
+                    line += " | | |"
+            base = by.get(("baseline", w, n))
+            if base:
+                for s in servers:
+                    r = by.get((s, w, n))
+                    if s != "baseline":
+                        ratio = r["frames_per_s"] / base["frames_per_s"] if r else 0
+                        line += f" {ratio:.2f} |"
+            lines.append(line)
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="short run (CI)")
+    parser.add_argument("--seconds", type=float, help="measuring time per cell")
+    parser.add_argument("--servers", default="rust,pure,baseline")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
-    env = {
-        "PM_LOG_LEVEL": "warn",
-        "PM_RATE_LIMIT_MAX_REQUESTS": "10000",
-        "PM_RATE_LIMIT_WINDOW_SECS": "1",
-        "PM_WS_SEND_BUFFER_SIZE": "10000",
-    }
-    with ServerProcess(env=env) as srv:
-        results = asyncio.run(bench(srv, args.quick))
-    print(markdown(results))
+    seconds = args.seconds or (1.5 if args.quick else 5.0)
+    names = [n for n in args.servers.split(",") if n]
+    with_pure = {**SERVER_ENV, "PM_FAST_PURE": "1"}
+    without_pure = {**SERVER_ENV, "PM_FAST_PURE": None}
+    ports: dict[str, int] = {}
+    with (
+        ServerProcess(env=without_pure) if "rust" in names else _Null() as rust,
+        ServerProcess(env=with_pure) if "pure" in names else _Null() as pure,
+        Baseline() if "baseline" in names else _Null() as base,
+    ):
+        for name, srv in (("rust", rust), ("pure", pure), ("baseline", base)):
+            if srv is not None:
+                ports[name] = srv.port
+        results = asyncio.run(bench(ports, seconds))
+    text = markdown(results)
+    print(text)
     if args.json:
-        args.json.write_text(json.dumps({"results": results}, indent=2))
+        args.json.write_text(
+            json.dumps({"seconds_per_cell": seconds, "results": results}, indent=2)
+        )
+    if args.markdown:
+        args.markdown.write_text(text)
     return 0
 
 
+class _Null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
     raise SystemExit(main())

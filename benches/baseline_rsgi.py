@@ -1,0 +1,115 @@
+"""The raw-capacity baseline for the fan-out benchmark: a bare Granian RSGI broadcast.
+
+    python benches/baseline_rsgi.py PORT_FILE
+
+Serves WebSocket on an OS-chosen loopback port (written to PORT_FILE) with Granian's
+embedded server in one process, one event loop, as pm-fast runs. No protobuf decoding,
+no database, no rules: a connection whose URL says ``role=writer`` is a writer, every
+other connection is a subscriber once it has sent its first frame (the subscribe
+request, echoed back as its reply). For each frame a writer sends, every subscriber
+gets two frames: a fixed 60-byte frame (standing in for pm-fast's ActivityLogCreated)
+and the writer's bytes (standing in for the entity event); then the writer gets its own
+bytes back as the reply. That is the same frame count and the same per-connection
+machinery (a bounded queue and one writer task per connection, since Granian allows
+one sender at a time) as pm-fast, with nothing else: what pm-fast cannot beat. A writer
+that runs ahead of a subscriber's queue (5,000 pairs of frames) waits for room, so the
+baseline measures delivery capacity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from granian.constants import Interfaces
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# The same embedded server class pm-fast runs on (listener bound once, port read back).
+from pm_fast.engines.granian import EmbeddedGranian  # noqa: E402
+
+# Stands in for the ActivityLogCreated frame; never decoded by the load client.
+ACTIVITY = b"\x0a\x24" + b"0" * 36 + b"\xca\x01\x14" + b"a" * 20
+
+
+class Peer:
+    __slots__ = ("queue", "transport")
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+        self.queue: asyncio.Queue[tuple[bytes, ...] | None] = asyncio.Queue(5000)
+
+    async def writer(self) -> None:
+        send = self.transport.send_bytes
+        get = self.queue.get
+        try:
+            while (frames := await get()) is not None:
+                for frame in frames:
+                    await send(frame)
+        except (RuntimeError, OSError):
+            return
+
+
+class Broadcast:
+    def __init__(self) -> None:
+        self.subscribers: list[Peer] = []
+
+    async def __call__(self, scope: Any, proto: Any) -> None:
+        if scope.proto != "ws":
+            proto.response_bytes(200, [("content-type", "text/plain")], b"baseline\n")
+            return
+        writer_role = "role=writer" in (scope.query_string or "")
+        transport = await proto.accept()
+        peer = Peer(transport)
+        task = asyncio.create_task(peer.writer())
+        subscribed = False
+        try:
+            while True:
+                msg = await transport.receive()
+                if int(msg.kind) == 0:
+                    break
+                data = bytes(msg.data)
+                if writer_role:
+                    for sub in self.subscribers:
+                        await sub.queue.put((ACTIVITY, data))  # waits for room if full
+                elif not subscribed:
+                    subscribed = True
+                    self.subscribers.append(peer)
+                await peer.queue.put((data,))
+        except (RuntimeError, OSError):
+            pass
+        finally:
+            if subscribed:
+                self.subscribers.remove(peer)
+            peer.queue.put_nowait(None)
+            await asyncio.gather(task, return_exceptions=True)
+            proto.close(None)
+
+
+async def main(port_file: Path) -> None:
+    server = EmbeddedGranian(
+        Broadcast(),
+        address="127.0.0.1",
+        port=0,
+        interface=Interfaces.RSGI,
+        websockets=True,
+        backlog=1024,
+        log_enabled=False,
+    )
+    server.on_bound = lambda port: port_file.write_text(str(port))
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    serving = asyncio.create_task(server.serve())
+    await stop.wait()
+    server.signal_handler_interrupt()  # type: ignore[no-untyped-call]
+    await asyncio.wait_for(serving, 10)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(Path(sys.argv[1])))
