@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from . import config as config_mod
 from .app import COMPAT_VERSION, App
-from .config import ConfigError
+from .config import Config, ConfigError
 from .logsetup import granian_log_options, setup_logging
 from .paths import ensure_pm_dir, find_pm_dir
 from .sidecar import PortFile, idle_monitor, install_signal_handlers
@@ -24,16 +24,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pm_fast")
 
-USAGE = """usage: pm-fast [serve]
+USAGE = """usage: pm-fast [serve [--workers N]]
 
 Runs the pm-fast server (a drop-in for pm-server). Configuration comes from
 <pm>/config.toml and PM_* environment variables, where <pm> is the .pm folder at the
 git top level of the working directory (else beside the executable's config.json,
 else ~/.pm).
+
+--workers N (or PM_FAST_WORKERS=N): N server processes on one port. PostgreSQL only
+(database.url / PM_DATABASE_URL); on SQLite one process serves.
 """
 
 
-async def serve(pm_dir: Path, environ: dict[str, str]) -> int:
+def load(pm_dir: Path, environ: dict[str, str]) -> Config | int:
+    """Configuration and logging, or the exit code of a configuration error."""
     try:
         cfg = config_mod.load_config(pm_dir, environ)
         ensure_pm_dir(pm_dir)
@@ -41,9 +45,17 @@ async def serve(pm_dir: Path, environ: dict[str, str]) -> int:
     except ConfigError as err:
         print(f"pm-fast: configuration error: {err}", file=sys.stderr)
         return 2
-    for line in config_mod.config_summary(cfg):
-        log.info("%s", line)
+    return cfg
 
+
+def _cannot_open(err: BaseException) -> int:
+    log.error("cannot open the database: %s", err)
+    print(f"pm-fast: cannot open the database: {err}", file=sys.stderr)
+    return 1
+
+
+async def open_app(cfg: Config, pm_dir: Path, environ: dict[str, str]) -> App | int:
+    """Open the store (and, on PostgreSQL, the change bus): the App, or an exit code."""
     pg: PostgresStore | None = None
     store: Store
     if cfg.database.url:  # PostgreSQL (pm-fast only); config checked the URL's scheme
@@ -55,10 +67,8 @@ async def serve(pm_dir: Path, environ: dict[str, str]) -> int:
         try:
             await pg.open(cfg.api.llm_user_id, cfg.api.llm_user_name)
         except PgOpenError as err:
-            log.error("cannot open the database: %s", err)
-            print(f"pm-fast: cannot open the database: {err}", file=sys.stderr)
             await pg.close()
-            return 1
+            return _cannot_open(err)
     else:
         # PM_FAST_GROUP_COMMIT=0 gives each mutation its own transaction (for comparisons).
         batch = 1 if environ.get("PM_FAST_GROUP_COMMIT") == "0" else 64
@@ -67,14 +77,10 @@ async def serve(pm_dir: Path, environ: dict[str, str]) -> int:
         try:
             await sqlite_store.open(cfg.api.llm_user_id, cfg.api.llm_user_name)
         except (StoreOpenError, OSError) as err:
-            log.error("cannot open the database: %s", err)
-            print(f"pm-fast: cannot open the database: {err}", file=sys.stderr)
-            return 1
+            return _cannot_open(err)
         except sqlite3.DatabaseError as err:  # a corrupt or foreign file
-            log.error("cannot open the database: %s", err)
-            print(f"pm-fast: cannot open the database: {err}", file=sys.stderr)
             await sqlite_store.close()
-            return 1
+            return _cannot_open(err)
 
     app = App(cfg, pm_dir, store)
     if pg is not None:
@@ -82,10 +88,21 @@ async def serve(pm_dir: Path, environ: dict[str, str]) -> int:
         try:
             await pg.start_bus(app.publish)
         except PgOpenError as err:
-            log.error("cannot open the database: %s", err)
-            print(f"pm-fast: cannot open the database: {err}", file=sys.stderr)
             await pg.close()
-            return 1
+            return _cannot_open(err)
+    return app
+
+
+async def serve(pm_dir: Path, environ: dict[str, str]) -> int:
+    cfg = load(pm_dir, environ)
+    if isinstance(cfg, int):
+        return cfg
+    for line in config_mod.config_summary(cfg):
+        log.info("%s", line)
+    app = await open_app(cfg, pm_dir, environ)
+    if isinstance(app, int):
+        return app
+    store = app.store
     port_file = PortFile(pm_dir)
     from .engines.granian import make_server
 
@@ -127,6 +144,55 @@ async def serve(pm_dir: Path, environ: dict[str, str]) -> int:
     return code
 
 
+def _workers(args: list[str], environ: dict[str, str]) -> int | str:
+    """The --workers N option (or PM_FAST_WORKERS); an error message if malformed."""
+    raw = environ.get("PM_FAST_WORKERS", "1")
+    rest = args[1:]
+    while rest:
+        opt = rest.pop(0)
+        if opt == "--workers" and rest:
+            raw = rest.pop(0)
+        elif opt.startswith("--workers="):
+            raw = opt.split("=", 1)[1]
+        else:
+            return f"unknown option {opt!r}"
+    if not raw.isdigit() or not 1 <= int(raw) <= 64:
+        return f"--workers must be a whole number from 1 to 64 (got {raw!r})"
+    return int(raw)
+
+
+def serve_many(pm_dir: Path, environ: dict[str, str], workers: int) -> int:
+    """Several Granian worker processes on one listener; PostgreSQL only."""
+    cfg = load(pm_dir, environ)
+    if isinstance(cfg, int):
+        return cfg
+    if not cfg.database.url:
+        print(
+            f"pm-fast: --workers {workers} needs PostgreSQL (database.url or PM_DATABASE_URL):"
+            " on SQLite one process serves (run without --workers)",
+            file=sys.stderr,
+        )
+        return 2
+    for line in config_mod.config_summary(cfg):
+        log.info("%s", line)
+    if cfg.server.idle_shutdown_secs > 0:
+        log.warning("server.idle_shutdown_secs is not applied with --workers")
+
+    async def check() -> int:  # fail fast, before any worker starts
+        app = await open_app(cfg, pm_dir, environ)
+        if isinstance(app, int):
+            return app
+        await app.store.close()
+        return 0
+
+    code = asyncio.run(check())
+    if code:
+        return code
+    from .engines.granian_workers import serve_workers
+
+    return serve_workers(cfg, pm_dir, environ, workers, granian_log_options(cfg))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] in ("-h", "--help"):
@@ -138,8 +204,15 @@ def main(argv: list[str] | None = None) -> int:
     if args and args[0] != "serve":
         print(f"pm-fast: unknown command {args[0]!r}\n\n{USAGE}", file=sys.stderr)
         return 2
+    environ = dict(os.environ)
+    workers = _workers(args, environ)
+    if isinstance(workers, str):
+        print(f"pm-fast: {workers}\n\n{USAGE}", file=sys.stderr)
+        return 2
     pm_dir = find_pm_dir()
-    return asyncio.run(serve(pm_dir, dict(os.environ)))
+    if workers > 1:
+        return serve_many(pm_dir, environ, workers)
+    return asyncio.run(serve(pm_dir, environ))
 
 
 if __name__ == "__main__":

@@ -594,13 +594,14 @@ def run_to_exit(
     env: Mapping[str, str | None] | None = None,
     config_toml: str | None = None,
     timeout: float = DEFAULT_STARTUP_TIMEOUT,
+    args: Sequence[str] = ("serve",),
 ) -> tuple[int, str, str]:
     """Start a server that is expected to fail at start-up; return (rc, stdout, stderr).
 
     Raises ``ServerError`` as soon as the server shows it started instead (its port file
     appears), or if it is still running after ``timeout``.
     """
-    srv = ServerProcess(root, env=env, config_toml=config_toml)
+    srv = ServerProcess(root, env=env, config_toml=config_toml, args=args)
     srv._own_root = False
     try:
         proc = srv.spawn()
