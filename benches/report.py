@@ -12,6 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import load_pg
 import load_rest
 import load_ws
 
@@ -38,6 +39,7 @@ def main() -> int:
     load = json.loads(Path(sys.argv[2]).read_text())
     ws = json.loads(Path(sys.argv[3]).read_text()) if len(sys.argv) > 3 else {"results": []}
     gc = json.loads(Path(sys.argv[4]).read_text()) if len(sys.argv) > 4 else {"results": []}
+    pg = json.loads(Path(sys.argv[5]).read_text()) if len(sys.argv) > 5 else None
     env = load["env"]
     machine = micro.get("machine_info", {})
     out = [
@@ -89,6 +91,17 @@ def main() -> int:
             f"| {r['writers']} | {g['rps']} | {g['p99_ms']} | {o['rps']} | {o['p99_ms']} |"
             f" {r['ratio']}× |"
         )
+    if pg is not None:
+        out += [
+            "",
+            "## SQLite vs PostgreSQL, 1/2/4 worker processes (`benches/load_pg.py`)",
+            "",
+            "WebSocket creates in one project (W writers, 10 subscribers spread over the",
+            "workers, so events cross processes via LISTEN/NOTIFY). CPU seconds used during",
+            "each cell by pm-fast, PostgreSQL and the load generator (2 cores in all).",
+            "",
+            *load_pg.table(pg["results"]),
+        ]
     out += [
         "",
         "## Rust extension vs its Python twins (`benches/test_bench_*.py`)",
