@@ -1,5 +1,10 @@
 """Group commit on vs off: work-item creates per second with 1, 8 and 32 writers.
 
+Measured twice. End to end: two pm-fast processes over HTTP.
+Store level: the same `create_work_item` service program written through
+`SqliteStore.write` by W concurrent tasks in this process, with no HTTP, no JSON and no
+load generator sharing the cores: what the batching itself gains.
+
     .venv/bin/python benches/load_group_commit.py [--quick] [--json out.json]
 
 Two pm-fast processes in the same run, one with group commit (default) and one with
@@ -11,9 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -43,6 +52,50 @@ async def measure(port: int, clients: int, total: int) -> dict:
     return r.row()
 
 
+async def _hammer(store: Any, make: Callable[[], Any], writers: int, seconds: float) -> float:
+    """W tasks each writing `make()` programs back to back for `seconds`: writes/s."""
+    stop = time.perf_counter() + seconds
+    counts = [0] * writers
+
+    async def writer(i: int) -> None:
+        while time.perf_counter() < stop:
+            await store.write(make())
+            counts[i] += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(writer(i) for i in range(writers)))
+    return sum(counts) / (time.perf_counter() - start)
+
+
+async def store_level(writers: int, seconds: float) -> dict:
+    """Creates per second through SqliteStore.write, group commit on and off, alternately."""
+    import tempfile
+
+    from pm_fast.core.commands import CreateProject, CreateWorkItem
+    from pm_fast.service.common import Ctx, Limits
+    from pm_fast.service.projects import create_project
+    from pm_fast.service.work_items import create_work_item
+    from pm_fast.store.sqlite import SqliteStore
+
+    llm = "00000000-0000-0000-0000-000000000001"
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="pmfast-gc-") as tmp:
+        for label, batch in (("group_commit", 64), ("one_tx_each", 1)):
+            store = SqliteStore(Path(tmp) / f"{label}.db", batch_limit=batch)
+            await store.open(llm, "LLM")
+            try:
+                ctx = Ctx(actor=llm, now=int(time.time()), limits=Limits())
+                key = f"S{writers}{batch}"
+                project = await store.write(create_project(ctx, CreateProject(key, key)))
+                cmd = CreateWorkItem(project_id=project.value.id, item_type="task", title="gc")
+                make = functools.partial(create_work_item, ctx, cmd)
+                out[label] = round(await _hammer(store, make, writers, seconds), 1)
+            finally:
+                await store.close()
+    out["ratio"] = round(out["group_commit"] / out["one_tx_each"], 2)
+    return {"writers": writers, **out}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -66,6 +119,13 @@ def main() -> int:
                     "ratio": round(a["rps"] / b["rps"], 2) if b["rps"] else 0,
                 }
             )
+    store_rows = [asyncio.run(store_level(w, 1.0 if args.quick else 4.0)) for w in (1, 8, 32)]
+    print("Store level (SqliteStore.write, no HTTP):")
+    print("| writers | group commit creates/s | one tx each creates/s | ratio |")
+    print("|---:|---:|---:|---:|")
+    for r in store_rows:
+        print(f"| {r['writers']} | {r['group_commit']} | {r['one_tx_each']} | {r['ratio']}× |")
+    print()
     print("| writers | group commit req/s | p99 ms | one tx each req/s | p99 ms | ratio |")
     print("|---:|---:|---:|---:|---:|---:|")
     for r in rows:
@@ -75,7 +135,7 @@ def main() -> int:
             f" {r['ratio']}× |"
         )
     if args.json:
-        args.json.write_text(json.dumps({"results": rows}, indent=2))
+        args.json.write_text(json.dumps({"results": rows, "store_level": store_rows}, indent=2))
     return 0
 
 
