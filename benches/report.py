@@ -91,6 +91,19 @@ def main() -> int:
             f"| {r['writers']} | {g['rps']} | {g['p99_ms']} | {o['rps']} | {o['p99_ms']} |"
             f" {r['ratio']}× |"
         )
+    if gc.get("store_level"):
+        out += [
+            "",
+            "Store level: the same create program through `SqliteStore.write` from W tasks in",
+            "one process (no HTTP, no JSON, no load generator on the cores).",
+            "",
+            "| writers | group commit creates/s | one tx each creates/s | ratio |",
+            "|---:|---:|---:|---:|",
+        ]
+        for r in gc["store_level"]:
+            out.append(
+                f"| {r['writers']} | {r['group_commit']} | {r['one_tx_each']} | {r['ratio']}× |"
+            )
     if pg is not None:
         out += [
             "",
