@@ -43,8 +43,7 @@ class Client(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  (uvloop's is not a subclass)
         transport.write(self.request)
 
     def connection_lost(self, exc: Exception | None) -> None:
