@@ -119,9 +119,10 @@ impl Outbox {
 
     /// Drop the queued frames and the parked waiter.
     fn clear(slf: &Bound<'_, Self>) -> PyResult<()> {
+        // emptied in place (keeping its buffer); the frames are dropped after the borrow
         let (frames, waiter) = {
             let mut me = slf.try_borrow_mut()?;
-            (std::mem::take(&mut me.frames), me.waiter.take())
+            (me.frames.drain(..).collect::<Vec<_>>(), me.waiter.take())
         };
         drop((frames, waiter));
         Ok(())
