@@ -131,7 +131,7 @@ class Connection:
         The Rust hub offers frames to `outbox` itself and calls this only for a refused
         one, so this must stay "offer, and only if refused ..." (see realtime/hub.py).
         """
-        if not self.outbox.offer(frame) and not self.closed:
+        if not self.outbox.offer(frame) and not self.outbox.closed:  # full
             log.warning("closing WebSocket of user %s: send buffer full", self.user[:8])
             self.close()
 

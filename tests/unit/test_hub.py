@@ -356,6 +356,84 @@ async def test_outbox_with_asyncio_futures(make_outbox: Callable[[int], Any]) ->
     assert received == [0, 1, 2, 3]
 
 
+# ------------------------------------------------------- a Connection on each outbox
+class Transport:
+    def __init__(self) -> None:
+        self.sent: list[bytes | str] = []
+        self.busy = False
+
+    async def send_bytes(self, data: bytes) -> None:
+        assert not self.busy, "send_bytes called concurrently"
+        self.busy = True
+        await asyncio.sleep(0)
+        self.busy = False
+        self.sent.append(data)
+
+    async def send_str(self, data: str) -> None:
+        self.sent.append(data)
+
+
+def ws_connection(make_outbox: Callable[[int], Any], limit: int) -> tuple[Any, list[int]]:
+    from types import SimpleNamespace
+
+    from pm_fast.api.ws import Connection
+
+    closes: list[int] = []
+    app: Any = SimpleNamespace(
+        cfg=SimpleNamespace(websocket=SimpleNamespace(send_buffer_size=limit)), limits=None
+    )
+    conn = Connection(app, "user-1", Transport(), lambda: closes.append(1))
+    conn.outbox = make_outbox(limit)
+    return conn, closes
+
+
+@OUTBOXES
+@HUBS
+async def test_connection_replies_wait_and_slow_subscribers_close(
+    make: Callable[[], Any], make_outbox: Callable[[int], Any]
+) -> None:
+    conn, closes = ws_connection(make_outbox, 2)
+    hub, _ = make_hub(make)
+    hub.subscribe(conn, ["p"])
+    writer = asyncio.create_task(conn.writer())
+    # replies: more than the buffer holds, all sent in order (send waits for room)
+    for i in range(6):
+        await conn.send(f"r{i}".encode())
+    await conn.send("text")
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert conn.transport.sent == [b"r0", b"r1", b"r2", b"r3", b"r4", b"r5", "text"]
+    # broadcasts never wait: the third of one burst finds the buffer full
+    hub.publish([ev("a", "p"), ev("b", "p")])
+    assert not conn.closed
+    hub.publish([ev("c", "p")])
+    assert conn.closed and closes == [1]
+    hub.publish([ev("d", "p")])  # closed: dropped quietly
+    await asyncio.wait_for(writer, 1)  # drains what was queued, then stops
+    assert conn.transport.sent[7:] == [b"a", b"b"]
+    await conn.send(b"late")  # dropped once closed
+    assert closes == [1]
+
+
+@OUTBOXES
+async def test_connection_writer_stops_when_the_client_is_gone(
+    make_outbox: Callable[[int], Any],
+) -> None:
+    conn, closes = ws_connection(make_outbox, 1)
+
+    class Gone:
+        async def send_bytes(self, data: bytes) -> None:
+            raise RuntimeError("gone")
+
+    conn.transport = Gone()
+    writer = asyncio.create_task(conn.writer())
+    await conn.send(b"x")
+    sender = asyncio.create_task(conn.send(b"y"))  # may wait for room, then is dropped
+    await asyncio.wait_for(writer, 1)
+    await asyncio.wait_for(sender, 1)
+    assert conn.closed and closes == [1]
+
+
 # ------------------------------------------------------------- accel picks the pair
 _ACCEL_PROBE = """
 import sys
