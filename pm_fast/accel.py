@@ -2,16 +2,23 @@
 
 The choice is made once, at import: the Rust functions from ``pm_fast_ext`` when the
 extension imports, the twins from ``pm_fast.core.graph`` (graph walks) and
-``pm_fast.api.codec_twin`` (protobuf codec) when it does not or when the environment
+``pm_fast.api.codec_twin`` (protobuf codec) and ``pm_fast.realtime`` (event fan-out:
+``Hub`` and ``Outbox``) when it does not or when the environment
 sets ``PM_FAST_PURE=1``. The server imports these functions from here only, so both
 paths run the same code above this module.
 """
 
 import logging
 import os
+from collections.abc import Callable
+
+from pm_fast.realtime.hub import HubApi
+from pm_fast.realtime.outbox import OutboxApi
 
 __all__ = [
     "USING_RUST",
+    "Hub",
+    "Outbox",
     "ancestors",
     "decode_envelope",
     "decode_work_items_list",
@@ -44,7 +51,13 @@ def _rust_available() -> bool:
 
 USING_RUST: bool = _rust_available()
 
+# classes: the Rust ones or the twins (pm_fast/realtime/hub.py, outbox.py)
+Hub: Callable[[], HubApi]
+Outbox: Callable[[int], OutboxApi]
+
 if USING_RUST:
+    from pm_fast_ext import Hub as _RustHub
+    from pm_fast_ext import Outbox as _RustOutbox
     from pm_fast_ext import (
         ancestors,
         decode_envelope,
@@ -55,6 +68,8 @@ if USING_RUST:
         is_reachable_parent_cycle,
         would_cycle,
     )
+
+    Hub, Outbox = _RustHub, _RustOutbox
 else:
     from pm_fast.api.codec_twin import (
         decode_envelope,
@@ -68,3 +83,7 @@ else:
         is_reachable_parent_cycle,
         would_cycle,
     )
+    from pm_fast.realtime.hub import Hub as _TwinHub
+    from pm_fast.realtime.outbox import Outbox as _TwinOutbox
+
+    Hub, Outbox = _TwinHub, _TwinOutbox

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from . import accel
 from .config import Config, llm_user_id
 from .core.model import Event
-from .realtime.hub import Hub
+from .realtime.hub import HubApi
 from .service.common import Ctx, Limits, Outcome
 from .store.base import Program, Store
 
@@ -32,7 +33,8 @@ class App:
     cfg: Config
     pm_dir: Path
     store: Store
-    hub: Hub = field(default_factory=Hub)
+    # The Rust hub or its twin, as pm_fast.accel chose.
+    hub: HubApi = field(default_factory=accel.Hub)
     shutdown: asyncio.Event = field(default_factory=asyncio.Event)
     last_activity: float = field(default_factory=time.monotonic)
     ws_connections: int = 0

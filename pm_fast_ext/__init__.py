@@ -4,6 +4,8 @@ Import through ``pm_fast.accel``, which falls back to the twins when this is mis
 """
 
 from pm_fast_ext._native import (
+    Hub,
+    Outbox,
     ancestors,
     decode_envelope,
     decode_work_items_list,
@@ -15,6 +17,8 @@ from pm_fast_ext._native import (
 )
 
 __all__ = [
+    "Hub",
+    "Outbox",
     "ancestors",
     "decode_envelope",
     "decode_work_items_list",

@@ -79,9 +79,6 @@ class RateLimiter:
         return False
 
 
-_CLOSE = object()
-
-
 class _Gone:
     async def send_bytes(self, data: bytes) -> None:
         raise RuntimeError("connection released")
@@ -98,14 +95,23 @@ def _nothing() -> None:
 
 
 class Connection:
-    """One client: its identity, subscriptions and bounded outgoing queue."""
+    """One client: its identity, subscriptions and bounded outgoing queue.
+
+    `outbox` holds at most `websocket.send_buffer_size` frames; one writer task (the
+    only caller of the transport's send methods) drains it. Broadcasts never wait: a
+    subscriber with no room left is closed (`deliver`). Replies to the connection's own
+    requests wait for room (`send`). Closing the outbox lets the writer finish what is
+    queued and stop.
+    """
 
     def __init__(self, app: App, user: str, transport: Transport, close: Callable[[], None]):
         self.app = app
         self.user = user
         self.transport = transport
         self._close = close
-        self.queue: asyncio.Queue[object] = asyncio.Queue(app.cfg.websocket.send_buffer_size)
+        self.outbox = accel.Outbox(app.cfg.websocket.send_buffer_size)
+        # a `send` waiting for room, woken by the writer as it takes a frame out
+        self._room: asyncio.Future[None] | None = None
         self.closed = False
         self.ctx_limits = app.limits
 
@@ -120,34 +126,60 @@ class Connection:
         )
 
     def deliver(self, frame: bytes) -> None:
-        if self.closed:
-            return
-        try:
-            self.queue.put_nowait(frame)
-        except asyncio.QueueFull:
+        """Queue a broadcast frame without waiting; a full outbox closes the connection.
+
+        The Rust hub offers frames to `outbox` itself and calls this only for a refused
+        one, so this must stay "offer, and only if refused ..." (see realtime/hub.py).
+        """
+        if not self.outbox.offer(frame) and not self.outbox.closed:  # full
             log.warning("closing WebSocket of user %s: send buffer full", self.user[:8])
             self.close()
 
     async def send(self, frame: bytes | str) -> None:
-        if not self.closed:
-            await self.queue.put(frame)
+        """Queue a reply, waiting while the outbox is full (dropped once closed)."""
+        outbox = self.outbox
+        while not outbox.offer(frame):
+            if outbox.closed:
+                return
+            room: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._room = room
+            await room
+
+    def _wake_sender(self) -> None:
+        room = self._room
+        if room is not None:
+            self._room = None
+            if not room.done():
+                room.set_result(None)
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
+            self.outbox.close()
+            self._wake_sender()
             self._close()
 
     def release(self) -> None:
         """Drop the references to the transport so the socket goes with the session."""
         self.transport = _GONE
         self._close = _nothing
+        self.outbox.clear()
 
     async def writer(self) -> None:
+        outbox = self.outbox
+        loop = asyncio.get_running_loop()
         try:
             while True:
-                item = await self.queue.get()
-                if item is _CLOSE:
-                    return
+                item = outbox.pop()
+                if item is None:
+                    if outbox.closed:
+                        return
+                    waiter: asyncio.Future[None] = loop.create_future()
+                    outbox.park(waiter)
+                    await waiter
+                    continue
+                if self._room is not None:
+                    self._wake_sender()
                 if isinstance(item, bytes):
                     await self.transport.send_bytes(item)
                 elif isinstance(item, str):
@@ -851,10 +883,14 @@ async def session(
         app.ws_connections = len(registry)
         app.hub.remove(conn)
         if not writer.done():
-            try:
-                conn.queue.put_nowait(_CLOSE)
-                await asyncio.wait_for(writer, 5.0)
-            except (asyncio.QueueFull, TimeoutError, RuntimeError, OSError):
-                writer.cancel()
+            outbox = conn.outbox
+            if outbox.limit and len(outbox) >= outbox.limit:
+                writer.cancel()  # a full buffer is not worth waiting for
+            else:
+                outbox.close()  # the writer sends what is queued, then stops
+                try:
+                    await asyncio.wait_for(writer, 5.0)
+                except (TimeoutError, RuntimeError, OSError):
+                    writer.cancel()
         conn.close()
         conn.release()

@@ -1,20 +1,44 @@
 """Fan-out of committed events to subscribed connections.
 
 Connections register the project and sprint ids they may see. `publish` turns each
-event into one frame (encoded once, only if somebody listens) and hands the same bytes
+event into one frame (encoded once, only if somebody listens) and hands the same frame
 to every matching connection, in commit order. REST and WebSocket mutations publish
 through the same call.
+
+This is the pure-Python twin of `pm_fast_ext.Hub` (`pm_fast_ext/src/hub.rs`, index in
+`fanout.rs`); `pm_fast.accel` picks one. Both follow the same contract, which the tests
+compare delivery by delivery:
+
+* recipients of an event: the subscribers of `event.project_id` in the order they
+  subscribed to that project, then the subscribers of `event.extra["sprint_id"]` (when
+  it is a string) not already among them, in the order they subscribed to that sprint;
+  subscribing again to an id keeps the earlier place, unsubscribing and subscribing
+  again moves to the end;
+* the recipients are fixed before the event's frame is encoded and delivered: a
+  `deliver` (or the encoder) may subscribe, unsubscribe or remove anyone, which affects
+  the next events only;
+* subscribers are told apart by identity; `remove` drops the hub's reference;
+* an error from the encoder or a `deliver` stops `publish` (after the recipients of that
+  event that come before the failing one).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..core.model import Event
 
 
 class Subscriber(Protocol):
+    """Something that receives broadcast frames.
+
+    A subscriber may also have an ``outbox`` attribute holding a `pm_fast_ext.Outbox`;
+    the Rust hub then offers each frame to that outbox itself and calls ``deliver`` only
+    for frames the outbox refuses. ``deliver`` must therefore begin with
+    ``if not self.outbox.offer(frame): ...`` (as `pm_fast.api.ws.Connection` does).
+    """
+
     def deliver(self, frame: bytes) -> None:
         """Queue a broadcast frame without waiting (slow consumers are dropped)."""
 
@@ -22,65 +46,100 @@ class Subscriber(Protocol):
 Encoder = Callable[[Event], "bytes | None"]
 
 
+class HubApi(Protocol):
+    """What the server uses of a hub: `Hub` below or `pm_fast_ext.Hub`."""
+
+    encoder: Encoder | None
+
+    def subscribe(
+        self, sub: Subscriber, project_ids: Iterable[str], sprint_ids: Iterable[str] = ()
+    ) -> None: ...
+
+    def unsubscribe(
+        self, sub: Subscriber, project_ids: Iterable[str], sprint_ids: Iterable[str] = ()
+    ) -> None: ...
+
+    def remove(self, sub: Subscriber) -> None: ...
+
+    def subscriptions(self, sub: Subscriber) -> tuple[set[str], set[str]]: ...
+
+    def publish(self, events: Iterable[Event]) -> None: ...
+
+
 class Hub:
     __slots__ = ("_by_project", "_by_sprint", "_subs", "encoder")
 
     def __init__(self) -> None:
-        self._by_project: dict[str, set[Subscriber]] = {}
-        self._by_sprint: dict[str, set[Subscriber]] = {}
-        self._subs: dict[Subscriber, tuple[set[str], set[str]]] = {}
+        # id(subscriber) → subscriber, in order: insertion-ordered sets
+        self._by_project: dict[str, dict[int, Subscriber]] = {}
+        self._by_sprint: dict[str, dict[int, Subscriber]] = {}
+        self._subs: dict[int, tuple[Subscriber, set[str], set[str]]] = {}
         self.encoder: Encoder | None = None
 
     def subscribe(
         self, sub: Subscriber, project_ids: Iterable[str], sprint_ids: Iterable[str] = ()
     ) -> None:
-        projects, sprints = self._subs.setdefault(sub, (set(), set()))
+        key = id(sub)
+        entry = self._subs.get(key)
+        if entry is None:
+            entry = self._subs[key] = (sub, set(), set())
         for pid in project_ids:
-            projects.add(pid)
-            self._by_project.setdefault(pid, set()).add(sub)
+            entry[1].add(pid)
+            self._by_project.setdefault(pid, {}).setdefault(key, sub)
         for sid in sprint_ids:
-            sprints.add(sid)
-            self._by_sprint.setdefault(sid, set()).add(sub)
+            entry[2].add(sid)
+            self._by_sprint.setdefault(sid, {}).setdefault(key, sub)
 
     def unsubscribe(
         self, sub: Subscriber, project_ids: Iterable[str], sprint_ids: Iterable[str] = ()
     ) -> None:
-        entry = self._subs.get(sub)
+        key = id(sub)
+        entry = self._subs.get(key)
         if entry is None:
             return
+        index: dict[str, dict[int, Subscriber]]
         for ids, index, own in (
-            (project_ids, self._by_project, entry[0]),
-            (sprint_ids, self._by_sprint, entry[1]),
+            (project_ids, self._by_project, entry[1]),
+            (sprint_ids, self._by_sprint, entry[2]),
         ):
-            for key in ids:
-                own.discard(key)
-                members = index.get(key)
+            for name in ids:
+                own.discard(name)
+                members = index.get(name)
                 if members is not None:
-                    members.discard(sub)
+                    members.pop(key, None)
                     if not members:
-                        del index[key]
+                        del index[name]
 
     def remove(self, sub: Subscriber) -> None:
-        projects, sprints = self.subscriptions(sub)
-        self.unsubscribe(sub, projects, sprints)
-        self._subs.pop(sub, None)
+        entry = self._subs.get(id(sub))
+        if entry is None:
+            return
+        self.unsubscribe(sub, list(entry[1]), list(entry[2]))
+        del self._subs[id(sub)]
 
     def subscriptions(self, sub: Subscriber) -> tuple[set[str], set[str]]:
-        projects, sprints = self._subs.get(sub, (set(), set()))
-        return set(projects), set(sprints)
+        entry = self._subs.get(id(sub))
+        if entry is None:
+            return set(), set()
+        return set(entry[1]), set(entry[2])
 
-    def publish(self, events: list[Event]) -> None:
+    def publish(self, events: Iterable[Event]) -> None:
         encoder = self.encoder
         if encoder is None or not self._subs:
             return
+        by_project, by_sprint = self._by_project, self._by_sprint
         for event in events:
-            targets: set[Subscriber] = set()
-            if event.project_id is not None:
-                targets |= self._by_project.get(event.project_id, set())
-            sprint = event.extra.get("sprint_id")
-            if isinstance(sprint, str):
-                targets |= self._by_sprint.get(sprint, set())
-            if not targets:
+            pid: Any = event.project_id
+            members = by_project.get(pid) if isinstance(pid, str) else None
+            sid = event.extra.get("sprint_id")
+            also = by_sprint.get(sid) if isinstance(sid, str) else None
+            if members:
+                targets = list(members.values())
+                if also:
+                    targets += [s for k, s in also.items() if k not in members]
+            elif also:
+                targets = list(also.values())
+            else:
                 continue
             frame = encoder(event)
             if frame is None:

@@ -4,7 +4,8 @@
 //! from the caller's own string objects, the algorithm runs with the GIL released, and
 //! the answer is built from those same string objects, so no id is copied either way.
 //! Protobuf codec (`codec`): entity attributes are read into a `codec::Writer` and
-//! frames parsed by `codec::decode`; see the section below.
+//! frames parsed by `codec::decode`; see the section below. Event fan-out (`fanout`):
+//! the `Hub` and `Outbox` classes live in `hub`.
 
 use pyo3::exceptions::{PyAttributeError, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::intern;
@@ -14,7 +15,9 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
 
 pub mod codec;
+pub mod fanout;
 pub mod graph;
+mod hub;
 
 /// What the items of an argument are: `(id, parent_id)` rows or `blocks` links.
 struct Shape {
@@ -697,6 +700,8 @@ fn decode_work_items_list<'py>(
 /// Rust implementations of pm-fast's hot paths; each has a pure-Python twin in `pm_fast`.
 #[pymodule]
 mod _native {
+    #[pymodule_export]
+    use super::hub::{Hub, Outbox};
     #[pymodule_export]
     use super::{
         ancestors, decode_envelope, decode_work_items_list, descendants, encode_event,
