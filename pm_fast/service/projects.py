@@ -44,8 +44,7 @@ def _title(ctx: Ctx, value: str) -> str:
 def _description(ctx: Ctx, value: str) -> str | None:
     if ctx.message_limits and len(value) > ctx.limits.max_description_length:
         raise invalid(
-            f"description exceeds maximum length ({ctx.limits.max_description_length}"
-            " characters)",
+            f"description exceeds maximum length ({ctx.limits.max_description_length} characters)",
             "description",
         )
     return rules.optional_text(value)
