@@ -52,14 +52,16 @@ async def measure(port: int, clients: int, total: int) -> dict:
     return r.row()
 
 
-async def _hammer(store: Any, make: Callable[[], Any], writers: int, seconds: float) -> float:
-    """W tasks each writing `make()` programs back to back for `seconds`: writes/s."""
+async def _hammer(
+    call: Callable[[Any], Any], make: Callable[[], Any], writers: int, seconds: float
+) -> float:
+    """W tasks each running `call(make())` back to back for `seconds`: calls/s."""
     stop = time.perf_counter() + seconds
     counts = [0] * writers
 
     async def writer(i: int) -> None:
         while time.perf_counter() < stop:
-            await store.write(make())
+            await call(make())
             counts[i] += 1
 
     start = time.perf_counter()
@@ -74,26 +76,46 @@ async def store_level(writers: int, seconds: float) -> dict:
     from pm_fast.core.commands import CreateProject, CreateWorkItem
     from pm_fast.service.common import Ctx, Limits
     from pm_fast.service.projects import create_project
-    from pm_fast.service.work_items import create_work_item
+    from pm_fast.service.work_items import create_work_item, get_work_item
     from pm_fast.store.sqlite import SqliteStore
 
     llm = "00000000-0000-0000-0000-000000000001"
     out = {}
     with tempfile.TemporaryDirectory(prefix="pmfast-gc-") as tmp:
         for label, batch in (("group_commit", 64), ("one_tx_each", 1)):
-            store = SqliteStore(Path(tmp) / f"{label}.db", batch_limit=batch)
+            path = Path(tmp) / f"{label}.db"
+            store = SqliteStore(path, batch_limit=batch, read_batch_limit=batch)
             await store.open(llm, "LLM")
             try:
                 ctx = Ctx(actor=llm, now=int(time.time()), limits=Limits())
-                key = f"S{writers}{batch}"
+                key = "S" + "ABCDEFGHIJ"[writers % 10] + ("G" if batch > 1 else "T")
                 project = await store.write(create_project(ctx, CreateProject(key, key)))
                 cmd = CreateWorkItem(project_id=project.value.id, item_type="task", title="gc")
                 make = functools.partial(create_work_item, ctx, cmd)
-                out[label] = round(await _hammer(store, make, writers, seconds), 1)
+                out[label] = round(await _hammer(store.write, make, writers, seconds), 1)
+                # reads: the same number of tasks, each getting an item by display key
+                get = functools.partial(get_work_item, f"{key}-1")
+                out[f"reads_{label}"] = round(await _hammer(store.read, get, writers, seconds), 1)
             finally:
                 await store.close()
     out["ratio"] = round(out["group_commit"] / out["one_tx_each"], 2)
+    out["reads_ratio"] = round(out["reads_group_commit"] / out["reads_one_tx_each"], 2)
     return {"writers": writers, **out}
+
+
+def store_table(rows: list[dict]) -> list[str]:
+    lines = [
+        "| tasks | group commit creates/s | one tx each creates/s | ratio"
+        " | batched reads/s | one hop each reads/s | ratio |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['writers']} | {r['group_commit']} | {r['one_tx_each']} | {r['ratio']}× |"
+            f" {r.get('reads_group_commit', '')} | {r.get('reads_one_tx_each', '')} |"
+            f" {r.get('reads_ratio', '')}× |"
+        )
+    return lines
 
 
 def main() -> int:
@@ -120,11 +142,8 @@ def main() -> int:
                 }
             )
     store_rows = [asyncio.run(store_level(w, 1.0 if args.quick else 4.0)) for w in (1, 8, 32)]
-    print("Store level (SqliteStore.write, no HTTP):")
-    print("| writers | group commit creates/s | one tx each creates/s | ratio |")
-    print("|---:|---:|---:|---:|")
-    for r in store_rows:
-        print(f"| {r['writers']} | {r['group_commit']} | {r['one_tx_each']} | {r['ratio']}× |")
+    print("Store level (SqliteStore.write / .read, no HTTP):")
+    print("\n".join(store_table(store_rows)))
     print()
     print("| writers | group commit req/s | p99 ms | one tx each req/s | p99 ms | ratio |")
     print("|---:|---:|---:|---:|---:|---:|")

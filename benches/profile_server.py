@@ -98,8 +98,10 @@ def main() -> int:
     env = {**SERVER_ENV, "PM_FAST_PURE": "1" if args.pure else None}
     with ServerProcess(env=env) as srv:
         sampler = subprocess.Popen(
-            [str(spy), "record", "-p", str(srv.pid), "-d", str(int(args.seconds) + 2)]
-            + ["-r", "200", "-f", "raw", "-o", str(out), "--threads", "--nonblocking"],
+            [
+                *(str(spy), "record", "-p", str(srv.pid), "-d", str(int(args.seconds) + 2)),
+                *("-r", "200", "-f", "raw", "-o", str(out), "--threads", "--nonblocking"),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -12,6 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import load_group_commit
 import load_pg
 import load_rest
 import load_ws
@@ -94,16 +95,13 @@ def main() -> int:
     if gc.get("store_level"):
         out += [
             "",
-            "Store level: the same create program through `SqliteStore.write` from W tasks in",
-            "one process (no HTTP, no JSON, no load generator on the cores).",
+            "Store level: the same create (or get-by-key) program through",
+            "`SqliteStore.write` (`.read`) from N tasks in one process (no HTTP, no JSON, no",
+            "load generator on the cores); batching on vs one transaction / one thread hop",
+            "per call.",
             "",
-            "| writers | group commit creates/s | one tx each creates/s | ratio |",
-            "|---:|---:|---:|---:|",
+            *load_group_commit.store_table(gc["store_level"]),
         ]
-        for r in gc["store_level"]:
-            out.append(
-                f"| {r['writers']} | {r['group_commit']} | {r['one_tx_each']} | {r['ratio']}× |"
-            )
     if pg is not None:
         out += [
             "",

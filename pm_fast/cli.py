@@ -70,9 +70,13 @@ async def open_app(cfg: Config, pm_dir: Path, environ: dict[str, str]) -> App | 
             await pg.close()
             return _cannot_open(err)
     else:
-        # PM_FAST_GROUP_COMMIT=0 gives each mutation its own transaction (for comparisons).
+        # For comparisons: PM_FAST_GROUP_COMMIT=0 gives each mutation its own transaction,
+        # PM_FAST_READ_BATCH=0 each read its own hop to a reader thread.
         batch = 1 if environ.get("PM_FAST_GROUP_COMMIT") == "0" else 64
-        sqlite_store = SqliteStore(config_mod.database_file(cfg, pm_dir), batch_limit=batch)
+        read_batch = 1 if environ.get("PM_FAST_READ_BATCH") == "0" else 64
+        sqlite_store = SqliteStore(
+            config_mod.database_file(cfg, pm_dir), batch_limit=batch, read_batch_limit=read_batch
+        )
         store = sqlite_store
         try:
             await sqlite_store.open(cfg.api.llm_user_id, cfg.api.llm_user_name)

@@ -837,7 +837,9 @@ def _configure(conn: sqlite3.Connection) -> None:
 class SqliteStore:
     """The embedded default store."""
 
-    def __init__(self, path: Path, readers: int = 2, batch_limit: int = 64) -> None:
+    def __init__(
+        self, path: Path, readers: int = 2, batch_limit: int = 64, read_batch_limit: int = 64
+    ) -> None:
         self.path = path
         self._reader_count = readers
         self._writer: aiosqlite.Connection | None = None
@@ -849,6 +851,9 @@ class SqliteStore:
         self._flushing = False
         # At most this many mutations share a transaction; 1 turns group commit off.
         self.batch_limit = batch_limit
+        # Reads queue here and each free reader takes up to this many per thread hop.
+        self._read_pending: list[tuple[Program[Any], asyncio.Future[Any]]] = []
+        self.read_batch_limit = read_batch_limit
 
     # -- life cycle ----------------------------------------------------------------
     async def open(self, llm_user_id: str, llm_user_name: str) -> None:
@@ -865,7 +870,7 @@ class SqliteStore:
             reader = await aiosqlite.connect(str(self.path), isolation_level=None)
             await self._on_thread(reader, lambda c: _configure(c))
             self._all_readers.append(reader)
-            self._readers.put_nowait(reader)
+            self._release_reader(reader)
 
     @staticmethod
     async def _on_thread(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
@@ -961,7 +966,9 @@ class SqliteStore:
     async def close(self) -> None:
         # Let queued mutations finish: their callers are waiting for an answer.
         deadline = time.monotonic() + 10.0
-        while (self._pending or self._flushing) and time.monotonic() < deadline:
+        while (
+            self._pending or self._flushing or self._read_pending
+        ) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         for reader in self._all_readers:
             await reader.close()
@@ -1012,13 +1019,21 @@ class SqliteStore:
             raise
         return results, new_users
 
-    def _run_read(self, conn: sqlite3.Connection, program: Program[T]) -> T:
-        tx = SqliteTx(conn, self._known_users)
+    def _run_reads(
+        self, conn: sqlite3.Connection, programs: list[Program[Any]]
+    ) -> list[tuple[bool, Any]]:
+        """Batched reads: every program on one snapshot, each with its own result."""
+        results: list[tuple[bool, Any]] = []
         conn.execute("BEGIN")
         try:
-            return drive(program, tx)
+            for program in programs:
+                try:
+                    results.append((True, drive(program, SqliteTx(conn, self._known_users))))
+                except Exception as err:  # noqa: BLE001 - the error belongs to its caller
+                    results.append((False, err))
         finally:
             conn.execute("COMMIT")
+        return results
 
     async def write(self, program: Program[T]) -> T:
         """Queue a mutation; concurrent ones share one transaction (group commit)."""
@@ -1060,11 +1075,48 @@ class SqliteStore:
             self._flushing = False
 
     async def read(self, program: Program[T]) -> T:
-        reader = await self._readers.get()
-        try:
-            return await self._on_thread(reader, self._run_read, program)
-        finally:
+        """Queue a read; a free reader runs the queued reads together (one hop)."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._read_pending.append((program, future))
+        if not self._readers.empty():
+            self._start_reads(self._readers.get_nowait())
+        return await future
+
+    def _release_reader(self, reader: aiosqlite.Connection) -> None:
+        if self._read_pending:
+            self._start_reads(reader)
+        else:
             self._readers.put_nowait(reader)
+
+    def _start_reads(self, reader: aiosqlite.Connection) -> None:
+        asyncio.get_running_loop().create_task(self._read_flush(reader))
+
+    async def _read_flush(self, reader: aiosqlite.Connection) -> None:
+        try:
+            while self._read_pending:
+                batch = self._read_pending[: self.read_batch_limit]
+                del self._read_pending[: self.read_batch_limit]
+                try:
+                    results = await self._on_thread(
+                        reader, self._run_reads, [program for program, _ in batch]
+                    )
+                except BaseException as err:  # the snapshot itself failed
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(err)
+                    if not isinstance(err, Exception):
+                        raise
+                    continue
+                for (_, future), (ok, value) in zip(batch, results, strict=True):
+                    if future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            if reader in self._all_readers:  # not closed meanwhile
+                self._release_reader(reader)
 
     async def ping(self) -> float:
         reader = await self._readers.get()
@@ -1073,7 +1125,7 @@ class SqliteStore:
             await self._on_thread(reader, lambda c: c.execute("SELECT 1").fetchone())
             return (time.perf_counter() - start) * 1000.0
         finally:
-            self._readers.put_nowait(reader)
+            self._release_reader(reader)
 
     async def checkpoint(self) -> None:
         writer = self._writer
