@@ -98,7 +98,8 @@ def main() -> int:
             "Store level: the same create (or get-by-key) program through",
             "`SqliteStore.write` (`.read`) from N tasks in one process (no HTTP, no JSON, no",
             "load generator on the cores); batching on vs one transaction / one thread hop",
-            "per call.",
+            "per call. With `PM_FAST_SQLITE_SYNCHRONOUS=full` every commit syncs the WAL to",
+            "disk; the default (`normal`, the original's setting) does not.",
             "",
             *load_group_commit.store_table(gc["store_level"]),
         ]

@@ -17,7 +17,7 @@ from .logsetup import granian_log_options, setup_logging
 from .paths import ensure_pm_dir, find_pm_dir
 from .sidecar import PortFile, idle_monitor, install_signal_handlers
 from .store.base import Store
-from .store.sqlite import SqliteStore, StoreOpenError
+from .store.sqlite import SYNCHRONOUS, SqliteStore, StoreOpenError
 
 if TYPE_CHECKING:
     from .store.postgres import PostgresStore
@@ -40,6 +40,11 @@ def load(pm_dir: Path, environ: dict[str, str]) -> Config | int:
     """Configuration and logging, or the exit code of a configuration error."""
     try:
         cfg = config_mod.load_config(pm_dir, environ)
+        if sqlite_synchronous(environ) is None:
+            raise ConfigError(
+                "PM_FAST_SQLITE_SYNCHRONOUS must be normal or full"
+                f" (got {environ['PM_FAST_SQLITE_SYNCHRONOUS']!r})"
+            )
         ensure_pm_dir(pm_dir)
         setup_logging(cfg, pm_dir)
     except ConfigError as err:
@@ -52,6 +57,12 @@ def _cannot_open(err: BaseException) -> int:
     log.error("cannot open the database: %s", err)
     print(f"pm-fast: cannot open the database: {err}", file=sys.stderr)
     return 1
+
+
+def sqlite_synchronous(environ: dict[str, str]) -> str | None:
+    """PM_FAST_SQLITE_SYNCHRONOUS (pm-fast only): normal (default, as the original) or full."""
+    value = environ.get("PM_FAST_SQLITE_SYNCHRONOUS", "normal").strip().upper()
+    return value if value in SYNCHRONOUS else None
 
 
 async def open_app(cfg: Config, pm_dir: Path, environ: dict[str, str]) -> App | int:
@@ -70,12 +81,16 @@ async def open_app(cfg: Config, pm_dir: Path, environ: dict[str, str]) -> App | 
             await pg.close()
             return _cannot_open(err)
     else:
+        synchronous = sqlite_synchronous(environ) or "NORMAL"  # load() checked it
         # For comparisons: PM_FAST_GROUP_COMMIT=0 gives each mutation its own transaction,
         # PM_FAST_READ_BATCH=0 each read its own hop to a reader thread.
         batch = 1 if environ.get("PM_FAST_GROUP_COMMIT") == "0" else 64
         read_batch = 1 if environ.get("PM_FAST_READ_BATCH") == "0" else 64
         sqlite_store = SqliteStore(
-            config_mod.database_file(cfg, pm_dir), batch_limit=batch, read_batch_limit=read_batch
+            config_mod.database_file(cfg, pm_dir),
+            batch_limit=batch,
+            read_batch_limit=read_batch,
+            synchronous=synchronous,
         )
         store = sqlite_store
         try:

@@ -13,7 +13,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 
@@ -828,19 +828,31 @@ class SqliteTx:
         self.item_update(w)
 
 
-def _configure(conn: sqlite3.Connection) -> None:
+# PRAGMA synchronous: NORMAL is the original's (in WAL mode a commit survives a crash
+# of the process but not necessarily of the machine); FULL syncs the WAL on every
+# commit, which group commit pays once per batch.
+SYNCHRONOUS = ("NORMAL", "FULL")
+
+
+def _configure(conn: sqlite3.Connection, synchronous: str = "NORMAL") -> None:
     conn.execute("PRAGMA busy_timeout = 5000")
     conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS[SYNCHRONOUS.index(synchronous)]}")
 
 
 class SqliteStore:
     """The embedded default store."""
 
     def __init__(
-        self, path: Path, readers: int = 2, batch_limit: int = 64, read_batch_limit: int = 64
+        self,
+        path: Path,
+        readers: int = 2,
+        batch_limit: int = 64,
+        read_batch_limit: int = 64,
+        synchronous: str = "NORMAL",
     ) -> None:
         self.path = path
+        self.synchronous = synchronous
         self._reader_count = readers
         self._writer: aiosqlite.Connection | None = None
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
@@ -868,7 +880,7 @@ class SqliteStore:
             raise
         for _ in range(self._reader_count):
             reader = await aiosqlite.connect(str(self.path), isolation_level=None)
-            await self._on_thread(reader, lambda c: _configure(c))
+            await self._on_thread(reader, _configure, self.synchronous)
             self._all_readers.append(reader)
             self._release_reader(reader)
 
@@ -881,7 +893,7 @@ class SqliteStore:
         return result
 
     def _prepare(self, conn: sqlite3.Connection, llm_user_id: str, llm_user_name: str) -> None:
-        _configure(conn)
+        _configure(conn, self.synchronous)
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
         if mode and str(mode[0]).lower() != "wal":
             log.warning("could not switch %s to WAL (journal mode %s)", self.path, mode[0])
@@ -1075,7 +1087,17 @@ class SqliteStore:
             self._flushing = False
 
     async def read(self, program: Program[T]) -> T:
-        """Queue a read; a free reader runs the queued reads together (one hop)."""
+        """Run a read on a free reader, or queue it: a reader that comes free runs the
+        queued reads together (one snapshot, one thread hop)."""
+        if not self._read_pending and not self._readers.empty():
+            reader = self._readers.get_nowait()
+            try:
+                ((ok, value),) = await self._on_thread(reader, self._run_reads, [program])
+            finally:
+                self._release_reader(reader)
+            if ok:
+                return cast(T, value)
+            raise value
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._read_pending.append((program, future))
         if not self._readers.empty():

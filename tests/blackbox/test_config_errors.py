@@ -89,6 +89,7 @@ BAD_ENV = [
     ({"PM_WS_HEARTBEAT_TIMEOUT_SECS": "5"}, ["heartbeat_timeout_secs"]),
     ({"PM_DATABASE_PATH": "../escape.db"}, ["path"]),
     ({"PM_AUTH_ENABLED": "true"}, ["jwt"]),
+    ({"PM_FAST_SQLITE_SYNCHRONOUS": "off"}, ["PM_FAST_SQLITE_SYNCHRONOUS", "normal or full"]),
 ]
 
 

@@ -10,6 +10,7 @@ import asyncio
 import sqlite3
 
 import httpx
+import pytest
 
 from .conftest import ServerFactory
 from .helpers import LLM_USER
@@ -59,8 +60,12 @@ async def test_each_concurrent_caller_gets_its_own_answer(server_factory: Server
     assert rows == 32
 
 
-async def test_acknowledged_writes_survive_sigkill(server_factory: ServerFactory) -> None:
-    srv = server_factory()
+@pytest.mark.parametrize("synchronous", ["normal", "full"])
+async def test_acknowledged_writes_survive_sigkill(
+    server_factory: ServerFactory, synchronous: str
+) -> None:
+    env = {"PM_FAST_SQLITE_SYNCHRONOUS": synchronous}
+    srv = server_factory(env=env)
     acked: list[str] = []
     async with httpx.AsyncClient(base_url=srv.url, timeout=10, trust_env=False) as c:
         pid = await _project(c, "GCKILL")
@@ -85,7 +90,7 @@ async def test_acknowledged_writes_survive_sigkill(server_factory: ServerFactory
         srv.kill()  # SIGKILL while the writers are still sending
         await asyncio.wait_for(asyncio.gather(*writers), 60)
     assert len(acked) >= 150
-    again = server_factory(root=srv.root)
+    again = server_factory(root=srv.root, env=env)
     with again.client() as c:
         items = c.get(f"/api/v1/projects/{pid}/work-items?include_done=true").json()["work_items"]
     stored = {w["id"] for w in items}
