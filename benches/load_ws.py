@@ -154,8 +154,12 @@ def event_title(payload: bytes) -> str | None:
     return None
 
 
-async def run_cell(port: int, baseline: bool, writers: int, subscribers: int, seconds: float):
-    pid = str(uuid.uuid4()) if baseline else new_project(port)
+async def run_cell(
+    port: int, baseline: bool, writers: int, subscribers: int, seconds: float, projects: int = 1
+):
+    """One measurement; with `projects` > 1 writer j writes to project j % projects and
+    every subscriber subscribes to all of them."""
+    pids = [str(uuid.uuid4()) if baseline else new_project(port) for _ in range(projects)]
     user = uuid.uuid4()
     path = f"/ws?user_id={user}"
     subs = [Subscriber(keep=i == 0) for i in range(subscribers)]
@@ -164,7 +168,7 @@ async def run_cell(port: int, baseline: bool, writers: int, subscribers: int, se
         for s in subs:
             c = await connect("127.0.0.1", port, path, s.on_frames)
             clients.append(c)
-            c.send(envelope("subscribe", pb.Subscribe(project_ids=[pid]), "sub"))
+            c.send(envelope("subscribe", pb.Subscribe(project_ids=pids), "sub"))
             await s.wait_for(1, 10)
             s.times.clear()
             s.payloads.clear()
@@ -177,6 +181,7 @@ async def run_cell(port: int, baseline: bool, writers: int, subscribers: int, se
         stop_at = start + seconds
 
         async def write(j: int, w: Writer) -> int:
+            pid = pids[j % projects]
             i = 0
             while time.perf_counter() < stop_at:
                 title = f"w{j}m{i}"
@@ -211,6 +216,7 @@ async def run_cell(port: int, baseline: bool, writers: int, subscribers: int, se
     return {
         "writers": writers,
         "subscribers": subscribers,
+        "projects": projects,
         "mutations": done,
         "mutations_per_s": round(done / writer_elapsed, 1),
         "frames_per_s": round(2 * done * subscribers / (last - start), 1) if done else 0.0,
