@@ -102,3 +102,32 @@ async def test_acknowledged_writes_survive_sigkill(
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         conn.close()
+
+
+async def test_concurrent_reads_each_get_their_own_answer(server_factory: ServerFactory) -> None:
+    """Reads queued together (one snapshot per batch) still answer one by one."""
+    srv = server_factory()
+    async with httpx.AsyncClient(base_url=srv.url, timeout=30, trust_env=False) as c:
+        pid = await _project(c, "GCREAD")
+        made = []
+        for i in range(8):
+            body = {"project_id": pid, "item_type": "task", "title": f"r{i}"}
+            r = await c.post("/api/v1/work-items", json=body)
+            assert r.status_code == 200, r.text
+            made.append(r.json()["work_item"])
+
+        async def get(i: int) -> tuple[int, httpx.Response]:
+            if i % 3 == 0:
+                return i, await c.get(f"/api/v1/work-items/GCREAD-{100 + i}")  # no such item
+            if i % 3 == 1:
+                return i, await c.get("/api/v1/work-items/not a key")  # malformed
+            return i, await c.get(f"/api/v1/work-items/GCREAD-{1 + i % 8}")
+
+        for i, r in await asyncio.gather(*(get(i) for i in range(96))):
+            if i % 3 == 0:
+                assert r.status_code == 404, r.text
+            elif i % 3 == 1:
+                assert r.status_code == 400, r.text
+            else:
+                assert r.status_code == 200, r.text
+                assert r.json()["work_item"]["title"] == f"r{i % 8}"

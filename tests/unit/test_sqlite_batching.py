@@ -1,0 +1,79 @@
+"""SqliteStore's batching, in process: reads queued while the readers are busy share a
+thread hop, and each caller still gets its own result or its own error."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pm_fast.core.commands import CreateProject
+from pm_fast.core.errors import DomainError
+from pm_fast.service.common import Ctx, Limits
+from pm_fast.service.projects import create_project
+from pm_fast.service.work_items import get_work_item
+from pm_fast.store.sqlite import SqliteStore
+
+LLM = "00000000-0000-0000-0000-000000000001"
+
+
+async def _open(tmp_path: Path, **kwargs: Any) -> SqliteStore:
+    store = SqliteStore(tmp_path / "data.db", **kwargs)
+    await store.open(LLM, "LLM")
+    return store
+
+
+def _count_hops(store: SqliteStore) -> list[int]:
+    sizes: list[int] = []
+    original = store._run_reads
+
+    def counting(conn: Any, programs: list[Any]) -> list[tuple[bool, Any]]:
+        sizes.append(len(programs))
+        time.sleep(0.002)  # keep the readers busy long enough for reads to queue
+        return original(conn, programs)
+
+    store._run_reads = counting  # type: ignore[method-assign]
+    return sizes
+
+
+@pytest.mark.parametrize("limit", [64, 1])
+async def test_queued_reads_share_hops_and_keep_their_own_answers(
+    tmp_path: Path, limit: int
+) -> None:
+    store = await _open(tmp_path, read_batch_limit=limit)
+    try:
+        ctx = Ctx(actor=LLM, now=int(time.time()), limits=Limits())
+        project = (await store.write(create_project(ctx, CreateProject("Batch", "BAT")))).value
+        sizes = _count_hops(store)
+
+        async def one(i: int) -> Any:
+            ident = project.key if i % 2 else f"BAT-{i + 1}"  # odd: a project; even: no item
+            try:
+                return await store.read(_project_or_item(ident))
+            except DomainError as err:
+                return err
+
+        answers = await asyncio.gather(*(one(i) for i in range(60)))
+        for i, answer in enumerate(answers):
+            if i % 2:
+                assert answer.id == project.id
+            else:
+                assert isinstance(answer, DomainError) and answer.code == "NOT_FOUND"
+        assert sum(sizes) == 60
+        if limit == 1:
+            assert max(sizes) == 1
+        else:
+            assert len(sizes) < 60 and max(sizes) > 1, sizes  # reads did share hops
+    finally:
+        await store.close()
+
+
+def _project_or_item(ident: str) -> Any:
+    from pm_fast.service.common import resolve_project
+
+    if "-" in ident:
+        return get_work_item(ident)
+    return resolve_project(ident)
