@@ -840,6 +840,19 @@ def _configure(conn: sqlite3.Connection, synchronous: str = "NORMAL") -> None:
     conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS[SYNCHRONOUS.index(synchronous)]}")
 
 
+def _settle(
+    batch: list[tuple[Program[Any], asyncio.Future[Any]]], results: list[tuple[bool, Any]]
+) -> None:
+    """Give each waiting caller of a batch its own result or error."""
+    for (_, future), (ok, value) in zip(batch, results, strict=True):
+        if future.done():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
 class SqliteStore:
     """The embedded default store."""
 
@@ -1068,21 +1081,13 @@ class SqliteStore:
                         self._writer, self._run_batch, [program for program, _ in batch]
                     )
                 except BaseException as err:  # the whole transaction failed
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(err)
+                    _settle(batch, [(False, err)] * len(batch))
                     if not isinstance(err, Exception):
                         raise
                     continue
                 results, new_users = done
                 self._known_users.update(new_users)
-                for (_, future), (ok, value) in zip(batch, results, strict=True):
-                    if future.done():
-                        continue
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
+                _settle(batch, results)
         finally:
             self._flushing = False
 
@@ -1123,19 +1128,11 @@ class SqliteStore:
                         reader, self._run_reads, [program for program, _ in batch]
                     )
                 except BaseException as err:  # the snapshot itself failed
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(err)
+                    _settle(batch, [(False, err)] * len(batch))
                     if not isinstance(err, Exception):
                         raise
                     continue
-                for (_, future), (ok, value) in zip(batch, results, strict=True):
-                    if future.done():
-                        continue
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
+                _settle(batch, results)
         finally:
             if reader in self._all_readers:  # not closed meanwhile
                 self._release_reader(reader)

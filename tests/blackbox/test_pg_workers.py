@@ -16,12 +16,12 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from harness import ServerProcess, create_pg_database, drop_pg_database, run_to_exit
 
-from .wsclient import WsClient, case_of
+from .test_pg_multiprocess import collect, rest_project
+from .wsclient import WsClient
 
 WAIT = 30.0
 needs_pg = pytest.mark.skipif(
@@ -154,26 +154,6 @@ def multi(tmp_path: Path, url: str, workers: int) -> Iterator[ServerProcess]:
         srv.close(remove=False)
 
 
-def rest_project(srv: ServerProcess, key: str) -> str:
-    with srv.client() as c:
-        r = c.post("/api/v1/projects", json={"title": key, "key": key})
-        assert r.status_code == 200, r.text
-        return str(r.json()["project"]["id"])
-
-
-async def collect(client: WsClient, want: int) -> list[Any]:
-    got: list[Any] = []
-    deadline = time.monotonic() + WAIT
-    while len(got) < want:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"only {len(got)} of {want} events arrived")
-        ev = await client.next_event(left)
-        if case_of(ev) == "work_item_created":
-            got.append(ev.work_item_created.work_item)
-    return got
-
-
 @needs_pg
 async def test_changes_cross_workers_once_in_order(tmp_path: Path, pg_url: str) -> None:
     with multi(tmp_path, pg_url, 2) as srv:
@@ -197,7 +177,7 @@ async def test_changes_cross_workers_once_in_order(tmp_path: Path, pg_url: str) 
                     project_id=project,
                 )
             for s in subs:
-                items = await collect(s, n)
+                items = [e.work_item for e in await collect(s, n)]
                 assert [w.title for w in items] == [f"t{i}" for i in range(n)]
                 assert [w.item_number for w in items] == list(range(1, n + 1))
                 # and nothing twice: a Ping's Pong comes after any pending event

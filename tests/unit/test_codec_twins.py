@@ -13,9 +13,6 @@ is a failure here, not a skip.
 from __future__ import annotations
 
 import functools
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -42,6 +39,8 @@ from pm_fast.core.model import (
     TimeEntry,
     WorkItem,
 )
+
+from .accel_probe import probe_accel
 
 PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -831,11 +830,7 @@ def test_work_items_list_round_trip() -> None:
 
 # --------------------------------------------------------- pm_fast.accel picks them
 
-_ACCEL_PROBE = """
-import sys
-if sys.argv[1] == "hide-extension":
-    sys.modules["pm_fast_ext"] = None
-import pm_fast.accel as accel
+_CODEC_PROBE = """
 names = ("encode_event", "encode_work_items_list", "decode_envelope", "decode_work_items_list")
 print(" ".join(sorted({getattr(accel, n).__module__ for n in names})))
 print(accel.decode_envelope(b"\\x0a\\x01m")[:2])
@@ -851,15 +846,5 @@ print(accel.decode_envelope(b"\\x0a\\x01m")[:2])
     ],
 )
 def test_accel_exports_the_codec(mode: str, pure: str | None, module: str) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "PM_FAST_PURE"}
-    if pure is not None:
-        env["PM_FAST_PURE"] = pure
-    done = subprocess.run(
-        [sys.executable, "-c", _ACCEL_PROBE, mode],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert done.stdout.split("\n")[:2] == [module, "('m', 0)"]
+    out, _ = probe_accel(_CODEC_PROBE, mode, pure)
+    assert out.split("\n")[:2] == [module, "('m', 0)"]

@@ -4,9 +4,6 @@ The extension must be built for this suite (``pip install -e .``); a missing ext
 is a failure here, not a skip.
 """
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 from types import ModuleType
@@ -18,6 +15,8 @@ from hypothesis import strategies as st
 import pm_fast_ext
 from pm_fast.core import graph as twin
 from pm_fast.core.graph import Edge, Row
+
+from .accel_probe import probe_accel
 
 # a ─┬─ b ─┬─ d
 #    │     └─ e ── g
@@ -223,29 +222,13 @@ def test_rust_accepts_rows_as_other_sequences() -> None:
 
 # --- pm_fast.accel: the choice made at import ----------------------------------------
 
-_ACCEL_PROBE = """
-import logging, sys
-logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s %(message)s")
-if sys.argv[1] == "hide-extension":
-    sys.modules["pm_fast_ext"] = None  # the import system then refuses to import it
-import pm_fast.accel as accel
+_GRAPH_PROBE = """
 print(accel.USING_RUST, accel.descendants.__module__, accel.would_cycle([("a", "b")], "b", "a"))
 """
 
 
 def _probe_accel(mode: str, pure: str | None) -> tuple[str, list[str]]:
-    env = {k: v for k, v in os.environ.items() if k != "PM_FAST_PURE"}
-    if pure is not None:
-        env["PM_FAST_PURE"] = pure
-    done = subprocess.run(
-        [sys.executable, "-c", _ACCEL_PROBE, mode],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return done.stdout.strip(), done.stderr.strip().splitlines()
+    return probe_accel(_GRAPH_PROBE, mode, pure)
 
 
 def test_accel_uses_rust_when_built() -> None:

@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
-import subprocess
-import sys
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +28,8 @@ from pm_fast.api.ws import RateLimiter
 from pm_fast.core.model import Event
 from pm_fast.realtime import hub as twin_hub
 from pm_fast.realtime import outbox as twin_outbox
+
+from .accel_probe import probe_accel
 
 HUBS = pytest.mark.parametrize("make", [rust.Hub, twin_hub.Hub], ids=["rust", "python"])
 OUTBOXES = pytest.mark.parametrize(
@@ -435,11 +434,7 @@ async def test_connection_writer_stops_when_the_client_is_gone(
 
 
 # ------------------------------------------------------------- accel picks the pair
-_ACCEL_PROBE = """
-import sys
-if sys.argv[1] == "hide-extension":
-    sys.modules["pm_fast_ext"] = None
-import pm_fast.accel as accel
+_FANOUT_PROBE = """
 from pm_fast.app import App
 print(accel.Hub.__module__, accel.Outbox.__module__, App.__dataclass_fields__["hub"]
       .default_factory.__module__)
@@ -459,18 +454,8 @@ print(accel.Hub.__module__, accel.Outbox.__module__, App.__dataclass_fields__["h
     ],
 )
 def test_accel_exports_the_fanout(mode: str, pure: str | None, modules: str) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "PM_FAST_PURE"}
-    if pure is not None:
-        env["PM_FAST_PURE"] = pure
-    done = subprocess.run(
-        [sys.executable, "-c", _ACCEL_PROBE, mode],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert done.stdout.strip() == modules
+    out, _ = probe_accel(_FANOUT_PROBE, mode, pure)
+    assert out == modules
 
 
 # ------------------------------------------------------------ twins agree (hypothesis)
