@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import ServerProcess, fixture_path
+from harness import ServerProcess, create_pg_database, drop_pg_database, fixture_path
 
 FULL_FIXTURE = "original-v0.1.4.db"
 EMPTY_FIXTURE = "original-v0.1.4-empty.db"
@@ -88,3 +88,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return 1 if any(s in name for s in slow) else 0
 
     items.sort(key=rank)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database (needs PM_FAST_PG_URL), dropped after the test."""
+    name, url = create_pg_database()
+    try:
+        yield url
+    finally:
+        drop_pg_database(name)

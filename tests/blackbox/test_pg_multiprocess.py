@@ -19,8 +19,6 @@ import httpx
 import pytest
 from harness import (
     ServerProcess,
-    create_pg_database,
-    drop_pg_database,
     free_port,
     run_to_exit,
 )
@@ -33,16 +31,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 WAIT = 30.0
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh database shared by the processes of one test."""
-    name, url = create_pg_database()
-    try:
-        yield url
-    finally:
-        drop_pg_database(name)
 
 
 @contextlib.contextmanager

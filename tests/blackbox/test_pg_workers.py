@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import ServerProcess, create_pg_database, drop_pg_database, run_to_exit
+from harness import ServerProcess, run_to_exit
 
 from .test_pg_multiprocess import collect, rest_project
 from .wsclient import WsClient
@@ -44,15 +44,6 @@ def test_malformed_worker_counts_are_refused(tmp_path: Path, value: str) -> None
     rc, _, err = run_to_exit(tmp_path, args=("serve", "--workers", value))
     assert rc == 2
     assert "--workers must be a whole number from 1 to 64" in err
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    name, url = create_pg_database()
-    try:
-        yield url
-    finally:
-        drop_pg_database(name)
 
 
 def children(pid: int) -> list[int]:
