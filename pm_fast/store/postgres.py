@@ -27,6 +27,11 @@ sees what committed before it started):
 * Item numbers come from `UPDATE pm_projects ... RETURNING` (a row lock), so they are
   unique across processes.
 
+Round trips: a create's number, position and row are one statement (`item_create`,
+schema migration 4); activity rows wait for the next statement of the transaction, so
+a mutation's last activity row travels with its outbox row. A REST create is BEGIN,
+the create, activity + outbox, COMMIT.
+
 Connection failures become `SERVICE_UNAVAILABLE`; deadlocks and serialization failures
 (which the rules above should make impossible) become `CONFLICT`.
 """
@@ -42,9 +47,18 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg  # type: ignore[import-untyped]
+from msgspec import structs
 
 from ..core.errors import DomainError, conflict, invalid, not_found
-from ..core.model import Comment, Dependency, Project, Sprint, TimeEntry, WorkItem
+from ..core.model import (
+    ActivityEntry,
+    Comment,
+    Dependency,
+    Project,
+    Sprint,
+    TimeEntry,
+    WorkItem,
+)
 from ..realtime.bus import Bus, events_of
 from . import sql
 from .base import Program
@@ -94,6 +108,20 @@ def redact(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
+# A new work item: number, position, row (schema migration 4).
+_ITEM_CREATE = (
+    "SELECT r_number, r_position, r_key, r_parent_live FROM pm_fast_item_create("
+    + ",".join(f"${i}" for i in range(1, 17))
+    + ")"
+)
+# Any number of activity rows in one statement (columns as arrays, in A_COLS order).
+_ACTIVITY_ROWS = (
+    f"INSERT INTO pm_activity_log ({sql.A_COLS}) SELECT * FROM unnest($1::text[], $2::text[],"
+    " $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],"
+    " $10::text[])"
+)
+
+
 class PgTx:
     """The operations a program may yield, awaited on one connection in a transaction.
 
@@ -110,6 +138,27 @@ class PgTx:
         # (table, id) -> version this transaction read: the condition of its UPDATE.
         self.seen: dict[tuple[str, str], int] = {}
         self._dep_locked = False
+        # Activity rows not written yet: they go with the next statement that needs a
+        # round trip anyway (`drive_async` flushes them before any other operation;
+        # `PostgresStore.write` sends the last ones with the outbox row).
+        self.activity: list[ActivityEntry] = []
+
+    async def activity_insert(self, a: ActivityEntry) -> None:
+        self.activity.append(a)
+
+    def take_activity(self) -> tuple[str, tuple[Any, ...]] | None:
+        """The pending activity rows as one INSERT (text and parameters), or None."""
+        if not self.activity:
+            return None
+        rows, self.activity = self.activity, []
+        columns = zip(*map(structs.astuple, rows), strict=True)
+        return _ACTIVITY_ROWS, tuple(list(column) for column in columns)
+
+    async def flush(self) -> None:
+        """Write the pending activity rows."""
+        pending = self.take_activity()
+        if pending is not None:
+            await self.c.execute(pending[0], *pending[1])
 
     async def _run(self, q: sql.Query, args: tuple[Any, ...]) -> Any:
         if q.ids:
@@ -239,24 +288,18 @@ class PgTx:
         await self._versioned_update("pm_sprints", sql.SPRINT_SOFT_DELETE, sid, now)
 
     # -- work items ----------------------------------------------------------------
-    async def item_max_position(self, pid: str, parent_id: str | None) -> int:
-        if self.writing:  # creates of a project take turns first (schema migration 3)
-            value = await self.c.fetchval("SELECT pm_fast_max_position($1, $2)", pid, parent_id)
-            return int(value)
-        if parent_id is None:
-            row = await self.c.fetchrow(
-                "SELECT MAX(position) FROM pm_work_items WHERE project_id = $1"
-                " AND parent_id IS NULL AND deleted_at IS NULL",
-                pid,
-            )
-        else:
-            row = await self.c.fetchrow(
-                "SELECT MAX(position) FROM pm_work_items WHERE project_id = $1"
-                " AND parent_id = $2 AND deleted_at IS NULL",
-                pid,
-                parent_id,
-            )
-        return int(row[0]) if row and row[0] is not None else 0
+    async def item_create(self, w: WorkItem) -> WorkItem | None:
+        """Number, place and insert a new item in one statement (schema migration 4);
+        None if the project is not live."""
+        row = await self.c.fetchrow(_ITEM_CREATE, *sql.item_create_args(w))
+        if row is None:
+            return None
+        if not row[3]:  # the parent was deleted after the service looked
+            raise invalid("Validation failed: Parent work item not found", "parent_id")
+        number, position, key = int(row[0]), int(row[1]), str(row[2])
+        return structs.replace(
+            w, display_key=f"{key}-{number}", item_number=number, position=position
+        )
 
     async def item_live_children(self, wid: str) -> int:
         # Locked first: a child being attached concurrently holds a key-share lock on
@@ -367,12 +410,17 @@ def _pg_op(name: str, q: sql.Query) -> Callable[..., Any]:
 sql.install(PgTx, _pg_op)
 
 
-async def drive_async(program: Program[T], target: object) -> T:
-    """Run `program`, awaiting each operation on `target` (cf. `store.base.drive`)."""
+async def drive_async(program: Program[T], target: PgTx) -> T:
+    """Run `program`, awaiting each operation on `target` (cf. `store.base.drive`).
+
+    Activity rows wait for the next other operation (or the end of the transaction),
+    so that a mutation's last writes share a round trip."""
     try:
         op = next(program)
         while True:
             name, args = op
+            if target.activity and name != "activity_insert":
+                await target.flush()
             op = program.send(await getattr(target, name)(*args))
     except StopIteration as stop:
         result: T = stop.value
@@ -525,15 +573,16 @@ class PostgresStore:
                     if events and bus is not None:
                         high, gaps = bus.floor()
                         own, earlier = await bus.outbox.append(
-                            conn, events, high, gaps, int(time.time())
+                            conn, events, high, gaps, int(time.time()), tx.take_activity()
                         )
                         projects = {e.project_id for e in events}
                         # Until the caller has published our events, foreign events of
                         # these projects that commit after ours wait (order per project).
-                        bus.hold(projects, max(own))
+                        bus.hold(projects, max(own), own)
+                    await tx.flush()
             except BaseException:
                 if own and bus is not None:
-                    bus.release(projects, max(own))
+                    bus.release(projects, max(own), own)
                 raise
         self._known_users.update(tx.new_users)
         if own and bus is not None:
@@ -542,7 +591,7 @@ class PostgresStore:
                 bus.committed(own, earlier)
             finally:
                 # After the caller, resumed with our result, has published our events.
-                asyncio.get_running_loop().call_soon(bus.release, projects, max(own))
+                asyncio.get_running_loop().call_soon(bus.release, projects, max(own), own)
         return result
 
     async def read(self, program: Program[T]) -> T:

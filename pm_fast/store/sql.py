@@ -186,6 +186,12 @@ def _item_row(w: WorkItem) -> tuple[Any, ...]:
     return (t[0], *t[2:])
 
 
+def item_create_args(w: WorkItem) -> tuple[Any, ...]:
+    """A new item's columns but the number and position (which the store assigns)."""
+    t = _item_row(w)
+    return t[:11] + t[13:]
+
+
 def _item_update_args(w: WorkItem) -> tuple[Any, ...]:
     t = _item_row(w)
     return t[:11] + t[12:]  # item_number never changes
@@ -315,11 +321,12 @@ PROJECT_LIVE_ITEM_COUNT = query(
     "one",
     _int,
 )
+# The project's next item number and its key (for the display key).
 PROJECT_TAKE_NUMBER = query(
     "UPDATE pm_projects SET next_work_item_number = next_work_item_number + 1"
-    " WHERE id = $1 AND deleted_at IS NULL RETURNING next_work_item_number - 1",
+    " WHERE id = $1 AND deleted_at IS NULL RETURNING next_work_item_number - 1, key",
     "one",
-    _int,
+    lambda r: (int(r[0]), str(r[1])),
 )
 PROJECT_RAISE_COUNTER = query(
     "UPDATE pm_projects SET next_work_item_number = {greatest}(next_work_item_number,"
@@ -658,7 +665,6 @@ OPS: dict[str, Query] = {
     "project_update": PROJECT_UPDATE,
     "project_soft_delete": PROJECT_SOFT_DELETE,
     "project_live_item_count": PROJECT_LIVE_ITEM_COUNT,
-    "project_take_number": PROJECT_TAKE_NUMBER,
     "project_raise_counter": PROJECT_RAISE_COUNTER,
     "members_of": MEMBERS_OF,
     "viewable_projects": VIEWABLE_PROJECTS,

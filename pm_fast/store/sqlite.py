@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
+from msgspec import structs
 
 from ..core.model import Comment, TimeEntry, WorkItem
 from . import sql
@@ -104,7 +105,22 @@ class SqliteTx:
         return state
 
     # -- work items ----------------------------------------------------------------
-    def item_max_position(self, pid: str, parent_id: str | None) -> int:
+    def item_create(self, w: WorkItem) -> WorkItem | None:
+        """Insert a new item as the last of its siblings with the project's next number
+        (`w`'s position, number and display key are ignored); None if the project is
+        not live."""
+        taken: tuple[int, str] | None = self._run(sql.PROJECT_TAKE_NUMBER, (w.project_id,))
+        if taken is None:
+            return None
+        number, key = taken
+        position = self._max_position(w.project_id, w.parent_id) + 1
+        item = structs.replace(
+            w, display_key=f"{key}-{number}", item_number=number, position=position
+        )
+        self.item_insert(item)
+        return item
+
+    def _max_position(self, pid: str, parent_id: str | None) -> int:
         cached = self.positions.by_project.get(pid) if self.positions else None
         if cached is not None and parent_id in cached:
             return cached[parent_id]

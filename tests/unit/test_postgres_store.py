@@ -123,7 +123,7 @@ async def test_migrations_are_idempotent_and_safe_to_race(pg_url: str) -> None:
                     "SELECT version FROM pm_fast_schema_migrations ORDER BY version"
                 )
             ]
-            assert versions == [1, 2, 3]
+            assert versions == [1, 2, 3, 4]
             assert await conn.fetchval("SELECT COUNT(*) FROM pm_llm_context") == 28
             assert await conn.fetchval("SELECT COUNT(*) FROM users WHERE id = $1", LLM) == 1
         finally:
