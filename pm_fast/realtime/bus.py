@@ -1,11 +1,11 @@
 """Cross-process fan-out over PostgreSQL: a transactional outbox read through LISTEN/NOTIFY.
 
 Writing (inside the mutation's own transaction, `Outbox.append`): the events a mutation
-returns are encoded into one `pm_fast_events` row per project and announced with
-`NOTIFY pm_fast_events, '<seq>'`. The row commits or rolls back with the mutation, so an
-event can never be announced for a rolled-back change nor lost between commit and
-notify; the notification payload is only the sequence number (far below PostgreSQL's
-8000-byte limit), the events themselves are read from the table.
+emits (`db.emit`, see store/base.py) are encoded into one `pm_fast_events` row per
+project and announced with `NOTIFY pm_fast_events, '<seq>'`. The row commits or rolls
+back with the mutation, so an event can never be announced for a rolled-back change nor
+lost between commit and notify; the notification payload is only the sequence number
+(far below PostgreSQL's 8000-byte limit), the events themselves are read from the table.
 
 Ordering: before its row is inserted, a transaction takes an advisory lock on each of
 its projects, held until commit. A later mutation of the same project therefore
@@ -125,26 +125,6 @@ def decode_events(payload: bytes) -> list[Event]:
         Event(kind, project_id, _unpack(entity), actor, _unpack(extra))
         for kind, project_id, entity, actor, extra in _decoder.decode(payload)
     ]
-
-
-def events_of(result: object) -> list[Event]:
-    """The events a write program's result carries (none for other results).
-
-    Mutations return an `Outcome` (`.events`); WebSocket creates wrapped for
-    idempotency return `(reply, events)`.
-    """
-    events = getattr(result, "events", None)
-    if isinstance(events, list):
-        return [e for e in events if isinstance(e, Event)]
-    if (
-        isinstance(result, tuple)
-        and len(result) == 2
-        and isinstance(result[1], list)
-        and result[1]
-        and all(isinstance(e, Event) for e in result[1])
-    ):
-        return list(result[1])
-    return []
 
 
 # -- writing -----------------------------------------------------------------------------

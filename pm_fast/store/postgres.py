@@ -54,12 +54,13 @@ from ..core.model import (
     ActivityEntry,
     Comment,
     Dependency,
+    Event,
     Project,
     Sprint,
     TimeEntry,
     WorkItem,
 )
-from ..realtime.bus import Bus, events_of
+from ..realtime.bus import Bus
 from . import sql
 from .base import Program
 from .llm_seed import seed_rows
@@ -142,6 +143,11 @@ class PgTx:
         # round trip anyway (`drive_async` flushes them before any other operation;
         # `PostgresStore.write` sends the last ones with the outbox row).
         self.activity: list[ActivityEntry] = []
+        # Events of this transaction's change (`emit`): the outbox row at the end.
+        self.events: list[Event] = []
+
+    async def emit(self, events: list[Event]) -> None:
+        self.events.extend(events)
 
     async def activity_insert(self, a: ActivityEntry) -> None:
         self.activity.append(a)
@@ -410,6 +416,10 @@ def _pg_op(name: str, q: sql.Query) -> Callable[..., Any]:
 sql.install(PgTx, _pg_op)
 
 
+# Operations that send nothing to the database (pending activity rows can wait).
+_NO_STATEMENT = frozenset({"activity_insert", "emit"})
+
+
 async def drive_async(program: Program[T], target: PgTx) -> T:
     """Run `program`, awaiting each operation on `target` (cf. `store.base.drive`).
 
@@ -419,7 +429,7 @@ async def drive_async(program: Program[T], target: PgTx) -> T:
         op = next(program)
         while True:
             name, args = op
-            if target.activity and name != "activity_insert":
+            if target.activity and name not in _NO_STATEMENT:
                 await target.flush()
             op = program.send(await getattr(target, name)(*args))
     except StopIteration as stop:
@@ -569,7 +579,7 @@ class PostgresStore:
             try:
                 async with conn.transaction():
                     result = await drive_async(program, tx)
-                    events = events_of(result) if bus is not None else []
+                    events = tx.events
                     if events and bus is not None:
                         high, gaps = bus.floor()
                         own, earlier = await bus.outbox.append(

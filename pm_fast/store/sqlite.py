@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import aiosqlite
 from msgspec import structs
 
-from ..core.model import Comment, TimeEntry, WorkItem
+from ..core.model import Comment, Event, TimeEntry, WorkItem
 from . import sql
 from .base import Program, drive
 from .llm_seed import seed_rows
@@ -69,6 +69,12 @@ class SqliteTx:
         self.known_users = known_users
         self.new_users: list[str] = []
         self.positions = positions
+        self.events: list[Event] = []
+
+    def emit(self, events: list[Event]) -> None:
+        """Events of this program's change. SQLite has one process and no outbox: the
+        caller publishes them after commit (App.mutate)."""
+        self.events.extend(events)
 
     def _run(self, q: sql.Query, args: tuple[Any, ...]) -> Any:
         if q.ids:
