@@ -1,11 +1,11 @@
 """Cross-process fan-out over PostgreSQL: a transactional outbox read through LISTEN/NOTIFY.
 
 Writing (inside the mutation's own transaction, `Outbox.append`): the events a mutation
-returns are encoded into one `pm_fast_events` row per project and announced with
-`NOTIFY pm_fast_events, '<seq>'`. The row commits or rolls back with the mutation, so an
-event can never be announced for a rolled-back change nor lost between commit and
-notify; the notification payload is only the sequence number (far below PostgreSQL's
-8000-byte limit), the events themselves are read from the table.
+emits (`db.emit`, see store/base.py) are encoded into one `pm_fast_events` row per
+project and announced with `NOTIFY pm_fast_events, '<seq>'`. The row commits or rolls
+back with the mutation, so an event can never be announced for a rolled-back change nor
+lost between commit and notify; the notification payload is only the sequence number
+(far below PostgreSQL's 8000-byte limit), the events themselves are read from the table.
 
 Ordering: before its row is inserted, a transaction takes an advisory lock on each of
 its projects, held until commit. A later mutation of the same project therefore
@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -125,26 +127,6 @@ def decode_events(payload: bytes) -> list[Event]:
     ]
 
 
-def events_of(result: object) -> list[Event]:
-    """The events a write program's result carries (none for other results).
-
-    Mutations return an `Outcome` (`.events`); WebSocket creates wrapped for
-    idempotency return `(reply, events)`.
-    """
-    events = getattr(result, "events", None)
-    if isinstance(events, list):
-        return [e for e in events if isinstance(e, Event)]
-    if (
-        isinstance(result, tuple)
-        and len(result) == 2
-        and isinstance(result[1], list)
-        and result[1]
-        and all(isinstance(e, Event) for e in result[1])
-    ):
-        return list(result[1])
-    return []
-
-
 # -- writing -----------------------------------------------------------------------------
 Row = tuple[int, str, bytes | None]  # (seq, origin, payload or None for own rows)
 
@@ -156,10 +138,20 @@ class Outbox:
         self.origin = origin
 
     async def append(
-        self, conn: Any, events: Sequence[Event], floor: int, gaps: list[int], now: int
+        self,
+        conn: Any,
+        events: Sequence[Event],
+        floor: int,
+        gaps: list[int],
+        now: int,
+        before: tuple[str, tuple[Any, ...]] | None = None,
     ) -> tuple[list[int], list[Row]]:
         """Write the rows; return their seqs and the earlier rows of the same projects
-        that this process may not have handled yet (seq > floor or in gaps)."""
+        that this process may not have handled yet (seq > floor or in gaps).
+
+        `before`: a write of the same transaction (statement and parameters) to send
+        in the same round trip, as a data-modifying WITH (it must not read the outbox).
+        """
         groups: dict[str, list[Event]] = {}
         for event in events:
             groups.setdefault(event.project_id or "", []).append(event)
@@ -167,9 +159,13 @@ class Outbox:
         earlier: list[Row] = []
         # Projects in a fixed order: two writers never wait for each other's locks.
         for pid in sorted(groups):
-            rows = await conn.fetch(
-                _APPEND, self.origin, pid, encode_events(groups[pid]), now, floor, gaps
-            )
+            args = (self.origin, pid, encode_events(groups[pid]), now, floor, gaps)
+            if before is not None:
+                statement, params = before
+                before = None
+                rows = await conn.fetch(_append_after(statement, len(params)), *params, *args)
+            else:
+                rows = await conn.fetch(_APPEND, *args)
             for r in rows:
                 if r["mine"]:
                     own.append(int(r["seq"]))
@@ -185,6 +181,13 @@ _APPEND = """
 SELECT r_seq AS seq, r_origin AS origin, r_payload AS payload, r_mine AS mine
 FROM pm_fast_outbox_append($1, $2, $3, $4, $5, $6::bigint[])
 """
+
+
+@functools.cache
+def _append_after(statement: str, shift: int) -> str:
+    """_APPEND preceded by `statement` (whose parameters are the first `shift`)."""
+    renumbered = re.sub(r"\$(\d+)", lambda m: f"${int(m[1]) + shift}", _APPEND)
+    return f"WITH before AS ({statement}){renumbered}"
 
 
 def _row(r: Any, origin: str) -> Row:
@@ -218,6 +221,8 @@ class Bus:
         # published; foreign rows of that project after it wait (order per project).
         self._holds: dict[str | None, list[int]] = {}
         self._turns: list[asyncio.Future[None]] = []  # writers waiting in wait_turn
+        self._own: set[int] = set()  # seqs of local writes not yet marked or released
+        self._stalled = False  # a poll stopped at a row held back by a local write
         self._polling = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -266,10 +271,11 @@ class Bus:
                 await asyncio.wait_for(conn.close(), 2.0)
 
     def _on_notify(self, conn: Any, pid: int, channel: str, payload: str) -> None:
-        # Own rows are usually marked by their writer before the notification arrives:
-        # no query for those.
+        # Own rows are marked by their writer after its commit (the notification often
+        # arrives first): no query for those.
         try:
-            if self.handled(int(payload)):
+            seq = int(payload)
+            if seq in self._own or self.handled(seq):
                 return
         except ValueError:
             pass
@@ -350,6 +356,7 @@ class Bus:
                 except Exception:
                     log.exception("event bus: undecodable row %d skipped", seq)
                 if events and self._held(events[0].project_id, seq):
+                    self._stalled = True
                     return False
             self._mark(seq)
             if events:
@@ -384,11 +391,14 @@ class Bus:
             del self.gaps[seq]
 
     # -- the writer's side ----------------------------------------------------------------
-    def hold(self, project_ids: Iterable[str | None], seq: int) -> None:
+    def hold(self, project_ids: Iterable[str | None], seq: int, own: Iterable[int] = ()) -> None:
+        """A local write appended rows (`own`, highest `seq`): until `release`, foreign
+        rows of its projects after it wait, and notifications of `own` wake nobody."""
         for pid in project_ids:
             self._holds.setdefault(pid, []).append(seq)
+        self._own.update(own)
 
-    def release(self, project_ids: Iterable[str | None], seq: int) -> None:
+    def release(self, project_ids: Iterable[str | None], seq: int, own: Iterable[int] = ()) -> None:
         for pid in project_ids:
             held = self._holds.get(pid)
             if held is not None:
@@ -396,7 +406,10 @@ class Bus:
                     held.remove(seq)
                 if not held:
                     del self._holds[pid]
-        self._wake.set()
+        self._own.difference_update(own)
+        if self._stalled:  # rows held back for this write can go now
+            self._stalled = False
+            self._wake.set()
         waiters, self._turns = self._turns, []
         for fut in waiters:
             if not fut.done():

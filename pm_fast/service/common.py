@@ -87,15 +87,15 @@ def committed(
     extra: dict[str, object] | None = None,
     note: str | None = None,
 ) -> Program[Outcome[E]]:
-    """Write the activity row of a mutation and describe what subscribers should see."""
+    """Write the activity row of a mutation and describe what subscribers should see
+    (handed to the store with the change, and returned for the caller to publish)."""
     entry = yield from record(ctx, kind, getattr(entity, "id"), action, note)  # noqa: B009
-    return Outcome(
-        entity,
-        [
-            activity_event(entry, project_id),
-            Event(f"{kind}.{action}", project_id, entity, ctx.actor, extra or {}),
-        ],
-    )
+    events = [
+        activity_event(entry, project_id),
+        Event(f"{kind}.{action}", project_id, entity, ctx.actor, extra or {}),
+    ]
+    yield db.emit(events)
+    return Outcome(entity, events)
 
 
 def activity_event(entry: ActivityEntry, project_id: str | None) -> Event:

@@ -10,7 +10,7 @@ from .. import accel
 from ..core import rules
 from ..core.commands import CreateWorkItem, UpdateWorkItem, WorkItemFilter
 from ..core.errors import conflict, delete_blocked, invalid, not_found
-from ..core.model import Project, WorkItem
+from ..core.model import WorkItem
 from ..store.base import Program, db
 from .access import require
 from .common import (
@@ -164,37 +164,33 @@ def create_work_item(ctx: Ctx, cmd: CreateWorkItem) -> Program[Outcome[WorkItem]
         "priority",
         "priority",
     )
-    project: Project | None = yield db.project_get(pid)
-    if project is None:
-        raise not_found(f"Project {pid} not found")
     yield from begin(ctx)
-    parent_id = parent.id if parent else None
-    position = (yield db.item_max_position(pid, parent_id)) + 1
-    number: int | None = yield db.project_take_number(pid)
-    if number is None:
-        raise not_found(f"Project {pid} not found")
-    item = WorkItem(
-        id=new_id(),
-        display_key=f"{project.key}-{number}",
-        item_type=item_type,
-        title=title,
-        description=description,
-        status=status,
-        priority=priority,
-        parent_id=parent_id,
-        project_id=pid,
-        assignee_id=None,
-        sprint_id=None,
-        story_points=None,
-        item_number=number,
-        position=position,
-        version=1,
-        created_at=ctx.now,
-        updated_at=ctx.now,
-        created_by=ctx.actor,
-        updated_by=ctx.actor,
+    # The store numbers the item and puts it after its last sibling.
+    item: WorkItem | None = yield db.item_create(
+        WorkItem(
+            id=new_id(),
+            display_key="",
+            item_type=item_type,
+            title=title,
+            description=description,
+            status=status,
+            priority=priority,
+            parent_id=parent.id if parent else None,
+            project_id=pid,
+            assignee_id=None,
+            sprint_id=None,
+            story_points=None,
+            item_number=0,
+            position=0,
+            version=1,
+            created_at=ctx.now,
+            updated_at=ctx.now,
+            created_by=ctx.actor,
+            updated_by=ctx.actor,
+        )
     )
-    yield db.item_insert(item)
+    if item is None:
+        raise not_found(f"Project {pid} not found")
     ancestors = yield from ancestor_ids(item)
     return (
         yield from committed(

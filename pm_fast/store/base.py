@@ -6,6 +6,14 @@ transaction. The SQLite store runs it start to finish on its database thread, so
 mutation costs one hop to that thread whatever number of statements it issues; an
 async store (PostgreSQL) awaits each step on its own connection. Services therefore
 hold every rule once and never see SQL, threads or awaits.
+
+Events: a write program hands the events of its change to the store with
+`yield db.emit(events)` (any number of times, in order; the result is None). They
+belong to the program's transaction: a store that fans events out to other processes
+(PostgreSQL's outbox) writes them in that transaction, and a program that fails emits
+nothing. Stores never look into a program's return value. Publishing to this process's
+subscribers stays with the caller, after `write` returns (the program also returns its
+events, e.g. in an `Outcome`): on both stores that is after commit, in commit order.
 """
 
 from __future__ import annotations
@@ -52,7 +60,8 @@ class Store(Protocol):
     """What the service layer and the edges need from a database."""
 
     async def write(self, program: Program[T]) -> T:
-        """Run a mutating program in one transaction; roll back if it raises."""
+        """Run a mutating program in one transaction; roll back if it raises. Events the
+        program emits (`db.emit`) are committed with it where the store shares them."""
         ...
 
     async def read(self, program: Program[T]) -> T:

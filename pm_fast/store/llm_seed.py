@@ -291,3 +291,11 @@ PRIORITY = {"schema_doc": 100, "query_pattern": 90, "business_rule": 80, "instru
 
 def seed_id(number: int) -> str:
     return f"11111111-1111-1111-1111-{number:012d}"
+
+
+def seed_rows(now: int) -> list[tuple[str | int | None, ...]]:
+    """The seed as parameters of `sql.LLM_SEED_INSERT`."""
+    return [
+        (seed_id(n), ctype, category, title, content, example, described, PRIORITY[ctype], now, now)
+        for n, ctype, category, title, content, example, described in SEED
+    ]

@@ -27,6 +27,11 @@ sees what committed before it started):
 * Item numbers come from `UPDATE pm_projects ... RETURNING` (a row lock), so they are
   unique across processes.
 
+Round trips: a create's number, position and row are one statement (`item_create`,
+schema migration 4); activity rows wait for the next statement of the transaction, so
+a mutation's last activity row travels with its outbox row. A REST create is BEGIN,
+the create, activity + outbox, COMMIT.
+
 Connection failures become `SERVICE_UNAVAILABLE`; deadlocks and serialization failures
 (which the rules above should make impossible) become `CONFLICT`.
 """
@@ -37,39 +42,28 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg  # type: ignore[import-untyped]
+from msgspec import structs
 
 from ..core.errors import DomainError, conflict, invalid, not_found
 from ..core.model import (
     ActivityEntry,
     Comment,
     Dependency,
-    LlmContextEntry,
+    Event,
     Project,
     Sprint,
-    SwimLane,
     TimeEntry,
     WorkItem,
 )
-from ..realtime.bus import Bus, events_of
+from ..realtime.bus import Bus
+from . import sql
 from .base import Program
-from .columns import (
-    A_COLS,
-    C_COLS,
-    D_COLS,
-    L_COLS,
-    P_COLS,
-    S_COLS,
-    STATE_TABLES,
-    T_COLS,
-    W_COLS,
-    W_FROM,
-)
-from .llm_seed import PRIORITY, SEED, seed_id
+from .llm_seed import seed_rows
 from .postgres_schema import BOOKKEEPING, MIGRATION_LOCK_KEY, MIGRATIONS
 
 log = logging.getLogger("pm_fast")
@@ -115,18 +109,27 @@ def redact(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-def _te(row: Any) -> TimeEntry:
-    return TimeEntry(
-        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[4] is None, row[7], row[8]
-    )
-
-
-def _lane(row: Any) -> SwimLane:
-    return SwimLane(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7])
+# A new work item: number, position, row (schema migration 4).
+_ITEM_CREATE = (
+    "SELECT r_number, r_position, r_key, r_parent_live FROM pm_fast_item_create("
+    + ",".join(f"${i}" for i in range(1, 17))
+    + ")"
+)
+# Any number of activity rows in one statement (columns as arrays, in A_COLS order).
+_ACTIVITY_ROWS = (
+    f"INSERT INTO pm_activity_log ({sql.A_COLS}) SELECT * FROM unnest($1::text[], $2::text[],"
+    " $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],"
+    " $10::text[])"
+)
 
 
 class PgTx:
-    """The operations a program may yield, awaited on one connection in a transaction."""
+    """The operations a program may yield, awaited on one connection in a transaction.
+
+    Operations that are one query of the catalogue (`sql.OPS`) run through `_run`; the
+    methods below add what PostgreSQL needs on top (locks, optimistic version checks,
+    conflicts reported by the database).
+    """
 
     def __init__(self, conn: Any, known_users: set[str], writing: bool) -> None:
         self.c = conn
@@ -136,43 +139,63 @@ class PgTx:
         # (table, id) -> version this transaction read: the condition of its UPDATE.
         self.seen: dict[tuple[str, str], int] = {}
         self._dep_locked = False
+        # Activity rows not written yet: they go with the next statement that needs a
+        # round trip anyway (`drive_async` flushes them before any other operation;
+        # `PostgresStore.write` sends the last ones with the outbox row).
+        self.activity: list[ActivityEntry] = []
+        # Events of this transaction's change (`emit`): the outbox row at the end.
+        self.events: list[Event] = []
 
-    # -- helpers -----------------------------------------------------------------
-    async def _one(self, sql: str, *args: Any) -> Any:
-        return await self.c.fetchrow(sql, *args)
+    async def emit(self, events: list[Event]) -> None:
+        self.events.extend(events)
 
-    async def _all(self, sql: str, *args: Any) -> list[Any]:
-        rows: list[Any] = await self.c.fetch(sql, *args)
-        return rows
+    async def activity_insert(self, a: ActivityEntry) -> None:
+        self.activity.append(a)
 
-    def _lock(self, mode: str = "NO KEY UPDATE") -> str:
-        return f" FOR {mode}" if self.writing else ""
-
-    def _saw_project(self, row: Any) -> Project | None:
-        if row is None:
+    def take_activity(self) -> tuple[str, tuple[Any, ...]] | None:
+        """The pending activity rows as one INSERT (text and parameters), or None."""
+        if not self.activity:
             return None
-        project = Project(*row)
-        self.seen[("pm_projects", project.id)] = project.version
-        return project
+        rows, self.activity = self.activity, []
+        columns = zip(*map(structs.astuple, rows), strict=True)
+        return _ACTIVITY_ROWS, tuple(list(column) for column in columns)
 
-    def _saw_sprint(self, row: Any) -> Sprint | None:
-        if row is None:
-            return None
-        sprint = Sprint(*row)
-        self.seen[("pm_sprints", sprint.id)] = sprint.version
-        return sprint
+    async def flush(self) -> None:
+        """Write the pending activity rows."""
+        pending = self.take_activity()
+        if pending is not None:
+            await self.c.execute(pending[0], *pending[1])
 
-    def _saw_item(self, row: Any) -> WorkItem | None:
-        if row is None:
-            return None
-        item = WorkItem(*row)
-        self.seen[("pm_work_items", item.id)] = item.version
-        return item
+    async def _run(self, q: sql.Query, args: tuple[Any, ...]) -> Any:
+        if q.ids:
+            if not args[0]:
+                return []
+            params: tuple[Any, ...] = (list(args[0]),)
+        else:
+            params = sql.bind(q, *args)
+        text = q.pg_locked if self.writing else q.pg
+        if q.returns == "one":
+            row = await self.c.fetchrow(text, *params)
+            if row is None or q.row is None:
+                return None
+            value = q.row(row)
+            if q.seen is not None:
+                self.seen[(q.seen, value.id)] = value.version
+            return value
+        if q.returns == "all":
+            assert q.row is not None
+            rows = [q.row(r) for r in await self.c.fetch(text, *params)]
+            return q.post(rows, args[0]) if q.post else rows
+        await self.c.execute(text, *params)
+        return None
 
-    async def _versioned_update(self, table: str, row_id: str, sql: str, *args: Any) -> None:
-        """Run an UPDATE whose last two parameters are (id, version read or NULL)."""
+    async def _versioned_update(self, table: str, q: sql.Query, *args: Any) -> None:
+        """Run an UPDATE (`args` as for `q`, the row's id first) only if the row is live
+        and still at the version this transaction read."""
+        params = sql.bind(q, *args)
+        row_id = params[0]
         seen = self.seen.get((table, row_id))
-        status = await self.c.execute(sql, *args, row_id, seen)
+        status = await self.c.execute(sql.versioned(q), *params, seen)
         if status.endswith(" 0"):
             await self._lost_race(table, row_id, seen)
         # The row now has the version just written; a second update in the same
@@ -182,7 +205,9 @@ class PgTx:
     async def _lost_race(self, table: str, row_id: str, seen: int | None) -> None:
         """Another transaction changed or deleted the row since this one read it: the
         error the service gives for a stale `expected_version`, with the same words."""
-        row = await self._one(f"SELECT version, deleted_at FROM {table} WHERE id = $1", row_id)
+        row = await self.c.fetchrow(
+            f"SELECT version, deleted_at FROM {table} WHERE id = $1", row_id
+        )
         what = {"pm_projects": "project", "pm_sprints": "sprint"}.get(table, "work item")
         if row is None or row["deleted_at"] is not None:
             raise not_found(f"{what.capitalize()} {row_id} was deleted by another user")
@@ -195,7 +220,7 @@ class PgTx:
         """Lock a live row until commit (write transactions only); False if not live."""
         if not self.writing:
             return True
-        row = await self._one(
+        row = await self.c.fetchrow(
             f"SELECT 1 FROM {table} WHERE id = $1 AND deleted_at IS NULL FOR {mode}", row_id
         )
         return row is not None
@@ -211,77 +236,26 @@ class PgTx:
     async def ensure_user(self, user_id: str, now: int) -> None:
         if user_id in self.known_users:
             return
-        await self.c.execute(
-            "INSERT INTO users (id, email, name, created_at) VALUES ($1, $2, NULL, $3)"
-            " ON CONFLICT DO NOTHING",
-            user_id,
-            f"user-{user_id[:8]}@localhost",
-            now,
-        )
+        await self._run(sql.USER_INSERT, (user_id, f"user-{user_id[:8]}@localhost", None, now))
         self.new_users.append(user_id)
 
     async def user_exists(self, user_id: str) -> bool:
         if user_id in self.known_users:
             return True
-        return await self._one("SELECT 1 FROM users WHERE id = $1", user_id) is not None
+        return bool(await self._run(sql.USER_EXISTS, (user_id,)))
 
-    # -- generic -------------------------------------------------------------------
     async def row_state(self, entity: str, row_id: str) -> str | None:
-        table = STATE_TABLES[entity]
-        row = await self._one(f"SELECT deleted_at IS NULL FROM {table} WHERE id = $1", row_id)
-        if row is None:
-            return None
-        return "live" if row[0] else "deleted"
+        state: str | None = await self._run(sql.ROW_STATE[entity], (row_id,))
+        return state
 
     # -- projects ------------------------------------------------------------------
-    async def project_get(self, pid: str) -> Project | None:
-        return self._saw_project(
-            await self._one(
-                f"SELECT {P_COLS} FROM pm_projects WHERE id = $1 AND deleted_at IS NULL", pid
-            )
-        )
-
-    async def project_by_key(self, key: str) -> Project | None:
-        return self._saw_project(
-            await self._one(
-                f"SELECT {P_COLS} FROM pm_projects WHERE key = $1 AND deleted_at IS NULL", key
-            )
-        )
-
-    async def project_by_key_any(self, key: str) -> tuple[Project, bool] | None:
-        row = await self._one(
-            f"SELECT {P_COLS}, deleted_at IS NOT NULL FROM pm_projects WHERE key = $1", key
-        )
-        return (Project(*row[:-1]), bool(row[-1])) if row else None
-
-    async def projects_all(self) -> list[Project]:
-        return [
-            Project(*r)
-            for r in await self._all(
-                f"SELECT {P_COLS} FROM pm_projects WHERE deleted_at IS NULL ORDER BY title, id"
-            )
-        ]
-
     async def project_insert(self, p: Project) -> None:
-        row = await self._one(
-            "INSERT INTO pm_projects (id, key, title, description, status, version, created_at,"
-            " updated_at, created_by, updated_by, next_work_item_number)"
-            " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT (key) DO NOTHING"
-            " RETURNING 1",
-            p.id,
-            p.key,
-            p.title,
-            p.description,
-            p.status,
-            p.version,
-            p.created_at,
-            p.updated_at,
-            p.created_by,
-            p.updated_by,
-            p.next_work_item_number,
+        row = await self.c.fetchrow(
+            sql.PROJECT_INSERT.pg + " ON CONFLICT (key) DO NOTHING RETURNING 1",
+            *sql.bind(sql.PROJECT_INSERT, p),
         )
         if row is None:  # another process took the key since this transaction looked
-            taken = await self.project_by_key_any(p.key)
+            taken = await self._run(sql.PROJECT_BY_KEY_ANY, (p.key,))
             version = taken[0].version if taken else 1
             note = " (deleted)" if taken and taken[1] else ""
             raise DomainError(
@@ -291,27 +265,10 @@ class PgTx:
             )
 
     async def project_update(self, p: Project) -> None:
-        await self._versioned_update(
-            "pm_projects",
-            p.id,
-            "UPDATE pm_projects SET key = $1, title = $2, description = $3, status = $4,"
-            " version = $5, created_at = $6, updated_at = $7, created_by = $8, updated_by = $9"
-            " WHERE id = $10 AND deleted_at IS NULL AND ($11::bigint IS NULL OR version = $11)",
-            p.key,
-            p.title,
-            p.description,
-            p.status,
-            p.version,
-            p.created_at,
-            p.updated_at,
-            p.created_by,
-            p.updated_by,
-        )
+        await self._versioned_update("pm_projects", sql.PROJECT_UPDATE, p)
 
     async def project_soft_delete(self, pid: str, now: int) -> None:
-        status = await self.c.execute(
-            "UPDATE pm_projects SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL", now, pid
-        )
+        status = await self.c.execute(sql.PROJECT_SOFT_DELETE.pg, pid, now)
         if status.endswith(" 0"):  # deleted by another process meanwhile
             raise not_found(f"Project with ID {pid} not found")
 
@@ -319,552 +276,92 @@ class PgTx:
         # Locked first: a concurrent item create (which updates this row for its number)
         # either committed before the count or waits and then finds the project deleted.
         await self._lock_row("pm_projects", pid, "UPDATE")
-        row = await self._one(
-            "SELECT COUNT(*) FROM pm_work_items WHERE project_id = $1 AND deleted_at IS NULL",
-            pid,
-        )
-        return int(row[0]) if row else 0
-
-    async def project_take_number(self, pid: str) -> int | None:
-        row = await self._one(
-            "UPDATE pm_projects SET next_work_item_number = next_work_item_number + 1"
-            " WHERE id = $1 AND deleted_at IS NULL RETURNING next_work_item_number - 1",
-            pid,
-        )
-        return int(row[0]) if row else None
-
-    async def project_raise_counter(self, pid: str) -> None:
-        await self.c.execute(
-            "UPDATE pm_projects SET next_work_item_number = GREATEST(next_work_item_number,"
-            " (SELECT COALESCE(MAX(item_number), 0) + 1 FROM pm_work_items WHERE project_id = $1))"
-            " WHERE id = $1",
-            pid,
-        )
-
-    async def members_of(self, pid: str) -> list[tuple[str, str]]:
-        rows = await self._all(
-            "SELECT user_id, role FROM pm_project_members WHERE project_id = $1"
-            " ORDER BY created_at, id",
-            pid,
-        )
-        return [(r[0], r[1]) for r in rows]
-
-    async def viewable_projects(self, user: str, llm_user: str) -> list[Project]:
-        return [
-            Project(*r)
-            for r in await self._all(
-                f"SELECT {P_COLS} FROM pm_projects p WHERE deleted_at IS NULL AND ("
-                " EXISTS (SELECT 1 FROM pm_project_members m WHERE m.project_id = p.id"
-                " AND m.user_id = $1) OR NOT EXISTS (SELECT 1 FROM pm_project_members m"
-                " WHERE m.project_id = p.id AND m.user_id != $2)) ORDER BY title, id",
-                user,
-                llm_user,
-            )
-        ]
-
-    async def member_add(self, pid: str, user_id: str, role: str, now: int, member_id: str) -> None:
-        await self.c.execute(
-            "INSERT INTO pm_project_members (id, project_id, user_id, role, created_at)"
-            " VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING",
-            member_id,
-            pid,
-            user_id,
-            role,
-            now,
-        )
+        count: int = await self._run(sql.PROJECT_LIVE_ITEM_COUNT, (pid,))
+        return count
 
     # -- sprints -------------------------------------------------------------------
-    async def sprint_get(self, sid: str) -> Sprint | None:
-        return self._saw_sprint(
-            await self._one(
-                f"SELECT {S_COLS} FROM pm_sprints WHERE id = $1 AND deleted_at IS NULL", sid
-            )
-        )
-
-    async def sprints_by_project(self, pid: str) -> list[Sprint]:
-        return [
-            Sprint(*r)
-            for r in await self._all(
-                f"SELECT {S_COLS} FROM pm_sprints WHERE project_id = $1 AND deleted_at IS NULL"
-                " ORDER BY start_date DESC, id",
-                pid,
-            )
-        ]
-
-    async def sprints_by_ids(self, ids: list[str]) -> list[Sprint]:
-        if not ids:
-            return []
-        return [
-            Sprint(*r)
-            for r in await self._all(
-                f"SELECT {S_COLS} FROM pm_sprints WHERE id = ANY($1::text[])"
-                " AND deleted_at IS NULL ORDER BY start_date DESC, id",
-                list(ids),
-            )
-        ]
-
     async def sprint_active_other(self, pid: str, exclude_id: str) -> Sprint | None:
         # Two activations in one project take turns on the project row.
         await self._lock_row("pm_projects", pid)
-        row = await self._one(
-            f"SELECT {S_COLS} FROM pm_sprints WHERE project_id = $1 AND status = 'active'"
-            " AND id != $2 AND deleted_at IS NULL LIMIT 1",
-            pid,
-            exclude_id,
-        )
-        return Sprint(*row) if row else None
-
-    async def sprint_insert(self, s: Sprint) -> None:
-        await self.c.execute(
-            f"INSERT INTO pm_sprints ({S_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
-            s.id,
-            s.project_id,
-            s.name,
-            s.goal,
-            s.start_date,
-            s.end_date,
-            s.status,
-            s.version,
-            s.created_at,
-            s.updated_at,
-            s.created_by,
-            s.updated_by,
-        )
+        sprint: Sprint | None = await self._run(sql.SPRINT_ACTIVE_OTHER, (pid, exclude_id))
+        return sprint
 
     async def sprint_update(self, s: Sprint) -> None:
-        await self._versioned_update(
-            "pm_sprints",
-            s.id,
-            "UPDATE pm_sprints SET project_id = $1, name = $2, goal = $3, start_date = $4,"
-            " end_date = $5, status = $6, version = $7, created_at = $8, updated_at = $9,"
-            " created_by = $10, updated_by = $11"
-            " WHERE id = $12 AND deleted_at IS NULL AND ($13::bigint IS NULL OR version = $13)",
-            s.project_id,
-            s.name,
-            s.goal,
-            s.start_date,
-            s.end_date,
-            s.status,
-            s.version,
-            s.created_at,
-            s.updated_at,
-            s.created_by,
-            s.updated_by,
-        )
+        await self._versioned_update("pm_sprints", sql.SPRINT_UPDATE, s)
 
     async def sprint_soft_delete(self, sid: str, now: int) -> None:
         # Conditioned on the version read: a sprint completed meanwhile stays.
-        await self._versioned_update(
-            "pm_sprints",
-            sid,
-            "UPDATE pm_sprints SET deleted_at = $1"
-            " WHERE id = $2 AND deleted_at IS NULL AND ($3::bigint IS NULL OR version = $3)",
-            now,
-        )
+        await self._versioned_update("pm_sprints", sql.SPRINT_SOFT_DELETE, sid, now)
 
     # -- work items ----------------------------------------------------------------
-    async def item_get(self, wid: str) -> WorkItem | None:
-        return self._saw_item(
-            await self._one(
-                f"SELECT {W_COLS} FROM {W_FROM} WHERE w.id = $1 AND w.deleted_at IS NULL", wid
-            )
+    async def item_create(self, w: WorkItem) -> WorkItem | None:
+        """Number, place and insert a new item in one statement (schema migration 4);
+        None if the project is not live."""
+        row = await self.c.fetchrow(_ITEM_CREATE, *sql.item_create_args(w))
+        if row is None:
+            return None
+        if not row[3]:  # the parent was deleted after the service looked
+            raise invalid("Validation failed: Parent work item not found", "parent_id")
+        number, position, key = int(row[0]), int(row[1]), str(row[2])
+        return structs.replace(
+            w, display_key=f"{key}-{number}", item_number=number, position=position
         )
-
-    async def item_by_number(self, pid: str, number: int) -> WorkItem | None:
-        return self._saw_item(
-            await self._one(
-                f"SELECT {W_COLS} FROM {W_FROM} WHERE w.project_id = $1 AND w.item_number = $2"
-                " AND w.deleted_at IS NULL",
-                pid,
-                number,
-            )
-        )
-
-    async def items_by_project(self, pid: str) -> list[WorkItem]:
-        return [
-            WorkItem(*r)
-            for r in await self._all(
-                f"SELECT {W_COLS} FROM {W_FROM} WHERE w.project_id = $1 AND w.deleted_at IS NULL"
-                " ORDER BY w.position, w.item_number",
-                pid,
-            )
-        ]
-
-    async def items_hierarchy(self, pid: str) -> list[tuple[str, str | None]]:
-        rows = await self._all(
-            "SELECT id, parent_id FROM pm_work_items WHERE project_id = $1"
-            " AND deleted_at IS NULL ORDER BY position, item_number",
-            pid,
-        )
-        return [(r[0], r[1]) for r in rows]
-
-    async def item_parent_chain(self, start: str, max_depth: int) -> list[tuple[str, str | None]]:
-        rows = await self._all(
-            "WITH RECURSIVE up(id, parent_id, depth) AS ("
-            " SELECT id, parent_id, 0 FROM pm_work_items WHERE id = $1 AND deleted_at IS NULL"
-            " UNION"
-            " SELECT w.id, w.parent_id, up.depth + 1 FROM pm_work_items w JOIN up"
-            " ON w.id = up.parent_id WHERE w.deleted_at IS NULL AND up.depth < $2)"
-            " SELECT id, parent_id FROM up",
-            start,
-            max_depth,
-        )
-        return [(r[0], r[1]) for r in rows]
-
-    async def item_number_used(self, pid: str, number: int) -> bool:
-        row = await self._one(
-            "SELECT 1 FROM pm_work_items WHERE project_id = $1 AND item_number = $2", pid, number
-        )
-        return row is not None
-
-    async def item_max_position(self, pid: str, parent_id: str | None) -> int:
-        if self.writing:  # creates of a project take turns first (schema migration 3)
-            value = await self.c.fetchval("SELECT pm_fast_max_position($1, $2)", pid, parent_id)
-            return int(value)
-        if parent_id is None:
-            row = await self._one(
-                "SELECT MAX(position) FROM pm_work_items WHERE project_id = $1"
-                " AND parent_id IS NULL AND deleted_at IS NULL",
-                pid,
-            )
-        else:
-            row = await self._one(
-                "SELECT MAX(position) FROM pm_work_items WHERE project_id = $1"
-                " AND parent_id = $2 AND deleted_at IS NULL",
-                pid,
-                parent_id,
-            )
-        return int(row[0]) if row and row[0] is not None else 0
 
     async def item_live_children(self, wid: str) -> int:
         # Locked first: a child being attached concurrently holds a key-share lock on
         # this row (foreign key) until it commits, so the count below includes it, or
         # the child re-checks its parent after this delete and fails.
         await self._lock_row("pm_work_items", wid, "UPDATE")
-        row = await self._one(
-            "SELECT COUNT(*) FROM pm_work_items WHERE parent_id = $1 AND deleted_at IS NULL",
-            wid,
-        )
-        return int(row[0]) if row else 0
+        count: int = await self._run(sql.ITEM_LIVE_CHILDREN, (wid,))
+        return count
 
     async def _check_parent_live(self, parent_id: str | None) -> None:
         if not self.writing or parent_id is None:
             return
-        row = await self._one(
-            "SELECT 1 FROM pm_work_items WHERE id = $1 AND deleted_at IS NULL", parent_id
-        )
-        if row is None:
+        if not await self._run(sql.ITEM_IS_LIVE, (parent_id,)):
             raise invalid("Validation failed: Parent work item not found", "parent_id")
 
     async def item_insert(self, w: WorkItem) -> None:
-        await self.c.execute(
-            "INSERT INTO pm_work_items (id, item_type, parent_id, project_id, position, title,"
-            " description, status, priority, story_points, assignee_id, sprint_id, item_number,"
-            " version, created_at, updated_at, created_by, updated_by)"
-            " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)",
-            w.id,
-            w.item_type,
-            w.parent_id,
-            w.project_id,
-            w.position,
-            w.title,
-            w.description,
-            w.status,
-            w.priority,
-            w.story_points,
-            w.assignee_id,
-            w.sprint_id,
-            w.item_number,
-            w.version,
-            w.created_at,
-            w.updated_at,
-            w.created_by,
-            w.updated_by,
-        )
+        await self._run(sql.ITEM_INSERT, (w,))
         await self._check_parent_live(w.parent_id)
 
     async def item_update(self, w: WorkItem) -> None:
         """Write every mutable column (never item_number), if the version read still holds."""
-        await self._versioned_update(
-            "pm_work_items",
-            w.id,
-            "UPDATE pm_work_items SET item_type = $1, parent_id = $2, project_id = $3,"
-            " position = $4, title = $5, description = $6, status = $7, priority = $8,"
-            " story_points = $9, assignee_id = $10, sprint_id = $11, version = $12,"
-            " created_at = $13, updated_at = $14, created_by = $15, updated_by = $16"
-            " WHERE id = $17 AND deleted_at IS NULL AND ($18::bigint IS NULL OR version = $18)",
-            w.item_type,
-            w.parent_id,
-            w.project_id,
-            w.position,
-            w.title,
-            w.description,
-            w.status,
-            w.priority,
-            w.story_points,
-            w.assignee_id,
-            w.sprint_id,
-            w.version,
-            w.created_at,
-            w.updated_at,
-            w.created_by,
-            w.updated_by,
-        )
+        await self._versioned_update("pm_work_items", sql.ITEM_UPDATE, w)
         await self._check_parent_live(w.parent_id)
 
     async def item_soft_delete(self, wid: str, pid: str, now: int, actor: str) -> None:
-        status = await self.c.execute(
-            "UPDATE pm_work_items SET deleted_at = $1, updated_at = $1, updated_by = $2"
-            " WHERE id = $3 AND deleted_at IS NULL",
-            now,
-            actor,
-            wid,
-        )
+        status = await self.c.execute(sql.ITEM_SOFT_DELETE.pg, wid, now, actor)
         if status.endswith(" 0"):
             raise not_found(f"Work item {wid} not found")
 
-    # -- comments ------------------------------------------------------------------
-    async def comment_get(self, cid: str) -> Comment | None:
-        row = await self._one(
-            f"SELECT {C_COLS} FROM pm_comments WHERE id = $1 AND deleted_at IS NULL" + self._lock(),
-            cid,
-        )
-        return Comment(*row) if row else None
-
-    async def comments_by_item(self, wid: str) -> list[Comment]:
-        return [
-            Comment(*r)
-            for r in await self._all(
-                f"SELECT {C_COLS} FROM pm_comments WHERE work_item_id = $1"
-                " AND deleted_at IS NULL ORDER BY created_at, seq",
-                wid,
-            )
-        ]
-
-    async def comment_insert(self, c: Comment) -> None:
-        await self.c.execute(
-            f"INSERT INTO pm_comments ({C_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7)",
-            c.id,
-            c.work_item_id,
-            c.content,
-            c.created_at,
-            c.updated_at,
-            c.created_by,
-            c.updated_by,
-        )
-
-    async def comment_update(self, c: Comment) -> None:
-        await self.c.execute(
-            "UPDATE pm_comments SET work_item_id = $1, content = $2, created_at = $3,"
-            " updated_at = $4, created_by = $5, updated_by = $6 WHERE id = $7",
-            c.work_item_id,
-            c.content,
-            c.created_at,
-            c.updated_at,
-            c.created_by,
-            c.updated_by,
-            c.id,
-        )
-
-    async def comment_soft_delete(self, cid: str, now: int) -> None:
-        await self.c.execute("UPDATE pm_comments SET deleted_at = $1 WHERE id = $2", now, cid)
+    import_item_overwrite = item_update
 
     # -- dependencies --------------------------------------------------------------
-    async def dep_get(self, did: str) -> Dependency | None:
-        row = await self._one(
-            f"SELECT {D_COLS} FROM pm_dependencies WHERE id = $1 AND deleted_at IS NULL"
-            + self._lock(),
-            did,
-        )
-        return Dependency(*row) if row else None
-
-    async def deps_for_item(self, wid: str) -> list[Dependency]:
-        return [
-            Dependency(*r)
-            for r in await self._all(
-                f"SELECT {D_COLS} FROM pm_dependencies WHERE (blocking_item_id = $1"
-                " OR blocked_item_id = $1) AND deleted_at IS NULL ORDER BY id",
-                wid,
-            )
-        ]
-
     async def dep_pair_any(self, blocking: str, blocked: str) -> tuple[Dependency, bool] | None:
         await self._lock_dependencies()
-        row = await self._one(
-            f"SELECT {D_COLS}, deleted_at IS NOT NULL FROM pm_dependencies"
-            " WHERE blocking_item_id = $1 AND blocked_item_id = $2",
-            blocking,
-            blocked,
+        found: tuple[Dependency, bool] | None = await self._run(
+            sql.DEP_PAIR_ANY, (blocking, blocked)
         )
-        return (Dependency(*row[:-1]), bool(row[-1])) if row else None
+        return found
 
     async def dep_counts(self, wid: str) -> tuple[int, int]:
         await self._lock_dependencies()
-        row = await self._one(
-            "SELECT COUNT(*) FILTER (WHERE blocked_item_id = $1),"
-            " COUNT(*) FILTER (WHERE blocking_item_id = $1)"
-            " FROM pm_dependencies WHERE (blocked_item_id = $1 OR blocking_item_id = $1)"
-            " AND deleted_at IS NULL",
-            wid,
-        )
-        return (int(row[0]), int(row[1])) if row else (0, 0)
+        counts: tuple[int, int] = await self._run(sql.DEP_COUNTS, (wid,))
+        return counts
 
     async def blocks_edges(self) -> list[tuple[str, str]]:
         await self._lock_dependencies()
-        rows = await self._all(
-            "SELECT blocking_item_id, blocked_item_id FROM pm_dependencies"
-            " WHERE dependency_type = 'blocks' AND deleted_at IS NULL ORDER BY seq"
-        )
-        return [(r[0], r[1]) for r in rows]
-
-    async def dep_insert(self, d: Dependency) -> None:
-        await self.c.execute(
-            f"INSERT INTO pm_dependencies ({D_COLS}) VALUES ($1,$2,$3,$4,$5,$6)",
-            d.id,
-            d.blocking_item_id,
-            d.blocked_item_id,
-            d.dependency_type,
-            d.created_at,
-            d.created_by,
-        )
-
-    async def dep_replace_deleted(self, old_id: str, d: Dependency) -> None:
-        await self.c.execute(
-            "UPDATE pm_dependencies SET id = $1, dependency_type = $2, created_at = $3,"
-            " created_by = $4, deleted_at = NULL WHERE id = $5 AND deleted_at IS NOT NULL",
-            d.id,
-            d.dependency_type,
-            d.created_at,
-            d.created_by,
-            old_id,
-        )
-
-    async def dep_soft_delete(self, did: str, now: int) -> None:
-        await self.c.execute("UPDATE pm_dependencies SET deleted_at = $1 WHERE id = $2", now, did)
+        edges: list[tuple[str, str]] = await self._run(sql.BLOCKS_EDGES, ())
+        return edges
 
     # -- time entries --------------------------------------------------------------
-    async def te_get(self, tid: str) -> TimeEntry | None:
-        row = await self._one(
-            f"SELECT {T_COLS} FROM pm_time_entries WHERE id = $1 AND deleted_at IS NULL"
-            + self._lock(),
-            tid,
-        )
-        return _te(row) if row else None
-
-    async def te_by_item(self, wid: str) -> list[TimeEntry]:
-        return [
-            _te(r)
-            for r in await self._all(
-                f"SELECT {T_COLS} FROM pm_time_entries WHERE work_item_id = $1"
-                " AND deleted_at IS NULL ORDER BY started_at DESC, seq",
-                wid,
-            )
-        ]
-
     async def te_running_for_user(self, user_id: str) -> list[TimeEntry]:
         if self.writing:
             # One running timer per user: starts by the same user take turns.
-            await self._one("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", user_id)
-        return [
-            _te(r)
-            for r in await self._all(
-                f"SELECT {T_COLS} FROM pm_time_entries WHERE user_id = $1 AND ended_at IS NULL"
-                " AND deleted_at IS NULL ORDER BY started_at DESC" + self._lock(),
-                user_id,
-            )
-        ]
-
-    async def te_insert(self, t: TimeEntry) -> None:
-        await self.c.execute(
-            f"INSERT INTO pm_time_entries ({T_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
-            t.id,
-            t.work_item_id,
-            t.user_id,
-            t.started_at,
-            t.ended_at,
-            t.duration_seconds,
-            t.description,
-            t.created_at,
-            t.updated_at,
-        )
-
-    async def te_update(self, t: TimeEntry) -> None:
-        await self.c.execute(
-            "UPDATE pm_time_entries SET work_item_id = $1, user_id = $2, started_at = $3,"
-            " ended_at = $4, duration_seconds = $5, description = $6, created_at = $7,"
-            " updated_at = $8 WHERE id = $9",
-            t.work_item_id,
-            t.user_id,
-            t.started_at,
-            t.ended_at,
-            t.duration_seconds,
-            t.description,
-            t.created_at,
-            t.updated_at,
-            t.id,
-        )
-
-    async def te_soft_delete(self, tid: str, now: int) -> None:
-        await self.c.execute("UPDATE pm_time_entries SET deleted_at = $1 WHERE id = $2", now, tid)
-
-    # -- swim lanes, activity, llm context -----------------------------------------
-    async def lanes_by_project(self, pid: str) -> list[SwimLane]:
-        return [
-            _lane(r)
-            for r in await self._all(
-                f"SELECT {L_COLS} FROM pm_swim_lanes WHERE project_id = $1"
-                " AND deleted_at IS NULL ORDER BY position, id",
-                pid,
-            )
-        ]
-
-    async def activity_insert(self, a: ActivityEntry) -> None:
-        await self.c.execute(
-            f"INSERT INTO pm_activity_log ({A_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
-            a.id,
-            a.entity_type,
-            a.entity_id,
-            a.action,
-            a.field_name,
-            a.old_value,
-            a.new_value,
-            a.user_id,
-            a.timestamp,
-            a.comment,
-        )
-
-    async def activity_for(
-        self, entity_type: str, entity_id: str, limit: int, offset: int
-    ) -> list[ActivityEntry]:
-        return [
-            ActivityEntry(*r)
-            for r in await self._all(
-                f"SELECT {A_COLS} FROM pm_activity_log WHERE entity_type = $1"
-                " AND entity_id = $2 ORDER BY timestamp DESC, seq DESC LIMIT $3 OFFSET $4",
-                entity_type,
-                entity_id,
-                limit,
-                offset,
-            )
-        ]
-
-    async def activity_count(self, entity_type: str, entity_id: str) -> int:
-        row = await self._one(
-            "SELECT COUNT(*) FROM pm_activity_log WHERE entity_type = $1 AND entity_id = $2",
-            entity_type,
-            entity_id,
-        )
-        return int(row[0]) if row else 0
-
-    async def llm_context(self) -> list[LlmContextEntry]:
-        return [
-            LlmContextEntry(*r)
-            for r in await self._all(
-                "SELECT id, context_type, category, title, content, example_sql,"
-                " example_description, priority FROM pm_llm_context WHERE deleted_at IS NULL"
-                " ORDER BY priority DESC, title"
-            )
-        ]
+            await self.c.fetchrow("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", user_id)
+        running: list[TimeEntry] = await self._run(sql.TE_RUNNING_FOR_USER, (user_id,))
+        return running
 
     # -- idempotency -----------------------------------------------------------------
     async def idem_get(self, key: str) -> str | None:
@@ -873,93 +370,12 @@ class PgTx:
             await self.c.execute(
                 "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "pm_fast:idem:" + key
             )
-        row = await self._one(
-            "SELECT result_json FROM pm_idempotency_keys WHERE message_id = $1", key
-        )
-        return str(row[0]) if row else None
+        stored: str | None = await self._run(sql.IDEM_GET, (key,))
+        return stored
 
-    async def idem_put(self, key: str, operation: str, result: str, now: int) -> None:
-        await self.c.execute(
-            "INSERT INTO pm_idempotency_keys (message_id, operation, result_json, created_at)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT (message_id) DO NOTHING",
-            key,
-            operation,
-            result,
-            now,
-        )
-
-    async def idem_prune(self, older_than: int) -> None:
-        await self.c.execute("DELETE FROM pm_idempotency_keys WHERE created_at < $1", older_than)
-
-    # -- export --------------------------------------------------------------------
+    # -- several items at once -------------------------------------------------------
     async def export_all(self) -> dict[str, list[Any]]:
-        return {
-            "projects": await self.projects_all(),
-            "work_items": [
-                WorkItem(*r)
-                for r in await self._all(
-                    f"SELECT {W_COLS} FROM {W_FROM} WHERE w.deleted_at IS NULL"
-                    " ORDER BY w.position, w.project_id, w.item_number"
-                )
-            ],
-            "sprints": [
-                Sprint(*r)
-                for r in await self._all(
-                    f"SELECT {S_COLS} FROM pm_sprints WHERE deleted_at IS NULL"
-                    " ORDER BY start_date DESC, id"
-                )
-            ],
-            "comments": [
-                Comment(*r)
-                for r in await self._all(
-                    f"SELECT {C_COLS} FROM pm_comments WHERE deleted_at IS NULL"
-                    " ORDER BY created_at, seq"
-                )
-            ],
-            "swim_lanes": [
-                _lane(r)
-                for r in await self._all(
-                    f"SELECT {L_COLS} FROM pm_swim_lanes WHERE deleted_at IS NULL"
-                    " ORDER BY position, id"
-                )
-            ],
-            "dependencies": [
-                Dependency(*r)
-                for r in await self._all(
-                    f"SELECT {D_COLS} FROM pm_dependencies WHERE deleted_at IS NULL ORDER BY seq"
-                )
-            ],
-            "time_entries": [
-                _te(r)
-                for r in await self._all(
-                    f"SELECT {T_COLS} FROM pm_time_entries WHERE deleted_at IS NULL"
-                    " ORDER BY started_at DESC, seq"
-                )
-            ],
-        }
-
-    async def items_by_ids(self, ids: list[str]) -> list[WorkItem]:
-        if not ids:
-            return []
-        found = {
-            r[0]: WorkItem(*r)
-            for r in await self._all(
-                f"SELECT {W_COLS} FROM {W_FROM} WHERE w.id = ANY($1::text[])"
-                " AND w.deleted_at IS NULL",
-                list(ids),
-            )
-        }
-        return [found[i] for i in ids if i in found]
-
-    async def item_children_rows(self, parent_ids: list[str]) -> list[tuple[str, str | None]]:
-        if not parent_ids:
-            return []
-        rows = await self._all(
-            "SELECT id, parent_id FROM pm_work_items WHERE parent_id = ANY($1::text[])"
-            " AND deleted_at IS NULL ORDER BY position, item_number",
-            list(parent_ids),
-        )
-        return [(r[0], r[1]) for r in rows]
+        return {kind: await self._run(q, ()) for kind, q in sql.EXPORT.items()}
 
     async def comments_for_items(self, ids: list[str]) -> list[Comment]:
         # SQLite's order: per id in the given order, then a stable sort by created_at.
@@ -967,8 +383,8 @@ class PgTx:
             return []
         return [
             Comment(*r)
-            for r in await self._all(
-                f"SELECT {C_COLS} FROM pm_comments WHERE work_item_id = ANY($1::text[])"
+            for r in await self.c.fetch(
+                f"SELECT {sql.C_COLS} FROM pm_comments WHERE work_item_id = ANY($1::text[])"
                 " AND deleted_at IS NULL"
                 " ORDER BY created_at, array_position($1::text[], work_item_id), seq",
                 list(ids),
@@ -979,39 +395,42 @@ class PgTx:
         if not ids:
             return []
         return [
-            _te(r)
-            for r in await self._all(
-                f"SELECT {T_COLS} FROM pm_time_entries WHERE work_item_id = ANY($1::text[])"
+            sql.time_entry(r)
+            for r in await self.c.fetch(
+                f"SELECT {sql.T_COLS} FROM pm_time_entries WHERE work_item_id = ANY($1::text[])"
                 " AND deleted_at IS NULL"
                 " ORDER BY started_at DESC, array_position($1::text[], work_item_id), seq",
                 list(ids),
             )
         ]
 
-    async def deps_touching(self, ids: list[str]) -> list[Dependency]:
-        if not ids:
-            return []
-        return [
-            Dependency(*r)
-            for r in await self._all(
-                f"SELECT {D_COLS} FROM pm_dependencies WHERE deleted_at IS NULL AND"
-                " (blocking_item_id = ANY($1::text[]) OR blocked_item_id = ANY($1::text[]))"
-                " ORDER BY seq",
-                list(ids),
-            )
-        ]
 
-    # -- import --------------------------------------------------------------------
-    async def import_item_overwrite(self, w: WorkItem) -> None:
-        await self.item_update(w)
+def _pg_op(name: str, q: sql.Query) -> Callable[..., Any]:
+    async def op(self: PgTx, *args: Any) -> Any:
+        return await self._run(q, args)
+
+    op.__name__ = name
+    return op
 
 
-async def drive_async(program: Program[T], target: object) -> T:
-    """Run `program`, awaiting each operation on `target` (cf. `store.base.drive`)."""
+sql.install(PgTx, _pg_op)
+
+
+# Operations that send nothing to the database (pending activity rows can wait).
+_NO_STATEMENT = frozenset({"activity_insert", "emit"})
+
+
+async def drive_async(program: Program[T], target: PgTx) -> T:
+    """Run `program`, awaiting each operation on `target` (cf. `store.base.drive`).
+
+    Activity rows wait for the next other operation (or the end of the transaction),
+    so that a mutation's last writes share a round trip."""
     try:
         op = next(program)
         while True:
             name, args = op
+            if target.activity and name not in _NO_STATEMENT:
+                await target.flush()
             op = program.send(await getattr(target, name)(*args))
     except StopIteration as stop:
         result: T = stop.value
@@ -1083,10 +502,10 @@ class PostgresStore:
                 int(r[0]) for r in await conn.fetch("SELECT version FROM pm_fast_schema_migrations")
             }
             known = {v for v, _, _ in MIGRATIONS}
-            for version, description, sql in MIGRATIONS:
+            for version, description, script in MIGRATIONS:
                 if version in applied:
                     continue
-                await conn.execute(sql)
+                await conn.execute(script)
                 await conn.execute(
                     "INSERT INTO pm_fast_schema_migrations (version, description, applied_at)"
                     " VALUES ($1, $2, $3)",
@@ -1098,25 +517,16 @@ class PostgresStore:
             newer = sorted(applied - known)
             if newer:
                 log.warning("PostgreSQL database has migrations newer than this pm-fast: %s", newer)
-            await conn.executemany(
-                "INSERT INTO pm_llm_context (id, context_type, category, title, content,"
-                " example_sql, example_description, priority, created_at, updated_at)"
-                " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT DO NOTHING",
-                [
-                    (seed_id(n), ctype, cat, title, content, sql, desc, PRIORITY[ctype], now, now)
-                    for n, ctype, cat, title, content, sql, desc in SEED
-                ],
-            )
+            await conn.executemany(sql.LLM_SEED_INSERT.pg, seed_rows(now))
             await conn.execute(
-                "INSERT INTO users (id, email, name, created_at) VALUES ($1, $2, $3, $4)"
-                " ON CONFLICT DO NOTHING",
+                sql.USER_INSERT.pg,
                 llm_user_id,
                 f"{llm_user_id}@system.local",
                 llm_user_name,
                 now,
             )
             # Idempotency keys live a day (docs/compat.md), as on SQLite.
-            await conn.execute("DELETE FROM pm_idempotency_keys WHERE created_at < $1", now - 86400)
+            await conn.execute(sql.IDEM_PRUNE.pg, now - 86400)
 
     async def start_bus(self, publish: Any) -> Bus:
         """Start cross-process fan-out: events of other processes reach `publish`."""
@@ -1169,19 +579,20 @@ class PostgresStore:
             try:
                 async with conn.transaction():
                     result = await drive_async(program, tx)
-                    events = events_of(result) if bus is not None else []
+                    events = tx.events
                     if events and bus is not None:
                         high, gaps = bus.floor()
                         own, earlier = await bus.outbox.append(
-                            conn, events, high, gaps, int(time.time())
+                            conn, events, high, gaps, int(time.time()), tx.take_activity()
                         )
                         projects = {e.project_id for e in events}
                         # Until the caller has published our events, foreign events of
                         # these projects that commit after ours wait (order per project).
-                        bus.hold(projects, max(own))
+                        bus.hold(projects, max(own), own)
+                    await tx.flush()
             except BaseException:
                 if own and bus is not None:
-                    bus.release(projects, max(own))
+                    bus.release(projects, max(own), own)
                 raise
         self._known_users.update(tx.new_users)
         if own and bus is not None:
@@ -1190,7 +601,7 @@ class PostgresStore:
                 bus.committed(own, earlier)
             finally:
                 # After the caller, resumed with our result, has published our events.
-                asyncio.get_running_loop().call_soon(bus.release, projects, max(own))
+                asyncio.get_running_loop().call_soon(bus.release, projects, max(own), own)
         return result
 
     async def read(self, program: Program[T]) -> T:

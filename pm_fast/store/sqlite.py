@@ -11,36 +11,17 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import aiosqlite
+from msgspec import structs
 
-from ..core.model import (
-    ActivityEntry,
-    Comment,
-    Dependency,
-    LlmContextEntry,
-    Project,
-    Sprint,
-    SwimLane,
-    TimeEntry,
-    WorkItem,
-)
+from ..core.model import Comment, Event, TimeEntry, WorkItem
+from . import sql
 from .base import Program, drive
-from .columns import (
-    C_COLS,
-    D_COLS,
-    L_COLS,
-    P_COLS,
-    S_COLS,
-    STATE_TABLES,
-    T_COLS,
-    W_COLS,
-    W_FROM,
-)
-from .llm_seed import PRIORITY, SEED, seed_id
+from .llm_seed import seed_rows
 from .sqlite_schema import MIGRATIONS, SCHEMA
 
 log = logging.getLogger("pm_fast")
@@ -49,16 +30,6 @@ T = TypeVar("T")
 
 class StoreOpenError(Exception):
     """The database cannot be opened as a pm-server database."""
-
-
-def _te(row: tuple[Any, ...]) -> TimeEntry:
-    return TimeEntry(
-        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[4] is None, row[7], row[8]
-    )
-
-
-def _lane(row: tuple[Any, ...]) -> SwimLane:
-    return SwimLane(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7])
 
 
 class PositionCache:
@@ -82,7 +53,11 @@ class PositionCache:
 
 
 class SqliteTx:
-    """The operations a program may yield, executed synchronously on one connection."""
+    """The operations a program may yield, executed synchronously on one connection.
+
+    Operations that are one query of the catalogue (`sql.OPS`) run through `_run`; the
+    methods below are the ones with more to them (caches, several statements).
+    """
 
     def __init__(
         self,
@@ -94,302 +69,72 @@ class SqliteTx:
         self.known_users = known_users
         self.new_users: list[str] = []
         self.positions = positions
+        self.events: list[Event] = []
 
-    # -- helpers -----------------------------------------------------------------
-    def _one(self, sql: str, args: Iterable[Any] = ()) -> tuple[Any, ...] | None:
-        row: tuple[Any, ...] | None = self.c.execute(sql, tuple(args)).fetchone()
-        return row
+    def emit(self, events: list[Event]) -> None:
+        """Events of this program's change. SQLite has one process and no outbox: the
+        caller publishes them after commit (App.mutate)."""
+        self.events.extend(events)
 
-    def _all(self, sql: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        rows: list[tuple[Any, ...]] = self.c.execute(sql, tuple(args)).fetchall()
-        return rows
+    def _run(self, q: sql.Query, args: tuple[Any, ...]) -> Any:
+        if q.ids:
+            ids = args[0]
+            if not ids:
+                return []
+            cursor = self.c.execute(sql.sqlite_ids(q.lite, len(ids)), tuple(ids))
+        else:
+            cursor = self.c.execute(q.lite, sql.bind(q, *args))
+        if q.returns == "one":
+            row = cursor.fetchone()
+            return None if row is None or q.row is None else q.row(row)
+        if q.returns == "all":
+            assert q.row is not None
+            rows = [q.row(r) for r in cursor.fetchall()]
+            return q.post(rows, args[0]) if q.post else rows
+        return None
 
     # -- users ---------------------------------------------------------------------
     def ensure_user(self, user_id: str, now: int) -> None:
         if user_id in self.known_users:
             return
-        self.c.execute(
-            "INSERT OR IGNORE INTO users (id, email, name, created_at) VALUES (?, ?, NULL, ?)",
-            (user_id, f"user-{user_id[:8]}@localhost", now),
-        )
+        self._run(sql.USER_INSERT, (user_id, f"user-{user_id[:8]}@localhost", None, now))
         self.new_users.append(user_id)
 
     def user_exists(self, user_id: str) -> bool:
         if user_id in self.known_users:
             return True
-        return self._one("SELECT 1 FROM users WHERE id = ?", (user_id,)) is not None
+        return bool(self._run(sql.USER_EXISTS, (user_id,)))
 
-    # -- generic -------------------------------------------------------------------
     def row_state(self, entity: str, row_id: str) -> str | None:
         """None if no row has this id, else 'live' or 'deleted'."""
-        table = STATE_TABLES[entity]
-        row = self._one(f"SELECT deleted_at IS NULL FROM {table} WHERE id = ?", (row_id,))
-        if row is None:
-            return None
-        return "live" if row[0] else "deleted"
-
-    # -- projects ------------------------------------------------------------------
-    def project_get(self, pid: str) -> Project | None:
-        row = self._one(
-            f"SELECT {P_COLS} FROM pm_projects WHERE id = ? AND deleted_at IS NULL", (pid,)
-        )
-        return Project(*row) if row else None
-
-    def project_by_key(self, key: str) -> Project | None:
-        row = self._one(
-            f"SELECT {P_COLS} FROM pm_projects WHERE key = ? AND deleted_at IS NULL", (key,)
-        )
-        return Project(*row) if row else None
-
-    def project_by_key_any(self, key: str) -> tuple[Project, bool] | None:
-        row = self._one(
-            f"SELECT {P_COLS}, deleted_at IS NOT NULL FROM pm_projects WHERE key = ?", (key,)
-        )
-        return (Project(*row[:-1]), bool(row[-1])) if row else None
-
-    def projects_all(self) -> list[Project]:
-        return [
-            Project(*r)
-            for r in self._all(
-                f"SELECT {P_COLS} FROM pm_projects WHERE deleted_at IS NULL ORDER BY title, id"
-            )
-        ]
-
-    def project_insert(self, p: Project) -> None:
-        self.c.execute(
-            "INSERT INTO pm_projects (id, key, title, description, status, version, created_at,"
-            " updated_at, created_by, updated_by, next_work_item_number)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                p.id,
-                p.key,
-                p.title,
-                p.description,
-                p.status,
-                p.version,
-                p.created_at,
-                p.updated_at,
-                p.created_by,
-                p.updated_by,
-                p.next_work_item_number,
-            ),
-        )
-
-    def project_update(self, p: Project) -> None:
-        self.c.execute(
-            "UPDATE pm_projects SET key = ?, title = ?, description = ?, status = ?, version = ?,"
-            " created_at = ?, updated_at = ?, created_by = ?, updated_by = ? WHERE id = ?",
-            (
-                p.key,
-                p.title,
-                p.description,
-                p.status,
-                p.version,
-                p.created_at,
-                p.updated_at,
-                p.created_by,
-                p.updated_by,
-                p.id,
-            ),
-        )
-
-    def project_soft_delete(self, pid: str, now: int) -> None:
-        self.c.execute("UPDATE pm_projects SET deleted_at = ? WHERE id = ?", (now, pid))
-
-    def project_live_item_count(self, pid: str) -> int:
-        row = self._one(
-            "SELECT COUNT(*) FROM pm_work_items WHERE project_id = ? AND deleted_at IS NULL",
-            (pid,),
-        )
-        return int(row[0]) if row else 0
-
-    def project_take_number(self, pid: str) -> int | None:
-        row = self._one(
-            "UPDATE pm_projects SET next_work_item_number = next_work_item_number + 1"
-            " WHERE id = ? AND deleted_at IS NULL RETURNING next_work_item_number - 1",
-            (pid,),
-        )
-        return int(row[0]) if row else None
-
-    def project_raise_counter(self, pid: str) -> None:
-        self.c.execute(
-            "UPDATE pm_projects SET next_work_item_number = MAX(next_work_item_number,"
-            " (SELECT COALESCE(MAX(item_number), 0) + 1 FROM pm_work_items WHERE project_id = ?))"
-            " WHERE id = ?",
-            (pid, pid),
-        )
-
-    def members_of(self, pid: str) -> list[tuple[str, str]]:
-        return self._all(
-            "SELECT user_id, role FROM pm_project_members WHERE project_id = ? ORDER BY created_at",
-            (pid,),
-        )
-
-    def viewable_projects(self, user: str, llm_user: str) -> list[Project]:
-        """Live projects where `user` is a member, or that are shared (no member but
-        the LLM user), ordered by title."""
-        return [
-            Project(*r)
-            for r in self._all(
-                f"SELECT {P_COLS} FROM pm_projects p WHERE deleted_at IS NULL AND ("
-                " EXISTS (SELECT 1 FROM pm_project_members m WHERE m.project_id = p.id"
-                " AND m.user_id = ?) OR NOT EXISTS (SELECT 1 FROM pm_project_members m"
-                " WHERE m.project_id = p.id AND m.user_id != ?)) ORDER BY title, id",
-                (user, llm_user),
-            )
-        ]
-
-    def member_add(self, pid: str, user_id: str, role: str, now: int, member_id: str) -> None:
-        self.c.execute(
-            "INSERT OR IGNORE INTO pm_project_members (id, project_id, user_id, role, created_at)"
-            " VALUES (?,?,?,?,?)",
-            (member_id, pid, user_id, role, now),
-        )
-
-    # -- sprints -------------------------------------------------------------------
-    def sprint_get(self, sid: str) -> Sprint | None:
-        row = self._one(
-            f"SELECT {S_COLS} FROM pm_sprints WHERE id = ? AND deleted_at IS NULL", (sid,)
-        )
-        return Sprint(*row) if row else None
-
-    def sprints_by_project(self, pid: str) -> list[Sprint]:
-        return [
-            Sprint(*r)
-            for r in self._all(
-                f"SELECT {S_COLS} FROM pm_sprints WHERE project_id = ? AND deleted_at IS NULL"
-                " ORDER BY start_date DESC, id",
-                (pid,),
-            )
-        ]
-
-    def sprints_by_ids(self, ids: list[str]) -> list[Sprint]:
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
-        return [
-            Sprint(*r)
-            for r in self._all(
-                f"SELECT {S_COLS} FROM pm_sprints WHERE id IN ({marks}) AND deleted_at IS NULL"
-                " ORDER BY start_date DESC, id",
-                ids,
-            )
-        ]
-
-    def sprint_active_other(self, pid: str, exclude_id: str) -> Sprint | None:
-        row = self._one(
-            f"SELECT {S_COLS} FROM pm_sprints WHERE project_id = ? AND status = 'active'"
-            " AND id != ? AND deleted_at IS NULL LIMIT 1",
-            (pid, exclude_id),
-        )
-        return Sprint(*row) if row else None
-
-    def sprint_insert(self, s: Sprint) -> None:
-        self.c.execute(
-            f"INSERT INTO pm_sprints ({S_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                s.id,
-                s.project_id,
-                s.name,
-                s.goal,
-                s.start_date,
-                s.end_date,
-                s.status,
-                s.version,
-                s.created_at,
-                s.updated_at,
-                s.created_by,
-                s.updated_by,
-            ),
-        )
-
-    def sprint_update(self, s: Sprint) -> None:
-        self.c.execute(
-            "UPDATE pm_sprints SET project_id = ?, name = ?, goal = ?, start_date = ?,"
-            " end_date = ?, status = ?, version = ?, created_at = ?, updated_at = ?,"
-            " created_by = ?, updated_by = ? WHERE id = ?",
-            (
-                s.project_id,
-                s.name,
-                s.goal,
-                s.start_date,
-                s.end_date,
-                s.status,
-                s.version,
-                s.created_at,
-                s.updated_at,
-                s.created_by,
-                s.updated_by,
-                s.id,
-            ),
-        )
-
-    def sprint_soft_delete(self, sid: str, now: int) -> None:
-        self.c.execute("UPDATE pm_sprints SET deleted_at = ? WHERE id = ?", (now, sid))
+        state: str | None = self._run(sql.ROW_STATE[entity], (row_id,))
+        return state
 
     # -- work items ----------------------------------------------------------------
-    def item_get(self, wid: str) -> WorkItem | None:
-        row = self._one(
-            f"SELECT {W_COLS} FROM {W_FROM} WHERE w.id = ? AND w.deleted_at IS NULL", (wid,)
+    def item_create(self, w: WorkItem) -> WorkItem | None:
+        """Insert a new item as the last of its siblings with the project's next number
+        (`w`'s position, number and display key are ignored); None if the project is
+        not live."""
+        taken: tuple[int, str] | None = self._run(sql.PROJECT_TAKE_NUMBER, (w.project_id,))
+        if taken is None:
+            return None
+        number, key = taken
+        position = self._max_position(w.project_id, w.parent_id) + 1
+        item = structs.replace(
+            w, display_key=f"{key}-{number}", item_number=number, position=position
         )
-        return WorkItem(*row) if row else None
+        self.item_insert(item)
+        return item
 
-    def item_by_number(self, pid: str, number: int) -> WorkItem | None:
-        row = self._one(
-            f"SELECT {W_COLS} FROM {W_FROM} WHERE w.project_id = ? AND w.item_number = ?"
-            " AND w.deleted_at IS NULL",
-            (pid, number),
-        )
-        return WorkItem(*row) if row else None
-
-    def items_by_project(self, pid: str) -> list[WorkItem]:
-        return [
-            WorkItem(*r)
-            for r in self._all(
-                f"SELECT {W_COLS} FROM {W_FROM} WHERE w.project_id = ? AND w.deleted_at IS NULL"
-                " ORDER BY w.position, w.item_number",
-                (pid,),
-            )
-        ]
-
-    def items_hierarchy(self, pid: str) -> list[tuple[str, str | None]]:
-        """(id, parent_id) of the project's live items, in board order."""
-        return self._all(
-            "SELECT id, parent_id FROM pm_work_items WHERE project_id = ? AND deleted_at IS NULL"
-            " ORDER BY position, item_number",
-            (pid,),
-        )
-
-    def item_parent_chain(self, start: str, max_depth: int) -> list[tuple[str, str | None]]:
-        """(id, parent_id) rows walking up from `start` (inclusive), any project."""
-        return self._all(
-            "WITH RECURSIVE up(id, parent_id, depth) AS ("
-            " SELECT id, parent_id, 0 FROM pm_work_items WHERE id = ? AND deleted_at IS NULL"
-            " UNION"
-            " SELECT w.id, w.parent_id, up.depth + 1 FROM pm_work_items w JOIN up"
-            " ON w.id = up.parent_id WHERE w.deleted_at IS NULL AND up.depth < ?)"
-            " SELECT id, parent_id FROM up",
-            (start, max_depth),
-        )
-
-    def item_number_used(self, pid: str, number: int) -> bool:
-        return (
-            self._one(
-                "SELECT 1 FROM pm_work_items WHERE project_id = ? AND item_number = ?",
-                (pid, number),
-            )
-            is not None
-        )
-
-    def item_max_position(self, pid: str, parent_id: str | None) -> int:
+    def _max_position(self, pid: str, parent_id: str | None) -> int:
         cached = self.positions.by_project.get(pid) if self.positions else None
         if cached is not None and parent_id in cached:
             return cached[parent_id]
-        row = self._one(
+        row = self.c.execute(
             "SELECT MAX(position) FROM pm_work_items WHERE project_id = ? AND parent_id IS ?"
             " AND deleted_at IS NULL",
             (pid, parent_id),
-        )
+        ).fetchone()
         value = int(row[0]) if row and row[0] is not None else 0
         if self.positions is not None:
             self.positions.by_project.setdefault(pid, {})[parent_id] = value
@@ -399,40 +144,8 @@ class SqliteTx:
         if self.positions is not None:
             self.positions.by_project.pop(pid, None)
 
-    def item_live_children(self, wid: str) -> int:
-        row = self._one(
-            "SELECT COUNT(*) FROM pm_work_items WHERE parent_id = ? AND deleted_at IS NULL",
-            (wid,),
-        )
-        return int(row[0]) if row else 0
-
     def item_insert(self, w: WorkItem) -> None:
-        self.c.execute(
-            "INSERT INTO pm_work_items (id, item_type, parent_id, project_id, position, title,"
-            " description, status, priority, story_points, assignee_id, sprint_id, item_number,"
-            " version, created_at, updated_at, created_by, updated_by)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                w.id,
-                w.item_type,
-                w.parent_id,
-                w.project_id,
-                w.position,
-                w.title,
-                w.description,
-                w.status,
-                w.priority,
-                w.story_points,
-                w.assignee_id,
-                w.sprint_id,
-                w.item_number,
-                w.version,
-                w.created_at,
-                w.updated_at,
-                w.created_by,
-                w.updated_by,
-            ),
-        )
+        self._run(sql.ITEM_INSERT, (w,))
         siblings = self.positions.by_project.get(w.project_id) if self.positions else None
         if siblings is not None and w.parent_id in siblings:
             siblings[w.parent_id] = max(siblings[w.parent_id], w.position)
@@ -441,391 +154,42 @@ class SqliteTx:
         """Write every mutable column (never item_number)."""
         # Position or parent may change: forget the whole project (cheap to refill).
         self._forget_positions(w.project_id)
-        self.c.execute(
-            "UPDATE pm_work_items SET item_type = ?, parent_id = ?, project_id = ?, position = ?,"
-            " title = ?, description = ?, status = ?, priority = ?, story_points = ?,"
-            " assignee_id = ?, sprint_id = ?, version = ?, created_at = ?, updated_at = ?,"
-            " created_by = ?, updated_by = ? WHERE id = ?",
-            (
-                w.item_type,
-                w.parent_id,
-                w.project_id,
-                w.position,
-                w.title,
-                w.description,
-                w.status,
-                w.priority,
-                w.story_points,
-                w.assignee_id,
-                w.sprint_id,
-                w.version,
-                w.created_at,
-                w.updated_at,
-                w.created_by,
-                w.updated_by,
-                w.id,
-            ),
-        )
+        self._run(sql.ITEM_UPDATE, (w,))
 
     def item_soft_delete(self, wid: str, pid: str, now: int, actor: str) -> None:
         self._forget_positions(pid)
-        self.c.execute(
-            "UPDATE pm_work_items SET deleted_at = ?, updated_at = ?, updated_by = ? WHERE id = ?",
-            (now, now, actor, wid),
-        )
+        self._run(sql.ITEM_SOFT_DELETE, (wid, now, actor))
 
-    # -- comments ------------------------------------------------------------------
-    def comment_get(self, cid: str) -> Comment | None:
-        row = self._one(
-            f"SELECT {C_COLS} FROM pm_comments WHERE id = ? AND deleted_at IS NULL", (cid,)
-        )
-        return Comment(*row) if row else None
+    import_item_overwrite = item_update
 
-    def comments_by_item(self, wid: str) -> list[Comment]:
-        return [
-            Comment(*r)
-            for r in self._all(
-                f"SELECT {C_COLS} FROM pm_comments WHERE work_item_id = ? AND deleted_at IS NULL"
-                " ORDER BY created_at, rowid",
-                (wid,),
-            )
-        ]
-
-    def comment_insert(self, c: Comment) -> None:
-        self.c.execute(
-            f"INSERT INTO pm_comments ({C_COLS}) VALUES (?,?,?,?,?,?,?)",
-            (
-                c.id,
-                c.work_item_id,
-                c.content,
-                c.created_at,
-                c.updated_at,
-                c.created_by,
-                c.updated_by,
-            ),
-        )
-
-    def comment_update(self, c: Comment) -> None:
-        self.c.execute(
-            "UPDATE pm_comments SET work_item_id = ?, content = ?, created_at = ?,"
-            " updated_at = ?, created_by = ?, updated_by = ? WHERE id = ?",
-            (
-                c.work_item_id,
-                c.content,
-                c.created_at,
-                c.updated_at,
-                c.created_by,
-                c.updated_by,
-                c.id,
-            ),
-        )
-
-    def comment_soft_delete(self, cid: str, now: int) -> None:
-        self.c.execute("UPDATE pm_comments SET deleted_at = ? WHERE id = ?", (now, cid))
-
-    # -- dependencies --------------------------------------------------------------
-    def dep_get(self, did: str) -> Dependency | None:
-        row = self._one(
-            f"SELECT {D_COLS} FROM pm_dependencies WHERE id = ? AND deleted_at IS NULL", (did,)
-        )
-        return Dependency(*row) if row else None
-
-    def deps_for_item(self, wid: str) -> list[Dependency]:
-        return [
-            Dependency(*r)
-            for r in self._all(
-                f"SELECT {D_COLS} FROM pm_dependencies WHERE (blocking_item_id = ?"
-                " OR blocked_item_id = ?) AND deleted_at IS NULL ORDER BY id",
-                (wid, wid),
-            )
-        ]
-
-    def dep_pair_any(self, blocking: str, blocked: str) -> tuple[Dependency, bool] | None:
-        row = self._one(
-            f"SELECT {D_COLS}, deleted_at IS NOT NULL FROM pm_dependencies"
-            " WHERE blocking_item_id = ? AND blocked_item_id = ?",
-            (blocking, blocked),
-        )
-        return (Dependency(*row[:-1]), bool(row[-1])) if row else None
-
-    def dep_counts(self, wid: str) -> tuple[int, int]:
-        """(live links where wid is blocked, live links where wid blocks)."""
-        row = self._one(
-            "SELECT COALESCE(SUM(blocked_item_id = ?), 0), COALESCE(SUM(blocking_item_id = ?), 0)"
-            " FROM pm_dependencies WHERE (blocked_item_id = ? OR blocking_item_id = ?)"
-            " AND deleted_at IS NULL",
-            (wid, wid, wid, wid),
-        )
-        return (int(row[0]), int(row[1])) if row else (0, 0)
-
-    def blocks_edges(self) -> list[tuple[str, str]]:
-        return self._all(
-            "SELECT blocking_item_id, blocked_item_id FROM pm_dependencies"
-            " WHERE dependency_type = 'blocks' AND deleted_at IS NULL ORDER BY rowid"
-        )
-
-    def dep_insert(self, d: Dependency) -> None:
-        self.c.execute(
-            f"INSERT INTO pm_dependencies ({D_COLS}) VALUES (?,?,?,?,?,?)",
-            (
-                d.id,
-                d.blocking_item_id,
-                d.blocked_item_id,
-                d.dependency_type,
-                d.created_at,
-                d.created_by,
-            ),
-        )
-
-    def dep_replace_deleted(self, old_id: str, d: Dependency) -> None:
-        self.c.execute(
-            "UPDATE pm_dependencies SET id = ?, dependency_type = ?, created_at = ?,"
-            " created_by = ?, deleted_at = NULL WHERE id = ? AND deleted_at IS NOT NULL",
-            (d.id, d.dependency_type, d.created_at, d.created_by, old_id),
-        )
-
-    def dep_soft_delete(self, did: str, now: int) -> None:
-        self.c.execute("UPDATE pm_dependencies SET deleted_at = ? WHERE id = ?", (now, did))
-
-    # -- time entries --------------------------------------------------------------
-    def te_get(self, tid: str) -> TimeEntry | None:
-        row = self._one(
-            f"SELECT {T_COLS} FROM pm_time_entries WHERE id = ? AND deleted_at IS NULL", (tid,)
-        )
-        return _te(row) if row else None
-
-    def te_by_item(self, wid: str) -> list[TimeEntry]:
-        return [
-            _te(r)
-            for r in self._all(
-                f"SELECT {T_COLS} FROM pm_time_entries WHERE work_item_id = ?"
-                " AND deleted_at IS NULL ORDER BY started_at DESC, rowid",
-                (wid,),
-            )
-        ]
-
-    def te_running_for_user(self, user_id: str) -> list[TimeEntry]:
-        return [
-            _te(r)
-            for r in self._all(
-                f"SELECT {T_COLS} FROM pm_time_entries WHERE user_id = ? AND ended_at IS NULL"
-                " AND deleted_at IS NULL ORDER BY started_at DESC",
-                (user_id,),
-            )
-        ]
-
-    def te_insert(self, t: TimeEntry) -> None:
-        self.c.execute(
-            f"INSERT INTO pm_time_entries ({T_COLS}) VALUES (?,?,?,?,?,?,?,?,?)",
-            (
-                t.id,
-                t.work_item_id,
-                t.user_id,
-                t.started_at,
-                t.ended_at,
-                t.duration_seconds,
-                t.description,
-                t.created_at,
-                t.updated_at,
-            ),
-        )
-
-    def te_update(self, t: TimeEntry) -> None:
-        self.c.execute(
-            "UPDATE pm_time_entries SET work_item_id = ?, user_id = ?, started_at = ?,"
-            " ended_at = ?, duration_seconds = ?, description = ?, created_at = ?,"
-            " updated_at = ? WHERE id = ?",
-            (
-                t.work_item_id,
-                t.user_id,
-                t.started_at,
-                t.ended_at,
-                t.duration_seconds,
-                t.description,
-                t.created_at,
-                t.updated_at,
-                t.id,
-            ),
-        )
-
-    def te_soft_delete(self, tid: str, now: int) -> None:
-        self.c.execute("UPDATE pm_time_entries SET deleted_at = ? WHERE id = ?", (now, tid))
-
-    # -- swim lanes, activity, llm context -----------------------------------------
-    def lanes_by_project(self, pid: str) -> list[SwimLane]:
-        return [
-            _lane(r)
-            for r in self._all(
-                f"SELECT {L_COLS} FROM pm_swim_lanes WHERE project_id = ? AND deleted_at IS NULL"
-                " ORDER BY position, id",
-                (pid,),
-            )
-        ]
-
-    def activity_insert(self, a: ActivityEntry) -> None:
-        self.c.execute(
-            "INSERT INTO pm_activity_log (id, entity_type, entity_id, action, field_name,"
-            " old_value, new_value, user_id, timestamp, comment) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (
-                a.id,
-                a.entity_type,
-                a.entity_id,
-                a.action,
-                a.field_name,
-                a.old_value,
-                a.new_value,
-                a.user_id,
-                a.timestamp,
-                a.comment,
-            ),
-        )
-
-    def activity_for(
-        self, entity_type: str, entity_id: str, limit: int, offset: int
-    ) -> list[ActivityEntry]:
-        return [
-            ActivityEntry(*r)
-            for r in self._all(
-                "SELECT id, entity_type, entity_id, action, field_name, old_value, new_value,"
-                " user_id, timestamp, comment FROM pm_activity_log WHERE entity_type = ?"
-                " AND entity_id = ? ORDER BY timestamp DESC, rowid DESC LIMIT ? OFFSET ?",
-                (entity_type, entity_id, limit, offset),
-            )
-        ]
-
-    def activity_count(self, entity_type: str, entity_id: str) -> int:
-        row = self._one(
-            "SELECT COUNT(*) FROM pm_activity_log WHERE entity_type = ? AND entity_id = ?",
-            (entity_type, entity_id),
-        )
-        return int(row[0]) if row else 0
-
-    def llm_context(self) -> list[LlmContextEntry]:
-        return [
-            LlmContextEntry(*r)
-            for r in self._all(
-                "SELECT id, context_type, category, title, content, example_sql,"
-                " example_description, priority FROM pm_llm_context WHERE deleted_at IS NULL"
-                " ORDER BY priority DESC, title"
-            )
-        ]
-
-    # -- idempotency -----------------------------------------------------------------
-    def idem_get(self, key: str) -> str | None:
-        row = self._one("SELECT result_json FROM pm_idempotency_keys WHERE message_id = ?", (key,))
-        return str(row[0]) if row else None
-
-    def idem_put(self, key: str, operation: str, result: str, now: int) -> None:
-        self.c.execute(
-            "INSERT INTO pm_idempotency_keys (message_id, operation, result_json, created_at)"
-            " VALUES (?, ?, ?, ?) ON CONFLICT(message_id) DO NOTHING",
-            (key, operation, result, now),
-        )
-
-    def idem_prune(self, older_than: int) -> None:
-        self.c.execute("DELETE FROM pm_idempotency_keys WHERE created_at < ?", (older_than,))
-
-    # -- export --------------------------------------------------------------------
-    def export_all(self) -> dict[str, list[Any]]:
-        return {
-            "projects": self.projects_all(),
-            "work_items": [
-                WorkItem(*r)
-                for r in self._all(
-                    f"SELECT {W_COLS} FROM {W_FROM} WHERE w.deleted_at IS NULL"
-                    " ORDER BY w.position, w.project_id, w.item_number"
-                )
-            ],
-            "sprints": [
-                Sprint(*r)
-                for r in self._all(
-                    f"SELECT {S_COLS} FROM pm_sprints WHERE deleted_at IS NULL"
-                    " ORDER BY start_date DESC, id"
-                )
-            ],
-            "comments": [
-                Comment(*r)
-                for r in self._all(
-                    f"SELECT {C_COLS} FROM pm_comments WHERE deleted_at IS NULL"
-                    " ORDER BY created_at, rowid"
-                )
-            ],
-            "swim_lanes": [
-                _lane(r)
-                for r in self._all(
-                    f"SELECT {L_COLS} FROM pm_swim_lanes WHERE deleted_at IS NULL"
-                    " ORDER BY position, id"
-                )
-            ],
-            "dependencies": [
-                Dependency(*r)
-                for r in self._all(
-                    f"SELECT {D_COLS} FROM pm_dependencies WHERE deleted_at IS NULL ORDER BY rowid"
-                )
-            ],
-            "time_entries": [
-                _te(r)
-                for r in self._all(
-                    f"SELECT {T_COLS} FROM pm_time_entries WHERE deleted_at IS NULL"
-                    " ORDER BY started_at DESC, rowid"
-                )
-            ],
-        }
-
-    def items_by_ids(self, ids: list[str]) -> list[WorkItem]:
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
-        found = {
-            r[0]: WorkItem(*r)
-            for r in self._all(
-                f"SELECT {W_COLS} FROM {W_FROM} WHERE w.id IN ({marks}) AND w.deleted_at IS NULL",
-                ids,
-            )
-        }
-        return [found[i] for i in ids if i in found]
-
-    def item_children_rows(self, parent_ids: list[str]) -> list[tuple[str, str | None]]:
-        """(id, parent_id) of live children of any of `parent_ids`, in board order."""
-        if not parent_ids:
-            return []
-        marks = ",".join("?" * len(parent_ids))
-        return self._all(
-            f"SELECT id, parent_id FROM pm_work_items WHERE parent_id IN ({marks})"
-            " AND deleted_at IS NULL ORDER BY position, item_number",
-            parent_ids,
-        )
-
+    # -- several items at once -----------------------------------------------------
     def comments_for_items(self, ids: list[str]) -> list[Comment]:
         out: list[Comment] = []
         for i in ids:
-            out.extend(self.comments_by_item(i))
+            out.extend(self._run(sql.COMMENTS_BY_ITEM, (i,)))
         out.sort(key=lambda c: c.created_at)
         return out
 
     def te_for_items(self, ids: list[str]) -> list[TimeEntry]:
         out: list[TimeEntry] = []
         for i in ids:
-            out.extend(self.te_by_item(i))
+            out.extend(self._run(sql.TE_BY_ITEM, (i,)))
         out.sort(key=lambda t: -t.started_at)
         return out
 
-    def deps_touching(self, ids: list[str]) -> list[Dependency]:
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
-        return [
-            Dependency(*r)
-            for r in self._all(
-                f"SELECT {D_COLS} FROM pm_dependencies WHERE deleted_at IS NULL AND"
-                f" (blocking_item_id IN ({marks}) OR blocked_item_id IN ({marks})) ORDER BY rowid",
-                ids + ids,
-            )
-        ]
+    def export_all(self) -> dict[str, list[Any]]:
+        return {kind: self._run(q, ()) for kind, q in sql.EXPORT.items()}
 
-    # -- import --------------------------------------------------------------------
-    def import_item_overwrite(self, w: WorkItem) -> None:
-        self.item_update(w)
+
+def _sqlite_op(name: str, q: sql.Query) -> Callable[..., Any]:
+    def op(self: SqliteTx, *args: Any) -> Any:
+        return self._run(q, args)
+
+    op.__name__ = name
+    return op
+
+
+sql.install(SqliteTx, _sqlite_op)
 
 
 # PRAGMA synchronous: NORMAL is the original's (in WAL mode a commit survives a crash
@@ -921,11 +285,10 @@ class SqliteStore:
         else:
             self._check_migrations(conn, tables)
         conn.execute(
-            "INSERT OR IGNORE INTO users (id, email, name, created_at) VALUES (?, ?, ?, ?)",
-            (llm_user_id, f"{llm_user_id}@system.local", llm_user_name, now),
+            sql.USER_INSERT.lite, (llm_user_id, f"{llm_user_id}@system.local", llm_user_name, now)
         )
         # Idempotency keys live a day (docs/compat.md); the original never pruned them.
-        conn.execute("DELETE FROM pm_idempotency_keys WHERE created_at < ?", (now - 86400,))
+        conn.execute(sql.IDEM_PRUNE.lite, (now - 86400,))
         self._known_users.add(llm_user_id)
 
     def _create(self, conn: sqlite3.Connection, now: int) -> None:
@@ -940,24 +303,7 @@ class SqliteStore:
                     " execution_time) VALUES (?, ?, 1, ?, 0)",
                     (version, description, bytes.fromhex(checksum)),
                 )
-            for number, ctype, category, title, content, sql, sql_desc in SEED:
-                conn.execute(
-                    "INSERT OR IGNORE INTO pm_llm_context (id, context_type, category, title,"
-                    " content, example_sql, example_description, priority, created_at,"
-                    " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        seed_id(number),
-                        ctype,
-                        category,
-                        title,
-                        content,
-                        sql,
-                        sql_desc,
-                        PRIORITY[ctype],
-                        now,
-                        now,
-                    ),
-                )
+            conn.executemany(sql.LLM_SEED_INSERT.lite, seed_rows(now))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

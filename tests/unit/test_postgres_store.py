@@ -33,7 +33,7 @@ from pm_fast.core.model import (
     TimeEntry,
     WorkItem,
 )
-from pm_fast.realtime.bus import Bus, decode_events, encode_events, events_of
+from pm_fast.realtime.bus import Bus, decode_events, encode_events
 from pm_fast.service import projects, work_items
 from pm_fast.service.common import Ctx, Outcome
 from pm_fast.store.base import Program, db
@@ -82,15 +82,6 @@ def test_events_round_trip_with_their_types() -> None:
     assert back[5].entity.is_running is True
 
 
-def test_events_of_finds_outcomes_and_wrapped_replies() -> None:
-    ev = Event("project.created", "p", None, LLM)
-    assert events_of(Outcome(1, [ev])) == [ev]
-    assert events_of((b"reply", [ev])) == [ev]
-    assert events_of((b"reply", [])) == []
-    assert events_of({"projects": 1}) == []
-    assert events_of(None) == []
-
-
 # -- database ------------------------------------------------------------------------------
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
@@ -123,7 +114,7 @@ async def test_migrations_are_idempotent_and_safe_to_race(pg_url: str) -> None:
                     "SELECT version FROM pm_fast_schema_migrations ORDER BY version"
                 )
             ]
-            assert versions == [1, 2, 3]
+            assert versions == [1, 2, 3, 4]
             assert await conn.fetchval("SELECT COUNT(*) FROM pm_llm_context") == 28
             assert await conn.fetchval("SELECT COUNT(*) FROM users WHERE id = $1", LLM) == 1
         finally:
@@ -245,7 +236,41 @@ async def test_services_see_conflict_through_the_store(pg_url: str) -> None:
 # -- the bus ----------------------------------------------------------------------------------
 def _emit(events: list[Event]) -> Program[Outcome[None]]:
     yield db.ensure_user(LLM, 0)
+    yield db.emit(events)
     return Outcome(None, events)
+
+
+def _returns_only(events: list[Event]) -> Program[Outcome[None]]:
+    yield db.ensure_user(LLM, 0)
+    return Outcome(None, events)
+
+
+def _emits_then_fails(events: list[Event]) -> Program[None]:
+    yield db.emit(events)
+    raise DomainError("VALIDATION_ERROR", "no")
+
+
+@needs_pg
+async def test_the_outbox_gets_what_a_program_emits_not_what_it_returns(pg_url: str) -> None:
+    store = await _open(pg_url)
+    conn = await asyncpg.connect(pg_url)
+    try:
+        await store.start_bus(lambda events: None)
+
+        async def rows() -> int:
+            return int(await conn.fetchval("SELECT COUNT(*) FROM pm_fast_events"))
+
+        ev = Event("project.deleted", "p1", None, LLM, {"n": 1})
+        await store.write(_returns_only([ev]))
+        assert await rows() == 0
+        with pytest.raises(DomainError):
+            await store.write(_emits_then_fails([ev]))
+        assert await rows() == 0
+        await store.write(_emit([ev, ev]))
+        assert await rows() == 1  # one row per project
+    finally:
+        await conn.close()
+        await store.close()
 
 
 @needs_pg

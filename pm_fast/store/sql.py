@@ -1,0 +1,723 @@
+"""The SQL of both stores, written once: statements, their parameters, their row mappers.
+
+Statements are written with PostgreSQL's numbered placeholders (`$1`, `$2`, a number
+may repeat) and translated once, at import, for SQLite (`?1`, `?2`: SQLite's numbered
+parameters, so both stores bind the same argument tuple). A few words differ between
+the two dialects and are written as tokens:
+
+* `{seq}`: the column that gives insertion order (SQLite's `rowid`; the identity
+  column `seq` on PostgreSQL, see postgres_schema.py);
+* `{greatest}`: the two-argument maximum (`MAX` on SQLite, `GREATEST` on PostgreSQL);
+* `{ids}`: membership in a list of ids, the operation's only argument (SQLite:
+  `IN (?1, ..., ?n)`, expanded per call; PostgreSQL: `= ANY($1::text[])`).
+
+A `Query` also says what its operation returns (`one` row, `all` rows, or nothing) and
+how a row becomes a model; `OPS` lists the store operations that are nothing but one
+query, so each store implements them with one generic method (`SqliteTx._run`,
+`PgTx._run`). Operations that differ between the stores (locking, optimistic version
+checks, caches, upserts that report conflicts) are written by the stores themselves,
+from the statements here.
+
+Column lists follow the field order of the msgspec Structs in pm_fast/core/model.py,
+so a row builds an entity positionally.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from msgspec import structs
+
+from ..core.model import (
+    ActivityEntry,
+    Comment,
+    Dependency,
+    LlmContextEntry,
+    Project,
+    Sprint,
+    SwimLane,
+    TimeEntry,
+    WorkItem,
+)
+
+# -- column lists ------------------------------------------------------------------------
+P_COLS = (
+    "id, key, title, description, status, version, created_at, updated_at, created_by,"
+    " updated_by, next_work_item_number"
+)
+S_COLS = (
+    "id, project_id, name, goal, start_date, end_date, status, version, created_at,"
+    " updated_at, created_by, updated_by"
+)
+W_COLS = (
+    "w.id, COALESCE(p.key, 'UNKNOWN') || '-' || w.item_number, w.item_type, w.title,"
+    " w.description, w.status, w.priority, w.parent_id, w.project_id, w.assignee_id,"
+    " w.sprint_id, w.story_points, w.item_number, w.position, w.version, w.created_at,"
+    " w.updated_at, w.created_by, w.updated_by"
+)
+W_FROM = "pm_work_items w LEFT JOIN pm_projects p ON p.id = w.project_id AND p.deleted_at IS NULL"
+C_COLS = "id, work_item_id, content, created_at, updated_at, created_by, updated_by"
+D_COLS = "id, blocking_item_id, blocked_item_id, dependency_type, created_at, created_by"
+T_COLS = (
+    "id, work_item_id, user_id, started_at, ended_at, duration_seconds, description,"
+    " created_at, updated_at"
+)
+L_COLS = "id, project_id, name, status_value, position, is_default, created_at, updated_at"
+A_COLS = (
+    "id, entity_type, entity_id, action, field_name, old_value, new_value, user_id,"
+    " timestamp, comment"
+)
+# The columns a work item is written with: its fields but the display key.
+W_INSERT_COLS = (
+    "id, item_type, title, description, status, priority, parent_id, project_id, assignee_id,"
+    " sprint_id, story_points, item_number, position, version, created_at, updated_at,"
+    " created_by, updated_by"
+)
+
+STATE_TABLES = {
+    "project": "pm_projects",
+    "sprint": "pm_sprints",
+    "work_item": "pm_work_items",
+    "comment": "pm_comments",
+    "time_entry": "pm_time_entries",
+    "dependency": "pm_dependencies",
+}
+
+# -- dialects ----------------------------------------------------------------------------
+_LITE_WORDS = {"{seq}": "rowid", "{greatest}": "MAX"}
+_PG_WORDS = {"{seq}": "seq", "{greatest}": "GREATEST", "{ids}": "= ANY($1::text[])"}
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+PG_LOCK = " FOR NO KEY UPDATE"
+
+
+def _words(text: str, words: dict[str, str]) -> str:
+    for token, word in words.items():
+        text = text.replace(token, word)
+    return text
+
+
+def to_sqlite(text: str) -> str:
+    return _PLACEHOLDER.sub(r"?\1", _words(text, _LITE_WORDS))
+
+
+def to_pg(text: str) -> str:
+    return _words(text, _PG_WORDS)
+
+
+def params(text: str) -> int:
+    """The highest placeholder number in a statement."""
+    return max((int(n) for n in _PLACEHOLDER.findall(text)), default=0)
+
+
+def sqlite_ids(text: str, count: int) -> str:
+    """A translated `{ids}` statement for a list of `count` ids."""
+    return text.replace("{ids}", "IN (" + ",".join(f"?{i}" for i in range(1, count + 1)) + ")")
+
+
+# -- row mappers -------------------------------------------------------------------------
+def time_entry(row: Any) -> TimeEntry:
+    return TimeEntry(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[4] is None, row[7], row[8]
+    )
+
+
+def lane(row: Any) -> SwimLane:
+    return SwimLane(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7])
+
+
+def _int(row: Any) -> int:
+    return int(row[0])
+
+
+def _bool(row: Any) -> bool:
+    return bool(row[0])
+
+
+def _str(row: Any) -> str:
+    return str(row[0])
+
+
+def _pair(row: Any) -> tuple[Any, Any]:
+    return (row[0], row[1])
+
+
+def _counts(row: Any) -> tuple[int, int]:
+    return (int(row[0]), int(row[1]))
+
+
+def _state(row: Any) -> str:
+    return "live" if row[0] else "deleted"
+
+
+def _with_deleted(model: Callable[..., Any]) -> Callable[[Any], tuple[Any, bool]]:
+    """A row of the model's columns plus a last `deleted` flag."""
+
+    def build(row: Any) -> tuple[Any, bool]:
+        return (model(*row[:-1]), bool(row[-1]))
+
+    return build
+
+
+def _positional(model: Callable[..., Any]) -> Callable[[Any], Any]:
+    def build(row: Any) -> Any:
+        return model(*row)
+
+    return build
+
+
+def in_given_order(items: list[Any], ids: Sequence[str]) -> list[Any]:
+    """`items` (entities with an `id`) in the order of `ids`, missing ones left out."""
+    found = {i.id: i for i in items}
+    return [found[i] for i in ids if i in found]
+
+
+# -- parameters of the writes ------------------------------------------------------------
+# Most tables take an entity's fields in its Struct order (the column lists above).
+_fields = structs.astuple
+
+
+def _item_row(w: WorkItem) -> tuple[Any, ...]:
+    """A work item's columns in the order of W_INSERT_COLS (its fields but the key)."""
+    t = structs.astuple(w)
+    return (t[0], *t[2:])
+
+
+def item_create_args(w: WorkItem) -> tuple[Any, ...]:
+    """A new item's columns but the number and position (which the store assigns)."""
+    t = _item_row(w)
+    return t[:11] + t[13:]
+
+
+def _item_update_args(w: WorkItem) -> tuple[Any, ...]:
+    t = _item_row(w)
+    return t[:11] + t[12:]  # item_number never changes
+
+
+def _te_args(t: TimeEntry) -> tuple[Any, ...]:
+    f = structs.astuple(t)
+    return f[:7] + f[8:]  # is_running is computed
+
+
+def _dep_replace_args(old_id: str, d: Dependency) -> tuple[Any, ...]:
+    return (old_id, d.id, d.dependency_type, d.created_at, d.created_by)
+
+
+# -- queries -----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One statement in both dialects and what its operation makes of the result.
+
+    `returns`: "one" (the first row mapped by `row`, None without a row), "all" (every
+    row mapped), or "none" (a write). `args` turns the operation's arguments into the
+    statement's parameters (default: as given). `ids`: the only argument is a list of
+    ids (`{ids}`); an empty list returns [] without a query, and `post(rows, ids)`
+    may reorder the result. `seen` (PostgreSQL): the table whose row version a write
+    transaction remembers for its optimistic UPDATE. `lockable` (PostgreSQL): write
+    transactions read the rows `FOR NO KEY UPDATE` (`pg_locked`).
+    """
+
+    text: str
+    lite: str
+    pg: str
+    pg_locked: str
+    returns: str
+    row: Callable[[Any], Any] | None
+    args: Callable[..., tuple[Any, ...]] | None
+    ids: bool
+    post: Callable[[list[Any], Sequence[str]], list[Any]] | None
+    seen: str | None
+
+
+def query(
+    text: str,
+    returns: str = "none",
+    row: Callable[[Any], Any] | None = None,
+    *,
+    args: Callable[..., tuple[Any, ...]] | None = None,
+    ids: bool = False,
+    post: Callable[[list[Any], Sequence[str]], list[Any]] | None = None,
+    seen: str | None = None,
+    lockable: bool = False,
+) -> Query:
+    pg = to_pg(text)
+    return Query(
+        text,
+        to_sqlite(text),
+        pg,
+        pg + PG_LOCK if lockable else pg,
+        returns,
+        row,
+        args,
+        ids,
+        post,
+        seen,
+    )
+
+
+def bind(q: Query, *args: Any) -> tuple[Any, ...]:
+    """The statement's parameters for the operation's arguments."""
+    return q.args(*args) if q.args else args
+
+
+@functools.cache
+def versioned(q: Query) -> str:
+    """PostgreSQL text of an UPDATE that applies only to a live row still at the version
+    this transaction read (the last parameter; NULL when it read none)."""
+    n = params(q.text) + 1
+    return f"{q.pg} AND deleted_at IS NULL AND (${n}::bigint IS NULL OR version = ${n})"
+
+
+# users
+USER_INSERT = query(
+    "INSERT INTO users (id, email, name, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+)
+USER_EXISTS = query("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)", "one", _bool)
+ROW_STATE = {
+    entity: query(f"SELECT deleted_at IS NULL FROM {table} WHERE id = $1", "one", _state)
+    for entity, table in STATE_TABLES.items()
+}
+
+# projects
+PROJECT_GET = query(
+    f"SELECT {P_COLS} FROM pm_projects WHERE id = $1 AND deleted_at IS NULL",
+    "one",
+    _positional(Project),
+    seen="pm_projects",
+)
+PROJECT_BY_KEY = query(
+    f"SELECT {P_COLS} FROM pm_projects WHERE key = $1 AND deleted_at IS NULL",
+    "one",
+    _positional(Project),
+    seen="pm_projects",
+)
+PROJECT_BY_KEY_ANY = query(
+    f"SELECT {P_COLS}, deleted_at IS NOT NULL FROM pm_projects WHERE key = $1",
+    "one",
+    _with_deleted(Project),
+)
+PROJECTS_ALL = query(
+    f"SELECT {P_COLS} FROM pm_projects WHERE deleted_at IS NULL ORDER BY title, id",
+    "all",
+    _positional(Project),
+)
+PROJECT_INSERT = query(
+    f"INSERT INTO pm_projects ({P_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+    args=_fields,
+)
+PROJECT_UPDATE = query(
+    "UPDATE pm_projects SET key = $2, title = $3, description = $4, status = $5, version = $6,"
+    " created_at = $7, updated_at = $8, created_by = $9, updated_by = $10 WHERE id = $1",
+    args=lambda p: _fields(p)[:10],
+)
+PROJECT_SOFT_DELETE = query(
+    "UPDATE pm_projects SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL"
+)
+PROJECT_LIVE_ITEM_COUNT = query(
+    "SELECT COUNT(*) FROM pm_work_items WHERE project_id = $1 AND deleted_at IS NULL",
+    "one",
+    _int,
+)
+# The project's next item number and its key (for the display key).
+PROJECT_TAKE_NUMBER = query(
+    "UPDATE pm_projects SET next_work_item_number = next_work_item_number + 1"
+    " WHERE id = $1 AND deleted_at IS NULL RETURNING next_work_item_number - 1, key",
+    "one",
+    lambda r: (int(r[0]), str(r[1])),
+)
+PROJECT_RAISE_COUNTER = query(
+    "UPDATE pm_projects SET next_work_item_number = {greatest}(next_work_item_number,"
+    " (SELECT COALESCE(MAX(item_number), 0) + 1 FROM pm_work_items WHERE project_id = $1))"
+    " WHERE id = $1"
+)
+# Only role checks read members (one row per user and project): the order is a tie-break.
+MEMBERS_OF = query(
+    "SELECT user_id, role FROM pm_project_members WHERE project_id = $1 ORDER BY created_at, id",
+    "all",
+    _pair,
+)
+VIEWABLE_PROJECTS = query(
+    f"SELECT {P_COLS} FROM pm_projects p WHERE deleted_at IS NULL AND ("
+    " EXISTS (SELECT 1 FROM pm_project_members m WHERE m.project_id = p.id"
+    " AND m.user_id = $1) OR NOT EXISTS (SELECT 1 FROM pm_project_members m"
+    " WHERE m.project_id = p.id AND m.user_id != $2)) ORDER BY title, id",
+    "all",
+    _positional(Project),
+)
+MEMBER_ADD = query(
+    "INSERT INTO pm_project_members (project_id, user_id, role, created_at, id)"
+    " VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING"
+)
+
+# sprints
+_SPRINT_ORDER = " ORDER BY start_date DESC, id"
+SPRINT_GET = query(
+    f"SELECT {S_COLS} FROM pm_sprints WHERE id = $1 AND deleted_at IS NULL",
+    "one",
+    _positional(Sprint),
+    seen="pm_sprints",
+)
+SPRINTS_BY_PROJECT = query(
+    f"SELECT {S_COLS} FROM pm_sprints WHERE project_id = $1 AND deleted_at IS NULL" + _SPRINT_ORDER,
+    "all",
+    _positional(Sprint),
+)
+SPRINTS_BY_IDS = query(
+    f"SELECT {S_COLS} FROM pm_sprints WHERE id {{ids}} AND deleted_at IS NULL" + _SPRINT_ORDER,
+    "all",
+    _positional(Sprint),
+    ids=True,
+)
+SPRINT_ACTIVE_OTHER = query(
+    f"SELECT {S_COLS} FROM pm_sprints WHERE project_id = $1 AND status = 'active'"
+    " AND id != $2 AND deleted_at IS NULL LIMIT 1",
+    "one",
+    _positional(Sprint),
+)
+SPRINT_INSERT = query(
+    f"INSERT INTO pm_sprints ({S_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
+    args=_fields,
+)
+SPRINT_UPDATE = query(
+    "UPDATE pm_sprints SET project_id = $2, name = $3, goal = $4, start_date = $5,"
+    " end_date = $6, status = $7, version = $8, created_at = $9, updated_at = $10,"
+    " created_by = $11, updated_by = $12 WHERE id = $1",
+    args=_fields,
+)
+SPRINT_SOFT_DELETE = query("UPDATE pm_sprints SET deleted_at = $2 WHERE id = $1")
+
+# work items
+ITEM_GET = query(
+    f"SELECT {W_COLS} FROM {W_FROM} WHERE w.id = $1 AND w.deleted_at IS NULL",
+    "one",
+    _positional(WorkItem),
+    seen="pm_work_items",
+)
+ITEM_BY_NUMBER = query(
+    f"SELECT {W_COLS} FROM {W_FROM} WHERE w.project_id = $1 AND w.item_number = $2"
+    " AND w.deleted_at IS NULL",
+    "one",
+    _positional(WorkItem),
+    seen="pm_work_items",
+)
+ITEMS_BY_PROJECT = query(
+    f"SELECT {W_COLS} FROM {W_FROM} WHERE w.project_id = $1 AND w.deleted_at IS NULL"
+    " ORDER BY w.position, w.item_number",
+    "all",
+    _positional(WorkItem),
+)
+ITEMS_BY_IDS = query(
+    f"SELECT {W_COLS} FROM {W_FROM} WHERE w.id {{ids}} AND w.deleted_at IS NULL",
+    "all",
+    _positional(WorkItem),
+    ids=True,
+    post=in_given_order,
+)
+ITEMS_HIERARCHY = query(
+    "SELECT id, parent_id FROM pm_work_items WHERE project_id = $1 AND deleted_at IS NULL"
+    " ORDER BY position, item_number",
+    "all",
+    _pair,
+)
+ITEM_CHILDREN_ROWS = query(
+    "SELECT id, parent_id FROM pm_work_items WHERE parent_id {ids}"
+    " AND deleted_at IS NULL ORDER BY position, item_number",
+    "all",
+    _pair,
+    ids=True,
+)
+ITEM_PARENT_CHAIN = query(
+    "WITH RECURSIVE up(id, parent_id, depth) AS ("
+    " SELECT id, parent_id, 0 FROM pm_work_items WHERE id = $1 AND deleted_at IS NULL"
+    " UNION"
+    " SELECT w.id, w.parent_id, up.depth + 1 FROM pm_work_items w JOIN up"
+    " ON w.id = up.parent_id WHERE w.deleted_at IS NULL AND up.depth < $2)"
+    " SELECT id, parent_id FROM up",
+    "all",
+    _pair,
+)
+ITEM_NUMBER_USED = query(
+    "SELECT EXISTS (SELECT 1 FROM pm_work_items WHERE project_id = $1 AND item_number = $2)",
+    "one",
+    _bool,
+)
+ITEM_LIVE_CHILDREN = query(
+    "SELECT COUNT(*) FROM pm_work_items WHERE parent_id = $1 AND deleted_at IS NULL",
+    "one",
+    _int,
+)
+ITEM_IS_LIVE = query(
+    "SELECT EXISTS (SELECT 1 FROM pm_work_items WHERE id = $1 AND deleted_at IS NULL)",
+    "one",
+    _bool,
+)
+ITEM_INSERT = query(
+    f"INSERT INTO pm_work_items ({W_INSERT_COLS})"
+    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)",
+    args=_item_row,
+)
+# Every mutable column (never item_number).
+ITEM_UPDATE = query(
+    "UPDATE pm_work_items SET item_type = $2, title = $3, description = $4, status = $5,"
+    " priority = $6, parent_id = $7, project_id = $8, assignee_id = $9, sprint_id = $10,"
+    " story_points = $11, position = $12, version = $13, created_at = $14, updated_at = $15,"
+    " created_by = $16, updated_by = $17 WHERE id = $1",
+    args=_item_update_args,
+)
+ITEM_SOFT_DELETE = query(
+    "UPDATE pm_work_items SET deleted_at = $2, updated_at = $2, updated_by = $3"
+    " WHERE id = $1 AND deleted_at IS NULL"
+)
+
+# comments
+COMMENT_GET = query(
+    f"SELECT {C_COLS} FROM pm_comments WHERE id = $1 AND deleted_at IS NULL",
+    "one",
+    _positional(Comment),
+    lockable=True,
+)
+COMMENTS_BY_ITEM = query(
+    f"SELECT {C_COLS} FROM pm_comments WHERE work_item_id = $1 AND deleted_at IS NULL"
+    " ORDER BY created_at, {seq}",
+    "all",
+    _positional(Comment),
+)
+COMMENT_INSERT = query(
+    f"INSERT INTO pm_comments ({C_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7)", args=_fields
+)
+COMMENT_UPDATE = query(
+    "UPDATE pm_comments SET work_item_id = $2, content = $3, created_at = $4,"
+    " updated_at = $5, created_by = $6, updated_by = $7 WHERE id = $1",
+    args=_fields,
+)
+COMMENT_SOFT_DELETE = query("UPDATE pm_comments SET deleted_at = $2 WHERE id = $1")
+
+# dependencies
+DEP_GET = query(
+    f"SELECT {D_COLS} FROM pm_dependencies WHERE id = $1 AND deleted_at IS NULL",
+    "one",
+    _positional(Dependency),
+    lockable=True,
+)
+DEPS_FOR_ITEM = query(
+    f"SELECT {D_COLS} FROM pm_dependencies WHERE (blocking_item_id = $1"
+    " OR blocked_item_id = $1) AND deleted_at IS NULL ORDER BY id",
+    "all",
+    _positional(Dependency),
+)
+DEPS_TOUCHING = query(
+    f"SELECT {D_COLS} FROM pm_dependencies WHERE deleted_at IS NULL AND"
+    " (blocking_item_id {ids} OR blocked_item_id {ids}) ORDER BY {seq}",
+    "all",
+    _positional(Dependency),
+    ids=True,
+)
+DEP_PAIR_ANY = query(
+    f"SELECT {D_COLS}, deleted_at IS NOT NULL FROM pm_dependencies"
+    " WHERE blocking_item_id = $1 AND blocked_item_id = $2",
+    "one",
+    _with_deleted(Dependency),
+)
+# (live links where $1 is blocked, live links where $1 blocks)
+DEP_COUNTS = query(
+    "SELECT COUNT(*) FILTER (WHERE blocked_item_id = $1),"
+    " COUNT(*) FILTER (WHERE blocking_item_id = $1)"
+    " FROM pm_dependencies WHERE (blocked_item_id = $1 OR blocking_item_id = $1)"
+    " AND deleted_at IS NULL",
+    "one",
+    _counts,
+)
+BLOCKS_EDGES = query(
+    "SELECT blocking_item_id, blocked_item_id FROM pm_dependencies"
+    " WHERE dependency_type = 'blocks' AND deleted_at IS NULL ORDER BY {seq}",
+    "all",
+    _pair,
+)
+DEP_INSERT = query(
+    f"INSERT INTO pm_dependencies ({D_COLS}) VALUES ($1,$2,$3,$4,$5,$6)", args=_fields
+)
+DEP_REPLACE_DELETED = query(
+    "UPDATE pm_dependencies SET id = $2, dependency_type = $3, created_at = $4,"
+    " created_by = $5, deleted_at = NULL WHERE id = $1 AND deleted_at IS NOT NULL",
+    args=_dep_replace_args,
+)
+DEP_SOFT_DELETE = query("UPDATE pm_dependencies SET deleted_at = $2 WHERE id = $1")
+
+# time entries
+TE_GET = query(
+    f"SELECT {T_COLS} FROM pm_time_entries WHERE id = $1 AND deleted_at IS NULL",
+    "one",
+    time_entry,
+    lockable=True,
+)
+TE_BY_ITEM = query(
+    f"SELECT {T_COLS} FROM pm_time_entries WHERE work_item_id = $1"
+    " AND deleted_at IS NULL ORDER BY started_at DESC, {seq}",
+    "all",
+    time_entry,
+)
+TE_RUNNING_FOR_USER = query(
+    f"SELECT {T_COLS} FROM pm_time_entries WHERE user_id = $1 AND ended_at IS NULL"
+    " AND deleted_at IS NULL ORDER BY started_at DESC",
+    "all",
+    time_entry,
+    lockable=True,
+)
+TE_INSERT = query(
+    f"INSERT INTO pm_time_entries ({T_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)", args=_te_args
+)
+TE_UPDATE = query(
+    "UPDATE pm_time_entries SET work_item_id = $2, user_id = $3, started_at = $4,"
+    " ended_at = $5, duration_seconds = $6, description = $7, created_at = $8,"
+    " updated_at = $9 WHERE id = $1",
+    args=_te_args,
+)
+TE_SOFT_DELETE = query("UPDATE pm_time_entries SET deleted_at = $2 WHERE id = $1")
+
+# swim lanes, activity, llm context, idempotency
+LANES_BY_PROJECT = query(
+    f"SELECT {L_COLS} FROM pm_swim_lanes WHERE project_id = $1 AND deleted_at IS NULL"
+    " ORDER BY position, id",
+    "all",
+    lane,
+)
+ACTIVITY_INSERT = query(
+    f"INSERT INTO pm_activity_log ({A_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+    args=_fields,
+)
+ACTIVITY_FOR = query(
+    f"SELECT {A_COLS} FROM pm_activity_log WHERE entity_type = $1"
+    " AND entity_id = $2 ORDER BY timestamp DESC, {seq} DESC LIMIT $3 OFFSET $4",
+    "all",
+    _positional(ActivityEntry),
+)
+ACTIVITY_COUNT = query(
+    "SELECT COUNT(*) FROM pm_activity_log WHERE entity_type = $1 AND entity_id = $2",
+    "one",
+    _int,
+)
+LLM_CONTEXT = query(
+    "SELECT id, context_type, category, title, content, example_sql,"
+    " example_description, priority FROM pm_llm_context WHERE deleted_at IS NULL"
+    " ORDER BY priority DESC, title",
+    "all",
+    _positional(LlmContextEntry),
+)
+LLM_SEED_INSERT = query(
+    "INSERT INTO pm_llm_context (id, context_type, category, title, content,"
+    " example_sql, example_description, priority, created_at, updated_at)"
+    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT DO NOTHING"
+)
+IDEM_GET = query("SELECT result_json FROM pm_idempotency_keys WHERE message_id = $1", "one", _str)
+IDEM_PUT = query(
+    "INSERT INTO pm_idempotency_keys (message_id, operation, result_json, created_at)"
+    " VALUES ($1, $2, $3, $4) ON CONFLICT (message_id) DO NOTHING"
+)
+IDEM_PRUNE = query("DELETE FROM pm_idempotency_keys WHERE created_at < $1")
+
+# export: every live row, per kind
+EXPORT = {
+    "projects": PROJECTS_ALL,
+    "work_items": query(
+        f"SELECT {W_COLS} FROM {W_FROM} WHERE w.deleted_at IS NULL"
+        " ORDER BY w.position, w.project_id, w.item_number",
+        "all",
+        _positional(WorkItem),
+    ),
+    "sprints": query(
+        f"SELECT {S_COLS} FROM pm_sprints WHERE deleted_at IS NULL" + _SPRINT_ORDER,
+        "all",
+        _positional(Sprint),
+    ),
+    "comments": query(
+        f"SELECT {C_COLS} FROM pm_comments WHERE deleted_at IS NULL ORDER BY created_at, {{seq}}",
+        "all",
+        _positional(Comment),
+    ),
+    "swim_lanes": query(
+        f"SELECT {L_COLS} FROM pm_swim_lanes WHERE deleted_at IS NULL ORDER BY position, id",
+        "all",
+        lane,
+    ),
+    "dependencies": query(
+        f"SELECT {D_COLS} FROM pm_dependencies WHERE deleted_at IS NULL ORDER BY {{seq}}",
+        "all",
+        _positional(Dependency),
+    ),
+    "time_entries": query(
+        f"SELECT {T_COLS} FROM pm_time_entries WHERE deleted_at IS NULL"
+        " ORDER BY started_at DESC, {seq}",
+        "all",
+        time_entry,
+    ),
+}
+
+# Store operations that are exactly one query (see the module docstring).
+OPS: dict[str, Query] = {
+    "project_get": PROJECT_GET,
+    "project_by_key": PROJECT_BY_KEY,
+    "project_by_key_any": PROJECT_BY_KEY_ANY,
+    "projects_all": PROJECTS_ALL,
+    "project_insert": PROJECT_INSERT,
+    "project_update": PROJECT_UPDATE,
+    "project_soft_delete": PROJECT_SOFT_DELETE,
+    "project_live_item_count": PROJECT_LIVE_ITEM_COUNT,
+    "project_raise_counter": PROJECT_RAISE_COUNTER,
+    "members_of": MEMBERS_OF,
+    "viewable_projects": VIEWABLE_PROJECTS,
+    "member_add": MEMBER_ADD,
+    "sprint_get": SPRINT_GET,
+    "sprints_by_project": SPRINTS_BY_PROJECT,
+    "sprints_by_ids": SPRINTS_BY_IDS,
+    "sprint_active_other": SPRINT_ACTIVE_OTHER,
+    "sprint_update": SPRINT_UPDATE,
+    "sprint_soft_delete": SPRINT_SOFT_DELETE,
+    "sprint_insert": SPRINT_INSERT,
+    "item_get": ITEM_GET,
+    "item_by_number": ITEM_BY_NUMBER,
+    "items_by_project": ITEMS_BY_PROJECT,
+    "items_by_ids": ITEMS_BY_IDS,
+    "items_hierarchy": ITEMS_HIERARCHY,
+    "item_children_rows": ITEM_CHILDREN_ROWS,
+    "item_parent_chain": ITEM_PARENT_CHAIN,
+    "item_live_children": ITEM_LIVE_CHILDREN,
+    "item_number_used": ITEM_NUMBER_USED,
+    "comment_get": COMMENT_GET,
+    "comments_by_item": COMMENTS_BY_ITEM,
+    "comment_insert": COMMENT_INSERT,
+    "comment_update": COMMENT_UPDATE,
+    "comment_soft_delete": COMMENT_SOFT_DELETE,
+    "dep_get": DEP_GET,
+    "deps_for_item": DEPS_FOR_ITEM,
+    "deps_touching": DEPS_TOUCHING,
+    "dep_pair_any": DEP_PAIR_ANY,
+    "dep_counts": DEP_COUNTS,
+    "blocks_edges": BLOCKS_EDGES,
+    "dep_insert": DEP_INSERT,
+    "dep_replace_deleted": DEP_REPLACE_DELETED,
+    "dep_soft_delete": DEP_SOFT_DELETE,
+    "te_get": TE_GET,
+    "te_by_item": TE_BY_ITEM,
+    "te_running_for_user": TE_RUNNING_FOR_USER,
+    "te_insert": TE_INSERT,
+    "te_update": TE_UPDATE,
+    "te_soft_delete": TE_SOFT_DELETE,
+    "lanes_by_project": LANES_BY_PROJECT,
+    "activity_insert": ACTIVITY_INSERT,
+    "activity_for": ACTIVITY_FOR,
+    "activity_count": ACTIVITY_COUNT,
+    "llm_context": LLM_CONTEXT,
+    "idem_get": IDEM_GET,
+    "idem_put": IDEM_PUT,
+    "idem_prune": IDEM_PRUNE,
+}
+
+
+def install(cls: type, make: Callable[[str, Query], Callable[..., Any]]) -> None:
+    """Give `cls` a method per entry of OPS it does not define itself."""
+    for name, q in OPS.items():
+        if name not in cls.__dict__:
+            setattr(cls, name, make(name, q))
