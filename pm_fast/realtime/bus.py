@@ -344,8 +344,12 @@ class Bus:
     def absorb(self, rows: Iterable[Row]) -> bool:
         """Handle rows (sorted by seq): mark them seen, publish those of other processes.
 
-        Returns False when it stopped at a row held back by an unpublished local write.
+        A row of a project with an unpublished local write before it is skipped (with
+        every later row of that project, which is held the same way) and left unseen:
+        a gap that the next fetch asks for again. Rows of other projects go on. Returns
+        False when a row was skipped.
         """
+        complete = True
         for seq, origin, payload in rows:
             if self.handled(seq):
                 continue
@@ -357,7 +361,8 @@ class Bus:
                     log.exception("event bus: undecodable row %d skipped", seq)
                 if events and self._held(events[0].project_id, seq):
                     self._stalled = True
-                    return False
+                    complete = False
+                    continue
             self._mark(seq)
             if events:
                 self.delivered += len(events)
@@ -365,7 +370,7 @@ class Bus:
                     self._publish(events)
                 except Exception:
                     log.exception("event bus: publishing row %d failed", seq)
-        return True
+        return complete
 
     def _held(self, project_id: str | None, seq: int) -> bool:
         held = self._holds.get(project_id)
