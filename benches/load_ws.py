@@ -15,8 +15,11 @@ For every cell of writers (1, 8, 32) × subscribers (1, 10, 100), the three serv
 measured one after the other, so they share the machine's state. A cell: one project,
 the subscribers subscribe to it, then each writer connection sends
 ``CreateWorkItemRequest``s back to back (the next as soon as its reply arrives) for a
-fixed time. Latency of a mutation = from sending the request to the moment the *last*
-subscriber has its entity event. Reported per cell and server: mutations per second,
+fixed time, never more than 64 mutations ahead of the slowest subscriber (flow
+control: beyond that the load would exceed what can be delivered, and a server drops a
+subscriber whose send buffer overflows). Latency of a mutation = from sending the
+request to the moment the *last* subscriber has its entity event. Reported per cell and
+server: mutations per second,
 delivered frames per second, p50 and p99 of that latency; and pm-fast's frames per
 second as a fraction of the baseline's.
 
@@ -48,6 +51,9 @@ from pm_fast.api import pm_pb2 as pb  # noqa: E402
 from tests.harness import ServerProcess  # noqa: E402
 
 WRITERS = (1, 8, 32)
+# How many mutations the writers may run ahead of the slowest subscriber (each is two
+# frames; pm-fast's send buffer is set to 10,000 frames below).
+WINDOW = 64
 SUBSCRIBERS = (1, 10, 100)
 SERVER_ENV = {
     "PM_LOG_LEVEL": "warn",
@@ -180,10 +186,20 @@ async def run_cell(
         start = time.perf_counter()
         stop_at = start + seconds
 
+        issued = [0]
+
         async def write(j: int, w: Writer) -> int:
             pid = pids[j % projects]
             i = 0
             while time.perf_counter() < stop_at:
+                # Flow control: no writer runs more than WINDOW mutations ahead of the
+                # slowest subscriber, so the load stays at what can be delivered (a
+                # server drops a subscriber whose send buffer overflows).
+                while issued[0] - min(len(s.times) for s in subs) // 2 >= WINDOW:
+                    if time.perf_counter() >= stop_at:
+                        return i
+                    await asyncio.sleep(0.001)
+                issued[0] += 1
                 title = f"w{j}m{i}"
                 req = pb.CreateWorkItemRequest(item_type=4, title=title, project_id=pid)
                 payload = envelope("create_work_item_request", req, str(uuid.uuid4()))
