@@ -56,8 +56,9 @@ def server_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[S
     made: list[ServerProcess] = []
     counter = [0]
 
-    def make(*, start: bool = True, root: Path | None = None, fixture: str | None = None,
-             **kwargs: Any) -> ServerProcess:
+    def make(
+        *, start: bool = True, root: Path | None = None, fixture: str | None = None, **kwargs: Any
+    ) -> ServerProcess:
         if root is None:
             counter[0] += 1
             root = tmp_path / f"repo{counter[0]}"

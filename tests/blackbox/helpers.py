@@ -17,38 +17,111 @@ import httpx
 LLM_USER = "00000000-0000-0000-0000-000000000001"
 
 PROJECT_KEYS = [
-    "id", "key", "title", "description", "status", "version", "created_at", "updated_at",
-    "created_by", "updated_by", "next_work_item_number",
+    "id",
+    "key",
+    "title",
+    "description",
+    "status",
+    "version",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "updated_by",
+    "next_work_item_number",
 ]
 SPRINT_KEYS = [
-    "id", "project_id", "name", "goal", "start_date", "end_date", "status", "version",
-    "created_at", "updated_at", "created_by", "updated_by",
+    "id",
+    "project_id",
+    "name",
+    "goal",
+    "start_date",
+    "end_date",
+    "status",
+    "version",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "updated_by",
 ]
 WORK_ITEM_KEYS = [
-    "id", "display_key", "item_type", "title", "description", "status", "priority",
-    "parent_id", "project_id", "assignee_id", "sprint_id", "story_points", "item_number",
-    "position", "version", "created_at", "updated_at", "created_by", "updated_by",
+    "id",
+    "display_key",
+    "item_type",
+    "title",
+    "description",
+    "status",
+    "priority",
+    "parent_id",
+    "project_id",
+    "assignee_id",
+    "sprint_id",
+    "story_points",
+    "item_number",
+    "position",
+    "version",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "updated_by",
 ]
 COMMENT_KEYS = [
-    "id", "work_item_id", "content", "created_at", "updated_at", "created_by", "updated_by",
+    "id",
+    "work_item_id",
+    "content",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "updated_by",
 ]
 DEPENDENCY_KEYS = [
-    "id", "blocking_item_id", "blocked_item_id", "dependency_type", "created_at", "created_by",
+    "id",
+    "blocking_item_id",
+    "blocked_item_id",
+    "dependency_type",
+    "created_at",
+    "created_by",
 ]
 SWIM_LANE_KEYS = [
-    "id", "project_id", "name", "status_value", "position", "is_default", "created_at",
+    "id",
+    "project_id",
+    "name",
+    "status_value",
+    "position",
+    "is_default",
+    "created_at",
     "updated_at",
 ]
 TIME_ENTRY_KEYS = [
-    "id", "work_item_id", "user_id", "started_at", "ended_at", "duration_seconds",
-    "description", "is_running", "created_at", "updated_at",
+    "id",
+    "work_item_id",
+    "user_id",
+    "started_at",
+    "ended_at",
+    "duration_seconds",
+    "description",
+    "is_running",
+    "created_at",
+    "updated_at",
 ]
 EXPORT_KEYS = [
-    "schema_version", "exported_at", "exported_by", "projects", "work_items", "sprints",
-    "comments", "swim_lanes", "dependencies", "time_entries",
+    "schema_version",
+    "exported_at",
+    "exported_by",
+    "projects",
+    "work_items",
+    "sprints",
+    "comments",
+    "swim_lanes",
+    "dependencies",
+    "time_entries",
 ]
 IMPORT_RESULT_KEYS = [
-    "projects", "sprints", "swim_lanes", "work_items", "comments", "dependencies",
+    "projects",
+    "sprints",
+    "swim_lanes",
+    "work_items",
+    "comments",
+    "dependencies",
     "time_entries",
 ]
 EXPORT_DTO_KEYS = {
@@ -259,8 +332,12 @@ def create_sprint(
 ) -> dict[str, Any]:
     start = now() if start is None else start
     end = start + 14 * 86400 if end is None else end
-    body: dict[str, Any] = {"project_id": project_id, "name": name, "start_date": start,
-                            "end_date": end}
+    body: dict[str, Any] = {
+        "project_id": project_id,
+        "name": name,
+        "start_date": start,
+        "end_date": end,
+    }
     if goal is not None:
         body["goal"] = goal
     headers = user_headers(user) if user else {}
@@ -269,8 +346,9 @@ def create_sprint(
     return s
 
 
-def update_item(c: httpx.Client, ident: str, expected_version: int, user: str | None = None,
-                **fields: Any) -> httpx.Response:
+def update_item(
+    c: httpx.Client, ident: str, expected_version: int, user: str | None = None, **fields: Any
+) -> httpx.Response:
     body = dict(fields)
     body["expected_version"] = expected_version
     headers = user_headers(user) if user else {}
@@ -292,27 +370,39 @@ def list_items(c: httpx.Client, project: str, **params: Any) -> list[dict[str, A
     return ok(c.get(f"/api/v1/projects/{project}/work-items", params=q))["work_items"]
 
 
-def create_comment(c: httpx.Client, item: str, content: str, user: str | None = None
-                   ) -> dict[str, Any]:
+def create_comment(
+    c: httpx.Client, item: str, content: str, user: str | None = None
+) -> dict[str, Any]:
     headers = user_headers(user) if user else {}
-    cm = ok(c.post(f"/api/v1/work-items/{item}/comments", json={"content": content},
-                   headers=headers))["comment"]
+    cm = ok(
+        c.post(f"/api/v1/work-items/{item}/comments", json={"content": content}, headers=headers)
+    )["comment"]
     check_comment(cm)
     return cm
 
 
-def create_dependency(c: httpx.Client, blocking: str, blocked: str, kind: str = "blocks",
-                      user: str | None = None) -> dict[str, Any]:
+def create_dependency(
+    c: httpx.Client, blocking: str, blocked: str, kind: str = "blocks", user: str | None = None
+) -> dict[str, Any]:
     headers = user_headers(user) if user else {}
-    d = ok(c.post("/api/v1/dependencies", json={
-        "blocking_item_id": blocking, "blocked_item_id": blocked, "dependency_type": kind,
-    }, headers=headers))
+    d = ok(
+        c.post(
+            "/api/v1/dependencies",
+            json={
+                "blocking_item_id": blocking,
+                "blocked_item_id": blocked,
+                "dependency_type": kind,
+            },
+            headers=headers,
+        )
+    )
     check_dependency(d)
     return d
 
 
-def start_timer(c: httpx.Client, item: str, description: str | None = None,
-                user: str | None = None) -> dict[str, Any]:
+def start_timer(
+    c: httpx.Client, item: str, description: str | None = None, user: str | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {"work_item_id": item}
     if description is not None:
         body["description"] = description
@@ -360,9 +450,13 @@ def db_rows(path: Path, table: str) -> list[tuple[Any, ...]]:
 def db_tables(path: Path) -> list[str]:
     con = sqlite3.connect(str(path))
     try:
-        return [r[0] for r in con.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
-            "ORDER BY name")]
+        return [
+            r[0]
+            for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
+                "ORDER BY name"
+            )
+        ]
     finally:
         con.close()
 

@@ -103,8 +103,12 @@ def test_list_comments(api: httpx.Client) -> None:
 
 def test_list_comments_unknown_item(api: httpx.Client) -> None:
     u = new_uuid()
-    assert_error(api.get(f"/api/v1/work-items/{u}/comments"), 404, "NOT_FOUND",
-                 f"Work item with ID {u} not found")
+    assert_error(
+        api.get(f"/api/v1/work-items/{u}/comments"),
+        404,
+        "NOT_FOUND",
+        f"Work item with ID {u} not found",
+    )
 
 
 def test_update_comment(api: httpx.Client) -> None:
@@ -127,17 +131,30 @@ def test_update_comment(api: httpx.Client) -> None:
 def test_update_comment_errors(api: httpx.Client) -> None:
     w = item(api)
     c = create_comment(api, w["id"], "x")
-    err = assert_error(api.put("/api/v1/comments/nope", json={"content": "y"}), 400,
-                       "VALIDATION_ERROR")
+    err = assert_error(
+        api.put("/api/v1/comments/nope", json={"content": "y"}), 400, "VALIDATION_ERROR"
+    )
     assert err["message"].startswith("Invalid UUID format: ")
     u = new_uuid()
-    assert_error(api.put(f"/api/v1/comments/{u}", json={"content": "y"}), 404, "NOT_FOUND",
-                 f"Comment {u} not found")
+    assert_error(
+        api.put(f"/api/v1/comments/{u}", json={"content": "y"}),
+        404,
+        "NOT_FOUND",
+        f"Comment {u} not found",
+    )
     # content validation comes before the lookup
-    assert_error(api.put(f"/api/v1/comments/{u}", json={"content": " "}), 400, "VALIDATION_ERROR",
-                 field="content")
-    assert_error(api.put(f"/api/v1/comments/{c['id']}", json={"content": "z" * 5001}), 400,
-                 "VALIDATION_ERROR", field="content")
+    assert_error(
+        api.put(f"/api/v1/comments/{u}", json={"content": " "}),
+        400,
+        "VALIDATION_ERROR",
+        field="content",
+    )
+    assert_error(
+        api.put(f"/api/v1/comments/{c['id']}", json={"content": "z" * 5001}),
+        400,
+        "VALIDATION_ERROR",
+        field="content",
+    )
     assert ok(api.get(f"/api/v1/work-items/{w['id']}/comments"))["comments"] == [c]
 
 
@@ -147,22 +164,39 @@ def test_comment_author_only(api: httpx.Client) -> None:
     author = new_uuid()
     other = new_uuid()
     c = create_comment(api, w["id"], "mine", user=author)
-    r = api.put(f"/api/v1/comments/{c['id']}", json={"content": "theirs"},
-                headers={"X-User-Id": other})
-    assert_error(r, 403, "UNAUTHORIZED", field=(None, "created_by", "comment_id", "id"),
-                 contains="another user")
+    r = api.put(
+        f"/api/v1/comments/{c['id']}", json={"content": "theirs"}, headers={"X-User-Id": other}
+    )
+    assert_error(
+        r,
+        403,
+        "UNAUTHORIZED",
+        field=(None, "created_by", "comment_id", "id"),
+        contains="another user",
+    )
     r = api.delete(f"/api/v1/comments/{c['id']}", headers={"X-User-Id": other})
-    assert_error(r, 403, "UNAUTHORIZED", field=(None, "created_by", "comment_id", "id"),
-                 contains="another user")
+    assert_error(
+        r,
+        403,
+        "UNAUTHORIZED",
+        field=(None, "created_by", "comment_id", "id"),
+        contains="another user",
+    )
     # the LLM user (no header) is another user too
     r = api.delete(f"/api/v1/comments/{c['id']}")
     assert_error(r, 403, "UNAUTHORIZED", field=(None, "created_by", "comment_id", "id"))
     assert ok(api.get(f"/api/v1/work-items/{w['id']}/comments"))["comments"] == [c]
-    u = ok(api.put(f"/api/v1/comments/{c['id']}", json={"content": "still mine"},
-                   headers={"X-User-Id": author}))["comment"]
+    u = ok(
+        api.put(
+            f"/api/v1/comments/{c['id']}",
+            json={"content": "still mine"},
+            headers={"X-User-Id": author},
+        )
+    )["comment"]
     assert u["content"] == "still mine" and u["updated_by"] == author
     assert ok(api.delete(f"/api/v1/comments/{c['id']}", headers={"X-User-Id": author})) == {
-        "deleted_id": c["id"]}
+        "deleted_id": c["id"]
+    }
 
 
 def test_delete_comment(api: httpx.Client) -> None:
@@ -173,9 +207,17 @@ def test_delete_comment(api: httpx.Client) -> None:
     assert r.status_code == 200
     assert ok(r) == {"deleted_id": c1["id"]}
     assert ok(api.get(f"/api/v1/work-items/{w['id']}/comments"))["comments"] == [c2]
-    assert_error(api.delete(f"/api/v1/comments/{c1['id']}"), 404, "NOT_FOUND",
-                 f"Comment {c1['id']} not found")
-    assert_error(api.put(f"/api/v1/comments/{c1['id']}", json={"content": "x"}), 404, "NOT_FOUND",
-                 f"Comment {c1['id']} not found")
+    assert_error(
+        api.delete(f"/api/v1/comments/{c1['id']}"),
+        404,
+        "NOT_FOUND",
+        f"Comment {c1['id']} not found",
+    )
+    assert_error(
+        api.put(f"/api/v1/comments/{c1['id']}", json={"content": "x"}),
+        404,
+        "NOT_FOUND",
+        f"Comment {c1['id']} not found",
+    )
     err = assert_error(api.delete("/api/v1/comments/123"), 400, "VALIDATION_ERROR")
     assert err["message"].startswith("Invalid UUID format: ")

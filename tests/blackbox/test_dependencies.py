@@ -27,11 +27,18 @@ from .helpers import (
 Obj = dict[str, Any]
 
 
-def post_dep(api: httpx.Client, blocking: str, blocked: str, kind: str = "blocks",
-             **headers: str) -> httpx.Response:
-    return api.post("/api/v1/dependencies", json={
-        "blocking_item_id": blocking, "blocked_item_id": blocked, "dependency_type": kind,
-    }, headers=headers)
+def post_dep(
+    api: httpx.Client, blocking: str, blocked: str, kind: str = "blocks", **headers: str
+) -> httpx.Response:
+    return api.post(
+        "/api/v1/dependencies",
+        json={
+            "blocking_item_id": blocking,
+            "blocked_item_id": blocked,
+            "dependency_type": kind,
+        },
+        headers=headers,
+    )
 
 
 def deps_of(api: httpx.Client, ident: str) -> list[dict[str, Any]]:
@@ -93,31 +100,44 @@ def test_list_dependencies_empty_and_unknown(api: httpx.Client) -> None:
     _, a, _, _ = three(api)
     assert deps_of(api, a["id"]) == []
     u = new_uuid()
-    assert_error(api.get(f"/api/v1/work-items/{u}/dependencies"), 404, "NOT_FOUND",
-                 f"Work item with ID {u} not found")
+    assert_error(
+        api.get(f"/api/v1/work-items/{u}/dependencies"),
+        404,
+        "NOT_FOUND",
+        f"Work item with ID {u} not found",
+    )
 
 
 def test_ids_must_be_uuids(api: httpx.Client) -> None:
     _, a, b, _ = three(api)
-    for blocking, blocked in ((a["display_key"], b["id"]), (a["id"], b["display_key"]),
-                              ("x", "y")):
-        err = assert_error(post_dep(api, blocking, blocked), 400, "VALIDATION_ERROR",
-                           field=ANY_FIELD)
+    for blocking, blocked in ((a["display_key"], b["id"]), (a["id"], b["display_key"]), ("x", "y")):
+        err = assert_error(
+            post_dep(api, blocking, blocked), 400, "VALIDATION_ERROR", field=ANY_FIELD
+        )
         assert err["message"].startswith("Invalid UUID format")
     assert deps_of(api, a["id"]) == []
 
 
 def test_bad_dependency_type(api: httpx.Client) -> None:
     _, a, b, _ = three(api)
-    assert_error(post_dep(api, a["id"], b["id"], "depends_on"), 400, "VALIDATION_ERROR",
-                 field="dependency_type")
+    assert_error(
+        post_dep(api, a["id"], b["id"], "depends_on"),
+        400,
+        "VALIDATION_ERROR",
+        field="dependency_type",
+    )
 
 
 def test_self_dependency(api: httpx.Client) -> None:
     _, a, _, _ = three(api)
     for kind in ("blocks", "relates_to"):
-        assert_error(post_dep(api, a["id"], a["id"], kind), 400, "VALIDATION_ERROR",
-                     "A work item cannot depend on itself", field="blocked_item_id")
+        assert_error(
+            post_dep(api, a["id"], a["id"], kind),
+            400,
+            "VALIDATION_ERROR",
+            "A work item cannot depend on itself",
+            field="blocked_item_id",
+        )
 
 
 def test_unknown_items(api: httpx.Client) -> None:
@@ -128,16 +148,21 @@ def test_unknown_items(api: httpx.Client) -> None:
     p = create_project(api)
     gone = create_item(api, p["id"], "task")
     ok(api.delete(f"/api/v1/work-items/{gone['id']}"))
-    assert_error(post_dep(api, a["id"], gone["id"]), 404, "NOT_FOUND",
-                 f"Work item {gone['id']} not found")
+    assert_error(
+        post_dep(api, a["id"], gone["id"]), 404, "NOT_FOUND", f"Work item {gone['id']} not found"
+    )
 
 
 def test_duplicate_pair(api: httpx.Client) -> None:
     _, a, b, _ = three(api)
     create_dependency(api, a["id"], b["id"], "relates_to")
     for kind in ("relates_to", "blocks"):
-        assert_error(post_dep(api, a["id"], b["id"], kind), 400, "VALIDATION_ERROR",
-                     "This dependency already exists")
+        assert_error(
+            post_dep(api, a["id"], b["id"], kind),
+            400,
+            "VALIDATION_ERROR",
+            "This dependency already exists",
+        )
     # the reverse direction is a different pair
     d = create_dependency(api, b["id"], a["id"], "relates_to")
     assert d["blocking_item_id"] == b["id"]
@@ -148,8 +173,9 @@ def test_cycle_two_items(api: httpx.Client) -> None:
     _, a, b, _ = three(api)
     create_dependency(api, a["id"], b["id"])
     r = post_dep(api, b["id"], a["id"])
-    err = assert_error(r, 400, "VALIDATION_ERROR", field="blocking_item_id",
-                       contains="Circular dependency")
+    err = assert_error(
+        r, 400, "VALIDATION_ERROR", field="blocking_item_id", contains="Circular dependency"
+    )
     assert err["message"].startswith("Circular dependency detected: ")
     assert "This would create a cycle." in err["message"]
     assert "→" in err["message"]
@@ -161,8 +187,9 @@ def test_cycle_three_items_path_in_message(api: httpx.Client) -> None:
     create_dependency(api, a["id"], b["id"])
     create_dependency(api, b["id"], c["id"])
     r = post_dep(api, c["id"], a["id"])
-    err = assert_error(r, 400, "VALIDATION_ERROR", field="blocking_item_id",
-                       contains="Circular dependency")
+    err = assert_error(
+        r, 400, "VALIDATION_ERROR", field="blocking_item_id", contains="Circular dependency"
+    )
     for w in (a, b, c):
         assert w["id"][:8] in err["message"]
     assert len(deps_of(api, c["id"])) == 1
@@ -199,8 +226,13 @@ def test_same_project_required(api: httpx.Client) -> None:
     _, a, _, _ = three(api)
     _, x, _, _ = three(api)
     for kind in ("blocks", "relates_to"):
-        assert_error(post_dep(api, a["id"], x["id"], kind), 400, "VALIDATION_ERROR",
-                     field=ANY_FIELD, contains="same project")
+        assert_error(
+            post_dep(api, a["id"], x["id"], kind),
+            400,
+            "VALIDATION_ERROR",
+            field=ANY_FIELD,
+            contains="same project",
+        )
     assert deps_of(api, a["id"]) == []
 
 
@@ -225,8 +257,13 @@ def test_fifty_blockers_limit(api: httpx.Client) -> None:
     # src already blocks 49 now; one more is fine, then the limit applies
     create_dependency(api, src["id"], extra[49]["id"])
     last = create_item(api, p["id"], "task", "last")
-    assert_error(post_dep(api, src["id"], last["id"]), 400, "VALIDATION_ERROR", field=ANY_FIELD,
-                 contains="50")
+    assert_error(
+        post_dep(api, src["id"], last["id"]),
+        400,
+        "VALIDATION_ERROR",
+        field=ANY_FIELD,
+        contains="50",
+    )
 
 
 def test_delete_dependency(api: httpx.Client) -> None:
@@ -236,13 +273,18 @@ def test_delete_dependency(api: httpx.Client) -> None:
     assert r.status_code == 200
     assert ok(r) == {"deleted_id": d["id"]}
     assert deps_of(api, a["id"]) == []
-    assert_error(api.delete(f"/api/v1/dependencies/{d['id']}"), 404, "NOT_FOUND",
-                 f"Dependency {d['id']} not found")
+    assert_error(
+        api.delete(f"/api/v1/dependencies/{d['id']}"),
+        404,
+        "NOT_FOUND",
+        f"Dependency {d['id']} not found",
+    )
     err = assert_error(api.delete("/api/v1/dependencies/nope"), 400, "VALIDATION_ERROR")
     assert err["message"].startswith("Invalid UUID format: ")
     u = new_uuid()
-    assert_error(api.delete(f"/api/v1/dependencies/{u}"), 404, "NOT_FOUND",
-                 f"Dependency {u} not found")
+    assert_error(
+        api.delete(f"/api/v1/dependencies/{u}"), 404, "NOT_FOUND", f"Dependency {u} not found"
+    )
 
 
 def test_delete_dependency_echoes_id_as_given(api: httpx.Client) -> None:
@@ -273,8 +315,9 @@ def test_links_to_deleted_items_still_listed(api: httpx.Client) -> None:
 
 def test_missing_fields_422(api: httpx.Client) -> None:
     _, a, b, _ = three(api)
-    r = api.post("/api/v1/dependencies", json={"blocking_item_id": a["id"],
-                                               "blocked_item_id": b["id"]})
+    r = api.post(
+        "/api/v1/dependencies", json={"blocking_item_id": a["id"], "blocked_item_id": b["id"]}
+    )
     assert_error(r, 422, "VALIDATION_ERROR", field=("dependency_type", "$.dependency_type"))
     assert deps_of(api, a["id"]) == []
 
@@ -283,15 +326,23 @@ def test_validation_order(api: httpx.Client) -> None:
     # §1.4: UUIDs -> type -> self -> existence -> duplicate -> cycle
     _, a, b, _ = three(api)
     u = new_uuid()
-    err = assert_error(post_dep(api, "bad", a["id"], "nope"), 400, "VALIDATION_ERROR",
-                       field=ANY_FIELD)
+    err = assert_error(
+        post_dep(api, "bad", a["id"], "nope"), 400, "VALIDATION_ERROR", field=ANY_FIELD
+    )
     assert err["message"].startswith("Invalid UUID format")
-    assert_error(post_dep(api, a["id"], a["id"], "nope"), 400, "VALIDATION_ERROR",
-                 field="dependency_type")
-    assert_error(post_dep(api, u, u), 400, "VALIDATION_ERROR",
-                 "A work item cannot depend on itself", field="blocked_item_id")
+    assert_error(
+        post_dep(api, a["id"], a["id"], "nope"), 400, "VALIDATION_ERROR", field="dependency_type"
+    )
+    assert_error(
+        post_dep(api, u, u),
+        400,
+        "VALIDATION_ERROR",
+        "A work item cannot depend on itself",
+        field="blocked_item_id",
+    )
     create_dependency(api, a["id"], b["id"])
     # an existing pair that would also close a cycle reports the duplicate
     create_dependency(api, b["id"], a["id"], "relates_to")
-    assert_error(post_dep(api, b["id"], a["id"]), 400, "VALIDATION_ERROR",
-                 "This dependency already exists")
+    assert_error(
+        post_dep(api, b["id"], a["id"]), 400, "VALIDATION_ERROR", "This dependency already exists"
+    )

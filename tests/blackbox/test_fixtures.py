@@ -1,5 +1,4 @@
 # mypy: disable-error-code="no-any-return"
-# ruff: noqa: E501
 """Database compatibility with the original pm-server v0.1.4 (fixtures, Appendix A, §2)."""
 
 from __future__ import annotations
@@ -33,24 +32,96 @@ WEB = "9531985d-5d9d-49f8-9818-e811892f902b"
 API = "cd02c5e1-1635-4d03-951f-d8f9a2c68e45"
 
 MIGRATIONS = [
-    (20260110000000, "create users", "2039c2ae8b73060b7df67fda4c40f6d5b63b59c24f9cdd1ca04df65764c2908d402ea2014f7ede1b82e27e4e08593966"),
-    (20260110000001, "create work items", "c8dc63bf31b1437a58ff8ef52103a3a132e0cf4a79834c418d25cb889942f659f230676e464754c2e88716233216953a"),
-    (20260110000002, "create sprints", "3b9388f47b8d06ca6a634bf37392f65ede180dd0fd541086b554bf449128133caab160c48fc8ceeb01bc4356ae472a15"),
-    (20260110000003, "create comments", "ed3adc502988eace063cd9a31de745b9a1fbfa8a0f3e4df90ebcd383984a8e2bbcd2923ee44a42609e7a5757f4dda57b"),
-    (20260110000004, "create time entries", "e36dcc8fe6e217368ff2e62355332eebf23947f057eea06044fc65491d78c9986f85fe3545a97a6ba3916509504f5e19"),
-    (20260110000005, "create dependencies", "e631af4b85814fcc46987e6171069fe6306c2c22973d4f2274c23d79f4782bd84f7432994c823e3592e9caaab9f5fbbd"),
-    (20260110000006, "create activity log", "deca88b30e98b4275a1b79505f2262f8824c3e66d3484a8b990e40b562191704a4bf684c8cca3de57902024548f1aac9"),
-    (20260110000007, "create swim lanes", "5973339197aaccaf6b1c4111d23cac80a40f37a55b3d52a5ebea85375e0ee269ccf9ff3150df3ed3c934f05da01c9feb"),
-    (20260110000008, "create llm context", "f08912e639edbfc1214df0e79464404e050d1a39031b198011b3629118fd55db065341c3e748cef5136c8be259761bbe"),
-    (20260110000009, "add version column", "bc3fd3f11bbd6e08c297430c1d1a7c6839cb0c5449e432291cf1d285b5c8c2833e70bb756538c20c11f8a98f1ef37251"),
-    (20260110000010, "add project members", "c3faea218447e59e7e04b7c888376997f10f3dca67f48fc2fa8b060aed4a55db0ccbdd70d0137fced13faf79c01e4127"),
-    (20260110000011, "add idempotency keys", "bab44ba6c7c1d720f07da3ea5f236676c0046cb1b5dcc7d7f325aabd98d9657ed71c9a96708d0f14922c6305d7ed1778"),
-    (20260116000001, "add priority and story points", "be50353867bf4f91dcc21e59d3a6b6309033dfaa4b24abf65ec45539801bb4134afdc45210116cdf971c7de2c9280e25"),
-    (20260119194912, "add work item fks", "5eecc9a3515f730f57792c667a4ed0e4e8469e8c4c7d71468a0d06f48c4a5501f383f4d2f9308982725236a1d2a63d05"),
-    (20260121000001, "create projects table", "8fa64af753279fd1ee51714dd1e374a4bb390bf410abfffa0bb623e11f15d337bc7760fec69084bb5ab572710492be40"),
-    (20260127000001, "seed llm context", "0aeb5ecd0daa65ad57062a68ccff1baf1a5cd1d8e5d30e41ed1958fc8e4610093caa55c2545135dadba629e5037ed37f"),
-    (20260202000001, "fix dependency unique constraint", "bd88820719519893956c49397e35f35a1683884cbbf25b7f721b30fff81116860bf4f2789bef7f74d28c8c3ad5da8486"),
-    (20260203000001, "add work item numbers", "512f044810b438d6dc6132d657344e3cefebf7d8ccc02cd7a697039349a2e6e0afeac39b44800c31be227f429e611dbb"),
+    (
+        20260110000000,
+        "create users",
+        "2039c2ae8b73060b7df67fda4c40f6d5b63b59c24f9cdd1ca04df65764c2908d402ea2014f7ede1b82e27e4e08593966",
+    ),
+    (
+        20260110000001,
+        "create work items",
+        "c8dc63bf31b1437a58ff8ef52103a3a132e0cf4a79834c418d25cb889942f659f230676e464754c2e88716233216953a",
+    ),
+    (
+        20260110000002,
+        "create sprints",
+        "3b9388f47b8d06ca6a634bf37392f65ede180dd0fd541086b554bf449128133caab160c48fc8ceeb01bc4356ae472a15",
+    ),
+    (
+        20260110000003,
+        "create comments",
+        "ed3adc502988eace063cd9a31de745b9a1fbfa8a0f3e4df90ebcd383984a8e2bbcd2923ee44a42609e7a5757f4dda57b",
+    ),
+    (
+        20260110000004,
+        "create time entries",
+        "e36dcc8fe6e217368ff2e62355332eebf23947f057eea06044fc65491d78c9986f85fe3545a97a6ba3916509504f5e19",
+    ),
+    (
+        20260110000005,
+        "create dependencies",
+        "e631af4b85814fcc46987e6171069fe6306c2c22973d4f2274c23d79f4782bd84f7432994c823e3592e9caaab9f5fbbd",
+    ),
+    (
+        20260110000006,
+        "create activity log",
+        "deca88b30e98b4275a1b79505f2262f8824c3e66d3484a8b990e40b562191704a4bf684c8cca3de57902024548f1aac9",
+    ),
+    (
+        20260110000007,
+        "create swim lanes",
+        "5973339197aaccaf6b1c4111d23cac80a40f37a55b3d52a5ebea85375e0ee269ccf9ff3150df3ed3c934f05da01c9feb",
+    ),
+    (
+        20260110000008,
+        "create llm context",
+        "f08912e639edbfc1214df0e79464404e050d1a39031b198011b3629118fd55db065341c3e748cef5136c8be259761bbe",
+    ),
+    (
+        20260110000009,
+        "add version column",
+        "bc3fd3f11bbd6e08c297430c1d1a7c6839cb0c5449e432291cf1d285b5c8c2833e70bb756538c20c11f8a98f1ef37251",
+    ),
+    (
+        20260110000010,
+        "add project members",
+        "c3faea218447e59e7e04b7c888376997f10f3dca67f48fc2fa8b060aed4a55db0ccbdd70d0137fced13faf79c01e4127",
+    ),
+    (
+        20260110000011,
+        "add idempotency keys",
+        "bab44ba6c7c1d720f07da3ea5f236676c0046cb1b5dcc7d7f325aabd98d9657ed71c9a96708d0f14922c6305d7ed1778",
+    ),
+    (
+        20260116000001,
+        "add priority and story points",
+        "be50353867bf4f91dcc21e59d3a6b6309033dfaa4b24abf65ec45539801bb4134afdc45210116cdf971c7de2c9280e25",
+    ),
+    (
+        20260119194912,
+        "add work item fks",
+        "5eecc9a3515f730f57792c667a4ed0e4e8469e8c4c7d71468a0d06f48c4a5501f383f4d2f9308982725236a1d2a63d05",
+    ),
+    (
+        20260121000001,
+        "create projects table",
+        "8fa64af753279fd1ee51714dd1e374a4bb390bf410abfffa0bb623e11f15d337bc7760fec69084bb5ab572710492be40",
+    ),
+    (
+        20260127000001,
+        "seed llm context",
+        "0aeb5ecd0daa65ad57062a68ccff1baf1a5cd1d8e5d30e41ed1958fc8e4610093caa55c2545135dadba629e5037ed37f",
+    ),
+    (
+        20260202000001,
+        "fix dependency unique constraint",
+        "bd88820719519893956c49397e35f35a1683884cbbf25b7f721b30fff81116860bf4f2789bef7f74d28c8c3ad5da8486",
+    ),
+    (
+        20260203000001,
+        "add work item numbers",
+        "512f044810b438d6dc6132d657344e3cefebf7d8ccc02cd7a697039349a2e6e0afeac39b44800c31be227f429e611dbb",
+    ),
 ]
 
 
@@ -69,48 +140,110 @@ def integrity(path: Path) -> str:
 
 def expected_from_db(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
     """What the REST API must show for every live row of the database, keyed by id."""
-    projects = {r["id"]: {
-        "id": r["id"], "key": r["key"], "title": r["title"], "description": r["description"],
-        "status": r["status"], "version": r["version"], "created_at": r["created_at"],
-        "updated_at": r["updated_at"], "created_by": r["created_by"],
-        "updated_by": r["updated_by"], "next_work_item_number": r["next_work_item_number"],
-    } for r in rows_as_dicts(path, "SELECT * FROM pm_projects WHERE deleted_at IS NULL")}
+    projects = {
+        r["id"]: {
+            "id": r["id"],
+            "key": r["key"],
+            "title": r["title"],
+            "description": r["description"],
+            "status": r["status"],
+            "version": r["version"],
+            "created_at": r["created_at"],
+            "updated_at": r["updated_at"],
+            "created_by": r["created_by"],
+            "updated_by": r["updated_by"],
+            "next_work_item_number": r["next_work_item_number"],
+        }
+        for r in rows_as_dicts(path, "SELECT * FROM pm_projects WHERE deleted_at IS NULL")
+    }
     keys = {r["id"]: r["key"] for r in rows_as_dicts(path, "SELECT id, key FROM pm_projects")}
-    items = {r["id"]: {
-        "id": r["id"], "display_key": f"{keys[r['project_id']]}-{r['item_number']}",
-        "item_type": r["item_type"], "title": r["title"], "description": r["description"],
-        "status": r["status"], "priority": r["priority"], "parent_id": r["parent_id"],
-        "project_id": r["project_id"], "assignee_id": r["assignee_id"],
-        "sprint_id": r["sprint_id"], "story_points": r["story_points"],
-        "item_number": r["item_number"], "position": r["position"], "version": r["version"],
-        "created_at": r["created_at"], "updated_at": r["updated_at"],
-        "created_by": r["created_by"], "updated_by": r["updated_by"],
-    } for r in rows_as_dicts(path, "SELECT * FROM pm_work_items WHERE deleted_at IS NULL")}
-    sprints = {r["id"]: {
-        "id": r["id"], "project_id": r["project_id"], "name": r["name"], "goal": r["goal"],
-        "start_date": r["start_date"], "end_date": r["end_date"], "status": r["status"],
-        "version": r["version"], "created_at": r["created_at"], "updated_at": r["updated_at"],
-        "created_by": r["created_by"], "updated_by": r["updated_by"],
-    } for r in rows_as_dicts(path, "SELECT * FROM pm_sprints WHERE deleted_at IS NULL")}
-    comments = {r["id"]: {
-        "id": r["id"], "work_item_id": r["work_item_id"], "content": r["content"],
-        "created_at": r["created_at"], "updated_at": r["updated_at"],
-        "created_by": r["created_by"], "updated_by": r["updated_by"],
-    } for r in rows_as_dicts(path, "SELECT * FROM pm_comments WHERE deleted_at IS NULL")}
-    deps = {r["id"]: {
-        "id": r["id"], "blocking_item_id": r["blocking_item_id"],
-        "blocked_item_id": r["blocked_item_id"], "dependency_type": r["dependency_type"],
-        "created_at": r["created_at"], "created_by": r["created_by"],
-    } for r in rows_as_dicts(path, "SELECT * FROM pm_dependencies WHERE deleted_at IS NULL")}
-    entries = {r["id"]: {
-        "id": r["id"], "work_item_id": r["work_item_id"], "user_id": r["user_id"],
-        "started_at": r["started_at"], "ended_at": r["ended_at"],
-        "duration_seconds": r["duration_seconds"], "description": r["description"],
-        "is_running": r["ended_at"] is None, "created_at": r["created_at"],
-        "updated_at": r["updated_at"],
-    } for r in rows_as_dicts(path, "SELECT * FROM pm_time_entries WHERE deleted_at IS NULL")}
-    return {"projects": projects, "work_items": items, "sprints": sprints,
-            "comments": comments, "dependencies": deps, "time_entries": entries}
+    items = {
+        r["id"]: {
+            "id": r["id"],
+            "display_key": f"{keys[r['project_id']]}-{r['item_number']}",
+            "item_type": r["item_type"],
+            "title": r["title"],
+            "description": r["description"],
+            "status": r["status"],
+            "priority": r["priority"],
+            "parent_id": r["parent_id"],
+            "project_id": r["project_id"],
+            "assignee_id": r["assignee_id"],
+            "sprint_id": r["sprint_id"],
+            "story_points": r["story_points"],
+            "item_number": r["item_number"],
+            "position": r["position"],
+            "version": r["version"],
+            "created_at": r["created_at"],
+            "updated_at": r["updated_at"],
+            "created_by": r["created_by"],
+            "updated_by": r["updated_by"],
+        }
+        for r in rows_as_dicts(path, "SELECT * FROM pm_work_items WHERE deleted_at IS NULL")
+    }
+    sprints = {
+        r["id"]: {
+            "id": r["id"],
+            "project_id": r["project_id"],
+            "name": r["name"],
+            "goal": r["goal"],
+            "start_date": r["start_date"],
+            "end_date": r["end_date"],
+            "status": r["status"],
+            "version": r["version"],
+            "created_at": r["created_at"],
+            "updated_at": r["updated_at"],
+            "created_by": r["created_by"],
+            "updated_by": r["updated_by"],
+        }
+        for r in rows_as_dicts(path, "SELECT * FROM pm_sprints WHERE deleted_at IS NULL")
+    }
+    comments = {
+        r["id"]: {
+            "id": r["id"],
+            "work_item_id": r["work_item_id"],
+            "content": r["content"],
+            "created_at": r["created_at"],
+            "updated_at": r["updated_at"],
+            "created_by": r["created_by"],
+            "updated_by": r["updated_by"],
+        }
+        for r in rows_as_dicts(path, "SELECT * FROM pm_comments WHERE deleted_at IS NULL")
+    }
+    deps = {
+        r["id"]: {
+            "id": r["id"],
+            "blocking_item_id": r["blocking_item_id"],
+            "blocked_item_id": r["blocked_item_id"],
+            "dependency_type": r["dependency_type"],
+            "created_at": r["created_at"],
+            "created_by": r["created_by"],
+        }
+        for r in rows_as_dicts(path, "SELECT * FROM pm_dependencies WHERE deleted_at IS NULL")
+    }
+    entries = {
+        r["id"]: {
+            "id": r["id"],
+            "work_item_id": r["work_item_id"],
+            "user_id": r["user_id"],
+            "started_at": r["started_at"],
+            "ended_at": r["ended_at"],
+            "duration_seconds": r["duration_seconds"],
+            "description": r["description"],
+            "is_running": r["ended_at"] is None,
+            "created_at": r["created_at"],
+            "updated_at": r["updated_at"],
+        }
+        for r in rows_as_dicts(path, "SELECT * FROM pm_time_entries WHERE deleted_at IS NULL")
+    }
+    return {
+        "projects": projects,
+        "work_items": items,
+        "sprints": sprints,
+        "comments": comments,
+        "dependencies": deps,
+        "time_entries": entries,
+    }
 
 
 @pytest.mark.parametrize("fixture", [FULL_FIXTURE, EMPTY_FIXTURE])
@@ -122,8 +255,12 @@ def test_fixture_opened_served_and_unchanged(server_factory: ServerFactory, fixt
     if fixture == FULL_FIXTURE:
         # the fixture itself: WEB and API, 26 items each numbered 1..26
         for pid in (WEB, API):
-            nums = sorted(r[0] for r in db_query(
-                srv.db_path, "SELECT item_number FROM pm_work_items WHERE project_id=?", (pid,)))
+            nums = sorted(
+                r[0]
+                for r in db_query(
+                    srv.db_path, "SELECT item_number FROM pm_work_items WHERE project_id=?", (pid,)
+                )
+            )
             assert nums == list(range(1, 27))
         assert {p["key"] for p in expected["projects"].values()} == {"WEB", "API"}
     srv.start()
@@ -160,7 +297,8 @@ def test_fixture_opened_served_and_unchanged(server_factory: ServerFactory, fixt
         if table == "users" and fixture == EMPTY_FIXTURE:
             added = [r for r in after["users"] if r not in before["users"]]
             assert [r[:3] for r in added] == [
-                (LLM_USER, f"{LLM_USER}@system.local", "LLM Assistant")]
+                (LLM_USER, f"{LLM_USER}@system.local", "LLM Assistant")
+            ]
             assert [r for r in after["users"] if r in before["users"]] == before["users"]
             continue
         assert after[table] == before[table], table
@@ -174,8 +312,9 @@ def test_fixture_write_then_reopen(server_factory: ServerFactory) -> None:
     migrations_before = db_query(srv.db_path, "SELECT * FROM _sqlx_migrations ORDER BY version")
     srv.start()
     with srv.client() as c:
-        w = create_item(c, WEB, "task", "new after migration",
-                        parent_id="f9ebdacc-0cb1-429c-a58c-da1495e60af5")
+        w = create_item(
+            c, WEB, "task", "new after migration", parent_id="f9ebdacc-0cb1-429c-a58c-da1495e60af5"
+        )
         assert w["item_number"] == 27 and w["display_key"] == "WEB-27"
         assert w["position"] == 4  # three tasks already under story 1.1
         u = ok(update_item(c, "API-3", 1, title="renamed", status="done"))["work_item"]
@@ -185,22 +324,28 @@ def test_fixture_write_then_reopen(server_factory: ServerFactory) -> None:
         r = c.put(f"/api/v1/sprints/{s['id']}", json={"status": "active", "expected_version": 1})
         assert r.status_code == 409
         # a user of the fixture can act
-        cm = create_comment(c, "WEB-27", "from fixture user",
-                            user="d23f0824-128b-4f33-8c5c-7fd0a6a3a450")
+        cm = create_comment(
+            c, "WEB-27", "from fixture user", user="d23f0824-128b-4f33-8c5c-7fd0a6a3a450"
+        )
         assert cm["created_by"] == "d23f0824-128b-4f33-8c5c-7fd0a6a3a450"
     srv.stop()
     assert integrity(srv.db_path) == "ok"
-    assert db_query(srv.db_path, "SELECT * FROM _sqlx_migrations ORDER BY version") == \
-        migrations_before
-    assert db_query(srv.db_path, "SELECT next_work_item_number FROM pm_projects WHERE id=?",
-                    (WEB,)) == [(28,)]
+    assert (
+        db_query(srv.db_path, "SELECT * FROM _sqlx_migrations ORDER BY version")
+        == migrations_before
+    )
+    assert db_query(
+        srv.db_path, "SELECT next_work_item_number FROM pm_projects WHERE id=?", (WEB,)
+    ) == [(28,)]
     srv.start()
     with srv.client() as c:
         assert get_item(c, "WEB-27")["title"] == "new after migration"
         assert get_item(c, "API-3")["title"] == "renamed"
     srv.stop()
-    assert db_query(srv.db_path, "SELECT * FROM _sqlx_migrations ORDER BY version") == \
-        migrations_before
+    assert (
+        db_query(srv.db_path, "SELECT * FROM _sqlx_migrations ORDER BY version")
+        == migrations_before
+    )
 
 
 def test_new_database_bookkeeping(server_factory: ServerFactory) -> None:
@@ -210,28 +355,43 @@ def test_new_database_bookkeeping(server_factory: ServerFactory) -> None:
     db = srv.db_path
     assert integrity(db) == "ok"
     assert db_query(db, "PRAGMA journal_mode")[0][0] == "wal"
-    rows = db_query(db, "SELECT version, description, success, checksum FROM _sqlx_migrations "
-                        "ORDER BY version")
+    rows = db_query(
+        db, "SELECT version, description, success, checksum FROM _sqlx_migrations ORDER BY version"
+    )
     assert [(v, d, s, bytes(c).hex()) for v, d, s, c in rows] == [
-        (v, d, 1, h) for v, d, h in MIGRATIONS]
+        (v, d, 1, h) for v, d, h in MIGRATIONS
+    ]
     for (c,) in db_query(db, "SELECT checksum FROM _sqlx_migrations"):
         assert isinstance(c, bytes) and len(c) == 48
     cols = [r[1:3] for r in db_query(db, "PRAGMA table_info(_sqlx_migrations)")]
-    assert cols == [("version", "BIGINT"), ("description", "TEXT"),
-                    ("installed_on", "TIMESTAMP"), ("success", "BOOLEAN"),
-                    ("checksum", "BLOB"), ("execution_time", "BIGINT")]
+    assert cols == [
+        ("version", "BIGINT"),
+        ("description", "TEXT"),
+        ("installed_on", "TIMESTAMP"),
+        ("success", "BOOLEAN"),
+        ("checksum", "BLOB"),
+        ("execution_time", "BIGINT"),
+    ]
     ids = [r[0] for r in db_query(db, "SELECT id FROM pm_llm_context ORDER BY id")]
     assert ids == [f"11111111-1111-1111-1111-0000000000{n:02d}" for n in range(1, 29)]
-    by_type = db_query(db, "SELECT context_type, priority, count(*) FROM pm_llm_context "
-                           "GROUP BY context_type, priority ORDER BY priority DESC")
-    assert by_type == [("schema_doc", 100, 10), ("query_pattern", 90, 8),
-                       ("business_rule", 80, 5), ("instruction", 70, 5)]
+    by_type = db_query(
+        db,
+        "SELECT context_type, priority, count(*) FROM pm_llm_context "
+        "GROUP BY context_type, priority ORDER BY priority DESC",
+    )
+    assert by_type == [
+        ("schema_doc", 100, 10),
+        ("query_pattern", 90, 8),
+        ("business_rule", 80, 5),
+        ("instruction", 70, 5),
+    ]
     users = db_query(db, "SELECT id, email, name FROM users")
     assert users == [(LLM_USER, f"{LLM_USER}@system.local", "LLM Assistant")]
 
 
-def test_new_database_matches_original_schema_and_seed(server_factory: ServerFactory,
-                                                       tmp_path: Path) -> None:
+def test_new_database_matches_original_schema_and_seed(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
     from harness import fixture_path
 
     original = tmp_path / "original.db"
@@ -241,28 +401,40 @@ def test_new_database_matches_original_schema_and_seed(server_factory: ServerFac
     db = srv.db_path
 
     def tables(p: Path) -> list[str]:
-        return [r[0] for r in db_query(p, "SELECT name FROM sqlite_master WHERE type='table' "
-                                          "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        return [
+            r[0]
+            for r in db_query(
+                p,
+                "SELECT name FROM sqlite_master WHERE type='table' "
+                "AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            )
+        ]
 
     assert tables(db) == tables(original)
     for t in tables(original):
-        assert db_query(db, f'PRAGMA table_info("{t}")') == \
-            db_query(original, f'PRAGMA table_info("{t}")'), t
+        assert db_query(db, f'PRAGMA table_info("{t}")') == db_query(
+            original, f'PRAGMA table_info("{t}")'
+        ), t
         fks = sorted(r[2:] for r in db_query(original, f'PRAGMA foreign_key_list("{t}")'))
         assert sorted(r[2:] for r in db_query(db, f'PRAGMA foreign_key_list("{t}")')) == fks, t
 
     def indexes(p: Path) -> list[tuple[str, str]]:
-        return db_query(p, "SELECT name, tbl_name FROM sqlite_master WHERE type='index' "
-                           "AND name NOT LIKE 'sqlite_autoindex_%' ORDER BY name")
+        return db_query(
+            p,
+            "SELECT name, tbl_name FROM sqlite_master WHERE type='index' "
+            "AND name NOT LIKE 'sqlite_autoindex_%' ORDER BY name",
+        )
 
     assert indexes(db) == indexes(original)
     seed_cols = "id, context_type, category, priority, deleted_at"
-    assert db_query(db, f"SELECT {seed_cols} FROM pm_llm_context ORDER BY id") == \
-        db_query(original, f"SELECT {seed_cols} FROM pm_llm_context ORDER BY id")
+    assert db_query(db, f"SELECT {seed_cols} FROM pm_llm_context ORDER BY id") == db_query(
+        original, f"SELECT {seed_cols} FROM pm_llm_context ORDER BY id"
+    )
 
 
-def test_new_database_seed_texts_are_pm_fasts_own(server_factory: ServerFactory,
-                                                  tmp_path: Path) -> None:
+def test_new_database_seed_texts_are_pm_fasts_own(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
     """Ids, types, categories and priorities are the original's (checked elsewhere); the
     texts are pm-fast's own, written for it: every row has a title and content, and the
     query patterns carry example SQL that SQLite can prepare against the schema."""
@@ -292,10 +464,20 @@ def test_rest_writes_leave_expected_rows(server_factory: ServerFactory) -> None:
     user = new_uuid()
     with srv.client() as c:
         p = create_project(c, user=user)
-        ok(c.put(f"/api/v1/projects/{p['id']}", json={"title": p["title"], "expected_version": 1},
-                 headers={"X-User-Id": user}))  # no-op: no row
-        ok(c.put(f"/api/v1/projects/{p['id']}", json={"title": "changed", "expected_version": 1},
-                 headers={"X-User-Id": user}))
+        ok(
+            c.put(
+                f"/api/v1/projects/{p['id']}",
+                json={"title": p["title"], "expected_version": 1},
+                headers={"X-User-Id": user},
+            )
+        )  # no-op: no row
+        ok(
+            c.put(
+                f"/api/v1/projects/{p['id']}",
+                json={"title": "changed", "expected_version": 1},
+                headers={"X-User-Id": user},
+            )
+        )
         a = create_item(c, p["id"], "task", "a", user=user)
         b = create_item(c, p["id"], "task", "b")
         ok(update_item(c, a["id"], 1))  # no-op: no row
@@ -317,8 +499,11 @@ def test_rest_writes_leave_expected_rows(server_factory: ServerFactory) -> None:
         assert res["projects"]["created"] == 1
     srv.stop()
     db = srv.db_path
-    log = db_query(db, "SELECT entity_type, entity_id, action, user_id, field_name, old_value, "
-                       "new_value, comment FROM pm_activity_log")
+    log = db_query(
+        db,
+        "SELECT entity_type, entity_id, action, user_id, field_name, old_value, "
+        "new_value, comment FROM pm_activity_log",
+    )
     expected = [
         ("project", p["id"], "created", user),
         ("project", p["id"], "updated", user),
@@ -339,11 +524,16 @@ def test_rest_writes_leave_expected_rows(server_factory: ServerFactory) -> None:
         assert r[4:7] == (None, None, None), r
     imported = data["projects"][0]
     members = db_query(db, "SELECT project_id, user_id, role FROM pm_project_members")
-    assert sorted(members) == sorted([(p["id"], user, "admin"),
-                                      (imported["id"], imported["created_by"], "admin")])
+    assert sorted(members) == sorted(
+        [(p["id"], user, "admin"), (imported["id"], imported["created_by"], "admin")]
+    )
     users = dict((r[0], r[1]) for r in db_query(db, "SELECT id, email FROM users"))
-    assert set(users) == {LLM_USER, user, imported["created_by"],
-                          data["time_entries"][0]["user_id"]}  # stub users from the import
+    assert set(users) == {
+        LLM_USER,
+        user,
+        imported["created_by"],
+        data["time_entries"][0]["user_id"],
+    }  # stub users from the import
     assert users[LLM_USER] == f"{LLM_USER}@system.local"
     assert users[user] == f"user-{user[:8]}@localhost"
     assert integrity(db) == "ok"

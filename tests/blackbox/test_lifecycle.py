@@ -97,8 +97,9 @@ def test_pm_dir_falls_back_to_home(server_factory: ServerFactory, tmp_path: Path
     work = tmp_path / "not-a-repo"
     work.mkdir()
     # HOME/.pm becomes the config dir when cwd is not in a git repository
-    srv = ServerProcess(work, git=False, env={"HOME": str(home), "GIT_CEILING_DIRECTORIES":
-                                              str(tmp_path)})
+    srv = ServerProcess(
+        work, git=False, env={"HOME": str(home), "GIT_CEILING_DIRECTORIES": str(tmp_path)}
+    )
     try:
         srv.spawn()
         port_file = home / ".pm" / "server.json"
@@ -123,9 +124,16 @@ def test_live_port_file_not_overwritten(server_factory: ServerFactory) -> None:
         srv = server_factory(start=False, port=port)
         srv.prepare()
         srv.pm_dir.mkdir(parents=True, exist_ok=True)
-        foreign = json.dumps({"pid": sleeper.pid, "port": 1, "host": "127.0.0.1",
-                              "started_at": "2026-01-01T00:00:00Z", "version": "0.1.4"},
-                             indent=2)
+        foreign = json.dumps(
+            {
+                "pid": sleeper.pid,
+                "port": 1,
+                "host": "127.0.0.1",
+                "started_at": "2026-01-01T00:00:00Z",
+                "version": "0.1.4",
+            },
+            indent=2,
+        )
         srv.port_file.write_text(foreign)
         srv.start(expect_port_file=False)
         # the server serves anyway, and the other server's file is untouched
@@ -146,9 +154,17 @@ def test_stale_port_file_replaced(server_factory: ServerFactory) -> None:
     srv = server_factory(start=False)
     srv.prepare()
     srv.pm_dir.mkdir(parents=True, exist_ok=True)
-    srv.port_file.write_text(json.dumps({"pid": dead.pid, "port": 1, "host": "127.0.0.1",
-                                         "started_at": "2026-01-01T00:00:00Z",
-                                         "version": "0.1.4"}))
+    srv.port_file.write_text(
+        json.dumps(
+            {
+                "pid": dead.pid,
+                "port": 1,
+                "host": "127.0.0.1",
+                "started_at": "2026-01-01T00:00:00Z",
+                "version": "0.1.4",
+            }
+        )
+    )
     srv.start()
     info = json.loads(srv.port_file.read_text())
     assert info["pid"] == srv.pid and info["port"] == srv.port
@@ -244,7 +260,8 @@ def test_idle_shutdown_counts_rest_activity(server_factory: ServerFactory) -> No
 
 
 def test_port_file_removed_even_with_open_keepalive_connection(
-        server_factory: ServerFactory) -> None:
+    server_factory: ServerFactory,
+) -> None:
     srv = server_factory()
     with srv.client() as c:
         assert c.get("/health").status_code == 200  # keep-alive connection stays open

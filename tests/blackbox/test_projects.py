@@ -27,8 +27,9 @@ from .helpers import (
 def test_create_project_shape_and_defaults(api: httpx.Client) -> None:
     key = uniq_key()
     t0 = time.time()
-    r = api.post("/api/v1/projects",
-                 json={"title": "  My Project  ", "key": key, "description": "  desc  "})
+    r = api.post(
+        "/api/v1/projects", json={"title": "  My Project  ", "key": key, "description": "  desc  "}
+    )
     t1 = time.time()
     assert r.status_code == 200  # never 201
     body = ok(r)
@@ -50,8 +51,9 @@ def test_create_project_shape_and_defaults(api: httpx.Client) -> None:
 
 def test_create_project_key_trimmed_and_uppercased(api: httpx.Client) -> None:
     key = uniq_key()
-    p = ok(api.post("/api/v1/projects",
-                    json={"title": "Lower", "key": f"  {key.lower()}  "}))["project"]
+    p = ok(api.post("/api/v1/projects", json={"title": "Lower", "key": f"  {key.lower()}  "}))[
+        "project"
+    ]
     assert p["key"] == key
     assert get_project(api, key)["id"] == p["id"]
 
@@ -83,8 +85,9 @@ def test_create_project_uppercase_user_header_normalised(api: httpx.Client) -> N
 
 def test_create_project_invalid_user_header_falls_back_to_llm(api: httpx.Client) -> None:
     key = uniq_key()
-    r = api.post("/api/v1/projects", json={"title": "t", "key": key},
-                 headers={"X-User-Id": "not-a-uuid"})
+    r = api.post(
+        "/api/v1/projects", json={"title": "t", "key": key}, headers={"X-User-Id": "not-a-uuid"}
+    )
     p = ok(r)["project"]
     assert p["created_by"] == LLM_USER
 
@@ -112,8 +115,9 @@ def test_create_project_no_length_limits_on_rest(api: httpx.Client) -> None:
     q = ok(api.post("/api/v1/projects", json={"title": "k", "key": key.lower()}))["project"]
     assert q["key"] == key.upper()
     assert get_project(api, q["key"])["id"] == q["id"]
-    u = ok(api.put(f"/api/v1/projects/{p['id']}",
-                   json={"title": "U" * 400, "expected_version": 1}))["project"]
+    u = ok(
+        api.put(f"/api/v1/projects/{p['id']}", json={"title": "U" * 400, "expected_version": 1})
+    )["project"]
     assert u["title"] == "U" * 400
 
 
@@ -125,22 +129,26 @@ def test_create_project_title_checked_before_key(api: httpx.Client) -> None:
 def test_create_project_duplicate_key_conflict(api: httpx.Client) -> None:
     p = create_project(api)
     r = api.post("/api/v1/projects", json={"title": "Other", "key": p["key"]})
-    assert_error(r, 409, "CONFLICT",
-                 f"Project with key '{p['key']}' already exists (current version: 1)")
+    assert_error(
+        r, 409, "CONFLICT", f"Project with key '{p['key']}' already exists (current version: 1)"
+    )
     # key is upper-cased before the check
     r = api.post("/api/v1/projects", json={"title": "Other", "key": p["key"].lower()})
-    assert_error(r, 409, "CONFLICT",
-                 f"Project with key '{p['key']}' already exists (current version: 1)")
+    assert_error(
+        r, 409, "CONFLICT", f"Project with key '{p['key']}' already exists (current version: 1)"
+    )
 
 
 def test_create_project_duplicate_key_reports_current_version(api: httpx.Client) -> None:
     p = create_project(api)
-    p2 = ok(api.put(f"/api/v1/projects/{p['id']}",
-                    json={"title": "renamed", "expected_version": 1}))["project"]
+    p2 = ok(
+        api.put(f"/api/v1/projects/{p['id']}", json={"title": "renamed", "expected_version": 1})
+    )["project"]
     assert p2["version"] == 2
     r = api.post("/api/v1/projects", json={"title": "x", "key": p["key"]})
-    assert_error(r, 409, "CONFLICT",
-                 f"Project with key '{p['key']}' already exists (current version: 2)")
+    assert_error(
+        r, 409, "CONFLICT", f"Project with key '{p['key']}' already exists (current version: 2)"
+    )
 
 
 def test_create_project_missing_fields_422(api: httpx.Client) -> None:
@@ -168,8 +176,7 @@ def test_list_projects_envelope_and_order(api: httpx.Client) -> None:
 
 def test_list_projects_includes_archived(api: httpx.Client) -> None:
     p = create_project(api)
-    ok(api.put(f"/api/v1/projects/{p['id']}",
-               json={"status": "archived", "expected_version": 1}))
+    ok(api.put(f"/api/v1/projects/{p['id']}", json={"status": "archived", "expected_version": 1}))
     listed = {x["id"]: x for x in ok(api.get("/api/v1/projects"))["projects"]}
     assert listed[p["id"]]["status"] == "archived"
 
@@ -190,31 +197,50 @@ def test_get_project_uuid_forms(api: httpx.Client) -> None:
 
 def test_get_project_not_found(api: httpx.Client) -> None:
     u = new_uuid()
-    assert_error(api.get(f"/api/v1/projects/{u}"), 404, "NOT_FOUND",
-                 f"Project with ID {u} not found")
-    assert_error(api.get("/api/v1/projects/NOSUCHKEYX"), 404, "NOT_FOUND",
-                 "Project with key 'NOSUCHKEYX' not found")
+    assert_error(
+        api.get(f"/api/v1/projects/{u}"), 404, "NOT_FOUND", f"Project with ID {u} not found"
+    )
+    assert_error(
+        api.get("/api/v1/projects/NOSUCHKEYX"),
+        404,
+        "NOT_FOUND",
+        "Project with key 'NOSUCHKEYX' not found",
+    )
 
 
 def test_get_project_not_a_uuid_is_a_key(api: httpx.Client) -> None:
-    assert_error(api.get("/api/v1/projects/not-a-uuid"), 404, "NOT_FOUND",
-                 "Project with key 'not-a-uuid' not found")
+    assert_error(
+        api.get("/api/v1/projects/not-a-uuid"),
+        404,
+        "NOT_FOUND",
+        "Project with key 'not-a-uuid' not found",
+    )
 
 
 def test_get_project_key_is_case_sensitive(api: httpx.Client) -> None:
     p = create_project(api)
-    assert_error(api.get(f"/api/v1/projects/{p['key'].lower()}"), 404, "NOT_FOUND",
-                 f"Project with key '{p['key'].lower()}' not found")
+    assert_error(
+        api.get(f"/api/v1/projects/{p['key'].lower()}"),
+        404,
+        "NOT_FOUND",
+        f"Project with key '{p['key'].lower()}' not found",
+    )
 
 
 def test_update_project_fields(api: httpx.Client) -> None:
     p = create_project(api, description="old")
     user = new_uuid()
     t0 = time.time()
-    r = api.put(f"/api/v1/projects/{p['id']}",
-                json={"title": "  New title ", "description": " new ", "status": "archived",
-                      "expected_version": 1},
-                headers={"X-User-Id": user})
+    r = api.put(
+        f"/api/v1/projects/{p['id']}",
+        json={
+            "title": "  New title ",
+            "description": " new ",
+            "status": "archived",
+            "expected_version": 1,
+        },
+        headers={"X-User-Id": user},
+    )
     t1 = time.time()
     body = ok(r)
     assert list(body.keys()) == ["project"]
@@ -235,8 +261,9 @@ def test_update_project_fields(api: httpx.Client) -> None:
 
 def test_update_project_by_key(api: httpx.Client) -> None:
     p = create_project(api)
-    u = ok(api.put(f"/api/v1/projects/{p['key']}",
-                   json={"title": "by key", "expected_version": 1}))["project"]
+    u = ok(
+        api.put(f"/api/v1/projects/{p['key']}", json={"title": "by key", "expected_version": 1})
+    )["project"]
     assert u["id"] == p["id"]
     assert u["title"] == "by key"
     assert u["version"] == 2
@@ -244,8 +271,9 @@ def test_update_project_by_key(api: httpx.Client) -> None:
 
 def test_update_project_empty_description_becomes_null(api: httpx.Client) -> None:
     p = create_project(api, description="something")
-    u = ok(api.put(f"/api/v1/projects/{p['id']}",
-                   json={"description": "  ", "expected_version": 1}))["project"]
+    u = ok(
+        api.put(f"/api/v1/projects/{p['id']}", json={"description": "  ", "expected_version": 1})
+    )["project"]
     assert u["description"] is None
     assert u["version"] == 2
 
@@ -259,10 +287,11 @@ def test_update_project_version_mismatch(api: httpx.Client) -> None:
 
 def test_update_project_noop_keeps_version(api: httpx.Client) -> None:
     p = create_project(api, title="Same", description="same")
-    r = api.put(f"/api/v1/projects/{p['id']}",
-                json={"title": "Same", "description": "same", "status": "active",
-                      "expected_version": 1},
-                headers={"X-User-Id": new_uuid()})
+    r = api.put(
+        f"/api/v1/projects/{p['id']}",
+        json={"title": "Same", "description": "same", "status": "active", "expected_version": 1},
+        headers={"X-User-Id": new_uuid()},
+    )
     u = ok(r)["project"]
     assert u == p
     r = api.put(f"/api/v1/projects/{p['id']}", json={"expected_version": 1})
@@ -272,8 +301,13 @@ def test_update_project_noop_keeps_version(api: httpx.Client) -> None:
 def test_update_project_invalid_status(api: httpx.Client) -> None:
     p = create_project(api)
     r = api.put(f"/api/v1/projects/{p['id']}", json={"status": "closed", "expected_version": 1})
-    assert_error(r, 400, "VALIDATION_ERROR",
-                 "Invalid status: 'closed'. Valid values: active, archived", field="status")
+    assert_error(
+        r,
+        400,
+        "VALIDATION_ERROR",
+        "Invalid status: 'closed'. Valid values: active, archived",
+        field="status",
+    )
 
 
 def test_update_project_empty_title(api: httpx.Client) -> None:
@@ -315,15 +349,23 @@ def test_delete_project_by_uuid(api: httpx.Client) -> None:
     assert_error(api.get(f"/api/v1/projects/{p['key']}"), 404, "NOT_FOUND")
     ids = [x["id"] for x in ok(api.get("/api/v1/projects"))["projects"]]
     assert p["id"] not in ids
-    assert_error(api.delete(f"/api/v1/projects/{p['id']}"), 404, "NOT_FOUND",
-                 f"Project with ID {p['id']} not found")
+    assert_error(
+        api.delete(f"/api/v1/projects/{p['id']}"),
+        404,
+        "NOT_FOUND",
+        f"Project with ID {p['id']} not found",
+    )
 
 
 def test_delete_project_by_key_returns_uuid(api: httpx.Client) -> None:
     p = create_project(api)
     assert ok(api.delete(f"/api/v1/projects/{p['key']}")) == {"deleted_id": p["id"]}
-    assert_error(api.delete(f"/api/v1/projects/{p['key']}"), 404, "NOT_FOUND",
-                 f"Project with key '{p['key']}' not found")
+    assert_error(
+        api.delete(f"/api/v1/projects/{p['key']}"),
+        404,
+        "NOT_FOUND",
+        f"Project with key '{p['key']}' not found",
+    )
 
 
 def test_delete_project_with_live_items_refused(api: httpx.Client) -> None:
@@ -331,8 +373,13 @@ def test_delete_project_with_live_items_refused(api: httpx.Client) -> None:
     p = create_project(api)
     w = create_item(api, p["id"], "task")
     r = api.delete(f"/api/v1/projects/{p['id']}")
-    assert_error(r, 400, "VALIDATION_ERROR", field=(None, "project_id", "id"),
-                 contains="Cannot delete project with 1 work item(s)")
+    assert_error(
+        r,
+        400,
+        "VALIDATION_ERROR",
+        field=(None, "project_id", "id"),
+        contains="Cannot delete project with 1 work item(s)",
+    )
     assert get_project(api, p["id"])["id"] == p["id"]
     ok(api.delete(f"/api/v1/work-items/{w['id']}"))
     assert ok(api.delete(f"/api/v1/projects/{p['id']}")) == {"deleted_id": p["id"]}
@@ -344,8 +391,13 @@ def test_delete_project_counts_live_items(api: httpx.Client) -> None:
     create_item(api, p["id"], "story", parent_id=e["id"])
     create_item(api, p["id"], "task")
     r = api.delete(f"/api/v1/projects/{p['key']}")
-    assert_error(r, 400, "VALIDATION_ERROR", field=(None, "project_id", "id"),
-                 contains="Cannot delete project with 3 work item(s)")
+    assert_error(
+        r,
+        400,
+        "VALIDATION_ERROR",
+        field=(None, "project_id", "id"),
+        contains="Cannot delete project with 3 work item(s)",
+    )
 
 
 def test_reuse_key_of_deleted_project_conflict(api: httpx.Client) -> None:
@@ -354,8 +406,12 @@ def test_reuse_key_of_deleted_project_conflict(api: httpx.Client) -> None:
     ok(api.put(f"/api/v1/projects/{p['id']}", json={"title": "v2", "expected_version": 1}))
     ok(api.delete(f"/api/v1/projects/{p['id']}"))
     r = api.post("/api/v1/projects", json={"title": "again", "key": p["key"]})
-    assert_error(r, 409, "CONFLICT",
-                 f"Project with key '{p['key']}' already exists (deleted) (current version: 2)")
+    assert_error(
+        r,
+        409,
+        "CONFLICT",
+        f"Project with key '{p['key']}' already exists (deleted) (current version: 2)",
+    )
 
 
 def test_archived_project_still_writable(api: httpx.Client) -> None:
@@ -363,8 +419,9 @@ def test_archived_project_still_writable(api: httpx.Client) -> None:
     ok(api.put(f"/api/v1/projects/{p['id']}", json={"status": "archived", "expected_version": 1}))
     w = create_item(api, p["id"], "task", "in archived")
     assert w["display_key"] == f"{p['key']}-1"
-    back = ok(api.put(f"/api/v1/projects/{p['id']}",
-                      json={"status": "active", "expected_version": 2}))["project"]
+    back = ok(
+        api.put(f"/api/v1/projects/{p['id']}", json={"status": "active", "expected_version": 2})
+    )["project"]
     assert back["status"] == "active"
     assert back["version"] == 3
     assert back["next_work_item_number"] == 2
@@ -378,17 +435,24 @@ def test_deleted_project_children_stay_reachable(api: httpx.Client) -> None:
     s = create_sprint(api, p["id"])
     ok(api.delete(f"/api/v1/projects/{p['id']}"))
     assert ok(api.get(f"/api/v1/sprints/{s['id']}"))["sprint"] == s
-    assert_error(api.get(f"/api/v1/projects/{p['id']}/sprints"), 404, "NOT_FOUND",
-                 f"Project with ID {p['id']} not found")
+    assert_error(
+        api.get(f"/api/v1/projects/{p['id']}/sprints"),
+        404,
+        "NOT_FOUND",
+        f"Project with ID {p['id']} not found",
+    )
 
 
 def test_update_project_field_validation_order(api: httpx.Client) -> None:
     # §1.4: title -> description -> status
     p = create_project(api)
-    r = api.put(f"/api/v1/projects/{p['id']}",
-                json={"title": " ", "status": "bad", "expected_version": 1})
+    r = api.put(
+        f"/api/v1/projects/{p['id']}", json={"title": " ", "status": "bad", "expected_version": 1}
+    )
     assert_error(r, 400, "VALIDATION_ERROR", field="title")
-    r = api.put(f"/api/v1/projects/{p['id']}",
-                json={"description": "", "status": "bad", "expected_version": 1})
+    r = api.put(
+        f"/api/v1/projects/{p['id']}",
+        json={"description": "", "status": "bad", "expected_version": 1},
+    )
     assert_error(r, 400, "VALIDATION_ERROR", field="status")
     assert get_project(api, p["id"]) == p

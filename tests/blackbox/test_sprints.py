@@ -39,10 +39,16 @@ def test_create_sprint_shape(api: httpx.Client) -> None:
     p = create_project(api)
     start = now()
     t0 = time.time()
-    r = api.post("/api/v1/sprints", json={
-        "project_id": p["id"], "name": "  Sprint 1  ", "goal": "  ship it ",
-        "start_date": start, "end_date": start + 14 * DAY,
-    })
+    r = api.post(
+        "/api/v1/sprints",
+        json={
+            "project_id": p["id"],
+            "name": "  Sprint 1  ",
+            "goal": "  ship it ",
+            "start_date": start,
+            "end_date": start + 14 * DAY,
+        },
+    )
     t1 = time.time()
     assert r.status_code == 200
     body = ok(r)
@@ -93,52 +99,68 @@ def test_create_sprint_user_header(api: httpx.Client) -> None:
 def test_create_sprint_empty_name(api: httpx.Client) -> None:
     p = create_project(api)
     for name in ("", "   "):
-        r = api.post("/api/v1/sprints", json={"project_id": p["id"], "name": name,
-                                               "start_date": T0, "end_date": T0 + DAY})
+        r = api.post(
+            "/api/v1/sprints",
+            json={"project_id": p["id"], "name": name, "start_date": T0, "end_date": T0 + DAY},
+        )
         assert_error(r, 400, "VALIDATION_ERROR", field="name")
 
 
 def test_create_sprint_project_id_must_be_uuid(api: httpx.Client) -> None:
     p = create_project(api)
-    r = api.post("/api/v1/sprints", json={"project_id": p["key"], "name": "S",
-                                           "start_date": T0, "end_date": T0 + DAY})
-    assert_error(r, 400, "VALIDATION_ERROR", f"Invalid project_id: '{p['key']}'",
-                 field="project_id")
+    r = api.post(
+        "/api/v1/sprints",
+        json={"project_id": p["key"], "name": "S", "start_date": T0, "end_date": T0 + DAY},
+    )
+    assert_error(
+        r, 400, "VALIDATION_ERROR", f"Invalid project_id: '{p['key']}'", field="project_id"
+    )
 
 
 def test_create_sprint_end_not_after_start(api: httpx.Client) -> None:
     p = create_project(api)
     for start, end in ((100, 100), (100, 50)):
-        r = api.post("/api/v1/sprints", json={"project_id": p["id"], "name": "S",
-                                               "start_date": start, "end_date": end})
-        assert_error(r, 400, "VALIDATION_ERROR", "end_date must be after start_date",
-                     field="end_date")
+        r = api.post(
+            "/api/v1/sprints",
+            json={"project_id": p["id"], "name": "S", "start_date": start, "end_date": end},
+        )
+        assert_error(
+            r, 400, "VALIDATION_ERROR", "end_date must be after start_date", field="end_date"
+        )
 
 
 def test_create_sprint_unrepresentable_timestamps(api: httpx.Client) -> None:
     p = create_project(api)
-    r = api.post("/api/v1/sprints", json={"project_id": p["id"], "name": "S",
-                                           "start_date": 10**14, "end_date": 10**14 + 1})
+    r = api.post(
+        "/api/v1/sprints",
+        json={"project_id": p["id"], "name": "S", "start_date": 10**14, "end_date": 10**14 + 1},
+    )
     assert_error(r, 400, "VALIDATION_ERROR", field="start_date")
-    r = api.post("/api/v1/sprints", json={"project_id": p["id"], "name": "S",
-                                           "start_date": T0, "end_date": 10**14})
+    r = api.post(
+        "/api/v1/sprints",
+        json={"project_id": p["id"], "name": "S", "start_date": T0, "end_date": 10**14},
+    )
     assert_error(r, 400, "VALIDATION_ERROR", field="end_date")
 
 
 def test_create_sprint_unknown_project_404(api: httpx.Client) -> None:
     u = new_uuid()
-    r = api.post("/api/v1/sprints", json={"project_id": u, "name": "S",
-                                           "start_date": T0, "end_date": T0 + DAY})
+    r = api.post(
+        "/api/v1/sprints",
+        json={"project_id": u, "name": "S", "start_date": T0, "end_date": T0 + DAY},
+    )
     assert_error(r, 404, "NOT_FOUND", f"Project {u} not found")
 
 
 def test_create_sprint_validation_order(api: httpx.Client) -> None:
     # name before project_id before dates
-    r = api.post("/api/v1/sprints", json={"project_id": "bad", "name": " ",
-                                           "start_date": 5, "end_date": 1})
+    r = api.post(
+        "/api/v1/sprints", json={"project_id": "bad", "name": " ", "start_date": 5, "end_date": 1}
+    )
     assert_error(r, 400, "VALIDATION_ERROR", field="name")
-    r = api.post("/api/v1/sprints", json={"project_id": "bad", "name": "n",
-                                           "start_date": 5, "end_date": 1})
+    r = api.post(
+        "/api/v1/sprints", json={"project_id": "bad", "name": "n", "start_date": 5, "end_date": 1}
+    )
     assert_error(r, 400, "VALIDATION_ERROR", field="project_id")
 
 
@@ -164,11 +186,16 @@ def test_list_sprints_ordered_by_start_desc(api: httpx.Client) -> None:
 
 
 def test_list_sprints_unknown_project(api: httpx.Client) -> None:
-    assert_error(api.get("/api/v1/projects/NOSPRINTPX/sprints"), 404, "NOT_FOUND",
-                 "Project with key 'NOSPRINTPX' not found")
+    assert_error(
+        api.get("/api/v1/projects/NOSPRINTPX/sprints"),
+        404,
+        "NOT_FOUND",
+        "Project with key 'NOSPRINTPX' not found",
+    )
     u = new_uuid()
-    assert_error(api.get(f"/api/v1/projects/{u}/sprints"), 404, "NOT_FOUND",
-                 f"Project with ID {u} not found")
+    assert_error(
+        api.get(f"/api/v1/projects/{u}/sprints"), 404, "NOT_FOUND", f"Project with ID {u} not found"
+    )
 
 
 def test_list_sprints_empty(api: httpx.Client) -> None:
@@ -195,10 +222,17 @@ def test_update_sprint_fields(api: httpx.Client) -> None:
     p = create_project(api)
     s = create_sprint(api, p["id"], "old", goal="goal")
     user = new_uuid()
-    r = api.put(f"/api/v1/sprints/{s['id']}", json={
-        "name": "  new name ", "goal": " new goal ", "start_date": s["start_date"] + 10,
-        "end_date": s["end_date"] + 10, "expected_version": 1,
-    }, headers={"X-User-Id": user})
+    r = api.put(
+        f"/api/v1/sprints/{s['id']}",
+        json={
+            "name": "  new name ",
+            "goal": " new goal ",
+            "start_date": s["start_date"] + 10,
+            "end_date": s["end_date"] + 10,
+            "expected_version": 1,
+        },
+        headers={"X-User-Id": user},
+    )
     body = ok(r)
     assert list(body.keys()) == ["sprint"]
     u = body["sprint"]
@@ -224,8 +258,18 @@ def test_update_sprint_blank_goal_null(api: httpx.Client) -> None:
 def test_update_sprint_noop(api: httpx.Client) -> None:
     p = create_project(api)
     s = create_sprint(api, p["id"], "same", goal="g")
-    u = ok(put_sprint(api, s["id"], 1, name="same", goal="g", status="planned",
-                      start_date=s["start_date"], end_date=s["end_date"]))["sprint"]
+    u = ok(
+        put_sprint(
+            api,
+            s["id"],
+            1,
+            name="same",
+            goal="g",
+            status="planned",
+            start_date=s["start_date"],
+            end_date=s["end_date"],
+        )
+    )["sprint"]
     assert u == s
     assert ok(put_sprint(api, s["id"], 1))["sprint"] == s
 
@@ -246,9 +290,13 @@ def test_update_sprint_errors(api: httpx.Client) -> None:
     r = put_sprint(api, s["id"], 1, end_date=s["start_date"] - 1)
     assert_error(r, 400, "VALIDATION_ERROR", "end_date must be after start_date", field="end_date")
     r = put_sprint(api, s["id"], 1, status="bogus")
-    assert_error(r, 400, "VALIDATION_ERROR",
-                 "Invalid status: 'bogus'. Valid values: planned, active, completed, cancelled",
-                 field="status")
+    assert_error(
+        r,
+        400,
+        "VALIDATION_ERROR",
+        "Invalid status: 'bogus'. Valid values: planned, active, completed, cancelled",
+        field="status",
+    )
     assert ok(api.get(f"/api/v1/sprints/{s['id']}"))["sprint"] == s
 
 
@@ -325,8 +373,9 @@ def test_delete_sprint(api: httpx.Client) -> None:
     r = api.delete(f"/api/v1/sprints/{s['id']}")
     assert r.status_code == 200
     assert ok(r) == {"deleted_id": s["id"]}
-    assert_error(api.get(f"/api/v1/sprints/{s['id']}"), 404, "NOT_FOUND",
-                 f"Sprint {s['id']} not found")
+    assert_error(
+        api.get(f"/api/v1/sprints/{s['id']}"), 404, "NOT_FOUND", f"Sprint {s['id']} not found"
+    )
     assert_error(api.delete(f"/api/v1/sprints/{s['id']}"), 404, "NOT_FOUND")
     assert ok(api.get(f"/api/v1/projects/{p['id']}/sprints")) == {"sprints": []}
     # work items keep their sprint_id
@@ -345,17 +394,14 @@ def test_delete_active_sprint_allowed(api: httpx.Client) -> None:
     assert ok(api.delete(f"/api/v1/sprints/{s['id']}")) == {"deleted_id": s["id"]}
 
 
-
 def test_update_validation_order(api: httpx.Client) -> None:
     # §1.4: name -> goal -> dates -> range -> status
     p = create_project(api)
     s = create_sprint(api, p["id"])
     r = put_sprint(api, s["id"], 1, name=" ", end_date=s["start_date"] - 5, status="bad")
     assert_error(r, 400, "VALIDATION_ERROR", field="name")
-    r = put_sprint(api, s["id"], 1, start_date=10**14, end_date=s["start_date"] - 5,
-                   status="bad")
+    r = put_sprint(api, s["id"], 1, start_date=10**14, end_date=s["start_date"] - 5, status="bad")
     assert_error(r, 400, "VALIDATION_ERROR", field="start_date")
     r = put_sprint(api, s["id"], 1, end_date=s["start_date"] - 5, status="bad")
-    assert_error(r, 400, "VALIDATION_ERROR", "end_date must be after start_date",
-                 field="end_date")
+    assert_error(r, 400, "VALIDATION_ERROR", "end_date must be after start_date", field="end_date")
     assert ok(api.get(f"/api/v1/sprints/{s['id']}"))["sprint"] == s

@@ -48,8 +48,13 @@ def empty_payload(**entities: list[dict[str, Any]]) -> dict[str, Any]:
         "schema_version": 1,
         "exported_at": "2026-03-01T18:53:59.426700+00:00",
         "exported_by": "pm-server",
-        "projects": [], "work_items": [], "sprints": [], "comments": [], "swim_lanes": [],
-        "dependencies": [], "time_entries": [],
+        "projects": [],
+        "work_items": [],
+        "sprints": [],
+        "comments": [],
+        "swim_lanes": [],
+        "dependencies": [],
+        "time_entries": [],
     }
     data.update(entities)
     return data
@@ -143,8 +148,14 @@ def test_full_export_ignores_flags(api: httpx.Client) -> None:
     w = create_item(api, p["id"], "task")
     create_comment(api, w["id"], "c")
     a = snapshot(api)
-    data = export_all(api, comments=False, sprints=False, dependencies=False,
-                      time_entries=False, descendant_levels=0)
+    data = export_all(
+        api,
+        comments=False,
+        sprints=False,
+        dependencies=False,
+        time_entries=False,
+        descendant_levels=0,
+    )
     data.pop("exported_at")
     assert data == a
 
@@ -208,18 +219,30 @@ def test_scoped_export_levels(api: httpx.Client, scoped: dict[str, Any]) -> None
 
 def test_scoped_export_flags(api: httpx.Client, scoped: dict[str, Any]) -> None:
     t, cms, deps, tes = scoped["t"], scoped["cms"], scoped["deps"], scoped["tes"]
-    d = export_all(api, work_item=t["E"]["id"], descendant_levels=1, comments=True,
-                   sprints=True, dependencies=True, time_entries=True)
+    d = export_all(
+        api,
+        work_item=t["E"]["id"],
+        descendant_levels=1,
+        comments=True,
+        sprints=True,
+        dependencies=True,
+        time_entries=True,
+    )
     assert d["projects"] == [] and d["swim_lanes"] == []
     assert ids(d["comments"]) == {cms["E"]["id"], cms["S1"]["id"]}
     assert d["sprints"] == [scoped["sp"]]
     assert ids(d["dependencies"]) == {deps["S1>S2"]["id"]}
     assert ids(d["time_entries"]) == {tes["E"]["id"]}
-    d = export_all(api, work_item=t["E"]["id"], descendant_levels=2, comments=True,
-                   dependencies=True, time_entries=True)
+    d = export_all(
+        api,
+        work_item=t["E"]["id"],
+        descendant_levels=2,
+        comments=True,
+        dependencies=True,
+        time_entries=True,
+    )
     assert ids(d["comments"]) == {cms["E"]["id"], cms["S1"]["id"], cms["T11"]["id"]}
-    assert ids(d["dependencies"]) == {deps["S1>S2"]["id"], deps["O>T21"]["id"],
-                                      deps["T11~O"]["id"]}
+    assert ids(d["dependencies"]) == {deps["S1>S2"]["id"], deps["O>T21"]["id"], deps["T11~O"]["id"]}
     assert ids(d["time_entries"]) == {tes["E"]["id"], tes["T21"]["id"]}
     assert d["sprints"] == []  # not flagged
     only_deps = export_all(api, work_item=t["O"]["id"], dependencies=True)
@@ -247,55 +270,131 @@ def fresh_dataset() -> dict[str, Any]:
     author, worker = new_uuid(), new_uuid()
     base = 1764100000
     project = {
-        "id": pid, "key": key, "title": f"Imported {key}", "description": "from file",
-        "status": "active", "version": 3, "created_at": base, "updated_at": base + 10,
-        "created_by": author, "updated_by": author, "next_work_item_number": 10,
+        "id": pid,
+        "key": key,
+        "title": f"Imported {key}",
+        "description": "from file",
+        "status": "active",
+        "version": 3,
+        "created_at": base,
+        "updated_at": base + 10,
+        "created_by": author,
+        "updated_by": author,
+        "next_work_item_number": 10,
     }
     sprint = {
-        "id": sid, "project_id": pid, "name": "Imp sprint", "goal": None,
-        "start_date": base, "end_date": base + 86400, "status": "active", "version": 2,
-        "created_at": base, "updated_at": base + 5, "created_by": author, "updated_by": author,
+        "id": sid,
+        "project_id": pid,
+        "name": "Imp sprint",
+        "goal": None,
+        "start_date": base,
+        "end_date": base + 86400,
+        "status": "active",
+        "version": 2,
+        "created_at": base,
+        "updated_at": base + 5,
+        "created_by": author,
+        "updated_by": author,
     }
 
-    def item(iid: str, typ: str, num: int, parent: str | None, pos: int,
-             **kw: Any) -> dict[str, Any]:
+    def item(
+        iid: str, typ: str, num: int, parent: str | None, pos: int, **kw: Any
+    ) -> dict[str, Any]:
         d = {
-            "id": iid, "display_key": f"{key}-{num}", "item_type": typ, "title": f"{typ} {num}",
-            "description": None, "status": "todo", "priority": "high", "parent_id": parent,
-            "project_id": pid, "assignee_id": None, "sprint_id": None, "story_points": None,
-            "item_number": num, "position": pos, "version": 4, "created_at": base + num,
-            "updated_at": base + 100 + num, "created_by": author, "updated_by": author,
+            "id": iid,
+            "display_key": f"{key}-{num}",
+            "item_type": typ,
+            "title": f"{typ} {num}",
+            "description": None,
+            "status": "todo",
+            "priority": "high",
+            "parent_id": parent,
+            "project_id": pid,
+            "assignee_id": None,
+            "sprint_id": None,
+            "story_points": None,
+            "item_number": num,
+            "position": pos,
+            "version": 4,
+            "created_at": base + num,
+            "updated_at": base + 100 + num,
+            "created_by": author,
+            "updated_by": author,
         }
         d.update(kw)
         return d
 
     epic = item(eid, "epic", 3, None, 1)
-    story = item(stid, "story", 5, eid, 1, sprint_id=sid, story_points=8, assignee_id=worker,
-                 status="done")
+    story = item(
+        stid, "story", 5, eid, 1, sprint_id=sid, story_points=8, assignee_id=worker, status="done"
+    )
     task = item(tid, "task", 7, stid, 2, description="")
-    comment = {"id": new_uuid(), "work_item_id": tid, "content": "imported comment",
-               "created_at": base + 200, "updated_at": base + 201, "created_by": author,
-               "updated_by": author}
-    dep = {"id": new_uuid(), "blocking_item_id": stid, "blocked_item_id": tid,
-           "dependency_type": "blocks", "created_at": base + 300, "created_by": author}
-    te_done = {"id": new_uuid(), "work_item_id": tid, "user_id": worker, "started_at": base,
-               "ended_at": base + 60, "duration_seconds": 60, "description": "d",
-               "is_running": False, "created_at": base, "updated_at": base + 60}
-    te_run = {"id": new_uuid(), "work_item_id": eid, "user_id": author, "started_at": base + 5,
-              "ended_at": None, "duration_seconds": None, "description": None,
-              "is_running": True, "created_at": base + 5, "updated_at": base + 5}
+    comment = {
+        "id": new_uuid(),
+        "work_item_id": tid,
+        "content": "imported comment",
+        "created_at": base + 200,
+        "updated_at": base + 201,
+        "created_by": author,
+        "updated_by": author,
+    }
+    dep = {
+        "id": new_uuid(),
+        "blocking_item_id": stid,
+        "blocked_item_id": tid,
+        "dependency_type": "blocks",
+        "created_at": base + 300,
+        "created_by": author,
+    }
+    te_done = {
+        "id": new_uuid(),
+        "work_item_id": tid,
+        "user_id": worker,
+        "started_at": base,
+        "ended_at": base + 60,
+        "duration_seconds": 60,
+        "description": "d",
+        "is_running": False,
+        "created_at": base,
+        "updated_at": base + 60,
+    }
+    te_run = {
+        "id": new_uuid(),
+        "work_item_id": eid,
+        "user_id": author,
+        "started_at": base + 5,
+        "ended_at": None,
+        "duration_seconds": None,
+        "description": None,
+        "is_running": True,
+        "created_at": base + 5,
+        "updated_at": base + 5,
+    }
     # children listed before parents: the server must sort them
-    return empty_payload(projects=[project], sprints=[sprint], work_items=[task, story, epic],
-                         comments=[comment], dependencies=[dep], time_entries=[te_done, te_run])
+    return empty_payload(
+        projects=[project],
+        sprints=[sprint],
+        work_items=[task, story, epic],
+        comments=[comment],
+        dependencies=[dep],
+        time_entries=[te_done, te_run],
+    )
 
 
 def test_import_creates_everything(api: httpx.Client) -> None:
     data = fresh_dataset()
     res = do_import(api, data)
     expect = zero()
-    expect.update({"projects": (1, 0, 0), "sprints": (1, 0, 0), "work_items": (3, 0, 0),
-                   "comments": (1, 0, 0), "dependencies": (1, 0, 0),
-                   "time_entries": (2, 0, 0)})
+    expect.update(
+        {
+            "projects": (1, 0, 0),
+            "sprints": (1, 0, 0),
+            "work_items": (3, 0, 0),
+            "comments": (1, 0, 0),
+            "dependencies": (1, 0, 0),
+            "time_entries": (2, 0, 0),
+        }
+    )
     assert counts(res) == expect
     p = data["projects"][0]
     assert get_project(api, p["id"]) == p
@@ -303,20 +402,30 @@ def test_import_creates_everything(api: httpx.Client) -> None:
     for w in data["work_items"]:
         assert get_item(api, w["id"]) == w
         assert get_item(api, w["display_key"]) == w
-    assert ok(api.get(f"/api/v1/sprints/{data['sprints'][0]['id']}"))["sprint"] == \
-        data["sprints"][0]
+    assert (
+        ok(api.get(f"/api/v1/sprints/{data['sprints'][0]['id']}"))["sprint"] == data["sprints"][0]
+    )
     tid = data["work_items"][0]["id"]
     assert ok(api.get(f"/api/v1/work-items/{tid}/comments"))["comments"] == data["comments"]
-    assert ok(api.get(f"/api/v1/work-items/{tid}/dependencies"))["dependencies"] == \
-        data["dependencies"]
+    assert (
+        ok(api.get(f"/api/v1/work-items/{tid}/dependencies"))["dependencies"]
+        == data["dependencies"]
+    )
     for te in data["time_entries"]:
         assert ok(api.get(f"/api/v1/time-entries/{te['id']}"))["time_entry"] == te
     # re-import: everything skipped
     again = do_import(api, data)
     expect = zero()
-    expect.update({"projects": (0, 0, 1), "sprints": (0, 0, 1), "work_items": (0, 0, 3),
-                   "comments": (0, 0, 1), "dependencies": (0, 0, 1),
-                   "time_entries": (0, 0, 2)})
+    expect.update(
+        {
+            "projects": (0, 0, 1),
+            "sprints": (0, 0, 1),
+            "work_items": (0, 0, 3),
+            "comments": (0, 0, 1),
+            "dependencies": (0, 0, 1),
+            "time_entries": (0, 0, 2),
+        }
+    )
     assert counts(again) == expect
 
 
@@ -348,22 +457,43 @@ def test_import_merge_newer_overwrites_older_skipped(api: httpx.Client) -> None:
     comment = copy.deepcopy(data["comments"][0])
     te = copy.deepcopy(data["time_entries"][0])
     # newer -> updated
-    p.update(title="Newer title", updated_at=p["updated_at"] + 1, next_work_item_number=99,
-             version=7)
-    epic.update(title="Newer epic", updated_at=epic["updated_at"] + 50, item_number=42,
-                display_key=f"{p['key']}-42", version=9)
+    p.update(
+        title="Newer title", updated_at=p["updated_at"] + 1, next_work_item_number=99, version=7
+    )
+    epic.update(
+        title="Newer epic",
+        updated_at=epic["updated_at"] + 50,
+        item_number=42,
+        display_key=f"{p['key']}-42",
+        version=9,
+    )
     sprint.update(name="Newer sprint", updated_at=sprint["updated_at"] + 1)
     comment.update(content="newer content", updated_at=comment["updated_at"] + 1)
     te.update(description="newer", updated_at=te["updated_at"] + 1)
     dep = copy.deepcopy(data["dependencies"][0])
     dep["dependency_type"] = "relates_to"
-    res = do_import(api, empty_payload(projects=[p], work_items=[epic], sprints=[sprint],
-                                       comments=[comment], time_entries=[te],
-                                       dependencies=[dep]))
+    res = do_import(
+        api,
+        empty_payload(
+            projects=[p],
+            work_items=[epic],
+            sprints=[sprint],
+            comments=[comment],
+            time_entries=[te],
+            dependencies=[dep],
+        ),
+    )
     expect = zero()
-    expect.update({"projects": (0, 1, 0), "sprints": (0, 1, 0), "work_items": (0, 1, 0),
-                   "comments": (0, 1, 0), "time_entries": (0, 1, 0),
-                   "dependencies": (0, 0, 1)})
+    expect.update(
+        {
+            "projects": (0, 1, 0),
+            "sprints": (0, 1, 0),
+            "work_items": (0, 1, 0),
+            "comments": (0, 1, 0),
+            "time_entries": (0, 1, 0),
+            "dependencies": (0, 0, 1),
+        }
+    )
     assert counts(res) == expect
     gp = get_project(api, p["id"])
     assert gp["title"] == "Newer title" and gp["version"] == 7
@@ -378,8 +508,10 @@ def test_import_merge_newer_overwrites_older_skipped(api: httpx.Client) -> None:
     assert ok(api.get(f"/api/v1/work-items/{tid}/comments"))["comments"] == [comment]
     assert ok(api.get(f"/api/v1/time-entries/{te['id']}"))["time_entry"] == te
     # dependencies are never updated
-    assert ok(api.get(f"/api/v1/work-items/{tid}/dependencies"))["dependencies"] == \
-        data["dependencies"]
+    assert (
+        ok(api.get(f"/api/v1/work-items/{tid}/dependencies"))["dependencies"]
+        == data["dependencies"]
+    )
     # older or equal updated_at -> skipped, nothing changes
     older = copy.deepcopy(p)
     older.update(title="Older", updated_at=p["updated_at"] - 5)
@@ -396,8 +528,16 @@ def test_import_merge_newer_overwrites_older_skipped(api: httpx.Client) -> None:
 def test_import_swim_lanes_skipped(api: httpx.Client) -> None:
     data = fresh_dataset()
     pid = data["projects"][0]["id"]
-    lane = {"id": new_uuid(), "project_id": pid, "name": "Todo", "status_value": "todo",
-            "position": 1, "is_default": True, "created_at": 1, "updated_at": 1}
+    lane = {
+        "id": new_uuid(),
+        "project_id": pid,
+        "name": "Todo",
+        "status_value": "todo",
+        "position": 1,
+        "is_default": True,
+        "created_at": 1,
+        "updated_at": 1,
+    }
     data["swim_lanes"] = [lane]
     res = do_import(api, data)
     assert counts(res)["swim_lanes"] == (0, 0, 1)
@@ -425,8 +565,9 @@ def test_import_unsupported_schema_version(api: httpx.Client) -> None:
     data["schema_version"] = 2
     before = snapshot(api)
     r = api.post("/api/v1/sync/import", json=data)
-    assert_error(r, 400, "VALIDATION_ERROR", "Unsupported schema version: 2",
-                 field="schema_version")
+    assert_error(
+        r, 400, "VALIDATION_ERROR", "Unsupported schema version: 2", field="schema_version"
+    )
     assert snapshot(api) == before
 
 
@@ -489,14 +630,29 @@ def test_import_larger_than_2_mib(server_factory: ServerFactory) -> None:
     data["sprints"] = data["comments"] = data["dependencies"] = data["time_entries"] = []
     blob = "x" * 6000
     for n in range(1, 451):
-        data["work_items"].append({
-            "id": new_uuid(), "display_key": f"{p['key']}-{n}", "item_type": "task",
-            "title": f"bulk {n}", "description": blob, "status": "backlog",
-            "priority": "low", "parent_id": None, "project_id": p["id"], "assignee_id": None,
-            "sprint_id": None, "story_points": None, "item_number": n, "position": n,
-            "version": 1, "created_at": 1764100000, "updated_at": 1764100000,
-            "created_by": LLM_USER, "updated_by": LLM_USER,
-        })
+        data["work_items"].append(
+            {
+                "id": new_uuid(),
+                "display_key": f"{p['key']}-{n}",
+                "item_type": "task",
+                "title": f"bulk {n}",
+                "description": blob,
+                "status": "backlog",
+                "priority": "low",
+                "parent_id": None,
+                "project_id": p["id"],
+                "assignee_id": None,
+                "sprint_id": None,
+                "story_points": None,
+                "item_number": n,
+                "position": n,
+                "version": 1,
+                "created_at": 1764100000,
+                "updated_at": 1764100000,
+                "created_by": LLM_USER,
+                "updated_by": LLM_USER,
+            }
+        )
     r = api.post("/api/v1/sync/import", json=data)
     assert len(r.request.content) > 2 * 1024 * 1024
     res = ok(r)
@@ -516,16 +672,25 @@ def populate(c: httpx.Client) -> None:
     create_item(c, p2["id"], "story", "cross-project child", parent_id=t["E"]["id"], user=bob)
     sp = create_sprint(c, p1["id"], "S1", goal="g", user=alice)
     create_sprint(c, p2["id"], "S2", start=now() - 30 * 86400, end=now() - 16 * 86400)
-    ok(update_item(c, t["T11"]["id"], 1, status="done", assignee_id=alice, sprint_id=sp["id"],
-                   story_points=3, user=bob))
+    ok(
+        update_item(
+            c,
+            t["T11"]["id"],
+            1,
+            status="done",
+            assignee_id=alice,
+            sprint_id=sp["id"],
+            story_points=3,
+            user=bob,
+        )
+    )
     ok(update_item(c, t["S2"]["id"], 1, description="émoji 🚀 and עברית", priority="critical"))
     create_comment(c, t["T11"]["id"], "comment by alice", user=alice)
     create_comment(c, t["E"]["id"], "comment by llm")
     create_dependency(c, t["T11"]["id"], t["T21"]["id"], user=bob)
     create_dependency(c, t["S1"]["id"], t["S2"]["id"], "relates_to")
     te = start_timer(c, t["T12"]["id"], "stopped", user=alice)
-    ok(c.put(f"/api/v1/time-entries/{te['id']}", json={"stop": True},
-             headers={"X-User-Id": alice}))
+    ok(c.put(f"/api/v1/time-entries/{te['id']}", json={"stop": True}, headers={"X-User-Id": alice}))
     start_timer(c, t["T21"]["id"], "running", user=bob)
     gone = create_item(c, p2["id"], "task", "deleted later")
     ok(c.delete(f"/api/v1/work-items/{gone['id']}"))
@@ -542,8 +707,12 @@ def test_export_import_round_trip(server_factory: ServerFactory) -> None:
         assert snapshot(cb)["projects"] == []
         res = do_import(cb, exported)
         assert counts(res) == {
-            "projects": (2, 0, 0), "sprints": (2, 0, 0), "swim_lanes": (0, 0, 0),
-            "work_items": (8, 0, 0), "comments": (2, 0, 0), "dependencies": (2, 0, 0),
+            "projects": (2, 0, 0),
+            "sprints": (2, 0, 0),
+            "swim_lanes": (0, 0, 0),
+            "work_items": (8, 0, 0),
+            "comments": (2, 0, 0),
+            "dependencies": (2, 0, 0),
             "time_entries": (2, 0, 0),
         }
         again = export_all(cb)
@@ -570,14 +739,16 @@ def test_export_lists_imported_data_per_project(server_factory: ServerFactory) -
         items = list_items(cb, p["key"], include_done=True)
         assert {w["id"] for w in items} == {w["id"] for w in data["work_items"]}
         # the done story is hidden by default; epic (position 1) before task (position 2)
-        assert [w["id"] for w in list_items(cb, p["key"])] == [data["work_items"][2]["id"],
-                                                              data["work_items"][0]["id"]]
+        assert [w["id"] for w in list_items(cb, p["key"])] == [
+            data["work_items"][2]["id"],
+            data["work_items"][0]["id"],
+        ]
         exported = export_all(cb)
         assert exported["projects"] == [p]
         assert sorted(exported["work_items"], key=lambda w: w["id"]) == sorted(
-            data["work_items"], key=lambda w: w["id"])
+            data["work_items"], key=lambda w: w["id"]
+        )
     b.stop()
-
 
 
 def test_scoped_export_of_deleted_item_404(api: httpx.Client) -> None:
@@ -587,8 +758,9 @@ def test_scoped_export_of_deleted_item_404(api: httpx.Client) -> None:
     r = api.get("/api/v1/sync/export", params={"work_item": w["id"]})
     assert_error(r, 404, "NOT_FOUND", f"Work item with ID {w['id']} not found")
     r = api.get("/api/v1/sync/export", params={"work_item": w["display_key"]})
-    assert_error(r, 404, "NOT_FOUND",
-                 f"Work item {w['display_key']} not found in project {p['key']}")
+    assert_error(
+        r, 404, "NOT_FOUND", f"Work item {w['display_key']} not found in project {p['key']}"
+    )
 
 
 def test_export_display_key_unknown_when_project_deleted(server_factory: ServerFactory) -> None:
@@ -607,11 +779,15 @@ def test_export_display_key_unknown_when_project_deleted(server_factory: ServerF
     with srv.client() as c:
         data = export_all(c)
         assert [p["key"] for p in data["projects"]] == ["WEB"]
-        api_items = [w for w in data["work_items"]
-                     if w["project_id"] == "cd02c5e1-1635-4d03-951f-d8f9a2c68e45"]
+        api_items = [
+            w
+            for w in data["work_items"]
+            if w["project_id"] == "cd02c5e1-1635-4d03-951f-d8f9a2c68e45"
+        ]
         assert len(api_items) == 26
         assert sorted(w["display_key"] for w in api_items) == sorted(
-            f"UNKNOWN-{n}" for n in range(1, 27))
+            f"UNKNOWN-{n}" for n in range(1, 27)
+        )
         web = [w for w in data["work_items"] if w["display_key"].startswith("WEB-")]
         assert len(web) == 26
     srv.stop()
@@ -620,7 +796,6 @@ def test_export_display_key_unknown_when_project_deleted(server_factory: ServerF
 def test_import_over_64_mib_rejected(api: httpx.Client) -> None:
     before = snapshot(api)
     body = b'{"schema_version": 1, "pad": "' + b"a" * (64 * 1024 * 1024 + 16) + b'"}'
-    r = api.post("/api/v1/sync/import", content=body,
-                 headers={"Content-Type": "application/json"})
+    r = api.post("/api/v1/sync/import", content=body, headers={"Content-Type": "application/json"})
     assert_error(r, 413, "PAYLOAD_TOO_LARGE", field=ANY_FIELD)
     assert snapshot(api) == before

@@ -40,8 +40,11 @@ def test_start_timer_shape(api: httpx.Client) -> None:
     w = item(api)
     user = new_uuid()
     t0 = time.time()
-    r = api.post("/api/v1/time-entries", json={"work_item_id": w["id"], "description": "  work  "},
-                 headers={"X-User-Id": user})
+    r = api.post(
+        "/api/v1/time-entries",
+        json={"work_item_id": w["id"], "description": "  work  "},
+        headers={"X-User-Id": user},
+    )
     t1 = time.time()
     assert r.status_code == 200
     body = ok(r)
@@ -77,16 +80,26 @@ def test_description_has_no_length_cap_on_rest(api: httpx.Client) -> None:
     user = new_uuid()
     t = start_timer(api, w["id"], "d" * 1500, user=user)
     assert t["description"] == "d" * 1500
-    u = ok(api.put(f"/api/v1/time-entries/{t['id']}", json={"description": "e" * 2000},
-                   headers={"X-User-Id": user}))["time_entry"]
+    u = ok(
+        api.put(
+            f"/api/v1/time-entries/{t['id']}",
+            json={"description": "e" * 2000},
+            headers={"X-User-Id": user},
+        )
+    )["time_entry"]
     assert u["description"] == "e" * 2000
 
 
 def test_start_timer_errors(api: httpx.Client) -> None:
     w = item(api)
     r = api.post("/api/v1/time-entries", json={"work_item_id": w["display_key"]})
-    assert_error(r, 400, "VALIDATION_ERROR", f"Invalid work_item_id: '{w['display_key']}'",
-                 field="work_item_id")
+    assert_error(
+        r,
+        400,
+        "VALIDATION_ERROR",
+        f"Invalid work_item_id: '{w['display_key']}'",
+        field="work_item_id",
+    )
     u = new_uuid()
     r = api.post("/api/v1/time-entries", json={"work_item_id": u})
     assert_error(r, 404, "NOT_FOUND", field=(None, "work_item_id"), contains=u)
@@ -120,8 +133,9 @@ def test_get_time_entry_errors(api: httpx.Client) -> None:
     err = assert_error(api.get("/api/v1/time-entries/nope"), 400, "VALIDATION_ERROR")
     assert err["message"].startswith("Invalid UUID format: ")
     u = new_uuid()
-    assert_error(api.get(f"/api/v1/time-entries/{u}"), 404, "NOT_FOUND",
-                 f"Time entry {u} not found")
+    assert_error(
+        api.get(f"/api/v1/time-entries/{u}"), 404, "NOT_FOUND", f"Time entry {u} not found"
+    )
 
 
 def test_list_time_entries(api: httpx.Client) -> None:
@@ -138,8 +152,12 @@ def test_list_time_entries(api: httpx.Client) -> None:
         check_time_entry(t)
     assert ok(api.get(f"/api/v1/work-items/{w['display_key']}/time-entries")) == body
     u = new_uuid()
-    assert_error(api.get(f"/api/v1/work-items/{u}/time-entries"), 404, "NOT_FOUND",
-                 f"Work item with ID {u} not found")
+    assert_error(
+        api.get(f"/api/v1/work-items/{u}/time-entries"),
+        404,
+        "NOT_FOUND",
+        f"Work item with ID {u} not found",
+    )
 
 
 def test_stop_timer(api: httpx.Client) -> None:
@@ -147,8 +165,7 @@ def test_stop_timer(api: httpx.Client) -> None:
     user = new_uuid()
     t = start_timer(api, w["id"], "x", user=user)
     t0 = time.time()
-    r = api.put(f"/api/v1/time-entries/{t['id']}", json={"stop": True},
-                headers={"X-User-Id": user})
+    r = api.put(f"/api/v1/time-entries/{t['id']}", json={"stop": True}, headers={"X-User-Id": user})
     t1 = time.time()
     body = ok(r)
     assert list(body.keys()) == ["time_entry"]
@@ -162,8 +179,9 @@ def test_stop_timer(api: httpx.Client) -> None:
     assert s["started_at"] == t["started_at"]
     assert s["description"] == "x"
     # stopping again is silently ignored
-    again = ok(api.put(f"/api/v1/time-entries/{t['id']}", json={"stop": True},
-                       headers={"X-User-Id": user}))["time_entry"]
+    again = ok(
+        api.put(f"/api/v1/time-entries/{t['id']}", json={"stop": True}, headers={"X-User-Id": user})
+    )["time_entry"]
     assert again == s
     assert get_entry(api, t["id"]) == s
 
@@ -182,14 +200,22 @@ def test_edit_description(api: httpx.Client) -> None:
     w = item(api)
     user = new_uuid()
     t = start_timer(api, w["id"], "old", user=user)
-    r = api.put(f"/api/v1/time-entries/{t['id']}", json={"description": "  new  "},
-                headers={"X-User-Id": user})
+    r = api.put(
+        f"/api/v1/time-entries/{t['id']}",
+        json={"description": "  new  "},
+        headers={"X-User-Id": user},
+    )
     u = ok(r)["time_entry"]
     assert u["description"] == "new"
     assert u["is_running"] is True and u["ended_at"] is None
     assert u["updated_at"] >= t["updated_at"]
-    u = ok(api.put(f"/api/v1/time-entries/{t['id']}", json={"description": " "},
-                   headers={"X-User-Id": user}))["time_entry"]
+    u = ok(
+        api.put(
+            f"/api/v1/time-entries/{t['id']}",
+            json={"description": " "},
+            headers={"X-User-Id": user},
+        )
+    )["time_entry"]
     assert u["description"] is None
 
 
@@ -201,28 +227,44 @@ def test_time_entries_owner_only(api: httpx.Client) -> None:
     t = start_timer(api, w["id"], "mine", user=owner)
     for body in ({"stop": True}, {"description": "theirs"}):
         r = api.put(f"/api/v1/time-entries/{t['id']}", json=body, headers={"X-User-Id": other})
-        assert_error(r, 403, "UNAUTHORIZED", field=(None, "user_id", "id", "time_entry_id"),
-                     contains="another user")
+        assert_error(
+            r,
+            403,
+            "UNAUTHORIZED",
+            field=(None, "user_id", "id", "time_entry_id"),
+            contains="another user",
+        )
     r = api.delete(f"/api/v1/time-entries/{t['id']}", headers={"X-User-Id": other})
-    assert_error(r, 403, "UNAUTHORIZED", field=(None, "user_id", "id", "time_entry_id"),
-                 contains="another user")
+    assert_error(
+        r,
+        403,
+        "UNAUTHORIZED",
+        field=(None, "user_id", "id", "time_entry_id"),
+        contains="another user",
+    )
     r = api.delete(f"/api/v1/time-entries/{t['id']}")  # LLM user is not the owner either
     assert_error(r, 403, "UNAUTHORIZED", field=(None, "user_id", "id", "time_entry_id"))
     assert get_entry(api, t["id"]) == t
 
 
 def test_update_errors(api: httpx.Client) -> None:
-    err = assert_error(api.put("/api/v1/time-entries/zzz", json={"stop": True}), 400,
-                       "VALIDATION_ERROR")
+    err = assert_error(
+        api.put("/api/v1/time-entries/zzz", json={"stop": True}), 400, "VALIDATION_ERROR"
+    )
     assert err["message"].startswith("Invalid UUID format: ")
     u = new_uuid()
-    assert_error(api.put(f"/api/v1/time-entries/{u}", json={"stop": True}), 404, "NOT_FOUND",
-                 f"Time entry {u} not found")
+    assert_error(
+        api.put(f"/api/v1/time-entries/{u}", json={"stop": True}),
+        404,
+        "NOT_FOUND",
+        f"Time entry {u} not found",
+    )
     w = item(api)
     user = new_uuid()
     t = start_timer(api, w["id"], user=user)
-    r = api.put(f"/api/v1/time-entries/{t['id']}", json={"stop": "yes"},
-                headers={"X-User-Id": user})
+    r = api.put(
+        f"/api/v1/time-entries/{t['id']}", json={"stop": "yes"}, headers={"X-User-Id": user}
+    )
     assert_error(r, 422, "VALIDATION_ERROR", field=("stop", "$.stop"))
     assert get_entry(api, t["id"]) == t
 
@@ -234,11 +276,19 @@ def test_delete_time_entry(api: httpx.Client) -> None:
     r = api.delete(f"/api/v1/time-entries/{t['id']}", headers={"X-User-Id": user})
     assert r.status_code == 200
     assert ok(r) == {"deleted_id": t["id"]}
-    assert_error(api.get(f"/api/v1/time-entries/{t['id']}"), 404, "NOT_FOUND",
-                 f"Time entry {t['id']} not found")
+    assert_error(
+        api.get(f"/api/v1/time-entries/{t['id']}"),
+        404,
+        "NOT_FOUND",
+        f"Time entry {t['id']} not found",
+    )
     assert ok(api.get(f"/api/v1/work-items/{w['id']}/time-entries")) == {"time_entries": []}
-    assert_error(api.delete(f"/api/v1/time-entries/{t['id']}", headers={"X-User-Id": user}),
-                 404, "NOT_FOUND", f"Time entry {t['id']} not found")
+    assert_error(
+        api.delete(f"/api/v1/time-entries/{t['id']}", headers={"X-User-Id": user}),
+        404,
+        "NOT_FOUND",
+        f"Time entry {t['id']} not found",
+    )
     err = assert_error(api.delete("/api/v1/time-entries/1"), 400, "VALIDATION_ERROR")
     assert err["message"].startswith("Invalid UUID format: ")
 
@@ -249,11 +299,21 @@ def test_description_change_bumps_updated_at_noop_does_not(api: httpx.Client) ->
     user = new_uuid()
     t = start_timer(api, w["id"], "first", user=user)
     wait_for_second_after(t["updated_at"])
-    same = ok(api.put(f"/api/v1/time-entries/{t['id']}", json={"description": "first"},
-                      headers={"X-User-Id": user}))["time_entry"]
+    same = ok(
+        api.put(
+            f"/api/v1/time-entries/{t['id']}",
+            json={"description": "first"},
+            headers={"X-User-Id": user},
+        )
+    )["time_entry"]
     assert same == t
-    u = ok(api.put(f"/api/v1/time-entries/{t['id']}", json={"description": "second"},
-                   headers={"X-User-Id": user}))["time_entry"]
+    u = ok(
+        api.put(
+            f"/api/v1/time-entries/{t['id']}",
+            json={"description": "second"},
+            headers={"X-User-Id": user},
+        )
+    )["time_entry"]
     assert u["description"] == "second"
     assert u["updated_at"] > t["updated_at"]
     assert u["started_at"] == t["started_at"] and u["created_at"] == t["created_at"]
@@ -264,8 +324,9 @@ def test_stop_after_a_second_has_positive_duration(api: httpx.Client) -> None:
     user = new_uuid()
     t = start_timer(api, w["id"], user=user)
     wait_for_second_after(t["started_at"])
-    s = ok(api.put(f"/api/v1/time-entries/{t['id']}", json={"stop": True},
-                   headers={"X-User-Id": user}))["time_entry"]
+    s = ok(
+        api.put(f"/api/v1/time-entries/{t['id']}", json={"stop": True}, headers={"X-User-Id": user})
+    )["time_entry"]
     assert s["duration_seconds"] >= 1
     assert s["duration_seconds"] == s["ended_at"] - s["started_at"]
     assert s["updated_at"] > t["updated_at"]

@@ -43,8 +43,9 @@ def test_list_envelope_and_shape(api: httpx.Client, tree: dict[str, Any]) -> Non
     assert list(body.keys()) == ["work_items"]
     for w in body["work_items"]:
         check_work_item(w)
-    assert idset(body["work_items"]) == {tree[k]["id"] for k in
-                                         ("E", "S1", "S2", "T11", "T12", "T21", "O")}
+    assert idset(body["work_items"]) == {
+        tree[k]["id"] for k in ("E", "S1", "S2", "T11", "T12", "T21", "O")
+    }
     listed = {w["id"]: w for w in body["work_items"]}
     assert listed[tree["T11"]["id"]] == tree["T11"]
     assert ok(api.get(f"/api/v1/projects/{p['key']}/work-items")) == body
@@ -67,10 +68,18 @@ def test_list_empty_and_unknown_project(api: httpx.Client) -> None:
     p = create_project(api)
     assert ok(api.get(f"/api/v1/projects/{p['id']}/work-items")) == {"work_items": []}
     u = new_uuid()
-    assert_error(api.get(f"/api/v1/projects/{u}/work-items"), 404, "NOT_FOUND",
-                 f"Project with ID {u} not found")
-    assert_error(api.get("/api/v1/projects/not-a-uuid/work-items"), 404, "NOT_FOUND",
-                 "Project with key 'not-a-uuid' not found")
+    assert_error(
+        api.get(f"/api/v1/projects/{u}/work-items"),
+        404,
+        "NOT_FOUND",
+        f"Project with ID {u} not found",
+    )
+    assert_error(
+        api.get("/api/v1/projects/not-a-uuid/work-items"),
+        404,
+        "NOT_FOUND",
+        "Project with key 'not-a-uuid' not found",
+    )
 
 
 def test_list_excludes_other_projects_and_deleted(api: httpx.Client, tree: dict[str, Any]) -> None:
@@ -88,7 +97,8 @@ def test_filter_type(api: httpx.Client, tree: dict[str, Any]) -> None:
     assert idset(list_items(api, p["id"], type="epic")) == {tree["E"]["id"]}
     assert idset(list_items(api, p["id"], type="story")) == {tree["S1"]["id"], tree["S2"]["id"]}
     assert idset(list_items(api, p["id"], type="task")) == {
-        tree[k]["id"] for k in ("T11", "T12", "T21", "O")}
+        tree[k]["id"] for k in ("T11", "T12", "T21", "O")
+    }
     assert list_items(api, p["id"], type="bug") == []
 
 
@@ -97,7 +107,9 @@ def test_filter_status(api: httpx.Client, tree: dict[str, Any]) -> None:
     ok(update_item(api, tree["T11"]["id"], 1, status="in_progress"))
     ok(update_item(api, tree["T12"]["id"], 1, status="in_progress"))
     assert idset(list_items(api, p["id"], status="in_progress")) == {
-        tree["T11"]["id"], tree["T12"]["id"]}
+        tree["T11"]["id"],
+        tree["T12"]["id"],
+    }
     assert len(list_items(api, p["id"], status="backlog")) == 5
     assert list_items(api, p["id"], status="review") == []
 
@@ -117,7 +129,9 @@ def test_filter_sprint(api: httpx.Client, tree: dict[str, Any]) -> None:
     ok(update_item(api, tree["S2"]["id"], 1, sprint_id=s["id"]))
     ok(update_item(api, tree["T21"]["id"], 1, sprint_id=s2["id"]))
     assert idset(list_items(api, p["id"], sprint_id=s["id"])) == {
-        tree["T11"]["id"], tree["S2"]["id"]}
+        tree["T11"]["id"],
+        tree["S2"]["id"],
+    }
     assert idset(list_items(api, p["id"], sprint_id=s2["id"])) == {tree["T21"]["id"]}
     assert list_items(api, p["id"], sprint_id=new_uuid()) == []
 
@@ -125,9 +139,13 @@ def test_filter_sprint(api: httpx.Client, tree: dict[str, Any]) -> None:
 def test_filter_parent_id(api: httpx.Client, tree: dict[str, Any]) -> None:
     p = tree["project"]
     assert idset(list_items(api, p["id"], parent_id=tree["S1"]["id"])) == {
-        tree["T11"]["id"], tree["T12"]["id"]}
+        tree["T11"]["id"],
+        tree["T12"]["id"],
+    }
     assert idset(list_items(api, p["id"], parent_id=tree["E"]["id"])) == {
-        tree["S1"]["id"], tree["S2"]["id"]}
+        tree["S1"]["id"],
+        tree["S2"]["id"],
+    }
     # display keys are not resolved in this filter: no match, not an error
     assert list_items(api, p["id"], parent_id=tree["S1"]["display_key"]) == []
 
@@ -137,10 +155,13 @@ def test_filter_orphaned(api: httpx.Client, tree: dict[str, Any]) -> None:
     assert idset(list_items(api, p["id"], orphaned="true")) == {tree["E"]["id"], tree["O"]["id"]}
     # orphaned=true ignores parent_id
     assert idset(list_items(api, p["id"], orphaned="true", parent_id=tree["S1"]["id"])) == {
-        tree["E"]["id"], tree["O"]["id"]}
+        tree["E"]["id"],
+        tree["O"]["id"],
+    }
     assert len(list_items(api, p["id"], orphaned="false")) == 7
     assert idset(list_items(api, p["id"], orphaned="false", parent_id=tree["S2"]["id"])) == {
-        tree["T21"]["id"]}
+        tree["T21"]["id"]
+    }
     assert idset(list_items(api, p["id"], orphaned="true", type="task")) == {tree["O"]["id"]}
 
 
@@ -148,15 +169,20 @@ def test_filter_descendants_of(api: httpx.Client, tree: dict[str, Any]) -> None:
     p = tree["project"]
     everything_below_e = {tree[k]["id"] for k in ("S1", "S2", "T11", "T12", "T21")}
     assert idset(list_items(api, p["id"], descendants_of=tree["E"]["id"])) == everything_below_e
-    assert idset(list_items(api, p["id"], descendants_of=tree["E"]["display_key"])) == \
-        everything_below_e
+    assert (
+        idset(list_items(api, p["id"], descendants_of=tree["E"]["display_key"]))
+        == everything_below_e
+    )
     assert idset(list_items(api, p["id"], descendants_of=tree["S1"]["id"])) == {
-        tree["T11"]["id"], tree["T12"]["id"]}
+        tree["T11"]["id"],
+        tree["T12"]["id"],
+    }
     assert list_items(api, p["id"], descendants_of=tree["T11"]["id"]) == []
     assert list_items(api, p["id"], descendants_of=tree["O"]["display_key"]) == []
     # combined with other filters
     assert idset(list_items(api, p["id"], descendants_of=tree["E"]["id"], type="task")) == {
-        tree[k]["id"] for k in ("T11", "T12", "T21")}
+        tree[k]["id"] for k in ("T11", "T12", "T21")
+    }
     # ordered by position
     got = list_items(api, p["id"], descendants_of=tree["E"]["id"])
     assert [w["position"] for w in got] == sorted(w["position"] for w in got)
@@ -165,9 +191,13 @@ def test_filter_descendants_of(api: httpx.Client, tree: dict[str, Any]) -> None:
 def test_filter_ancestors_of(api: httpx.Client, tree: dict[str, Any]) -> None:
     p = tree["project"]
     assert idset(list_items(api, p["id"], ancestors_of=tree["T21"]["id"])) == {
-        tree["S2"]["id"], tree["E"]["id"]}
+        tree["S2"]["id"],
+        tree["E"]["id"],
+    }
     assert idset(list_items(api, p["id"], ancestors_of=tree["T21"]["display_key"])) == {
-        tree["S2"]["id"], tree["E"]["id"]}
+        tree["S2"]["id"],
+        tree["E"]["id"],
+    }
     assert idset(list_items(api, p["id"], ancestors_of=tree["S1"]["id"])) == {tree["E"]["id"]}
     assert list_items(api, p["id"], ancestors_of=tree["E"]["id"]) == []
     assert list_items(api, p["id"], ancestors_of=tree["O"]["id"]) == []
@@ -180,8 +210,9 @@ def test_filter_descendants_unresolvable(api: httpx.Client, tree: dict[str, Any]
     assert_error(r, 404, "NOT_FOUND", f"Work item with ID {u} not found")
     r = api.get(f"/api/v1/projects/{p['id']}/work-items", params={"ancestors_of": "bad-key"})
     assert_error(r, 400, "BAD_REQUEST")
-    r = api.get(f"/api/v1/projects/{p['id']}/work-items",
-                params={"descendants_of": f"{p['key']}-999"})
+    r = api.get(
+        f"/api/v1/projects/{p['id']}/work-items", params={"descendants_of": f"{p['key']}-999"}
+    )
     assert_error(r, 404, "NOT_FOUND", f"Work item {p['key']}-999 not found in project {p['key']}")
 
 
@@ -197,13 +228,16 @@ def test_include_done(api: httpx.Client, tree: dict[str, Any]) -> None:
     assert len(everything) == 7
     assert idset(list_items(api, p["id"], status="done")) == set()
     assert idset(list_items(api, p["id"], status="done", include_done="true")) == {
-        tree["T12"]["id"], tree["O"]["id"]}
+        tree["T12"]["id"],
+        tree["O"]["id"],
+    }
     # done items stay directly readable
     assert get_item(api, tree["O"]["id"])["status"] == "done"
 
 
 def test_include_done_false_traverses_through_done_items(
-        api: httpx.Client, tree: dict[str, Any]) -> None:
+    api: httpx.Client, tree: dict[str, Any]
+) -> None:
     # compat.md: traversal runs over all live items, then done items are left out
     p = tree["project"]
     ok(update_item(api, tree["S1"]["id"], 1, status="done"))
@@ -227,11 +261,14 @@ def test_descendants_skip_deleted(api: httpx.Client, tree: dict[str, Any]) -> No
     assert got == {tree[k]["id"] for k in ("S1", "S2", "T11", "T12")}
 
 
-@pytest.mark.parametrize("params", [
-    {"include_done": "yes"},
-    {"orphaned": "maybe"},
-    {"include_done": "1x"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"include_done": "yes"},
+        {"orphaned": "maybe"},
+        {"include_done": "1x"},
+    ],
+)
 def test_bad_query_values(api: httpx.Client, tree: dict[str, Any], params: dict[str, str]) -> None:
     p = tree["project"]
     r = api.get(f"/api/v1/projects/{p['id']}/work-items", params=params)

@@ -37,8 +37,9 @@ def post_item(api: httpx.Client, **body: object) -> httpx.Response:
 def test_create_work_item_shape(api: httpx.Client) -> None:
     p = create_project(api)
     t0 = time.time()
-    r = post_item(api, project_id=p["id"], item_type="task", title="  Do it  ",
-                  description="  details  ")
+    r = post_item(
+        api, project_id=p["id"], item_type="task", title="  Do it  ", description="  details  "
+    )
     t1 = time.time()
     assert r.status_code == 200
     body = ok(r)
@@ -69,8 +70,9 @@ def test_create_work_item_shape(api: httpx.Client) -> None:
 def test_create_work_item_with_status_priority_and_user(api: httpx.Client) -> None:
     p = create_project(api)
     user = new_uuid()
-    w = create_item(api, p["id"], "story", "S", status="in_progress", priority="critical",
-                    user=user)
+    w = create_item(
+        api, p["id"], "story", "S", status="in_progress", priority="critical", user=user
+    )
     assert (w["status"], w["priority"]) == ("in_progress", "critical")
     assert w["created_by"] == user and w["updated_by"] == user
 
@@ -156,15 +158,19 @@ def test_valid_hierarchy(api: httpx.Client) -> None:
     [
         ("epic", "task", "Validation failed: Invalid hierarchy: Task cannot be a child of Epic"),
         ("epic", "epic", "Validation failed: Invalid hierarchy: Epic cannot be a child of Epic"),
-        ("story", "story",
-         "Validation failed: Invalid hierarchy: Story cannot be a child of Story"),
+        (
+            "story",
+            "story",
+            "Validation failed: Invalid hierarchy: Story cannot be a child of Story",
+        ),
         ("story", "epic", "Validation failed: Invalid hierarchy: Epic cannot be a child of Story"),
         ("task", "task", "Validation failed: Invalid hierarchy: Task cannot be a child of Task"),
         ("task", "story", "Validation failed: Invalid hierarchy: Story cannot be a child of Task"),
     ],
 )
-def test_invalid_hierarchy_on_create(api: httpx.Client, parent_type: str, child_type: str,
-                                     message: str) -> None:
+def test_invalid_hierarchy_on_create(
+    api: httpx.Client, parent_type: str, child_type: str, message: str
+) -> None:
     p = create_project(api)
     if parent_type == "epic":
         parent = create_item(api, p["id"], "epic")
@@ -180,13 +186,23 @@ def test_invalid_hierarchy_on_create(api: httpx.Client, parent_type: str, child_
 def test_parent_not_found(api: httpx.Client) -> None:
     p = create_project(api)
     r = post_item(api, project_id=p["id"], item_type="story", title="c", parent_id=new_uuid())
-    assert_error(r, 400, "VALIDATION_ERROR", "Validation failed: Parent work item not found",
-                 field="parent_id")
+    assert_error(
+        r,
+        400,
+        "VALIDATION_ERROR",
+        "Validation failed: Parent work item not found",
+        field="parent_id",
+    )
     e = create_item(api, p["id"], "epic")
     ok(api.delete(f"/api/v1/work-items/{e['id']}"))
     r = post_item(api, project_id=p["id"], item_type="story", title="c", parent_id=e["id"])
-    assert_error(r, 400, "VALIDATION_ERROR", "Validation failed: Parent work item not found",
-                 field="parent_id")
+    assert_error(
+        r,
+        400,
+        "VALIDATION_ERROR",
+        "Validation failed: Parent work item not found",
+        field="parent_id",
+    )
 
 
 def test_cross_project_parent_allowed_on_create(api: httpx.Client) -> None:
@@ -201,8 +217,13 @@ def test_cross_project_parent_allowed_on_create(api: httpx.Client) -> None:
 def test_invalid_item_type(api: httpx.Client) -> None:
     p = create_project(api)
     r = post_item(api, project_id=p["id"], item_type="bug", title="x")
-    assert_error(r, 400, "VALIDATION_ERROR",
-                 "Invalid item_type: bug. Valid values: epic, story, task", field="item_type")
+    assert_error(
+        r,
+        400,
+        "VALIDATION_ERROR",
+        "Invalid item_type: bug. Valid values: epic, story, task",
+        field="item_type",
+    )
     r = post_item(api, project_id=p["id"], item_type="Epic", title="x")
     assert_error(r, 400, "VALIDATION_ERROR", field="item_type")
 
@@ -223,7 +244,7 @@ def test_title_validation(api: httpx.Client) -> None:
 
 def test_title_length_counts_characters_not_bytes(api: httpx.Client) -> None:
     p = create_project(api)
-    title = "\U0001F600" * 200  # 200 chars, 800 UTF-8 bytes
+    title = "\U0001f600" * 200  # 200 chars, 800 UTF-8 bytes
     assert create_item(api, p["id"], "task", title)["title"] == title
     r = post_item(api, project_id=p["id"], item_type="task", title="é" * 201)
     assert_error(r, 400, "VALIDATION_ERROR", field="title")
@@ -278,8 +299,9 @@ def test_create_status_priority_validated(api: httpx.Client) -> None:
         r = post_item(api, project_id=p["id"], item_type="task", title="t", priority=priority)
         assert_error(r, 400, "VALIDATION_ERROR", field="priority")
     assert get_project(api, p["id"])["next_work_item_number"] == 1
-    assert ok(api.get(f"/api/v1/projects/{p['id']}/work-items",
-                      params={"include_done": "true"})) == {"work_items": []}
+    assert ok(
+        api.get(f"/api/v1/projects/{p['id']}/work-items", params={"include_done": "true"})
+    ) == {"work_items": []}
 
 
 def test_create_validation_order(api: httpx.Client) -> None:
@@ -297,8 +319,13 @@ def test_create_validation_order(api: httpx.Client) -> None:
     assert err["message"].startswith("Invalid UUID format")
     # parent checks come before the project lookup
     r = post_item(api, project_id=u, item_type="story", title="t", parent_id=new_uuid())
-    assert_error(r, 400, "VALIDATION_ERROR", "Validation failed: Parent work item not found",
-                 field="parent_id")
+    assert_error(
+        r,
+        400,
+        "VALIDATION_ERROR",
+        "Validation failed: Parent work item not found",
+        field="parent_id",
+    )
     assert p
 
 
@@ -325,11 +352,16 @@ def test_get_by_uuid_and_display_key(api: httpx.Client) -> None:
 
 def test_get_not_found(api: httpx.Client) -> None:
     u = new_uuid()
-    assert_error(api.get(f"/api/v1/work-items/{u}"), 404, "NOT_FOUND",
-                 f"Work item with ID {u} not found")
+    assert_error(
+        api.get(f"/api/v1/work-items/{u}"), 404, "NOT_FOUND", f"Work item with ID {u} not found"
+    )
     p = create_project(api)
-    assert_error(api.get(f"/api/v1/work-items/{p['key']}-999"), 404, "NOT_FOUND",
-                 f"Work item {p['key']}-999 not found in project {p['key']}")
+    assert_error(
+        api.get(f"/api/v1/work-items/{p['key']}-999"),
+        404,
+        "NOT_FOUND",
+        f"Work item {p['key']}-999 not found in project {p['key']}",
+    )
 
 
 # --------------------------------------------------------------------------- update
@@ -339,14 +371,31 @@ def test_update_all_fields(api: httpx.Client) -> None:
     e = create_item(api, p["id"], "epic")
     st = create_item(api, p["id"], "story")
     assignee = new_uuid()
-    ok(api.post("/api/v1/projects", json={"title": "mk user", "key": uniq_key()},
-                headers={"X-User-Id": assignee}))  # makes the user exist
+    ok(
+        api.post(
+            "/api/v1/projects",
+            json={"title": "mk user", "key": uniq_key()},
+            headers={"X-User-Id": assignee},
+        )
+    )  # makes the user exist
     editor = new_uuid()
     t0 = time.time()
-    r = update_item(api, st["id"], 1, user=editor, title="  new  ", description=" d ",
-                    status="in_progress", priority="high", assignee_id=assignee,
-                    sprint_id=s["id"], story_points=8, parent_id=e["id"], update_parent=True,
-                    position=7)
+    r = update_item(
+        api,
+        st["id"],
+        1,
+        user=editor,
+        title="  new  ",
+        description=" d ",
+        status="in_progress",
+        priority="high",
+        assignee_id=assignee,
+        sprint_id=s["id"],
+        story_points=8,
+        parent_id=e["id"],
+        update_parent=True,
+        position=7,
+    )
     t1 = time.time()
     body = ok(r)
     assert list(body.keys()) == ["work_item"]
@@ -384,7 +433,8 @@ def test_update_version_mismatch(api: httpx.Client) -> None:
     ok(update_item(api, w["id"], 1, title="v2"))
     r = update_item(api, w["id"], 1, title="stale")
     assert_version_conflict(
-        r, 2, "Version mismatch - work item was modified by another user (current version: 2)")
+        r, 2, "Version mismatch - work item was modified by another user (current version: 2)"
+    )
     assert get_item(api, w["id"])["title"] == "v2"
 
 
@@ -393,8 +443,21 @@ def test_update_noop_does_not_bump(api: httpx.Client) -> None:
     p = create_project(api)
     w = create_item(api, p["id"], "task", "same", description="d", priority="low")
     assert ok(update_item(api, w["id"], 1))["work_item"] == w
-    assert ok(update_item(api, w["id"], 1, title="same", description="d", priority="low",
-                          status="backlog", user=new_uuid()))["work_item"] == w
+    assert (
+        ok(
+            update_item(
+                api,
+                w["id"],
+                1,
+                title="same",
+                description="d",
+                priority="low",
+                status="backlog",
+                user=new_uuid(),
+            )
+        )["work_item"]
+        == w
+    )
     assert get_item(api, w["id"]) == w
 
 
@@ -443,10 +506,12 @@ def test_update_status_values(api: httpx.Client) -> None:
         v += 1
         assert w["status"] == status and w["version"] == v
     for bad in ("blocked", "bogus"):
-        assert_error(update_item(api, w["id"], v, status=bad), 400, "VALIDATION_ERROR",
-                     field="status")
-    assert_error(update_item(api, w["id"], v, priority="urgent"), 400, "VALIDATION_ERROR",
-                 field="priority")
+        assert_error(
+            update_item(api, w["id"], v, status=bad), 400, "VALIDATION_ERROR", field="status"
+        )
+    assert_error(
+        update_item(api, w["id"], v, priority="urgent"), 400, "VALIDATION_ERROR", field="priority"
+    )
     assert get_item(api, w["id"]) == w
 
 
@@ -454,10 +519,16 @@ def test_update_title_and_description_limits(api: httpx.Client) -> None:
     p = create_project(api)
     w = create_item(api, p["id"], "task")
     assert_error(update_item(api, w["id"], 1, title=" "), 400, "VALIDATION_ERROR", field="title")
-    assert_error(update_item(api, w["id"], 1, title="z" * 201), 400, "VALIDATION_ERROR",
-                 field="title")
-    assert_error(update_item(api, w["id"], 1, description="d" * 10001), 400, "VALIDATION_ERROR",
-                 "Description exceeds maximum length (10000 characters)", field="description")
+    assert_error(
+        update_item(api, w["id"], 1, title="z" * 201), 400, "VALIDATION_ERROR", field="title"
+    )
+    assert_error(
+        update_item(api, w["id"], 1, description="d" * 10001),
+        400,
+        "VALIDATION_ERROR",
+        "Description exceeds maximum length (10000 characters)",
+        field="description",
+    )
     assert get_item(api, w["id"]) == w
 
 
@@ -466,10 +537,15 @@ def test_update_story_points_and_position_ranges(api: httpx.Client) -> None:
     p = create_project(api)
     w = create_item(api, p["id"], "task")
     for sp in (-1, 101, 1000):
-        assert_error(update_item(api, w["id"], 1, story_points=sp), 400, "VALIDATION_ERROR",
-                     field=(None, "story_points"))
-    assert_error(update_item(api, w["id"], 1, position=-1), 400, "VALIDATION_ERROR",
-                 field=(None, "position"))
+        assert_error(
+            update_item(api, w["id"], 1, story_points=sp),
+            400,
+            "VALIDATION_ERROR",
+            field=(None, "story_points"),
+        )
+    assert_error(
+        update_item(api, w["id"], 1, position=-1), 400, "VALIDATION_ERROR", field=(None, "position")
+    )
     assert get_item(api, w["id"]) == w
     w = ok(update_item(api, w["id"], 1, story_points=0, position=0))["work_item"]
     assert (w["story_points"], w["position"]) == (0, 0)
@@ -481,15 +557,25 @@ def test_update_unknown_assignee_or_sprint(api: httpx.Client) -> None:
     # compat.md: 400 field assignee_id / sprint_id (assignees are not auto-created)
     p = create_project(api)
     w = create_item(api, p["id"], "task")
-    assert_error(update_item(api, w["id"], 1, assignee_id=new_uuid()), 400, "VALIDATION_ERROR",
-                 field="assignee_id")
-    assert_error(update_item(api, w["id"], 1, sprint_id=new_uuid()), 400, "VALIDATION_ERROR",
-                 field="sprint_id")
-    err = assert_error(update_item(api, w["id"], 1, assignee_id="nope"), 400, "VALIDATION_ERROR",
-                       field=ANY_FIELD)
+    assert_error(
+        update_item(api, w["id"], 1, assignee_id=new_uuid()),
+        400,
+        "VALIDATION_ERROR",
+        field="assignee_id",
+    )
+    assert_error(
+        update_item(api, w["id"], 1, sprint_id=new_uuid()),
+        400,
+        "VALIDATION_ERROR",
+        field="sprint_id",
+    )
+    err = assert_error(
+        update_item(api, w["id"], 1, assignee_id="nope"), 400, "VALIDATION_ERROR", field=ANY_FIELD
+    )
     assert "nope" in err["message"] or err["message"].startswith("Invalid UUID format")
-    assert_error(update_item(api, w["id"], 1, sprint_id="nope"), 400, "VALIDATION_ERROR",
-                 field=ANY_FIELD)
+    assert_error(
+        update_item(api, w["id"], 1, sprint_id="nope"), 400, "VALIDATION_ERROR", field=ANY_FIELD
+    )
     assert get_item(api, w["id"]) == w
 
 
@@ -524,8 +610,9 @@ def test_reparent_rules(api: httpx.Client) -> None:
     r = update_item(api, s["id"], 1, parent_id=s["id"], update_parent=True)
     assert_error(r, 400, "VALIDATION_ERROR", field="parent_id", contains="own parent")
     r = update_item(api, t["id"], 1, parent_id=e["id"], update_parent=True)
-    assert_error(r, 400, "VALIDATION_ERROR", field="parent_id",
-                 contains="Task cannot be a child of Epic")
+    assert_error(
+        r, 400, "VALIDATION_ERROR", field="parent_id", contains="Task cannot be a child of Epic"
+    )
 
 
 def test_reparent_parent_must_be_uuid_and_exist(api: httpx.Client) -> None:
@@ -541,8 +628,9 @@ def test_reparent_parent_must_be_uuid_and_exist(api: httpx.Client) -> None:
 
 def test_update_not_found_before_version(api: httpx.Client) -> None:
     u = new_uuid()
-    assert_error(update_item(api, u, 99, title=""), 404, "NOT_FOUND",
-                 f"Work item with ID {u} not found")
+    assert_error(
+        update_item(api, u, 99, title=""), 404, "NOT_FOUND", f"Work item with ID {u} not found"
+    )
     p = create_project(api)
     w = create_item(api, p["id"], "task")
     # version checked before field validation
@@ -566,10 +654,18 @@ def test_delete_work_item(api: httpx.Client) -> None:
     r = api.delete(f"/api/v1/work-items/{w['id']}")
     assert r.status_code == 200
     assert ok(r) == {"deleted_id": w["id"]}
-    assert_error(api.get(f"/api/v1/work-items/{w['id']}"), 404, "NOT_FOUND",
-                 f"Work item with ID {w['id']} not found")
-    assert_error(api.get(f"/api/v1/work-items/{w['display_key']}"), 404, "NOT_FOUND",
-                 f"Work item {w['display_key']} not found in project {p['key']}")
+    assert_error(
+        api.get(f"/api/v1/work-items/{w['id']}"),
+        404,
+        "NOT_FOUND",
+        f"Work item with ID {w['id']} not found",
+    )
+    assert_error(
+        api.get(f"/api/v1/work-items/{w['display_key']}"),
+        404,
+        "NOT_FOUND",
+        f"Work item {w['display_key']} not found in project {p['key']}",
+    )
     assert_error(api.delete(f"/api/v1/work-items/{w['id']}"), 404, "NOT_FOUND")
     assert_error(update_item(api, w["id"], 1, title="x"), 404, "NOT_FOUND")
 
@@ -586,12 +682,20 @@ def test_delete_with_children_refused(api: httpx.Client) -> None:
     s1 = create_item(api, p["id"], "story", parent_id=e["id"])
     s2 = create_item(api, p["id"], "story", parent_id=e["id"])
     r = api.delete(f"/api/v1/work-items/{e['id']}")
-    assert_error(r, 400, "VALIDATION_ERROR",
-                 "Cannot delete work item with 2 child item(s). Delete children first.")
+    assert_error(
+        r,
+        400,
+        "VALIDATION_ERROR",
+        "Cannot delete work item with 2 child item(s). Delete children first.",
+    )
     ok(api.delete(f"/api/v1/work-items/{s1['id']}"))
     r = api.delete(f"/api/v1/work-items/{e['display_key']}")
-    assert_error(r, 400, "VALIDATION_ERROR",
-                 "Cannot delete work item with 1 child item(s). Delete children first.")
+    assert_error(
+        r,
+        400,
+        "VALIDATION_ERROR",
+        "Cannot delete work item with 1 child item(s). Delete children first.",
+    )
     ok(api.delete(f"/api/v1/work-items/{s2['id']}"))
     assert ok(api.delete(f"/api/v1/work-items/{e['id']}")) == {"deleted_id": e["id"]}
 
@@ -616,8 +720,7 @@ def test_concurrent_creates_get_unique_numbers(server) -> None:  # type: ignore[
 
     def worker(n: int) -> list[int]:
         with server.client() as c:
-            return [create_item(c, p["id"], "task", f"w{n}-{i}")["item_number"]
-                    for i in range(10)]
+            return [create_item(c, p["id"], "task", f"w{n}-{i}")["item_number"] for i in range(10)]
 
     with ThreadPoolExecutor(4) as pool:
         numbers = [x for chunk in pool.map(worker, range(4)) for x in chunk]
@@ -626,7 +729,8 @@ def test_concurrent_creates_get_unique_numbers(server) -> None:  # type: ignore[
         assert get_project(c, p["id"])["next_work_item_number"] == 41
         items = ok(c.get(f"/api/v1/projects/{p['id']}/work-items"))["work_items"]
         assert sorted(w["display_key"] for w in items) == sorted(
-            f"{p['key']}-{n}" for n in range(1, 41))
+            f"{p['key']}-{n}" for n in range(1, 41)
+        )
 
 
 def test_concurrent_updates_same_version_one_wins(server) -> None:  # type: ignore[no-untyped-def]
@@ -654,13 +758,18 @@ def test_deleted_item_rejects_sub_resources(api: httpx.Client) -> None:
     w = create_item(api, p["id"], "task")
     ok(api.delete(f"/api/v1/work-items/{w['id']}"))
     msg = f"Work item with ID {w['id']} not found"
-    assert_error(api.post(f"/api/v1/work-items/{w['id']}/comments", json={"content": "x"}),
-                 404, "NOT_FOUND", msg)
+    assert_error(
+        api.post(f"/api/v1/work-items/{w['id']}/comments", json={"content": "x"}),
+        404,
+        "NOT_FOUND",
+        msg,
+    )
     assert_error(api.get(f"/api/v1/work-items/{w['id']}/comments"), 404, "NOT_FOUND", msg)
     assert_error(api.get(f"/api/v1/work-items/{w['id']}/time-entries"), 404, "NOT_FOUND", msg)
     assert_error(api.get(f"/api/v1/work-items/{w['id']}/dependencies"), 404, "NOT_FOUND", msg)
-    r = api.post("/api/v1/time-entries", json={"work_item_id": w["id"]},
-                 headers={"X-User-Id": new_uuid()})
+    r = api.post(
+        "/api/v1/time-entries", json={"work_item_id": w["id"]}, headers={"X-User-Id": new_uuid()}
+    )
     assert_error(r, 404, "NOT_FOUND", field=(None, "work_item_id"), contains=w["id"])
 
 
@@ -680,8 +789,11 @@ def test_update_bumps_updated_at_noop_keeps_it(api: httpx.Client, server) -> Non
     t0 = time.time()
     ok(api.delete(f"/api/v1/work-items/{w['id']}", headers={"X-User-Id": other}))
     t1 = time.time()
-    row = db_query(server.db_path, "SELECT version, updated_by, updated_at, deleted_at "
-                                   "FROM pm_work_items WHERE id = ?", (w["id"],))
+    row = db_query(
+        server.db_path,
+        "SELECT version, updated_by, updated_at, deleted_at FROM pm_work_items WHERE id = ?",
+        (w["id"],),
+    )
     assert len(row) == 1
     version, updated_by, updated_at, deleted_at = row[0]
     assert (version, updated_by) == (2, other)
@@ -693,8 +805,9 @@ def test_update_validation_order(api: httpx.Client) -> None:
     # §1.4: title -> description -> status -> priority -> assignee/sprint
     p = create_project(api)
     w = create_item(api, p["id"], "task")
-    r = update_item(api, w["id"], 1, title="", description="d" * 10001, status="bad",
-                    priority="bad")
+    r = update_item(
+        api, w["id"], 1, title="", description="d" * 10001, status="bad", priority="bad"
+    )
     assert_error(r, 400, "VALIDATION_ERROR", field="title")
     r = update_item(api, w["id"], 1, description="d" * 10001, status="bad", priority="bad")
     assert_error(r, 400, "VALIDATION_ERROR", field="description")

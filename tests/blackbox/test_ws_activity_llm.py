@@ -28,8 +28,9 @@ ENTITY_TYPES = ["work_item", "sprint", "comment", "time_entry", "dependency", "p
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     # the paging test sends ~110 frames on one connection (default limit: 100)
-    yield from module_server(tmp_path_factory, "ws-activity",
-                             env={"PM_RATE_LIMIT_MAX_REQUESTS": "1000"})
+    yield from module_server(
+        tmp_path_factory, "ws-activity", env={"PM_RATE_LIMIT_MAX_REQUESTS": "1000"}
+    )
 
 
 async def test_activity_log_of_a_new_task_for_a_viewer(srv: ServerProcess) -> None:
@@ -38,14 +39,19 @@ async def test_activity_log_of_a_new_task_for_a_viewer(srv: ServerProcess) -> No
         p = await c.project()
         add_member(srv, p.id, viewer.user_id, "viewer")
         w = await c.item(p.id)
-        reply, events = await viewer.request(GA, entity_type="work_item", entity_id=w.id,
-                                             limit=10, offset=0)
+        reply, events = await viewer.request(
+            GA, entity_type="work_item", entity_id=w.id, limit=10, offset=0
+        )
         assert events == [] and case_of(reply) == "activity_log_list"
         lst = reply.activity_log_list
         assert lst.total_count == 1 and not lst.has_more
         (e,) = lst.entries
-        assert (e.entity_type, e.entity_id, e.action, e.user_id) == ("work_item", w.id,
-                                                                     "created", c.user_id)
+        assert (e.entity_type, e.entity_id, e.action, e.user_id) == (
+            "work_item",
+            w.id,
+            "created",
+            c.user_id,
+        )
         assert not e.HasField("comment")
         for f in ("field_name", "old_value", "new_value"):
             assert not e.HasField(f)
@@ -57,12 +63,14 @@ async def test_activity_log_paging_and_clamping(srv: ServerProcess) -> None:
         p = await c.project()
         w = await c.item(p.id, title="t0")
         for i in range(1, 105):  # 104 updates + 1 create = 105 rows
-            await c.call("update_work_item_request", work_item_id=w.id, expected_version=i,
-                         title=f"t{i}")
+            await c.call(
+                "update_work_item_request", work_item_id=w.id, expected_version=i, title=f"t{i}"
+            )
 
         async def page(limit: int, offset: int = 0) -> pb.ActivityLogList:
-            return await c.call(GA, entity_type="work_item", entity_id=w.id, limit=limit,
-                                offset=offset)
+            return await c.call(
+                GA, entity_type="work_item", entity_id=w.id, limit=limit, offset=offset
+            )
 
         first = await page(10)
         assert len(first.entries) == 10 and first.total_count == 105 and first.has_more
@@ -101,12 +109,19 @@ async def test_activity_log_for_every_entity_type(srv: ServerProcess) -> None:
         t = now()
         te = await c.manual_entry(a.id, t - 100, t - 50)
         d = await c.dependency(a.id, b.id)
-        for etype, eid in (("project", p.id), ("work_item", a.id), ("sprint", s.id),
-                           ("comment", cm.id), ("time_entry", te.id), ("dependency", d.id)):
+        for etype, eid in (
+            ("project", p.id),
+            ("work_item", a.id),
+            ("sprint", s.id),
+            ("comment", cm.id),
+            ("time_entry", te.id),
+            ("dependency", d.id),
+        ):
             lst = await c.call(GA, entity_type=etype, entity_id=eid, limit=5)
             assert lst.total_count == 1, etype
             assert [(e.entity_type, e.entity_id, e.action) for e in lst.entries] == [
-                (etype, eid, "created")]
+                (etype, eid, "created")
+            ]
 
 
 async def test_activity_log_validation_in_order(srv: ServerProcess) -> None:
@@ -165,10 +180,18 @@ async def test_llm_context_all_rows(srv: ServerProcess) -> None:
             by_type.setdefault(e.context_type, set()).add(e.priority)
             counts[e.context_type] = counts.get(e.context_type, 0) + 1
             assert e.id and e.category and e.title and e.content
-        assert counts == {"schema_doc": 10, "query_pattern": 8, "business_rule": 5,
-                          "instruction": 5}
-        assert by_type == {"schema_doc": {100}, "query_pattern": {90}, "business_rule": {80},
-                           "instruction": {70}}
+        assert counts == {
+            "schema_doc": 10,
+            "query_pattern": 8,
+            "business_rule": 5,
+            "instruction": 5,
+        }
+        assert by_type == {
+            "schema_doc": {100},
+            "query_pattern": {90},
+            "business_rule": {80},
+            "instruction": {70},
+        }
         assert len({e.id for e in entries}) == 28
 
 
@@ -183,7 +206,8 @@ async def test_llm_context_filters(srv: ServerProcess) -> None:
             return [e.id for e in everything if pred(e)]  # type: ignore[operator]
 
         assert await ids(context_type="schema_doc") == expect(
-            lambda e: e.context_type == "schema_doc")
+            lambda e: e.context_type == "schema_doc"
+        )
         assert len(await ids(context_type="query_pattern")) == 8
         assert await ids(context_type="Schema_Doc") == []
         assert await ids(context_type="") == []  # present (empty) = exact match on ""
@@ -195,9 +219,10 @@ async def test_llm_context_filters(srv: ServerProcess) -> None:
         assert await ids(min_priority=101) == []
         assert len(await ids(min_priority=0)) == 28
         assert await ids(min_priority=80, context_type="business_rule") == expect(
-            lambda e: e.context_type == "business_rule")
+            lambda e: e.context_type == "business_rule"
+        )
         assert await ids(min_priority=81, context_type="business_rule") == []
-        assert await ids(category=category, context_type="instruction",
-                         min_priority=0) == expect(
-            lambda e: e.category == category and e.context_type == "instruction")
+        assert await ids(category=category, context_type="instruction", min_priority=0) == expect(
+            lambda e: e.category == category and e.context_type == "instruction"
+        )
         assert await ids(category="no-such-category") == []

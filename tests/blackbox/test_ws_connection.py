@@ -96,8 +96,9 @@ async def test_missing_payload_is_invalid_message(srv: ServerProcess) -> None:
         assert events == []
         assert reply.message_id == "msg-002"
         assert case_of(reply) == "error"
-        assert_error(reply.error, "INVALID_MESSAGE", "Unsupported or missing message payload",
-                     field=None)
+        assert_error(
+            reply.error, "INVALID_MESSAGE", "Unsupported or missing message payload", field=None
+        )
 
 
 async def test_server_to_client_payloads_are_invalid_message(srv: ServerProcess) -> None:
@@ -119,8 +120,9 @@ async def test_server_to_client_payloads_are_invalid_message(srv: ServerProcess)
             assert events == []
             assert case_of(reply) == "error", (case, reply)
             assert reply.message_id == env.message_id
-            assert_error(reply.error, "INVALID_MESSAGE", "Unsupported or missing message payload",
-                         field=None)
+            assert_error(
+                reply.error, "INVALID_MESSAGE", "Unsupported or missing message payload", field=None
+            )
         assert await c.sync() == []
 
 
@@ -135,8 +137,7 @@ async def test_unknown_field_number_decodes_as_no_payload(srv: ServerProcess) ->
             assert_error(reply.error, "INVALID_MESSAGE", field=None)
 
 
-async def test_undecodable_binary_frame_answered_connection_stays_open(
-        srv: ServerProcess) -> None:
+async def test_undecodable_binary_frame_answered_connection_stays_open(srv: ServerProcess) -> None:
     # compat.md: Error{INVALID_MESSAGE} with an empty message_id; the connection stays open
     async with clients(srv.port, "new", "new") as (bad, good):
         project = await good.project(subscribe=True)
@@ -167,7 +168,8 @@ async def test_text_frame_gets_a_text_answer_and_connection_stays_open(srv: Serv
 
 
 async def test_malformed_frames_interleaved_with_another_clients_requests(
-        srv: ServerProcess) -> None:
+    srv: ServerProcess,
+) -> None:
     async with clients(srv.port, "new", "new") as (bad, good):
         project = await good.project()
 
@@ -284,9 +286,11 @@ async def test_upgrade_on_other_path_is_rejected(srv: ServerProcess) -> None:
 async def test_close_handshake_ends_promptly_after_an_error_reply(srv: ServerProcess) -> None:
     # RFC 6455 §7.1.1: after the close handshake the server closes the TCP connection
     # first. A client closing after any request must not hang until its own timeout.
-    for case, fields in (("ping", {"timestamp": 1}),
-                         ("get_work_items_request", {"project_id": "not-a-uuid"}),
-                         ("create_project_request", {"title": "", "key": "a"})):
+    for case, fields in (
+        ("ping", {"timestamp": 1}),
+        ("get_work_items_request", {"project_id": "not-a-uuid"}),
+        ("create_project_request", {"title": "", "key": "a"}),
+    ):
         c = await WsClient.connect(srv.port, "new", close_timeout=5)
         await c.request(case, **fields)
         t0 = asyncio.get_running_loop().time()

@@ -50,20 +50,21 @@ async def test_create_dependency(srv: ServerProcess) -> None:
         add_member(srv, p.id, watcher.user_id, "viewer")
         await watcher.subscribe([p.id])
         t0 = now()
-        reply, events = await c.request(CD, blocking_item_id=a.id, blocked_item_id=b.id,
-                                        dependency_type=pb.BLOCKS)
+        reply, events = await c.request(
+            CD, blocking_item_id=a.id, blocked_item_id=b.id, dependency_type=pb.BLOCKS
+        )
         assert case_of(reply) == "dependency_created", reply
         created = reply.dependency_created
         d = created.dependency
         assert created.user_id == c.user_id
-        assert (d.blocking_item_id, d.blocked_item_id, d.dependency_type) == (a.id, b.id,
-                                                                              pb.BLOCKS)
+        assert (d.blocking_item_id, d.blocked_item_id, d.dependency_type) == (a.id, b.id, pb.BLOCKS)
         assert d.created_by == c.user_id and t0 <= d.created_at <= now() + 1
         assert not d.HasField("deleted_at") and len(d.id) == 36
         assert events == []
         evs = await watcher.sync()
-        ev = assert_broadcast_pair(evs, "dependency", d.id, "created", "dependency_created",
-                                   c.user_id)
+        ev = assert_broadcast_pair(
+            evs, "dependency", d.id, "created", "dependency_created", c.user_id
+        )
         assert ev == created
 
 
@@ -85,34 +86,43 @@ async def test_create_dependency_validation_in_order(srv: ServerProcess) -> None
         assert_error(err, "VALIDATION_ERROR", "Invalid UUID format", field="blocked_item_id")
         # 2. self (compared as UUIDs), before the type check
         for other_form in (a.id, a.id.upper()):
-            err = await c.error(CD, blocking_item_id=a.id, blocked_item_id=other_form,
-                                dependency_type=0)
-            assert_error(err, "VALIDATION_ERROR", "Work item cannot block itself",
-                         field="blocked_item_id")
+            err = await c.error(
+                CD, blocking_item_id=a.id, blocked_item_id=other_form, dependency_type=0
+            )
+            assert_error(
+                err, "VALIDATION_ERROR", "Work item cannot block itself", field="blocked_item_id"
+            )
         # 3. type
         for bad in (0, 3, 17):
-            err = await c.error(CD, blocking_item_id=a.id, blocked_item_id=new_id(),
-                                dependency_type=bad)
-            assert_error(err, "VALIDATION_ERROR",
-                         "Invalid dependency_type. Must be BLOCKS or RELATES_TO")
+            err = await c.error(
+                CD, blocking_item_id=a.id, blocked_item_id=new_id(), dependency_type=bad
+            )
+            assert_error(
+                err, "VALIDATION_ERROR", "Invalid dependency_type. Must be BLOCKS or RELATES_TO"
+            )
         # 5./6. existence
         missing = new_id()
-        err = await c.error(CD, blocking_item_id=missing, blocked_item_id=b.id,
-                            dependency_type=pb.BLOCKS)
+        err = await c.error(
+            CD, blocking_item_id=missing, blocked_item_id=b.id, dependency_type=pb.BLOCKS
+        )
         assert_error(err, "NOT_FOUND", "Work item", missing)
-        err = await c.error(CD, blocking_item_id=a.id, blocked_item_id=missing,
-                            dependency_type=pb.BLOCKS)
+        err = await c.error(
+            CD, blocking_item_id=a.id, blocked_item_id=missing, dependency_type=pb.BLOCKS
+        )
         assert_error(err, "NOT_FOUND", "Work item", missing)
         # 7. same project (before the permission check: the caller is not a member of q)
-        err = await c.error(CD, blocking_item_id=a.id, blocked_item_id=foreign.id,
-                            dependency_type=pb.BLOCKS)
+        err = await c.error(
+            CD, blocking_item_id=a.id, blocked_item_id=foreign.id, dependency_type=pb.BLOCKS
+        )
         assert_error(err, "VALIDATION_ERROR", "same project", field="blocking_item_id")
-        err = await viewer.error(CD, blocking_item_id=a.id, blocked_item_id=foreign.id,
-                                 dependency_type=pb.RELATES_TO)
+        err = await viewer.error(
+            CD, blocking_item_id=a.id, blocked_item_id=foreign.id, dependency_type=pb.RELATES_TO
+        )
         assert_error(err, "VALIDATION_ERROR", "same project")
         # 8. permission Edit
-        err = await viewer.error(CD, blocking_item_id=a.id, blocked_item_id=b.id,
-                                 dependency_type=pb.BLOCKS)
+        err = await viewer.error(
+            CD, blocking_item_id=a.id, blocked_item_id=b.id, dependency_type=pb.BLOCKS
+        )
         assert_error(err, "UNAUTHORIZED", "Required: Edit, have: viewer")
         listed = await c.call(GD, work_item_id=a.id)
         assert list(listed.blocking) == [] and list(listed.blocked) == []
@@ -123,11 +133,13 @@ async def test_missing_item_names_its_side(srv: ServerProcess) -> None:
     async with clients(srv.port, "new") as (c,):
         _p, (a, b, _) = await tasks(c)
         missing = new_id()
-        err = await c.error(CD, blocking_item_id=missing, blocked_item_id=b.id,
-                            dependency_type=pb.BLOCKS)
+        err = await c.error(
+            CD, blocking_item_id=missing, blocked_item_id=b.id, dependency_type=pb.BLOCKS
+        )
         assert_error(err, "NOT_FOUND", missing, "(blocking)")
-        err = await c.error(CD, blocking_item_id=a.id, blocked_item_id=missing,
-                            dependency_type=pb.BLOCKS)
+        err = await c.error(
+            CD, blocking_item_id=a.id, blocked_item_id=missing, dependency_type=pb.BLOCKS
+        )
         assert_error(err, "NOT_FOUND", missing, "(blocked)")
 
 
@@ -137,8 +149,9 @@ async def test_duplicate_dependency(srv: ServerProcess) -> None:
         _p, (a, b, _) = await tasks(c)
         await c.dependency(a.id, b.id)
         for kind in (pb.BLOCKS, pb.RELATES_TO):
-            err = await c.error(CD, blocking_item_id=a.id, blocked_item_id=b.id,
-                                dependency_type=kind)
+            err = await c.error(
+                CD, blocking_item_id=a.id, blocked_item_id=b.id, dependency_type=kind
+            )
             assert_error(err, "VALIDATION_ERROR", "already exists", field="blocked_item_id")
         assert len((await c.call(GD, work_item_id=a.id)).blocked) == 1
 
@@ -149,15 +162,23 @@ async def test_cycles(srv: ServerProcess) -> None:
         _p, (a, b, cc) = await tasks(c)
         ab = await c.dependency(a.id, b.id)
         # direct cycle
-        err = await c.error(CD, blocking_item_id=b.id, blocked_item_id=a.id,
-                            dependency_type=pb.BLOCKS)
+        err = await c.error(
+            CD, blocking_item_id=b.id, blocked_item_id=a.id, dependency_type=pb.BLOCKS
+        )
         assert_error(err, "VALIDATION_ERROR", "Circular dependency", field="blocking_item_id")
         # indirect cycle with the path (first 8 chars, joined by " → ")
         await c.dependency(b.id, cc.id)
-        err = await c.error(CD, blocking_item_id=cc.id, blocked_item_id=a.id,
-                            dependency_type=pb.BLOCKS)
-        assert_error(err, "VALIDATION_ERROR", "Circular dependency", "→",
-                     f"{a.id[:8]} → {b.id[:8]} → {cc.id[:8]}", field="blocking_item_id")
+        err = await c.error(
+            CD, blocking_item_id=cc.id, blocked_item_id=a.id, dependency_type=pb.BLOCKS
+        )
+        assert_error(
+            err,
+            "VALIDATION_ERROR",
+            "Circular dependency",
+            "→",
+            f"{a.id[:8]} → {b.id[:8]} → {cc.id[:8]}",
+            field="blocking_item_id",
+        )
         assert "cycle" in err.message
         # RELATES_TO is never cycle-checked (§6.12.6)
         rel = await c.dependency(b.id, a.id, pb.RELATES_TO)
@@ -180,20 +201,25 @@ async def test_delete_and_recreate_dependency(srv: ServerProcess) -> None:
         await c.subscribe([p.id])
         d = await c.dependency(a.id, b.id)
         await c.sync()
-        assert_error(await c.error(DD, dependency_id="x"), "VALIDATION_ERROR",
-                     field="dependency_id")
+        assert_error(
+            await c.error(DD, dependency_id="x"), "VALIDATION_ERROR", field="dependency_id"
+        )
         missing = new_id()
-        assert_error(await c.error(DD, dependency_id=missing), "NOT_FOUND", "Dependency",
-                     missing)
+        assert_error(await c.error(DD, dependency_id=missing), "NOT_FOUND", "Dependency", missing)
         err = await viewer.error(DD, dependency_id=d.id)
         assert_error(err, "UNAUTHORIZED", "Required: Edit, have: viewer")
         reply, events = await c.request(DD, dependency_id=d.id)
         assert case_of(reply) == "dependency_deleted", reply
         dd = reply.dependency_deleted
         assert (dd.dependency_id, dd.blocking_item_id, dd.blocked_item_id, dd.user_id) == (
-            d.id, a.id, b.id, c.user_id)
-        ev = assert_broadcast_pair(events, "dependency", d.id, "deleted", "dependency_deleted",
-                                   c.user_id)
+            d.id,
+            a.id,
+            b.id,
+            c.user_id,
+        )
+        ev = assert_broadcast_pair(
+            events, "dependency", d.id, "deleted", "dependency_deleted", c.user_id
+        )
         assert ev == dd
         assert_error(await c.error(DD, dependency_id=d.id), "NOT_FOUND")
         listed = await c.call(GD, work_item_id=a.id)
@@ -220,8 +246,7 @@ async def test_get_dependencies_both_directions(srv: ServerProcess) -> None:
         assert lst.blocked[0].blocked_item_id == cc.id
         assert_error(await stranger.error(GD, work_item_id=b.id), "UNAUTHORIZED")
         assert_error(await c.error(GD, work_item_id=new_id()), "NOT_FOUND", "Work item")
-        assert_error(await c.error(GD, work_item_id="x"), "VALIDATION_ERROR",
-                     field="work_item_id")
+        assert_error(await c.error(GD, work_item_id="x"), "VALIDATION_ERROR", field="work_item_id")
 
 
 async def test_fifty_dependency_limits(srv: ServerProcess, api: httpx.Client) -> None:
@@ -232,36 +257,52 @@ async def test_fifty_dependency_limits(srv: ServerProcess, api: httpx.Client) ->
         hdr = {"X-User-Id": c.user_id}
 
         def task(title: str) -> str:
-            r = api.post("/api/v1/work-items", headers=hdr,
-                         json={"project_id": p.id, "item_type": "task", "title": title})
+            r = api.post(
+                "/api/v1/work-items",
+                headers=hdr,
+                json={"project_id": p.id, "item_type": "task", "title": title},
+            )
             assert r.status_code == 200, r.text
             return r.json()["work_item"]["id"]
 
         def link(blocking: str, blocked: str) -> None:
-            r = api.post("/api/v1/dependencies", headers=hdr,
-                         json={"blocking_item_id": blocking, "blocked_item_id": blocked,
-                               "dependency_type": "blocks"})
+            r = api.post(
+                "/api/v1/dependencies",
+                headers=hdr,
+                json={
+                    "blocking_item_id": blocking,
+                    "blocked_item_id": blocked,
+                    "dependency_type": "blocks",
+                },
+            )
             assert r.status_code == 200, r.text
 
         a = task("A")
         blockers = [task(f"b{i}") for i in range(51)]
         for t in blockers[:50]:
             link(t, a)
-        err = await c.error(CD, blocking_item_id=blockers[50], blocked_item_id=a,
-                            dependency_type=pb.BLOCKS)
+        err = await c.error(
+            CD, blocking_item_id=blockers[50], blocked_item_id=a, dependency_type=pb.BLOCKS
+        )
         assert_error(err, "VALIDATION_ERROR", "50", "max", field="blocked_item_id")
         assert "Item already has 50 blocking dependencies (max 50)" in err.message
-        err = await c.error(CD, blocking_item_id=blockers[50], blocked_item_id=a,
-                            dependency_type=pb.RELATES_TO)
+        err = await c.error(
+            CD, blocking_item_id=blockers[50], blocked_item_id=a, dependency_type=pb.RELATES_TO
+        )
         assert_error(err, "VALIDATION_ERROR", "50")
         # A blocks 50 items -> the 51st fails on the blocking side
         z = task("Z")
         for t in blockers[:50]:
             link(z, t)
-        err = await c.error(CD, blocking_item_id=z, blocked_item_id=blockers[50],
-                            dependency_type=pb.BLOCKS)
-        assert_error(err, "VALIDATION_ERROR", "Item already blocks 50 items (max 50)",
-                     field="blocking_item_id")
+        err = await c.error(
+            CD, blocking_item_id=z, blocked_item_id=blockers[50], dependency_type=pb.BLOCKS
+        )
+        assert_error(
+            err,
+            "VALIDATION_ERROR",
+            "Item already blocks 50 items (max 50)",
+            field="blocking_item_id",
+        )
         listed = await c.call(GD, work_item_id=a)
         assert len(listed.blocking) == 50 and list(listed.blocked) == []
         # deleting one frees a slot
@@ -275,36 +316,51 @@ async def test_create_dependency_is_idempotent(srv: ServerProcess) -> None:
         p, (a, b, _) = await tasks(c)
         await c.subscribe([p.id])
         mid = new_id()
-        first, events = await c.request(CD, message_id=mid, blocking_item_id=a.id,
-                                        blocked_item_id=b.id, dependency_type=pb.BLOCKS)
+        first, events = await c.request(
+            CD,
+            message_id=mid,
+            blocking_item_id=a.id,
+            blocked_item_id=b.id,
+            dependency_type=pb.BLOCKS,
+        )
         assert len(events) == 2
         raw = c.raw[mid]
-        again, events = await c.request(CD, message_id=mid, blocking_item_id=a.id,
-                                        blocked_item_id=b.id, dependency_type=pb.BLOCKS)
+        again, events = await c.request(
+            CD,
+            message_id=mid,
+            blocking_item_id=a.id,
+            blocked_item_id=b.id,
+            dependency_type=pb.BLOCKS,
+        )
         assert events == [] and c.raw[mid] == raw and again == first
         assert await c.sync() == []
         assert len((await c.call(GD, work_item_id=a.id)).blocked) == 1
 
 
-async def test_rest_dependency_mutations_reach_ws_subscribers(srv: ServerProcess,
-                                                              api: httpx.Client) -> None:
+async def test_rest_dependency_mutations_reach_ws_subscribers(
+    srv: ServerProcess, api: httpx.Client
+) -> None:
     async with clients(srv.port, "new") as (c,):
         p, (a, b, _) = await tasks(c)
         await c.subscribe([p.id])
-        r = api.post("/api/v1/dependencies", headers={"X-User-Id": c.user_id},
-                     json={"blocking_item_id": a.id, "blocked_item_id": b.id,
-                           "dependency_type": "blocks"})
+        r = api.post(
+            "/api/v1/dependencies",
+            headers={"X-User-Id": c.user_id},
+            json={"blocking_item_id": a.id, "blocked_item_id": b.id, "dependency_type": "blocks"},
+        )
         assert r.status_code == 200, r.text
         did = r.json()["id"]
         evs = await c.sync()
-        ev = assert_broadcast_pair(evs, "dependency", did, "created", "dependency_created",
-                                   c.user_id)
+        ev = assert_broadcast_pair(
+            evs, "dependency", did, "created", "dependency_created", c.user_id
+        )
         assert (ev.dependency.blocking_item_id, ev.dependency.blocked_item_id) == (a.id, b.id)
         r = api.delete(f"/api/v1/dependencies/{did}", headers={"X-User-Id": c.user_id})
         assert r.status_code == 200, r.text
         evs = await c.sync()
-        ev = assert_broadcast_pair(evs, "dependency", did, "deleted", "dependency_deleted",
-                                   c.user_id)
+        ev = assert_broadcast_pair(
+            evs, "dependency", did, "deleted", "dependency_deleted", c.user_id
+        )
         assert ev.dependency_id == did
 
 

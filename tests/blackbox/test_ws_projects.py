@@ -53,8 +53,9 @@ async def test_create_project_reply_shape(srv: ServerProcess) -> None:
     async with clients(srv.port, "new") as (c,):
         key = uniq_key("c").lower()
         t0 = now()
-        reply, events = await c.request("create_project_request", title="  My Project  ",
-                                        description="  about it  ", key=key)
+        reply, events = await c.request(
+            "create_project_request", title="  My Project  ", description="  about it  ", key=key
+        )
         t1 = now()
         assert events == []
         assert case_of(reply) == "project_created"
@@ -80,24 +81,40 @@ async def test_create_project_validation_in_order(srv: ServerProcess) -> None:
     async with clients(srv.port, "new") as (c,):
         req = "create_project_request"
         # 1. title (before key checks)
-        assert_error(await c.error(req, title="", key="a"), "INVALID_MESSAGE", "title",
-                     prefix="Invalid message: ")
-        assert_error(await c.error(req, title="x" * 201, key=uniq_key()), "INVALID_MESSAGE",
-                     "title", "200")
+        assert_error(
+            await c.error(req, title="", key="a"),
+            "INVALID_MESSAGE",
+            "title",
+            prefix="Invalid message: ",
+        )
+        assert_error(
+            await c.error(req, title="x" * 201, key=uniq_key()), "INVALID_MESSAGE", "title", "200"
+        )
         # 2. description (before key checks)
-        assert_error(await c.error(req, title="t", description="d" * 10001, key="a"),
-                     "INVALID_MESSAGE", "description", "10000")
+        assert_error(
+            await c.error(req, title="t", description="d" * 10001, key="a"),
+            "INVALID_MESSAGE",
+            "description",
+            "10000",
+        )
         # 3. key length in bytes (before the character check)
         for key in ("a", "", "A" * 21, "Ä" * 11, "-"):
-            assert_error(await c.error(req, title="t", key=key), "INVALID_MESSAGE",
-                         "key must be 2-20 characters")
+            assert_error(
+                await c.error(req, title="t", key=key),
+                "INVALID_MESSAGE",
+                "key must be 2-20 characters",
+            )
         # 4. key characters
         for key in ("a-b", "AB CD", "ÄÄ", "ab.c"):
-            assert_error(await c.error(req, title="t", key=key), "INVALID_MESSAGE",
-                         "key must contain only letters, numbers, and underscores")
+            assert_error(
+                await c.error(req, title="t", key=key),
+                "INVALID_MESSAGE",
+                "key must contain only letters, numbers, and underscores",
+            )
         # limits are inclusive and counted in characters
-        p = await c.project(key=uniq_key() + "_" + "9" * 9, title="🔥" * 200,
-                            description="日" * 10000)
+        p = await c.project(
+            key=uniq_key() + "_" + "9" * 9, title="🔥" * 200, description="日" * 10000
+        )
         assert p.title == "🔥" * 200 and len(p.key) == 20
         assert (await c.project(key="Z" + uniq_key()[:1])).key.startswith("Z")
 
@@ -137,8 +154,9 @@ async def test_create_project_is_idempotent(srv: ServerProcess, api: httpx.Clien
         key = uniq_key("I")
         first = await c.call("create_project_request", message_id=mid, title="idem", key=key)
         raw = c.raw[mid]
-        again, events = await c.request("create_project_request", message_id=mid,
-                                        title="idem", key=key)
+        again, events = await c.request(
+            "create_project_request", message_id=mid, title="idem", key=key
+        )
         assert events == []
         assert c.raw[mid] == raw  # the stored reply, byte for byte
         assert again.project_created.project.id == first.project.id
@@ -150,15 +168,20 @@ async def test_create_project_is_idempotent(srv: ServerProcess, api: httpx.Clien
 
 # --------------------------------------------------------------------------- list
 async def test_list_projects_only_viewable_ordered_by_title(
-        srv: ServerProcess, api: httpx.Client) -> None:
+    srv: ServerProcess, api: httpx.Client
+) -> None:
     async with clients(srv.port, "new", "new") as (a, b):
         tag = uniq_key("L")
         pa2 = await a.project(title=f"{tag} b-second")
         pa1 = await a.project(title=f"{tag} a-first")
         pb1 = await b.project(title=f"{tag} c-of-b")
         archived = await a.project(title=f"{tag} d-archived")
-        await a.call("update_project_request", project_id=archived.id, expected_version=1,
-                     status=pb.PROJECT_STATUS_ARCHIVED)
+        await a.call(
+            "update_project_request",
+            project_id=archived.id,
+            expected_version=1,
+            status=pb.PROJECT_STATUS_ARCHIVED,
+        )
         gone = await a.project(title=f"{tag} e-deleted")
         await a.call("delete_project_request", project_id=gone.id, expected_version=1)
         shared = rest_project(api)  # no X-User-Id: only the LLM user -> shared
@@ -189,8 +212,13 @@ async def test_update_project_changes_and_broadcast(srv: ServerProcess) -> None:
         await watcher.subscribe([p.id])
         t0 = now()
         reply, events = await c.request(
-            "update_project_request", project_id=p.id, expected_version=1,
-            title="After", description="desc", status=pb.PROJECT_STATUS_ARCHIVED)
+            "update_project_request",
+            project_id=p.id,
+            expected_version=1,
+            title="After",
+            description="desc",
+            status=pb.PROJECT_STATUS_ARCHIVED,
+        )
         assert case_of(reply) == "project_updated", reply
         upd = reply.project_updated
         assert upd.user_id == c.user_id
@@ -206,23 +234,30 @@ async def test_update_project_changes_and_broadcast(srv: ServerProcess) -> None:
             "description": (None, "desc"),
             "status": ("active", "archived"),
         }
-        ev = assert_broadcast_pair(events, "project", p.id, "updated", "project_updated",
-                                   c.user_id)
+        ev = assert_broadcast_pair(events, "project", p.id, "updated", "project_updated", c.user_id)
         assert ev == upd
         assert events[0].activity_log_created.entry.comment == "3 fields changed"
         assert await watcher.sync() == []
         # no effective change: unchanged reply, no version bump, no broadcast
-        reply, events = await c.request("update_project_request", project_id=p.id,
-                                        expected_version=2, title="After")
+        reply, events = await c.request(
+            "update_project_request", project_id=p.id, expected_version=2, title="After"
+        )
         assert events == []
         assert reply.project_updated.project.version == 2
         assert list(reply.project_updated.changes) == []
         assert await c.sync() == []
         # description change: old value present now
-        upd = await c.call("update_project_request", project_id=p.id, expected_version=2,
-                           description="new desc", status=pb.PROJECT_STATUS_ACTIVE)
-        assert field_changes(upd.changes) == {"description": ("desc", "new desc"),
-                                              "status": ("archived", "active")}
+        upd = await c.call(
+            "update_project_request",
+            project_id=p.id,
+            expected_version=2,
+            description="new desc",
+            status=pb.PROJECT_STATUS_ACTIVE,
+        )
+        assert field_changes(upd.changes) == {
+            "description": ("desc", "new desc"),
+            "status": ("archived", "active"),
+        }
         assert upd.project.version == 3
         await c.sync()
 
@@ -232,8 +267,9 @@ async def test_update_project_change_values_are_the_stored_values(srv: ServerPro
     # echoed the raw request string (spec §4.1, §7.11)
     async with clients(srv.port, "new") as (c,):
         p = await c.project(title="Before")
-        upd = await c.call("update_project_request", project_id=p.id, expected_version=1,
-                           title="  After  ")
+        upd = await c.call(
+            "update_project_request", project_id=p.id, expected_version=1, title="  After  "
+        )
         assert upd.project.title == "After"
         assert field_changes(upd.changes) == {"title": ("Before", "After")}
 
@@ -248,22 +284,28 @@ async def test_update_project_validation_in_order(srv: ServerProcess) -> None:
         # 2. existence (before version and field checks)
         missing = new_id()
         err = await c.error(req, project_id=missing, expected_version=1, title="")
-        assert_error(err, "NOT_FOUND", "Project", missing, "not found",
-                     prefix="Resource not found: ")
+        assert_error(
+            err, "NOT_FOUND", "Project", missing, "not found", prefix="Resource not found: "
+        )
         # (compat.md) Admin role needed
         err = await stranger.error(req, project_id=p.id, expected_version=1, title="x")
-        assert_error(err, "UNAUTHORIZED", "Not a member of this project",
-                     prefix="Unauthorized: ")
+        assert_error(err, "UNAUTHORIZED", "Not a member of this project", prefix="Unauthorized: ")
         # 3. version (before field checks)
         err = await c.error(req, project_id=p.id, expected_version=5, title="")
         assert_error(err, "CONFLICT", "(current version: 1)", prefix="Conflict: ")
         err = await c.error(req, project_id=p.id, expected_version=0, status=0)
         assert_error(err, "CONFLICT", "(current version: 1)")
         # 4. field checks
-        assert_error(await c.error(req, project_id=p.id, expected_version=1, title=""),
-                     "INVALID_MESSAGE", "title")
-        assert_error(await c.error(req, project_id=p.id, expected_version=1, title="y" * 201),
-                     "INVALID_MESSAGE", "title")
+        assert_error(
+            await c.error(req, project_id=p.id, expected_version=1, title=""),
+            "INVALID_MESSAGE",
+            "title",
+        )
+        assert_error(
+            await c.error(req, project_id=p.id, expected_version=1, title="y" * 201),
+            "INVALID_MESSAGE",
+            "title",
+        )
         err = await c.error(req, project_id=p.id, expected_version=1, description="d" * 10001)
         assert_error(err, "VALIDATION_ERROR", "description exceeds maximum length")
         for bad in (0, 3, 99):
@@ -280,15 +322,26 @@ async def test_delete_project_flow(srv: ServerProcess, api: httpx.Client) -> Non
     async with clients(srv.port, "new", "new") as (c, stranger):
         p = await c.project(subscribe=True)
         req = "delete_project_request"
-        assert_error(await c.error(req, project_id="x", expected_version=1), "VALIDATION_ERROR",
-                     "Invalid project_id format", field="project_id")
+        assert_error(
+            await c.error(req, project_id="x", expected_version=1),
+            "VALIDATION_ERROR",
+            "Invalid project_id format",
+            field="project_id",
+        )
         missing = new_id()
-        assert_error(await c.error(req, project_id=missing, expected_version=1), "NOT_FOUND",
-                     "Project", missing, "not found")
-        assert_error(await stranger.error(req, project_id=p.id, expected_version=1),
-                     "UNAUTHORIZED")
-        assert_error(await c.error(req, project_id=p.id, expected_version=2), "CONFLICT",
-                     "(current version: 1)")
+        assert_error(
+            await c.error(req, project_id=missing, expected_version=1),
+            "NOT_FOUND",
+            "Project",
+            missing,
+            "not found",
+        )
+        assert_error(await stranger.error(req, project_id=p.id, expected_version=1), "UNAUTHORIZED")
+        assert_error(
+            await c.error(req, project_id=p.id, expected_version=2),
+            "CONFLICT",
+            "(current version: 1)",
+        )
         w = await c.item(p.id)
         assert len(await c.sync()) == 2
         err = await c.error(req, project_id=p.id, expected_version=1)
@@ -300,8 +353,7 @@ async def test_delete_project_flow(srv: ServerProcess, api: httpx.Client) -> Non
         assert case_of(reply) == "project_deleted"
         assert reply.project_deleted.project_id == p.id
         assert reply.project_deleted.user_id == c.user_id
-        ev = assert_broadcast_pair(events, "project", p.id, "deleted", "project_deleted",
-                                   c.user_id)
+        ev = assert_broadcast_pair(events, "project", p.id, "deleted", "project_deleted", c.user_id)
         assert ev == reply.project_deleted
         # gone everywhere
         assert_error(await c.error(req, project_id=p.id, expected_version=1), "NOT_FOUND")
@@ -324,8 +376,12 @@ async def test_rest_project_without_user_is_shared(srv: ServerProcess, api: http
         listed = await b.call("get_work_items_request", project_id=shared["id"])
         assert [x.id for x in listed.work_items] == [w.id]
         # everyone is admin there
-        upd = await b.call("update_project_request", project_id=shared["id"],
-                           expected_version=1, title="renamed by b")
+        upd = await b.call(
+            "update_project_request",
+            project_id=shared["id"],
+            expected_version=1,
+            title="renamed by b",
+        )
         assert upd.project.version == 2
         await b.call("delete_work_item_request", work_item_id=w.id)
         await a.sync()
@@ -338,27 +394,32 @@ async def test_rest_project_with_user_is_private(srv: ServerProcess, api: httpx.
         assert p["created_by"] == owner.user_id
         # the REST creator is admin over WS
         w = await owner.item(p["id"])
-        upd = await owner.call("update_project_request", project_id=p["id"],
-                               expected_version=1, description="x")
+        upd = await owner.call(
+            "update_project_request", project_id=p["id"], expected_version=1, description="x"
+        )
         assert upd.project.version == 2
         err = await stranger.error("get_work_items_request", project_id=p["id"])
         assert_error(err, "UNAUTHORIZED", "Not a member of this project")
-        err = await stranger.error("create_work_item_request", project_id=p["id"],
-                                   item_type=pb.TASK, title="t")
+        err = await stranger.error(
+            "create_work_item_request", project_id=p["id"], item_type=pb.TASK, title="t"
+        )
         assert_error(err, "UNAUTHORIZED", "Not a member of this project")
         assert w.project_id == p["id"]
 
 
 async def test_rest_project_mutations_reach_ws_subscribers(
-        srv: ServerProcess, api: httpx.Client) -> None:
+    srv: ServerProcess, api: httpx.Client
+) -> None:
     async with clients(srv.port, "new") as (c,):
         p = await c.project(subscribe=True)
-        r = api.put(f"/api/v1/projects/{p.id}", json={"title": "via REST", "expected_version": 1},
-                    headers={"X-User-Id": c.user_id})
+        r = api.put(
+            f"/api/v1/projects/{p.id}",
+            json={"title": "via REST", "expected_version": 1},
+            headers={"X-User-Id": c.user_id},
+        )
         assert r.status_code == 200, r.text
         evs = await c.sync()
-        upd = assert_broadcast_pair(evs, "project", p.id, "updated", "project_updated",
-                                    c.user_id)
+        upd = assert_broadcast_pair(evs, "project", p.id, "updated", "project_updated", c.user_id)
         assert upd.project.title == "via REST" and upd.project.version == 2
         assert field_changes(upd.changes)["title"][1] == "via REST"
         r = api.delete(f"/api/v1/projects/{p.id}", headers={"X-User-Id": c.user_id})
@@ -373,9 +434,11 @@ async def test_project_activity_is_queryable(srv: ServerProcess) -> None:
     async with clients(srv.port, "new") as (c,):
         p = await c.project()
         await c.call("update_project_request", project_id=p.id, expected_version=1, title="n")
-        log = await c.call("get_activity_log_request", entity_type="project", entity_id=p.id,
-                           limit=10)
-        assert [(e.action, e.comment if e.HasField("comment") else None)
-                for e in log.entries] == [("updated", "1 fields changed"), ("created", None)]
+        log = await c.call(
+            "get_activity_log_request", entity_type="project", entity_id=p.id, limit=10
+        )
+        assert [(e.action, e.comment if e.HasField("comment") else None) for e in log.entries] == [
+            ("updated", "1 fields changed"),
+            ("created", None),
+        ]
         assert log.total_count == 2 and not log.has_more
-

@@ -67,8 +67,9 @@ async def whoami(c: WsClient) -> str:
 # --------------------------------------------------------------------------- JWT HS256
 @pytest.fixture(scope="module")
 def jwt_srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    yield from module_server(tmp_path_factory, "ws-jwt", env={
-        "PM_AUTH_ENABLED": "true", "PM_AUTH_JWT_SECRET": SECRET})
+    yield from module_server(
+        tmp_path_factory, "ws-jwt", env={"PM_AUTH_ENABLED": "true", "PM_AUTH_JWT_SECRET": SECRET}
+    )
 
 
 async def test_jwt_bearer_header_accepted(jwt_srv: ServerProcess) -> None:
@@ -89,26 +90,45 @@ async def test_jwt_query_token_accepted(jwt_srv: ServerProcess) -> None:
 async def test_jwt_header_wins_over_query_token(jwt_srv: ServerProcess) -> None:
     a, b = new_id(), new_id()
     headers = {"Authorization": f"Bearer {hs(claims(a))}"}
-    async with clients(jwt_srv.port, None, query=f"token={hs(claims(b))}",
-                       headers=headers) as (c,):
+    async with clients(jwt_srv.port, None, query=f"token={hs(claims(b))}", headers=headers) as (c,):
         assert await whoami(c) == a
     # a bad header is not rescued by a good query token
-    await refused(jwt_srv.port, 401, query=f"token={hs(claims(b))}",
-                  headers={"Authorization": f"Bearer {hs(claims(a), 'x' * 40)}"})
+    await refused(
+        jwt_srv.port,
+        401,
+        query=f"token={hs(claims(b))}",
+        headers={"Authorization": f"Bearer {hs(claims(a), 'x' * 40)}"},
+    )
 
 
 async def test_jwt_user_id_query_parameter_is_not_an_identity(jwt_srv: ServerProcess) -> None:
     await refused(jwt_srv.port, 401, query=f"user_id={new_id()}")
     sub, other = new_id(), new_id()
-    async with clients(jwt_srv.port, None, query=f"user_id={other}",
-                       headers={"Authorization": f"Bearer {hs(claims(sub))}"}) as (c,):
+    async with clients(
+        jwt_srv.port,
+        None,
+        query=f"user_id={other}",
+        headers={"Authorization": f"Bearer {hs(claims(sub))}"},
+    ) as (c,):
         assert await whoami(c) == sub
 
 
-@pytest.mark.parametrize("case", [
-    "missing", "bad_signature", "expired", "missing_iat", "missing_exp", "empty_sub",
-    "wrong_scheme", "lowercase_scheme", "malformed", "future_nbf", "none_alg",
-])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing",
+        "bad_signature",
+        "expired",
+        "missing_iat",
+        "missing_exp",
+        "empty_sub",
+        "wrong_scheme",
+        "lowercase_scheme",
+        "malformed",
+        "future_nbf",
+        "none_alg",
+    ],
+)
 async def test_jwt_refused_with_401_before_upgrade(jwt_srv: ServerProcess, case: str) -> None:
     t = now()
     token = {
@@ -133,8 +153,12 @@ async def test_jwt_refused_with_401_before_upgrade(jwt_srv: ServerProcess, case:
 
 async def test_jwt_query_token_refusals(jwt_srv: ServerProcess) -> None:
     t = now()
-    for token in (hs(claims(exp=t - 3600, iat=t - 7200)), hs(claims(), "z" * 40), "",
-                  hs(claims(iat=None))):
+    for token in (
+        hs(claims(exp=t - 3600, iat=t - 7200)),
+        hs(claims(), "z" * 40),
+        "",
+        hs(claims(iat=None)),
+    ):
         await refused(jwt_srv.port, 401, query=f"token={token}")
 
 
@@ -180,13 +204,17 @@ async def test_jwt_roles_and_aud_free_claims_accepted(jwt_srv: ServerProcess) ->
 def test_jwt_rs256_public_key(tmp_path: Path) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     root = tmp_path / "rs"
     (root / ".pm").mkdir(parents=True)
     (root / ".pm" / "jwt-public.pem").write_bytes(pem)
-    env = {"PM_AUTH_ENABLED": "1", "PM_AUTH_JWT_PUBLIC_KEY_PATH": "jwt-public.pem",
-           "PM_AUTH_JWT_SECRET": None}
+    env = {
+        "PM_AUTH_ENABLED": "1",
+        "PM_AUTH_JWT_PUBLIC_KEY_PATH": "jwt-public.pem",
+        "PM_AUTH_JWT_SECRET": None,
+    }
 
     async def scenario(srv: ServerProcess) -> None:
         sub = new_id()
@@ -224,8 +252,11 @@ async def _connect_retrying(port: int, **kwargs: Any) -> WsClient:
 
 
 def test_connection_limit_503_and_slot_release(tmp_path: Path) -> None:
-    env = {"PM_SERVER_MAX_CONNECTIONS": "3", "PM_AUTH_ENABLED": "true",
-           "PM_AUTH_JWT_SECRET": SECRET}
+    env = {
+        "PM_SERVER_MAX_CONNECTIONS": "3",
+        "PM_AUTH_ENABLED": "true",
+        "PM_AUTH_JWT_SECRET": SECRET,
+    }
 
     async def scenario(srv: ServerProcess) -> None:
         def auth() -> dict[str, str]:
@@ -290,7 +321,8 @@ def test_rate_limit_warnings_then_close_after_fifth_violation(tmp_path: Path) ->
             texts = [f for f in frames if isinstance(f, str)]
             # allowed frames are answered, dropped frames get no protobuf reply
             assert [(p.message_id, p.pong.timestamp) for p in pongs] == [
-                (mid, i) for i, mid in enumerate(ids)]
+                (mid, i) for i, mid in enumerate(ids)
+            ]
             assert not {p.message_id for p in pongs} & set(over)
             assert len(texts) == 2 + 5, texts  # 2 text-frame hints + 5 rate-limit texts
             assert texts[2:] == [WARN.format(n) for n in range(1, 5)] + [FINAL]
@@ -396,8 +428,14 @@ async def _shutdown_scenario(srv: ServerProcess) -> dict[str, int | None]:
     assert rc == 0
     with pytest.raises(OSError):
         await WsClient.connect(srv.port, "new", open_timeout=3)
-    return {name: conn.ws.close_code for name, conn in
-            (("subscribed member", a), ("filtered subscriber", b), ("desktop user", c))}
+    return {
+        name: conn.ws.close_code
+        for name, conn in (
+            ("subscribed member", a),
+            ("filtered subscriber", b),
+            ("desktop user", c),
+        )
+    }
 
 
 def test_graceful_shutdown_ends_every_connection(tmp_path: Path) -> None:

@@ -39,8 +39,12 @@ def rfc3339(ts: int) -> str:
 
 
 # =========================================================================== sprints
-CS, US, DS, GS = ("create_sprint_request", "update_sprint_request", "delete_sprint_request",
-                  "get_sprints_request")
+CS, US, DS, GS = (
+    "create_sprint_request",
+    "update_sprint_request",
+    "delete_sprint_request",
+    "get_sprints_request",
+)
 
 
 async def test_create_sprint_reply_and_broadcast(srv: ServerProcess) -> None:
@@ -52,8 +56,14 @@ async def test_create_sprint_reply_and_broadcast(srv: ServerProcess) -> None:
         start = now() + DAY
         end = start + 14 * DAY
         t0 = now()
-        reply, events = await c.request(CS, project_id=p.id, name="  Sprint 1  ",
-                                        goal="  Complete MVP  ", start_date=start, end_date=end)
+        reply, events = await c.request(
+            CS,
+            project_id=p.id,
+            name="  Sprint 1  ",
+            goal="  Complete MVP  ",
+            start_date=start,
+            end_date=end,
+        )
         assert case_of(reply) == "sprint_created", reply
         created = reply.sprint_created
         s = created.sprint
@@ -64,11 +74,11 @@ async def test_create_sprint_reply_and_broadcast(srv: ServerProcess) -> None:
         assert t0 <= s.created_at == s.updated_at <= now() + 1
         assert s.created_by == s.updated_by == c.user_id
         assert not s.HasField("deleted_at")
-        ev = assert_broadcast_pair(events, "sprint", s.id, "created", "sprint_created",
-                                   c.user_id)
+        ev = assert_broadcast_pair(events, "sprint", s.id, "created", "sprint_created", c.user_id)
         assert ev == created
         assert [e.SerializeToString() for e in await watcher.sync()] == [
-            e.SerializeToString() for e in events]
+            e.SerializeToString() for e in events
+        ]
         s2 = await c.sprint(p.id, name="no goal")
         assert not s2.HasField("goal")
         await c.sync()
@@ -88,17 +98,18 @@ async def test_create_sprint_validation_in_order(srv: ServerProcess) -> None:
         err = await c.error(CS, project_id="bad", name="n" * 101, **ok)
         assert_error(err, "INVALID_MESSAGE", "name")
         # 2. order of dates
-        err = await c.error(CS, project_id="bad", name="s", start_date=t + 14 * DAY,
-                            end_date=t + DAY)
+        err = await c.error(
+            CS, project_id="bad", name="s", start_date=t + 14 * DAY, end_date=t + DAY
+        )
         assert_error(err, "INVALID_MESSAGE", "start_date must be before end_date")
         err = await c.error(CS, project_id="bad", name="s", start_date=t + DAY, end_date=t + DAY)
         assert_error(err, "INVALID_MESSAGE", "start_date")
         # 3. window [now - 365 d, now + 5*365 d]
-        err = await c.error(CS, project_id="bad", name="s", start_date=t - 400 * DAY,
-                            end_date=t)
+        err = await c.error(CS, project_id="bad", name="s", start_date=t - 400 * DAY, end_date=t)
         assert_error(err, "INVALID_MESSAGE", "start_date is outside reasonable range")
-        err = await c.error(CS, project_id="bad", name="s", start_date=t,
-                            end_date=t + 6 * 365 * DAY)
+        err = await c.error(
+            CS, project_id="bad", name="s", start_date=t, end_date=t + 6 * 365 * DAY
+        )
         assert_error(err, "INVALID_MESSAGE", "end_date is outside reasonable range")
         # 5. UUID
         err = await c.error(CS, project_id="bad", name="s", **ok)
@@ -118,8 +129,12 @@ async def test_create_sprint_is_idempotent(srv: ServerProcess) -> None:
     async with clients(srv.port, "new") as (c,):
         p = await c.project(subscribe=True)
         mid = new_id()
-        fields = {"project_id": p.id, "name": "once", "start_date": now() + DAY,
-                  "end_date": now() + 9 * DAY}
+        fields = {
+            "project_id": p.id,
+            "name": "once",
+            "start_date": now() + DAY,
+            "end_date": now() + 9 * DAY,
+        }
         first, events = await c.request(CS, message_id=mid, **fields)
         assert len(events) == 2
         raw = c.raw[mid]
@@ -139,14 +154,14 @@ async def test_update_sprint_flow(srv: ServerProcess) -> None:
         s = await c.sprint(p.id, name="Sprint 1", start=t, end=t + 14 * DAY)
         await c.sync()
         await watcher.sync()
-        reply, events = await c.request(US, sprint_id=s.id, expected_version=1,
-                                        name="Sprint 1 Updated")
+        reply, events = await c.request(
+            US, sprint_id=s.id, expected_version=1, name="Sprint 1 Updated"
+        )
         upd = reply.sprint_updated
         assert upd.sprint.name == "Sprint 1 Updated" and upd.sprint.version == 2
         assert upd.user_id == c.user_id and upd.sprint.updated_by == c.user_id
         assert field_changes(upd.changes) == {"name": ("Sprint 1", "Sprint 1 Updated")}
-        ev = assert_broadcast_pair(events, "sprint", s.id, "updated", "sprint_updated",
-                                   c.user_id)
+        ev = assert_broadcast_pair(events, "sprint", s.id, "updated", "sprint_updated", c.user_id)
         assert ev == upd
         assert events[0].activity_log_created.entry.comment == "1 fields changed"
         assert len(await watcher.sync()) == 2
@@ -155,11 +170,17 @@ async def test_update_sprint_flow(srv: ServerProcess) -> None:
         assert_error(err, "CONFLICT", "(current version: 2)")
         # goal (old absent), dates (RFC 3339), status names
         new_start, new_end = t + DAY, t + 20 * DAY
-        upd = await c.call(US, sprint_id=s.id, expected_version=2, goal="g",
-                           start_date=new_start, end_date=new_end, status=pb.ACTIVE)
+        upd = await c.call(
+            US,
+            sprint_id=s.id,
+            expected_version=2,
+            goal="g",
+            start_date=new_start,
+            end_date=new_end,
+            status=pb.ACTIVE,
+        )
         ch = field_changes(upd.changes)
-        assert [x.field_name for x in upd.changes] == ["goal", "start_date", "end_date",
-                                                       "status"]
+        assert [x.field_name for x in upd.changes] == ["goal", "start_date", "end_date", "status"]
         assert ch["goal"] == (None, "g")
         assert ch["start_date"] == (rfc3339(t), rfc3339(new_start))
         assert ch["end_date"] == (rfc3339(t + 14 * DAY), rfc3339(new_end))
@@ -167,8 +188,9 @@ async def test_update_sprint_flow(srv: ServerProcess) -> None:
         assert ch["status"] == ("planned", "active")
         assert upd.sprint.status == pb.ACTIVE and upd.sprint.version == 3
         # same status again is allowed and is no change
-        reply, events = await c.request(US, sprint_id=s.id, expected_version=3,
-                                        status=pb.ACTIVE, name="Sprint 1 Updated")
+        reply, events = await c.request(
+            US, sprint_id=s.id, expected_version=3, status=pb.ACTIVE, name="Sprint 1 Updated"
+        )
         assert events == [] and list(reply.sprint_updated.changes) == []
         assert reply.sprint_updated.sprint.version == 3
         # a second sprint cannot become active while this one is
@@ -195,18 +217,29 @@ async def test_sprint_status_transitions(srv: ServerProcess) -> None:
         s = await c.sprint(p.id)
         # §6.9.7: planned -> completed is refused
         err = await c.error(US, sprint_id=s.id, expected_version=1, status=pb.COMPLETED)
-        assert_error(err, "VALIDATION_ERROR", "Invalid status transition: planned -> completed",
-                     field="status")
+        assert_error(
+            err,
+            "VALIDATION_ERROR",
+            "Invalid status transition: planned -> completed",
+            field="status",
+        )
         for bad in (0, 5, 42):
             err = await c.error(US, sprint_id=s.id, expected_version=1, status=bad)
             assert_error(err, "VALIDATION_ERROR", "Invalid sprint status", field="status")
         upd = await c.call(US, sprint_id=s.id, expected_version=1, status=pb.CANCELLED)
         assert upd.sprint.status == pb.CANCELLED
-        for target, name in ((pb.PLANNED, "planned"), (pb.ACTIVE, "active"),
-                             (pb.COMPLETED, "completed")):
+        for target, name in (
+            (pb.PLANNED, "planned"),
+            (pb.ACTIVE, "active"),
+            (pb.COMPLETED, "completed"),
+        ):
             err = await c.error(US, sprint_id=s.id, expected_version=2, status=target)
-            assert_error(err, "VALIDATION_ERROR",
-                         f"Invalid status transition: cancelled -> {name}", field="status")
+            assert_error(
+                err,
+                "VALIDATION_ERROR",
+                f"Invalid status transition: cancelled -> {name}",
+                field="status",
+            )
         s2 = await c.sprint(p.id)
         await c.call(US, sprint_id=s2.id, expected_version=1, status=pb.ACTIVE)
         err = await c.error(US, sprint_id=s2.id, expected_version=2, status=pb.PLANNED)
@@ -271,8 +304,9 @@ async def test_delete_sprint(srv: ServerProcess) -> None:
         add_member(srv, p.id, editor.user_id, "editor")
         s = await c.sprint(p.id)
         w = await c.item(p.id)
-        await c.call("update_work_item_request", work_item_id=w.id, expected_version=1,
-                     sprint_id=s.id)
+        await c.call(
+            "update_work_item_request", work_item_id=w.id, expected_version=1, sprint_id=s.id
+        )
         await c.sync()
         assert_error(await c.error(DS, sprint_id="x"), "VALIDATION_ERROR", field="sprint_id")
         assert_error(await c.error(DS, sprint_id=new_id()), "NOT_FOUND", "Sprint")
@@ -282,8 +316,7 @@ async def test_delete_sprint(srv: ServerProcess) -> None:
         assert case_of(reply) == "sprint_deleted"
         assert reply.sprint_deleted.sprint_id == s.id
         assert reply.sprint_deleted.user_id == c.user_id
-        ev = assert_broadcast_pair(events, "sprint", s.id, "deleted", "sprint_deleted",
-                                   c.user_id)
+        ev = assert_broadcast_pair(events, "sprint", s.id, "deleted", "sprint_deleted", c.user_id)
         assert ev == reply.sprint_deleted
         assert_error(await c.error(DS, sprint_id=s.id), "NOT_FOUND")
         assert list((await c.call(GS, project_id=p.id)).sprints) == []
@@ -318,8 +351,12 @@ async def test_get_sprints(srv: ServerProcess) -> None:
 
 
 # =========================================================================== comments
-CC, UC, DC, GC = ("create_comment_request", "update_comment_request", "delete_comment_request",
-                  "get_comments_request")
+CC, UC, DC, GC = (
+    "create_comment_request",
+    "update_comment_request",
+    "delete_comment_request",
+    "get_comments_request",
+)
 
 
 async def test_create_comment_reply_and_broadcast(srv: ServerProcess) -> None:
@@ -332,8 +369,7 @@ async def test_create_comment_reply_and_broadcast(srv: ServerProcess) -> None:
         await c.sync()
         await watcher.sync()
         t0 = now()
-        reply, events = await c.request(CC, work_item_id=w.id,
-                                        content="  This is a test comment  ")
+        reply, events = await c.request(CC, work_item_id=w.id, content="  This is a test comment  ")
         created = reply.comment_created
         cm = created.comment
         assert created.user_id == c.user_id
@@ -341,11 +377,13 @@ async def test_create_comment_reply_and_broadcast(srv: ServerProcess) -> None:
         assert cm.work_item_id == w.id
         assert cm.created_by == cm.updated_by == c.user_id
         assert t0 <= cm.created_at == cm.updated_at <= now() + 1
-        ev = assert_broadcast_pair(events, "comment", cm.id, "created", "comment_created",
-                                   c.user_id)
+        ev = assert_broadcast_pair(
+            events, "comment", cm.id, "created", "comment_created", c.user_id
+        )
         assert ev == created
         assert [e.SerializeToString() for e in await watcher.sync()] == [
-            e.SerializeToString() for e in events]
+            e.SerializeToString() for e in events
+        ]
 
 
 async def test_create_comment_validation_in_order(srv: ServerProcess) -> None:
@@ -398,13 +436,18 @@ async def test_update_and_delete_comment(srv: ServerProcess) -> None:
         await author.sync()
         await other.sync()
         # validation order: content, UUID, existence, author
-        assert_error(await author.error(UC, comment_id="bad", content=""), "INVALID_MESSAGE",
-                     "content")
-        assert_error(await author.error(UC, comment_id="bad", content="x"), "VALIDATION_ERROR",
-                     field="comment_id")
+        assert_error(
+            await author.error(UC, comment_id="bad", content=""), "INVALID_MESSAGE", "content"
+        )
+        assert_error(
+            await author.error(UC, comment_id="bad", content="x"),
+            "VALIDATION_ERROR",
+            field="comment_id",
+        )
         missing = new_id()
-        assert_error(await author.error(UC, comment_id=missing, content="x"), "NOT_FOUND",
-                     "Comment", missing)
+        assert_error(
+            await author.error(UC, comment_id=missing, content="x"), "NOT_FOUND", "Comment", missing
+        )
         err = await other.error(UC, comment_id=cm.id, content="hijack")
         assert_error(err, "UNAUTHORIZED", "Cannot edit another user's comment")
         assert "another user" in err.message
@@ -414,21 +457,24 @@ async def test_update_and_delete_comment(srv: ServerProcess) -> None:
         assert upd.comment.id == cm.id and upd.user_id == author.user_id
         assert upd.comment.updated_by == author.user_id
         assert upd.comment.created_at == cm.created_at
-        ev = assert_broadcast_pair(events, "comment", cm.id, "updated", "comment_updated",
-                                   author.user_id)
+        ev = assert_broadcast_pair(
+            events, "comment", cm.id, "updated", "comment_updated", author.user_id
+        )
         assert ev == upd
         assert not events[0].activity_log_created.entry.HasField("comment")
         assert len(await other.sync()) == 2
         # delete: author only
         err = await other.error(DC, comment_id=cm.id)
         assert_error(err, "UNAUTHORIZED", "Cannot delete another user's comment")
-        assert_error(await author.error(DC, comment_id="bad"), "VALIDATION_ERROR",
-                     field="comment_id")
+        assert_error(
+            await author.error(DC, comment_id="bad"), "VALIDATION_ERROR", field="comment_id"
+        )
         reply, events = await author.request(DC, comment_id=cm.id)
         assert reply.comment_deleted.comment_id == cm.id
         assert reply.comment_deleted.user_id == author.user_id
-        assert_broadcast_pair(events, "comment", cm.id, "deleted", "comment_deleted",
-                              author.user_id)
+        assert_broadcast_pair(
+            events, "comment", cm.id, "deleted", "comment_deleted", author.user_id
+        )
         assert len(await other.sync()) == 2
         assert_error(await author.error(DC, comment_id=cm.id), "NOT_FOUND")
         assert_error(await author.error(UC, comment_id=cm.id, content="x"), "NOT_FOUND")
@@ -463,8 +509,7 @@ async def test_get_comments(srv: ServerProcess) -> None:
         assert created == sorted(created)
         assert_error(await stranger.error(GC, work_item_id=w.id), "UNAUTHORIZED")
         assert_error(await c.error(GC, work_item_id=new_id()), "NOT_FOUND", "Work item")
-        assert_error(await c.error(GC, work_item_id="x"), "VALIDATION_ERROR",
-                     field="work_item_id")
+        assert_error(await c.error(GC, work_item_id="x"), "VALIDATION_ERROR", field="work_item_id")
         # comments of a deleted work item are unreachable through it
         await c.call("delete_work_item_request", work_item_id=w.id)
         assert_error(await c.error(GC, work_item_id=w.id), "NOT_FOUND")

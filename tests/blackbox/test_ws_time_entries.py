@@ -29,8 +29,12 @@ from .wsclient import (
 
 HOUR = 3600
 ST, SP, CT, UT, DT, GT, RT = (
-    "start_timer_request", "stop_timer_request", "create_time_entry_request",
-    "update_time_entry_request", "delete_time_entry_request", "get_time_entries_request",
+    "start_timer_request",
+    "stop_timer_request",
+    "create_time_entry_request",
+    "update_time_entry_request",
+    "delete_time_entry_request",
+    "get_time_entries_request",
     "get_running_timer_request",
 )
 
@@ -46,8 +50,9 @@ def api(srv: ServerProcess) -> Iterator[httpx.Client]:
         yield c
 
 
-async def setup(c: WsClient, *members: tuple[ServerProcess, WsClient, str]
-                ) -> tuple[pb.Project, pb.WorkItem]:
+async def setup(
+    c: WsClient, *members: tuple[ServerProcess, WsClient, str]
+) -> tuple[pb.Project, pb.WorkItem]:
     p = await c.project()
     for srv, who, role in members:
         add_member(srv, p.id, who.user_id, role)
@@ -74,11 +79,13 @@ async def test_start_timer_creates_running_entry(srv: ServerProcess) -> None:
         assert t0 <= te.started_at <= now() + 1
         assert te.created_at == te.updated_at == te.started_at
         # compat.md: ActivityLogCreated + TimeEntryCreated to the project's subscribers
-        ev = assert_broadcast_pair(events, "time_entry", te.id, "created", "time_entry_created",
-                                   c.user_id)
+        ev = assert_broadcast_pair(
+            events, "time_entry", te.id, "created", "time_entry_created", c.user_id
+        )
         assert ev.time_entry == te and ev.user_id == c.user_id
         assert [e.SerializeToString() for e in await watcher.sync()] == [
-            e.SerializeToString() for e in events]
+            e.SerializeToString() for e in events
+        ]
         running = await c.call(RT)
         assert running.HasField("time_entry") and running.time_entry == te
         await c.call(SP, time_entry_id=te.id)
@@ -105,20 +112,23 @@ async def test_start_timer_auto_stops_previous(srv: ServerProcess) -> None:
         assert stopped.duration_seconds == stopped.ended_at - stopped.started_at >= 0
         # the stop is announced to the first project's subscribers ...
         evs1 = await w1.sync()
-        ev = assert_broadcast_pair(evs1, "time_entry", first.id, "updated", "time_entry_updated",
-                                   c.user_id)
+        ev = assert_broadcast_pair(
+            evs1, "time_entry", first.id, "updated", "time_entry_updated", c.user_id
+        )
         assert ev.time_entry == stopped
         assert evs1[0].activity_log_created.entry.comment == "1 fields changed"
         # ... and the new timer to the second project's subscribers
         evs2 = await w2.sync()
-        ev = assert_broadcast_pair(evs2, "time_entry", started.time_entry.id, "created",
-                                   "time_entry_created", c.user_id)
+        ev = assert_broadcast_pair(
+            evs2, "time_entry", started.time_entry.id, "created", "time_entry_created", c.user_id
+        )
         assert ev.time_entry == started.time_entry
         # only one running timer
         running = await c.call(RT)
         assert running.time_entry.id == started.time_entry.id
-        log = await c.call("get_activity_log_request", entity_type="time_entry",
-                           entity_id=first.id, limit=10)
+        log = await c.call(
+            "get_activity_log_request", entity_type="time_entry", entity_id=first.id, limit=10
+        )
         assert [e.action for e in log.entries] == ["updated", "created"]
 
 
@@ -130,8 +140,12 @@ async def test_start_timer_in_the_same_project_broadcast_order(srv: ServerProces
         await watcher.sync()
         started = await c.call(ST, work_item_id=w.id)
         evs = await watcher.sync()
-        assert [case_of(e) for e in evs] == ["activity_log_created", "time_entry_updated",
-                                             "activity_log_created", "time_entry_created"]
+        assert [case_of(e) for e in evs] == [
+            "activity_log_created",
+            "time_entry_updated",
+            "activity_log_created",
+            "time_entry_created",
+        ]
         assert_activity(evs[0], "time_entry", first.id, "updated", c.user_id)
         assert_activity(evs[2], "time_entry", started.time_entry.id, "created", c.user_id)
         await c.call(SP, time_entry_id=started.time_entry.id)
@@ -185,11 +199,13 @@ async def test_stop_timer(srv: ServerProcess) -> None:
         await owner.subscribe([p.id])
         te = (await owner.call(ST, work_item_id=w.id)).time_entry
         await owner.sync()
-        assert_error(await owner.error(SP, time_entry_id="x"), "VALIDATION_ERROR",
-                     field="time_entry_id")
+        assert_error(
+            await owner.error(SP, time_entry_id="x"), "VALIDATION_ERROR", field="time_entry_id"
+        )
         missing = new_id()
-        assert_error(await owner.error(SP, time_entry_id=missing), "NOT_FOUND", "Time entry",
-                     missing)
+        assert_error(
+            await owner.error(SP, time_entry_id=missing), "NOT_FOUND", "Time entry", missing
+        )
         err = await other.error(SP, time_entry_id=te.id)
         assert_error(err, "UNAUTHORIZED", "Cannot stop another user's timer")
         mid = new_id()
@@ -199,10 +215,14 @@ async def test_stop_timer(srv: ServerProcess) -> None:
         assert stopped.user_id == owner.user_id
         assert stopped.time_entry.id == te.id
         assert stopped.time_entry.HasField("ended_at")
-        assert stopped.time_entry.duration_seconds == (
-            stopped.time_entry.ended_at - stopped.time_entry.started_at) >= 0
-        ev = assert_broadcast_pair(events, "time_entry", te.id, "updated", "time_entry_updated",
-                                   owner.user_id)
+        assert (
+            stopped.time_entry.duration_seconds
+            == (stopped.time_entry.ended_at - stopped.time_entry.started_at)
+            >= 0
+        )
+        ev = assert_broadcast_pair(
+            events, "time_entry", te.id, "updated", "time_entry_updated", owner.user_id
+        )
         assert ev.time_entry == stopped.time_entry
         assert events[0].activity_log_created.entry.comment == "1 fields changed"
         # idempotent: the same id replays the stored reply (no "not running" error)
@@ -239,18 +259,23 @@ async def test_create_manual_entry(srv: ServerProcess) -> None:
         p, w = await setup(c, (srv, watcher, "viewer"))
         await watcher.subscribe([p.id])
         t = now()
-        reply, events = await c.request(CT, work_item_id=w.id, started_at=t - HOUR,
-                                        ended_at=t - HOUR // 2, description="Manual entry")
+        reply, events = await c.request(
+            CT,
+            work_item_id=w.id,
+            started_at=t - HOUR,
+            ended_at=t - HOUR // 2,
+            description="Manual entry",
+        )
         assert case_of(reply) == "time_entry_created", reply
         te = reply.time_entry_created.time_entry
         assert reply.time_entry_created.user_id == c.user_id
-        assert (te.started_at, te.ended_at, te.duration_seconds) == (t - HOUR, t - HOUR // 2,
-                                                                     1800)
+        assert (te.started_at, te.ended_at, te.duration_seconds) == (t - HOUR, t - HOUR // 2, 1800)
         assert te.description == "Manual entry" and te.user_id == c.user_id
         assert te.work_item_id == w.id
         evs = await watcher.sync()
-        ev = assert_broadcast_pair(evs, "time_entry", te.id, "created", "time_entry_created",
-                                   c.user_id)
+        ev = assert_broadcast_pair(
+            evs, "time_entry", te.id, "created", "time_entry_created", c.user_id
+        )
         assert ev.time_entry == te
         assert events == []  # the caller is not subscribed
         # no running timer was created
@@ -268,23 +293,30 @@ async def test_create_manual_entry_timestamp_rules(srv: ServerProcess) -> None:
             return await c.error(CT, **fields)
 
         # 1. timestamps first (before description and UUID)
-        e = await err(work_item_id="bad", started_at=t + HOUR, ended_at=t + HOUR + HOUR // 2,
-                      description="d" * 1001)
-        assert_error(e, "VALIDATION_ERROR", "started_at cannot be in the future",
-                     field="started_at")
+        e = await err(
+            work_item_id="bad",
+            started_at=t + HOUR,
+            ended_at=t + HOUR + HOUR // 2,
+            description="d" * 1001,
+        )
+        assert_error(
+            e, "VALIDATION_ERROR", "started_at cannot be in the future", field="started_at"
+        )
         assert "future" in e.message
         e = await err(started_at=t - 100, ended_at=t + HOUR)
         assert_error(e, "VALIDATION_ERROR", "ended_at cannot be in the future", field="ended_at")
         e = await err(started_at=t - 100, ended_at=t - 100)
-        assert_error(e, "VALIDATION_ERROR", "started_at must be before ended_at",
-                     field="started_at")
+        assert_error(
+            e, "VALIDATION_ERROR", "started_at must be before ended_at", field="started_at"
+        )
         e = await err(started_at=t - 50, ended_at=t - 100)
         assert_error(e, "VALIDATION_ERROR", "started_at must be before ended_at")
         e = await err(started_at=t - 100000, ended_at=t)
         assert_error(e, "VALIDATION_ERROR", "Duration cannot exceed 24 hours", field="ended_at")
         # 2. description
-        e = await err(work_item_id="bad", started_at=t - 100, ended_at=t - 50,
-                      description="d" * 1001)
+        e = await err(
+            work_item_id="bad", started_at=t - 100, ended_at=t - 50, description="d" * 1001
+        )
         assert_error(e, "INVALID_MESSAGE", "description must not exceed 1000 characters")
         # 3. UUID, 5. existence, 6. permission
         e = await err(work_item_id="bad", started_at=t - 100, ended_at=t - 50)
@@ -308,12 +340,14 @@ async def test_create_manual_entry_is_idempotent(srv: ServerProcess) -> None:
         await c.subscribe([p.id])
         t = now()
         mid = new_id()
-        first, events = await c.request(CT, message_id=mid, work_item_id=w.id,
-                                        started_at=t - 600, ended_at=t - 300)
+        first, events = await c.request(
+            CT, message_id=mid, work_item_id=w.id, started_at=t - 600, ended_at=t - 300
+        )
         assert len(events) == 2
         raw = c.raw[mid]
-        again, events = await c.request(CT, message_id=mid, work_item_id=w.id,
-                                        started_at=t - 600, ended_at=t - 300)
+        again, events = await c.request(
+            CT, message_id=mid, work_item_id=w.id, started_at=t - 600, ended_at=t - 300
+        )
         assert events == [] and c.raw[mid] == raw and again == first
         assert (await c.call(GT, work_item_id=w.id)).total_count == 1
         assert await c.sync() == []
@@ -327,10 +361,14 @@ async def test_update_time_entry(srv: ServerProcess, api: httpx.Client) -> None:
         t = now()
         te = await owner.manual_entry(w.id, t - 2 * HOUR, t - HOUR, description="before")
         await other.sync()
-        assert_error(await owner.error(UT, time_entry_id="x"), "VALIDATION_ERROR",
-                     field="time_entry_id")
-        assert_error(await owner.error(UT, time_entry_id=new_id(), description="x"),
-                     "NOT_FOUND", "Time entry")
+        assert_error(
+            await owner.error(UT, time_entry_id="x"), "VALIDATION_ERROR", field="time_entry_id"
+        )
+        assert_error(
+            await owner.error(UT, time_entry_id=new_id(), description="x"),
+            "NOT_FOUND",
+            "Time entry",
+        )
         err = await other.error(UT, time_entry_id=te.id, description="x")
         assert_error(err, "UNAUTHORIZED", "Cannot update another user's time entry")
         err = await owner.error(UT, time_entry_id=te.id, description="d" * 1001)
@@ -342,8 +380,9 @@ async def test_update_time_entry(srv: ServerProcess, api: httpx.Client) -> None:
         assert_error(err, "VALIDATION_ERROR", "Duration cannot exceed 24 hours")
         err = await owner.error(UT, time_entry_id=te.id, ended_at=t + HOUR)
         assert_error(err, "VALIDATION_ERROR", "ended_at cannot be in the future")
-        reply, events = await owner.request(UT, time_entry_id=te.id, started_at=t - 3 * HOUR,
-                                            description=" after ")
+        reply, events = await owner.request(
+            UT, time_entry_id=te.id, started_at=t - 3 * HOUR, description=" after "
+        )
         assert case_of(reply) == "time_entry_updated", reply
         upd = reply.time_entry_updated
         assert upd.user_id == owner.user_id
@@ -353,8 +392,9 @@ async def test_update_time_entry(srv: ServerProcess, api: httpx.Client) -> None:
         assert upd.time_entry.description == "after"
         assert events == []
         evs = await other.sync()
-        ev = assert_broadcast_pair(evs, "time_entry", te.id, "updated", "time_entry_updated",
-                                   owner.user_id)
+        ev = assert_broadcast_pair(
+            evs, "time_entry", te.id, "updated", "time_entry_updated", owner.user_id
+        )
         assert ev.time_entry == upd.time_entry
         assert evs[0].activity_log_created.entry.comment == "2 fields changed"
         # compat.md: started_at is persisted
@@ -382,8 +422,9 @@ async def test_delete_time_entry(srv: ServerProcess) -> None:
         t = now()
         te = await owner.manual_entry(w.id, t - 600, t - 300)
         await other.sync()
-        assert_error(await owner.error(DT, time_entry_id="x"), "VALIDATION_ERROR",
-                     field="time_entry_id")
+        assert_error(
+            await owner.error(DT, time_entry_id="x"), "VALIDATION_ERROR", field="time_entry_id"
+        )
         assert_error(await owner.error(DT, time_entry_id=new_id()), "NOT_FOUND", "Time entry")
         err = await other.error(DT, time_entry_id=te.id)
         assert_error(err, "UNAUTHORIZED", "Cannot delete another user's time entry")
@@ -392,8 +433,9 @@ async def test_delete_time_entry(srv: ServerProcess) -> None:
         d = reply.time_entry_deleted
         assert (d.time_entry_id, d.work_item_id, d.user_id) == (te.id, w.id, owner.user_id)
         evs = await other.sync()
-        ev = assert_broadcast_pair(evs, "time_entry", te.id, "deleted", "time_entry_deleted",
-                                   owner.user_id)
+        ev = assert_broadcast_pair(
+            evs, "time_entry", te.id, "deleted", "time_entry_deleted", owner.user_id
+        )
         assert ev == d
         assert_error(await owner.error(DT, time_entry_id=te.id), "NOT_FOUND")
         assert_error(await owner.error(UT, time_entry_id=te.id, description="x"), "NOT_FOUND")
@@ -425,32 +467,41 @@ async def test_get_time_entries_paging(srv: ServerProcess) -> None:
         assert len((await page(limit=-5)).time_entries) == 1
         assert len((await page(limit=100000)).time_entries) == 6  # clamped to 500
         assert [e.id for e in (await page(limit=2, offset=-3)).time_entries] == [
-            made[0].id, made[1].id]
+            made[0].id,
+            made[1].id,
+        ]
         assert [e.id for e in (await page(limit=2, offset=4)).time_entries] == [
-            made[4].id, theirs.id]
+            made[4].id,
+            theirs.id,
+        ]
         last = await page(offset=10)
         assert list(last.time_entries) == [] and last.total_count == 6
         # validation
-        assert_error(await c.error(GT, work_item_id="x"), "VALIDATION_ERROR",
-                     field="work_item_id")
+        assert_error(await c.error(GT, work_item_id="x"), "VALIDATION_ERROR", field="work_item_id")
         assert_error(await c.error(GT, work_item_id=new_id()), "NOT_FOUND", "Work item")
-        assert_error(await stranger.error(GT, work_item_id=w.id), "UNAUTHORIZED",
-                     "Not a member of this project")
+        assert_error(
+            await stranger.error(GT, work_item_id=w.id),
+            "UNAUTHORIZED",
+            "Not a member of this project",
+        )
 
 
-async def test_rest_time_entries_reach_ws_subscribers(srv: ServerProcess,
-                                                      api: httpx.Client) -> None:
+async def test_rest_time_entries_reach_ws_subscribers(
+    srv: ServerProcess, api: httpx.Client
+) -> None:
     async with clients(srv.port, "new") as (c,):
         p, w = await setup(c)
         await c.subscribe([p.id])
         await c.sync()
-        r = api.post("/api/v1/time-entries", json={"work_item_id": w.id},
-                     headers={"X-User-Id": c.user_id})
+        r = api.post(
+            "/api/v1/time-entries", json={"work_item_id": w.id}, headers={"X-User-Id": c.user_id}
+        )
         assert r.status_code == 200, r.text
         tid = r.json()["time_entry"]["id"]
         evs = await c.sync()
-        ev = assert_broadcast_pair(evs, "time_entry", tid, "created", "time_entry_created",
-                                   c.user_id)
+        ev = assert_broadcast_pair(
+            evs, "time_entry", tid, "created", "time_entry_created", c.user_id
+        )
         assert ev.time_entry.work_item_id == w.id
         r = api.delete(f"/api/v1/time-entries/{tid}", headers={"X-User-Id": c.user_id})
         assert r.status_code == 200, r.text

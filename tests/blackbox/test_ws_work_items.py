@@ -50,8 +50,13 @@ async def test_create_work_item_reply_shape_and_broadcast(srv: ServerProcess) ->
         add_member(srv, p.id, watcher.user_id, "viewer")
         await watcher.subscribe([p.id])
         t0 = now()
-        reply, events = await c.request(REQ, project_id=p.id, item_type=pb.TASK,
-                                        title="  First task  ", description="  some text  ")
+        reply, events = await c.request(
+            REQ,
+            project_id=p.id,
+            item_type=pb.TASK,
+            title="  First task  ",
+            description="  some text  ",
+        )
         t1 = now()
         assert case_of(reply) == "work_item_created", reply
         created = reply.work_item_created
@@ -72,14 +77,16 @@ async def test_create_work_item_reply_shape_and_broadcast(srv: ServerProcess) ->
         assert w.version == 1 and w.item_number == 1
         assert list(w.ancestor_ids) == [] and list(w.descendant_ids) == []
         # the caller (subscribed) gets ActivityLogCreated, then WorkItemCreated, then reply
-        ev = assert_broadcast_pair(events, "work_item", w.id, "created", "work_item_created",
-                                   c.user_id)
+        ev = assert_broadcast_pair(
+            events, "work_item", w.id, "created", "work_item_created", c.user_id
+        )
         assert ev == created
         assert reply.message_id not in {e.message_id for e in events}
         # another subscriber gets the same two events
         wev = await watcher.sync()
-        assert assert_broadcast_pair(wev, "work_item", w.id, "created",
-                                     "work_item_created") == created
+        assert (
+            assert_broadcast_pair(wev, "work_item", w.id, "created", "work_item_created") == created
+        )
         assert [e.SerializeToString() for e in wev] == [e.SerializeToString() for e in events]
 
 
@@ -113,44 +120,61 @@ async def test_create_work_item_validation_in_order(srv: ServerProcess) -> None:
         # 1. item_type first
         for bad in (0, 1, 5, 99):
             err = await c.error(REQ, project_id="bad", item_type=bad, title="")
-            assert_error(err, "VALIDATION_ERROR", f"Invalid item_type: {bad}", field="item_type",
-                         prefix="Validation failed: ")
+            assert_error(
+                err,
+                "VALIDATION_ERROR",
+                f"Invalid item_type: {bad}",
+                field="item_type",
+                prefix="Validation failed: ",
+            )
         # 2. title length (before the UUID check)
         err = await c.error(REQ, project_id="bad", item_type=pb.TASK, title="")
-        assert_error(err, "INVALID_MESSAGE", "title must be at least 1 characters",
-                     prefix="Invalid message: ")
+        assert_error(
+            err,
+            "INVALID_MESSAGE",
+            "title must be at least 1 characters",
+            prefix="Invalid message: ",
+        )
         err = await c.error(REQ, project_id="bad", item_type=pb.TASK, title="🔥" * 201)
         assert_error(err, "INVALID_MESSAGE", "title must not exceed 200 characters")
         # 3. description length (before the UUID check)
-        err = await c.error(REQ, project_id="bad", item_type=pb.TASK, title="t",
-                            description="日" * 10001)
-        assert_error(err, "INVALID_MESSAGE",
-                     "description exceeds maximum length (10000 characters)")
+        err = await c.error(
+            REQ, project_id="bad", item_type=pb.TASK, title="t", description="日" * 10001
+        )
+        assert_error(
+            err, "INVALID_MESSAGE", "description exceeds maximum length (10000 characters)"
+        )
         # 5. ids
         err = await c.error(REQ, project_id="bad", item_type=pb.TASK, title="t")
         assert_error(err, "VALIDATION_ERROR", "Invalid UUID format", field="project_id")
         err = await c.error(REQ, project_id=p.id, item_type=pb.TASK, title="t", parent_id="zz")
         assert_error(err, "VALIDATION_ERROR", "Invalid UUID format", field="parent_id")
         # 6. permission Edit (before parent checks)
-        err = await stranger.error(REQ, project_id=p.id, item_type=pb.TASK, title="t",
-                                   parent_id=new_id())
-        assert_error(err, "UNAUTHORIZED", "Not a member of this project", field=None,
-                     prefix="Unauthorized: ")
+        err = await stranger.error(
+            REQ, project_id=p.id, item_type=pb.TASK, title="t", parent_id=new_id()
+        )
+        assert_error(
+            err, "UNAUTHORIZED", "Not a member of this project", field=None, prefix="Unauthorized: "
+        )
         err = await viewer.error(REQ, project_id=p.id, item_type=pb.TASK, title="t")
         assert_error(err, "UNAUTHORIZED", "Insufficient permission. Required: Edit, have: viewer")
         # 7. parent existence and hierarchy
-        err = await c.error(REQ, project_id=p.id, item_type=pb.STORY, title="t",
-                            parent_id=new_id())
+        err = await c.error(REQ, project_id=p.id, item_type=pb.STORY, title="t", parent_id=new_id())
         assert_error(err, "VALIDATION_ERROR", "Parent work item not found", field="parent_id")
-        err = await c.error(REQ, project_id=p.id, item_type=pb.TASK, title="t",
-                            parent_id=epic.id)
-        assert_error(err, "VALIDATION_ERROR", "Invalid hierarchy", "Task cannot be a child of Epic",
-                     field="parent_id")
+        err = await c.error(REQ, project_id=p.id, item_type=pb.TASK, title="t", parent_id=epic.id)
+        assert_error(
+            err,
+            "VALIDATION_ERROR",
+            "Invalid hierarchy",
+            "Task cannot be a child of Epic",
+            field="parent_id",
+        )
         story = await c.item(p.id, pb.STORY, parent_id=epic.id)
-        for kind, text in ((pb.EPIC, "Epic cannot be a child of Story"),
-                           (pb.STORY, "Story cannot be a child of Story")):
-            err = await c.error(REQ, project_id=p.id, item_type=kind, title="t",
-                                parent_id=story.id)
+        for kind, text in (
+            (pb.EPIC, "Epic cannot be a child of Story"),
+            (pb.STORY, "Story cannot be a child of Story"),
+        ):
+            err = await c.error(REQ, project_id=p.id, item_type=kind, title="t", parent_id=story.id)
             assert_error(err, "VALIDATION_ERROR", text, field="parent_id")
         # nothing was created by the failures
         listed = await c.call("get_work_items_request", project_id=p.id)
@@ -165,8 +189,9 @@ async def test_create_work_item_status_and_priority_validated(srv: ServerProcess
             err = await c.error(REQ, project_id=p.id, item_type=pb.TASK, title="t", status=status)
             assert_error(err, "VALIDATION_ERROR", field="status")
         for priority in ("HIGH", "urgent", ""):
-            err = await c.error(REQ, project_id=p.id, item_type=pb.TASK, title="t",
-                                priority=priority)
+            err = await c.error(
+                REQ, project_id=p.id, item_type=pb.TASK, title="t", priority=priority
+            )
             assert_error(err, "VALIDATION_ERROR", field="priority")
         for status in ("backlog", "todo", "in_progress", "review", "done"):
             assert (await c.item(p.id, status=status)).status == status
@@ -185,7 +210,7 @@ async def test_create_work_item_blank_title_refused(srv: ServerProcess) -> None:
 async def test_create_work_item_text_handling(srv: ServerProcess) -> None:
     async with clients(srv.port, "new") as (c,):
         p = await c.project()
-        code = 'if (a < b && c > "d") { x = \'&amp;\'; }'
+        code = "if (a < b && c > \"d\") { x = '&amp;'; }"
         w = await c.item(p.id, title=code, description=code)
         assert w.title == code and w.description == code
         w = await c.item(p.id, title="🔥" * 200, description="日" * 10000)
@@ -200,14 +225,16 @@ async def test_create_work_item_is_idempotent(srv: ServerProcess, api: httpx.Cli
         add_member(srv, p.id, watcher.user_id, "editor")
         await watcher.subscribe([p.id])
         mid = new_id()
-        reply, events = await c.request(REQ, message_id=mid, project_id=p.id, item_type=pb.TASK,
-                                        title="once")
+        reply, events = await c.request(
+            REQ, message_id=mid, project_id=p.id, item_type=pb.TASK, title="once"
+        )
         raw = c.raw[mid]
         assert len(events) == 2
         assert len(await watcher.sync()) == 2
         # same message id, even with other content: the stored reply, nothing new
-        again, events = await c.request(REQ, message_id=mid, project_id=p.id,
-                                        item_type=pb.TASK, title="twice")
+        again, events = await c.request(
+            REQ, message_id=mid, project_id=p.id, item_type=pb.TASK, title="twice"
+        )
         assert events == []
         assert c.raw[mid] == raw
         assert again == reply
@@ -215,28 +242,42 @@ async def test_create_work_item_is_idempotent(srv: ServerProcess, api: httpx.Cli
         items = api.get(f"/api/v1/projects/{p.id}/work-items").json()["work_items"]
         assert [w["title"] for w in items] == ["once"]
         # the key is (user, operation, message_id): another user with the same id creates
-        other, events = await watcher.request(REQ, message_id=mid, project_id=p.id,
-                                              item_type=pb.TASK, title="by watcher")
+        other, events = await watcher.request(
+            REQ, message_id=mid, project_id=p.id, item_type=pb.TASK, title="by watcher"
+        )
         assert case_of(other) == "work_item_created"
         assert other.work_item_created.work_item.title == "by watcher"
         assert other.work_item_created.work_item.item_number == 2
         # ... and the same user with the same id for another operation is not a replay
-        comment = await c.call("create_comment_request", message_id=mid,
-                               work_item_id=reply.work_item_created.work_item.id, content="hi")
+        comment = await c.call(
+            "create_comment_request",
+            message_id=mid,
+            work_item_id=reply.work_item_created.work_item.id,
+            content="hi",
+        )
         assert comment.comment.content == "hi"
         # errors are not stored: a failed create retried with the same id runs again
         mid2 = new_id()
-        err = await c.error(REQ, message_id=mid2, project_id=p.id, item_type=pb.TASK,
-                            title="retry", status="blocked")
+        err = await c.error(
+            REQ,
+            message_id=mid2,
+            project_id=p.id,
+            item_type=pb.TASK,
+            title="retry",
+            status="blocked",
+        )
         assert err.code == "VALIDATION_ERROR"
-        retried = await c.call(REQ, message_id=mid2, project_id=p.id, item_type=pb.TASK,
-                               title="retry")
+        retried = await c.call(
+            REQ, message_id=mid2, project_id=p.id, item_type=pb.TASK, title="retry"
+        )
         assert retried.work_item.title == "retry"
         # an empty message id is never stored: two creates with "" create two items
-        r1, _ = await c.request(REQ, message_id="", project_id=p.id, item_type=pb.TASK,
-                                title="empty-1")
-        r2, _ = await c.request(REQ, message_id="", project_id=p.id, item_type=pb.TASK,
-                                title="empty-2")
+        r1, _ = await c.request(
+            REQ, message_id="", project_id=p.id, item_type=pb.TASK, title="empty-1"
+        )
+        r2, _ = await c.request(
+            REQ, message_id="", project_id=p.id, item_type=pb.TASK, title="empty-2"
+        )
         assert r1.message_id == r2.message_id == ""
         assert r1.work_item_created.work_item.id != r2.work_item_created.work_item.id
         assert r2.work_item_created.work_item.title == "empty-2"
@@ -269,8 +310,9 @@ async def test_hierarchy_ancestors_and_descendants(srv: ServerProcess) -> None:
         assert list(by_id[t12.id].ancestor_ids) == [s1.id, e.id]
         assert list(by_id[t12.id].descendant_ids) == []
         # an update reply carries the hierarchy computed after the commit
-        upd = await c.call(UPD, work_item_id=t21.id, expected_version=1, update_parent=True,
-                           parent_id=s1.id)
+        upd = await c.call(
+            UPD, work_item_id=t21.id, expected_version=1, update_parent=True, parent_id=s1.id
+        )
         assert list(upd.work_item.ancestor_ids) == [s1.id, e.id]
         assert field_changes(upd.changes) == {"parent_id": (s2.id, s1.id)}
         upd = await c.call(UPD, work_item_id=s1.id, expected_version=1, title="S1'")
@@ -296,8 +338,9 @@ async def test_get_work_items_includes_done_and_orders_by_position(srv: ServerPr
         await c.call(UPD, work_item_id=a.id, expected_version=1, position=10)
         await c.call(UPD, work_item_id=d.id, expected_version=1, status="done")
         t0 = now()
-        reply, events = await c.request("get_work_items_request", project_id=p.id,
-                                        since_timestamp=now() + 10_000)  # ignored
+        reply, events = await c.request(
+            "get_work_items_request", project_id=p.id, since_timestamp=now() + 10_000
+        )  # ignored
         assert events == []
         listed = reply.work_items_list
         assert [w.id for w in listed.work_items] == [b.id, d.id, a.id]
@@ -325,16 +368,32 @@ async def test_update_work_item_all_fields_tracked(srv: ServerProcess) -> None:
         assignee = watcher.user_id
         t0 = now()
         reply, events = await c.request(
-            UPD, work_item_id=w.id, expected_version=1, title="new", description="desc",
-            status="in_progress", assignee_id=assignee, position=7, priority="high",
-            sprint_id=sprint.id, story_points=8)
+            UPD,
+            work_item_id=w.id,
+            expected_version=1,
+            title="new",
+            description="desc",
+            status="in_progress",
+            assignee_id=assignee,
+            position=7,
+            priority="high",
+            sprint_id=sprint.id,
+            story_points=8,
+        )
         assert case_of(reply) == "work_item_updated", reply
         upd = reply.work_item_updated
         assert upd.user_id == c.user_id
         nw = upd.work_item
-        assert (nw.title, nw.description, nw.status, nw.assignee_id, nw.position, nw.priority,
-                nw.sprint_id, nw.story_points) == (
-            "new", "desc", "in_progress", assignee, 7, "high", sprint.id, 8)
+        assert (
+            nw.title,
+            nw.description,
+            nw.status,
+            nw.assignee_id,
+            nw.position,
+            nw.priority,
+            nw.sprint_id,
+            nw.story_points,
+        ) == ("new", "desc", "in_progress", assignee, 7, "high", sprint.id, 8)
         assert nw.version == 2 and nw.updated_by == c.user_id and nw.updated_at >= t0
         assert nw.created_at == w.created_at and nw.item_number == w.item_number
         ch = field_changes(upd.changes)
@@ -347,14 +406,24 @@ async def test_update_work_item_all_fields_tracked(srv: ServerProcess) -> None:
         assert ch["priority"] == ("medium", "high")
         assert ch["sprint_id"][1] == sprint.id
         assert ch["story_points"][1] == "8"
-        assert set(ch) == {"title", "description", "status", "assignee_id", "position",
-                           "priority", "sprint_id", "story_points"}
-        ev = assert_broadcast_pair(events, "work_item", w.id, "updated", "work_item_updated",
-                                   c.user_id)
+        assert set(ch) == {
+            "title",
+            "description",
+            "status",
+            "assignee_id",
+            "position",
+            "priority",
+            "sprint_id",
+            "story_points",
+        }
+        ev = assert_broadcast_pair(
+            events, "work_item", w.id, "updated", "work_item_updated", c.user_id
+        )
         assert ev == upd
         assert events[0].activity_log_created.entry.comment == f"{len(ch)} fields changed"
         assert [e.SerializeToString() for e in await watcher.sync()] == [
-            e.SerializeToString() for e in events]
+            e.SerializeToString() for e in events
+        ]
         # only priority: no longer a silent no-op
         upd = await c.call(UPD, work_item_id=w.id, expected_version=2, priority="low")
         assert field_changes(upd.changes) == {"priority": ("high", "low")}
@@ -363,8 +432,7 @@ async def test_update_work_item_all_fields_tracked(srv: ServerProcess) -> None:
         assert [case_of(e) for e in evs] == ["activity_log_created", "work_item_updated"]
         assert evs[0].activity_log_created.entry.comment == "1 fields changed"
         # clear assignee and sprint with ""
-        upd = await c.call(UPD, work_item_id=w.id, expected_version=3, assignee_id="",
-                           sprint_id="")
+        upd = await c.call(UPD, work_item_id=w.id, expected_version=3, assignee_id="", sprint_id="")
         assert not upd.work_item.HasField("assignee_id")
         assert not upd.work_item.HasField("sprint_id")
         assert set(field_changes(upd.changes)) == {"assignee_id", "sprint_id"}
@@ -379,8 +447,9 @@ async def test_update_work_item_empty_old_values_are_absent(srv: ServerProcess) 
     async with clients(srv.port, "new") as (c,):
         p = await c.project()
         w = await c.item(p.id)
-        upd = await c.call(UPD, work_item_id=w.id, expected_version=1, description="d",
-                           assignee_id=c.user_id)
+        upd = await c.call(
+            UPD, work_item_id=w.id, expected_version=1, description="d", assignee_id=c.user_id
+        )
         ch = field_changes(upd.changes)
         assert ch["description"] == (None, "d")
         assert ch["assignee_id"] == (None, c.user_id)
@@ -390,11 +459,17 @@ async def test_invalid_uuid_message_names_the_field(srv: ServerProcess) -> None:
     # spec §4.1: `Validation failed: Invalid UUID format for <field>`
     async with clients(srv.port, "new") as (c,):
         err = await c.error(UPD, work_item_id="nope", expected_version=1)
-        assert_error(err, "VALIDATION_ERROR", "Invalid UUID format for work_item_id",
-                     field="work_item_id", prefix="Validation failed: ")
+        assert_error(
+            err,
+            "VALIDATION_ERROR",
+            "Invalid UUID format for work_item_id",
+            field="work_item_id",
+            prefix="Validation failed: ",
+        )
         err = await c.error("create_comment_request", work_item_id="nope", content="c")
-        assert_error(err, "VALIDATION_ERROR", "Invalid UUID format for work_item_id",
-                     field="work_item_id")
+        assert_error(
+            err, "VALIDATION_ERROR", "Invalid UUID format for work_item_id", field="work_item_id"
+        )
 
 
 async def test_update_work_item_without_change(srv: ServerProcess) -> None:
@@ -405,8 +480,12 @@ async def test_update_work_item_without_change(srv: ServerProcess) -> None:
         w = await c.item(p.id, title="same", priority="high")
         await c.sync()
         await watcher.sync()
-        for fields in ({}, {"title": "same"}, {"priority": "high", "status": "backlog"},
-                       {"position": 1}):
+        for fields in (
+            {},
+            {"title": "same"},
+            {"priority": "high", "status": "backlog"},
+            {"position": 1},
+        ):
             reply, events = await c.request(UPD, work_item_id=w.id, expected_version=1, **fields)
             assert events == []
             upd = reply.work_item_updated
@@ -415,8 +494,9 @@ async def test_update_work_item_without_change(srv: ServerProcess) -> None:
             assert upd.work_item.title == "same"
         assert await watcher.sync() == []
         assert await c.sync() == []
-        log = await c.call("get_activity_log_request", entity_type="work_item", entity_id=w.id,
-                           limit=10)
+        log = await c.call(
+            "get_activity_log_request", entity_type="work_item", entity_id=w.id, limit=10
+        )
         assert log.total_count == 1
 
 
@@ -433,56 +513,87 @@ async def test_update_work_item_validation_in_order(srv: ServerProcess) -> None:
         # 2. existence
         missing = new_id()
         err = await c.error(UPD, work_item_id=missing, expected_version=9, title="")
-        assert_error(err, "NOT_FOUND", "Work item", missing, "not found",
-                     prefix="Resource not found: ")
+        assert_error(
+            err, "NOT_FOUND", "Work item", missing, "not found", prefix="Resource not found: "
+        )
         # 3. permission (before the version check)
         err = await viewer.error(UPD, work_item_id=w.id, expected_version=9, title="x")
         assert_error(err, "UNAUTHORIZED", "Required: Edit, have: viewer")
         err = await stranger.error(UPD, work_item_id=w.id, expected_version=9, title="x")
         assert_error(err, "UNAUTHORIZED", "Not a member of this project")
         # 4. version (before parent and field checks)
-        err = await c.error(UPD, work_item_id=w.id, expected_version=9, title="",
-                            update_parent=True, parent_id=w.id)
+        err = await c.error(
+            UPD, work_item_id=w.id, expected_version=9, title="", update_parent=True, parent_id=w.id
+        )
         assert_error(err, "CONFLICT", "(current version: 1)", prefix="Conflict: ")
         # 5. parent checks
-        err = await c.error(UPD, work_item_id=w.id, expected_version=1, update_parent=True,
-                            parent_id="bad")
+        err = await c.error(
+            UPD, work_item_id=w.id, expected_version=1, update_parent=True, parent_id="bad"
+        )
         assert_error(err, "VALIDATION_ERROR", field="parent_id")
-        err = await c.error(UPD, work_item_id=w.id, expected_version=1, update_parent=True,
-                            parent_id=w.id)
+        err = await c.error(
+            UPD, work_item_id=w.id, expected_version=1, update_parent=True, parent_id=w.id
+        )
         assert_error(err, "VALIDATION_ERROR", "cannot be its own parent", field="parent_id")
-        err = await c.error(UPD, work_item_id=w.id, expected_version=1, update_parent=True,
-                            parent_id=epic.id)
+        err = await c.error(
+            UPD, work_item_id=w.id, expected_version=1, update_parent=True, parent_id=epic.id
+        )
         assert_error(err, "VALIDATION_ERROR", "Task cannot be a child of Epic", field="parent_id")
-        err = await c.error(UPD, work_item_id=epic.id, expected_version=1, update_parent=True,
-                            parent_id=story.id)
-        assert_error(err, "VALIDATION_ERROR", "Epic cannot be a child of Story",
-                     field="parent_id")
+        err = await c.error(
+            UPD, work_item_id=epic.id, expected_version=1, update_parent=True, parent_id=story.id
+        )
+        assert_error(err, "VALIDATION_ERROR", "Epic cannot be a child of Story", field="parent_id")
         # 8. field validation
         v: dict[str, Any] = {"work_item_id": w.id, "expected_version": 1}
         assert_error(await c.error(UPD, **v, title=""), "INVALID_MESSAGE", "title")
         assert_error(await c.error(UPD, **v, title="x" * 201), "INVALID_MESSAGE", "title")
-        assert_error(await c.error(UPD, **v, description="d" * 10001), "VALIDATION_ERROR",
-                     "Description exceeds", "10000")
+        assert_error(
+            await c.error(UPD, **v, description="d" * 10001),
+            "VALIDATION_ERROR",
+            "Description exceeds",
+            "10000",
+        )
         for status in ("TODO", "blocked", "nope"):
-            assert_error(await c.error(UPD, **v, status=status), "VALIDATION_ERROR",
-                         "Invalid status", status, field="status")
-        assert_error(await c.error(UPD, **v, priority="HIGH"), "VALIDATION_ERROR",
-                     "Invalid priority", "HIGH", field="priority")
-        assert_error(await c.error(UPD, **v, assignee_id="not-a-uuid"), "VALIDATION_ERROR",
-                     field="assignee_id")
-        assert_error(await c.error(UPD, **v, sprint_id="not-a-uuid"), "VALIDATION_ERROR",
-                     field="sprint_id")
-        assert_error(await c.error(UPD, **v, position=-1), "VALIDATION_ERROR",
-                     "Position must be non-negative")
+            assert_error(
+                await c.error(UPD, **v, status=status),
+                "VALIDATION_ERROR",
+                "Invalid status",
+                status,
+                field="status",
+            )
+        assert_error(
+            await c.error(UPD, **v, priority="HIGH"),
+            "VALIDATION_ERROR",
+            "Invalid priority",
+            "HIGH",
+            field="priority",
+        )
+        assert_error(
+            await c.error(UPD, **v, assignee_id="not-a-uuid"),
+            "VALIDATION_ERROR",
+            field="assignee_id",
+        )
+        assert_error(
+            await c.error(UPD, **v, sprint_id="not-a-uuid"), "VALIDATION_ERROR", field="sprint_id"
+        )
+        assert_error(
+            await c.error(UPD, **v, position=-1),
+            "VALIDATION_ERROR",
+            "Position must be non-negative",
+        )
         for points in (-1, 101):
-            assert_error(await c.error(UPD, **v, story_points=points), "VALIDATION_ERROR",
-                         "Story points must be 0-100")
+            assert_error(
+                await c.error(UPD, **v, story_points=points),
+                "VALIDATION_ERROR",
+                "Story points must be 0-100",
+            )
         # compat.md: unknown assignee / sprint -> VALIDATION_ERROR (not a DB error)
-        assert_error(await c.error(UPD, **v, assignee_id=new_id()), "VALIDATION_ERROR",
-                     field="assignee_id")
-        assert_error(await c.error(UPD, **v, sprint_id=new_id()), "VALIDATION_ERROR",
-                     field="sprint_id")
+        assert_error(
+            await c.error(UPD, **v, assignee_id=new_id()), "VALIDATION_ERROR", field="assignee_id"
+        )
+        assert_error(
+            await c.error(UPD, **v, sprint_id=new_id()), "VALIDATION_ERROR", field="sprint_id"
+        )
         # nothing was written
         listed = await c.call("get_work_items_request", project_id=p.id)
         assert next(x for x in listed.work_items if x.id == w.id).version == 1
@@ -534,8 +645,7 @@ async def test_delete_work_item(srv: ServerProcess, api: httpx.Client) -> None:
         await c.sync()
         await watcher.sync()
         req = "delete_work_item_request"
-        assert_error(await c.error(req, work_item_id="x"), "VALIDATION_ERROR",
-                     field="work_item_id")
+        assert_error(await c.error(req, work_item_id="x"), "VALIDATION_ERROR", field="work_item_id")
         assert_error(await c.error(req, work_item_id=new_id()), "NOT_FOUND", "Work item")
         err = await editor.error(req, work_item_id=task.id)
         assert_error(err, "UNAUTHORIZED", "Required: Admin, have: editor")
@@ -547,14 +657,17 @@ async def test_delete_work_item(srv: ServerProcess, api: httpx.Client) -> None:
         assert case_of(reply) == "work_item_deleted"
         assert reply.work_item_deleted.work_item_id == task.id
         assert reply.work_item_deleted.user_id == c.user_id
-        ev = assert_broadcast_pair(events, "work_item", task.id, "deleted", "work_item_deleted",
-                                   c.user_id)
+        ev = assert_broadcast_pair(
+            events, "work_item", task.id, "deleted", "work_item_deleted", c.user_id
+        )
         assert ev == reply.work_item_deleted
         assert [e.SerializeToString() for e in await watcher.sync()] == [
-            e.SerializeToString() for e in events]
+            e.SerializeToString() for e in events
+        ]
         assert_error(await c.error(req, work_item_id=task.id), "NOT_FOUND")
-        assert_error(await c.error(UPD, work_item_id=task.id, expected_version=1, title="z"),
-                     "NOT_FOUND")
+        assert_error(
+            await c.error(UPD, work_item_id=task.id, expected_version=1, title="z"), "NOT_FOUND"
+        )
         # now the story has no live children
         await c.call(req, work_item_id=story.id)
         listed = await c.call("get_work_items_request", project_id=p.id)

@@ -89,11 +89,13 @@ def now() -> int:
     return int(time.time())
 
 
-def envelope(case: str | None = None, message_id: str | None = None, **fields: Any
-             ) -> pb.WebSocketMessage:
+def envelope(
+    case: str | None = None, message_id: str | None = None, **fields: Any
+) -> pb.WebSocketMessage:
     """A request envelope; ``fields`` initialise the payload message of ``case``."""
-    env = pb.WebSocketMessage(message_id=new_id() if message_id is None else message_id,
-                              timestamp=now())
+    env = pb.WebSocketMessage(
+        message_id=new_id() if message_id is None else message_id, timestamp=now()
+    )
     if case is not None:
         getattr(env, case).CopyFrom(REQUEST_CASES[case](**fields))
     return env
@@ -197,33 +199,39 @@ class WsClient:
             self.pending.add(expect_id)
         await self.ws.send(data)
 
-    async def reply_to(self, message_id: str, timeout: float = WAIT
-                       ) -> tuple[pb.WebSocketMessage, list[pb.WebSocketMessage]]:
+    async def reply_to(
+        self, message_id: str, timeout: float = WAIT
+    ) -> tuple[pb.WebSocketMessage, list[pb.WebSocketMessage]]:
         """Wait for the reply ``message_id``; events read meanwhile are returned too."""
         events: list[pb.WebSocketMessage] = []
         deadline = time.monotonic() + timeout
         while message_id not in self.replies:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"no reply to {message_id} within {timeout} s "
-                                   f"(events so far: {[case_of(e) for e in events]})")
+                raise TimeoutError(
+                    f"no reply to {message_id} within {timeout} s "
+                    f"(events so far: {[case_of(e) for e in events]})"
+                )
             ev = self._classify(await self.recv_frame(left))
             if ev is not None:
                 events.append(ev)
         return self.replies.pop(message_id), events
 
-    async def request_env(self, env: pb.WebSocketMessage, timeout: float = WAIT
-                          ) -> tuple[pb.WebSocketMessage, list[pb.WebSocketMessage]]:
+    async def request_env(
+        self, env: pb.WebSocketMessage, timeout: float = WAIT
+    ) -> tuple[pb.WebSocketMessage, list[pb.WebSocketMessage]]:
         mid = await self.send_env(env)
         return await self.reply_to(mid, timeout)
 
-    async def request(self, case: str, message_id: str | None = None, **fields: Any
-                      ) -> tuple[pb.WebSocketMessage, list[pb.WebSocketMessage]]:
+    async def request(
+        self, case: str, message_id: str | None = None, **fields: Any
+    ) -> tuple[pb.WebSocketMessage, list[pb.WebSocketMessage]]:
         """Send one request; return (reply envelope, events received before it)."""
         return await self.request_env(envelope(case, message_id, **fields))
 
-    async def call(self, case: str, expect: str | None = None, message_id: str | None = None,
-                   **fields: Any) -> Any:
+    async def call(
+        self, case: str, expect: str | None = None, message_id: str | None = None, **fields: Any
+    ) -> Any:
         """Send one request and return the reply payload, asserting its case.
 
         ``expect`` defaults to the success case of ``case``. Events received before the
@@ -270,18 +278,22 @@ class WsClient:
     async def sync_cases(self) -> list[str | None]:
         return [case_of(e) for e in await self.sync()]
 
-    async def subscribe(self, project_ids: list[str] | None = None,
-                        sprint_ids: list[str] | None = None) -> None:
-        reply, events = await self.request("subscribe", project_ids=project_ids or [],
-                                           sprint_ids=sprint_ids or [])
+    async def subscribe(
+        self, project_ids: list[str] | None = None, sprint_ids: list[str] | None = None
+    ) -> None:
+        reply, events = await self.request(
+            "subscribe", project_ids=project_ids or [], sprint_ids=sprint_ids or []
+        )
         self.events.extend(events)
         if case_of(reply) is not None:
             raise WsError(f"subscribe: expected an empty ack, got {describe(reply)}")
 
-    async def unsubscribe(self, project_ids: list[str] | None = None,
-                          sprint_ids: list[str] | None = None) -> None:
-        reply, events = await self.request("unsubscribe", project_ids=project_ids or [],
-                                           sprint_ids=sprint_ids or [])
+    async def unsubscribe(
+        self, project_ids: list[str] | None = None, sprint_ids: list[str] | None = None
+    ) -> None:
+        reply, events = await self.request(
+            "unsubscribe", project_ids=project_ids or [], sprint_ids=sprint_ids or []
+        )
         self.events.extend(events)
         if case_of(reply) is not None:
             raise WsError(f"unsubscribe: expected an empty ack, got {describe(reply)}")
@@ -299,8 +311,13 @@ class WsClient:
         return frames
 
     # ------------------------------------------------------------------ builders
-    async def project(self, key: str | None = None, title: str | None = None,
-                      description: str | None = None, subscribe: bool = False) -> pb.Project:
+    async def project(
+        self,
+        key: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        subscribe: bool = False,
+    ) -> pb.Project:
         key = key or uniq_key()
         fields: dict[str, Any] = {"title": title or f"WS {key}", "key": key}
         if description is not None:
@@ -310,35 +327,72 @@ class WsClient:
             await self.subscribe([created.project.id])
         return created.project
 
-    async def item(self, project_id: str, item_type: int = pb.TASK, title: str | None = None,
-                   parent_id: str | None = None, **extra: Any) -> pb.WorkItem:
-        fields: dict[str, Any] = {"project_id": project_id, "item_type": item_type,
-                                  "title": title or f"item {uuid.uuid4().hex[:6]}"}
+    async def item(
+        self,
+        project_id: str,
+        item_type: int = pb.TASK,
+        title: str | None = None,
+        parent_id: str | None = None,
+        **extra: Any,
+    ) -> pb.WorkItem:
+        fields: dict[str, Any] = {
+            "project_id": project_id,
+            "item_type": item_type,
+            "title": title or f"item {uuid.uuid4().hex[:6]}",
+        }
         if parent_id is not None:
             fields["parent_id"] = parent_id
         fields.update(extra)
         return (await self.call("create_work_item_request", **fields)).work_item
 
-    async def sprint(self, project_id: str, name: str = "Sprint", start: int | None = None,
-                     end: int | None = None, **extra: Any) -> pb.Sprint:
+    async def sprint(
+        self,
+        project_id: str,
+        name: str = "Sprint",
+        start: int | None = None,
+        end: int | None = None,
+        **extra: Any,
+    ) -> pb.Sprint:
         start = now() + 86400 if start is None else start
         end = start + 14 * 86400 if end is None else end
-        return (await self.call("create_sprint_request", project_id=project_id, name=name,
-                                start_date=start, end_date=end, **extra)).sprint
+        return (
+            await self.call(
+                "create_sprint_request",
+                project_id=project_id,
+                name=name,
+                start_date=start,
+                end_date=end,
+                **extra,
+            )
+        ).sprint
 
     async def comment(self, work_item_id: str, content: str = "a comment") -> pb.Comment:
-        return (await self.call("create_comment_request", work_item_id=work_item_id,
-                                content=content)).comment
+        return (
+            await self.call("create_comment_request", work_item_id=work_item_id, content=content)
+        ).comment
 
-    async def manual_entry(self, work_item_id: str, started_at: int, ended_at: int,
-                           **extra: Any) -> pb.TimeEntry:
-        return (await self.call("create_time_entry_request", work_item_id=work_item_id,
-                                started_at=started_at, ended_at=ended_at, **extra)).time_entry
+    async def manual_entry(
+        self, work_item_id: str, started_at: int, ended_at: int, **extra: Any
+    ) -> pb.TimeEntry:
+        return (
+            await self.call(
+                "create_time_entry_request",
+                work_item_id=work_item_id,
+                started_at=started_at,
+                ended_at=ended_at,
+                **extra,
+            )
+        ).time_entry
 
-    async def dependency(self, blocking: str, blocked: str, kind: int = pb.BLOCKS
-                         ) -> pb.Dependency:
-        return (await self.call("create_dependency_request", blocking_item_id=blocking,
-                                blocked_item_id=blocked, dependency_type=kind)).dependency
+    async def dependency(self, blocking: str, blocked: str, kind: int = pb.BLOCKS) -> pb.Dependency:
+        return (
+            await self.call(
+                "create_dependency_request",
+                blocking_item_id=blocking,
+                blocked_item_id=blocked,
+                dependency_type=kind,
+            )
+        ).dependency
 
 
 SUCCESS: dict[str, str | None] = {
@@ -384,8 +438,9 @@ def uniq_key(prefix: str = "W") -> str:
 UNSET = object()
 
 
-def assert_error(err: pb.Error, code: str, *contains: str, field: Any = UNSET,
-                 prefix: str | None = None) -> pb.Error:
+def assert_error(
+    err: pb.Error, code: str, *contains: str, field: Any = UNSET, prefix: str | None = None
+) -> pb.Error:
     """Check an `Error`: code, substrings of the message, ``field`` (None = absent)."""
     assert err.code == code, f"expected {code}, got {err.code}: {err.message!r}"
     for part in contains:
@@ -396,8 +451,8 @@ def assert_error(err: pb.Error, code: str, *contains: str, field: Any = UNSET,
         assert not err.HasField("field"), f"unexpected field {err.field!r} ({err.message!r})"
     elif field is not UNSET:
         assert err.HasField("field") and err.field == field, (
-            f"field {err.field if err.HasField('field') else None!r} != {field!r} "
-            f"({err.message!r})")
+            f"field {err.field if err.HasField('field') else None!r} != {field!r} ({err.message!r})"
+        )
     if err.HasField("field"):
         assert code == "VALIDATION_ERROR", f"field set on {code}: {err}"
     # compat.md: no Rust source locations in texts
@@ -410,8 +465,13 @@ def assert_entity_event(ev: pb.WebSocketMessage, case: str) -> Any:
     return getattr(ev, case)
 
 
-def assert_activity(ev: pb.WebSocketMessage, entity_type: str, entity_id: str, action: str,
-                    user_id: str | None = None) -> pb.ActivityLogEntry:
+def assert_activity(
+    ev: pb.WebSocketMessage,
+    entity_type: str,
+    entity_id: str,
+    action: str,
+    user_id: str | None = None,
+) -> pb.ActivityLogEntry:
     assert case_of(ev) == "activity_log_created", describe(ev)
     entry = ev.activity_log_created.entry
     assert entry.entity_type == entity_type, entry
@@ -424,12 +484,18 @@ def assert_activity(ev: pb.WebSocketMessage, entity_type: str, entity_id: str, a
     return entry
 
 
-def assert_broadcast_pair(events: list[pb.WebSocketMessage], entity_type: str,
-                          entity_id: str, action: str, case: str,
-                          user_id: str | None = None) -> Any:
+def assert_broadcast_pair(
+    events: list[pb.WebSocketMessage],
+    entity_type: str,
+    entity_id: str,
+    action: str,
+    case: str,
+    user_id: str | None = None,
+) -> Any:
     """``events`` is exactly [ActivityLogCreated, <case>]; returns the entity payload."""
-    assert [case_of(e) for e in events] == ["activity_log_created", case], (
-        [describe(e) for e in events])
+    assert [case_of(e) for e in events] == ["activity_log_created", case], [
+        describe(e) for e in events
+    ]
     assert_activity(events[0], entity_type, entity_id, action, user_id)
     for e in events:  # broadcasts carry fresh random UUIDv4 ids (§2.2)
         parsed = uuid.UUID(e.message_id)
@@ -440,8 +506,10 @@ def assert_broadcast_pair(events: list[pb.WebSocketMessage], entity_type: str,
 
 def field_changes(changes: Any) -> dict[str, tuple[str | None, str | None]]:
     return {
-        c.field_name: (c.old_value if c.HasField("old_value") else None,
-                       c.new_value if c.HasField("new_value") else None)
+        c.field_name: (
+            c.old_value if c.HasField("old_value") else None,
+            c.new_value if c.HasField("new_value") else None,
+        )
         for c in changes
     }
 
@@ -460,8 +528,9 @@ def running_server(root: Path, **kwargs: Any) -> Iterator[ServerProcess]:
         srv.close(remove=False)
 
 
-def module_server(tmp_path_factory: pytest.TempPathFactory, name: str = "ws",
-                  **kwargs: Any) -> Iterator[ServerProcess]:
+def module_server(
+    tmp_path_factory: pytest.TempPathFactory, name: str = "ws", **kwargs: Any
+) -> Iterator[ServerProcess]:
     """Body of a module-scoped server fixture: ``yield from module_server(...)``."""
     root = tmp_path_factory.mktemp(name)
     with running_server(root, **kwargs) as srv:
@@ -484,10 +553,13 @@ async def clients(port: int, *users: str | None, **kwargs: Any) -> AsyncIterator
 # ---------------------------------------------------------------------- database
 def add_member(srv: ServerProcess, project_id: str, user_id: str, role: str) -> None:
     """Insert (or replace) a membership row while the server runs (either store)."""
-    srv.sql("INSERT INTO users(id, email, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            (user_id, f"user-{user_id[:8]}@localhost", now()))
-    srv.sql("DELETE FROM pm_project_members WHERE project_id = ? AND user_id = ?",
-            (project_id, user_id))
+    srv.sql(
+        "INSERT INTO users(id, email, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        (user_id, f"user-{user_id[:8]}@localhost", now()),
+    )
+    srv.sql(
+        "DELETE FROM pm_project_members WHERE project_id = ? AND user_id = ?", (project_id, user_id)
+    )
     srv.sql(
         "INSERT INTO pm_project_members(id, project_id, user_id, role, created_at)"
         " VALUES (?, ?, ?, ?, ?)",
