@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import logging
 import os
+import signal
 import sqlite3
 import sys
 from pathlib import Path
@@ -223,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     if args and args[0] != "serve":
         print(f"pm-fast: unknown command {args[0]!r}\n\n{USAGE}", file=sys.stderr)
         return 2
+    if hasattr(signal, "SIGUSR1"):  # diagnostics: every thread's stack to stderr
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     environ = dict(os.environ)
     workers = _workers(args, environ)
     if isinstance(workers, str):

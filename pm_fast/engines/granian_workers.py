@@ -57,24 +57,37 @@ class WorkerApp(RsgiApp):
         self._granian_stop = handlers.get(signal.SIGTERM)
         if self._granian_stop is not None:
             for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, opened.shutdown.set)
+                loop.add_signal_handler(sig, self._on_signal, opened)
         loop.create_task(self._stop_when_asked(opened), name="pm-fast-shutdown")
         log.info("worker %d ready", os.getpid())
 
+    _by_signal = False
+
+    def _on_signal(self, app: App) -> None:
+        self._by_signal = True  # the supervisor is stopping us: no need to tell it
+        app.shutdown.set()
+
     async def _stop_when_asked(self, app: App) -> None:
         await app.shutdown.wait()
-        for hook in app.on_shutdown:
-            await hook()
-        if os.getppid() == self.parent:
-            # Asked by /admin/shutdown (or a signal): the parent stops every worker.
-            os.kill(self.parent, signal.SIGTERM)
-        if self._granian_stop is not None:
-            self._granian_stop._run()
+        try:
+            for hook in app.on_shutdown:
+                await asyncio.wait_for(hook(), 10.0)
+        except Exception:
+            log.exception("worker %d: shutdown hook failed", os.getpid())
+        finally:
+            if not self._by_signal and os.getppid() == self.parent:
+                # /admin/shutdown on this worker: the supervisor stops every worker.
+                os.kill(self.parent, signal.SIGTERM)
+            if self._granian_stop is not None:
+                self._granian_stop._run()
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         app: App | None = getattr(self, "app", None)
         if app is not None:
-            loop.run_until_complete(app.store.close())
+            try:
+                loop.run_until_complete(asyncio.wait_for(app.store.close(), 10.0))
+            except Exception:
+                log.exception("worker %d: closing the store failed", os.getpid())
 
 
 class Supervisor(MPServer):

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -213,7 +214,17 @@ async def test_sigterm_stops_every_worker_and_removes_the_port_file(
         for conns in held.values():
             await asyncio.wait_for(conns[0].wait_closed(WAIT), WAIT)
         assert srv.proc is not None
-        assert srv.proc.wait(WAIT) == 0
+        try:
+            rc = srv.proc.wait(WAIT)
+        except subprocess.TimeoutExpired:
+            # what is everybody doing? (SIGUSR1: each process prints its threads' stacks)
+            for pid in [srv.pid, *children(srv.pid)]:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGUSR1)
+            time.sleep(1.0)
+            states = {p: _state(p) for p in [srv.pid, *children(srv.pid)]}
+            raise AssertionError(f"still running: {states}\n{srv.logs()[-20000:]}") from None
+        assert rc == 0
         for w in workers:
             assert not Path(f"/proc/{w}").exists() or "Z" in _state(w)
         assert not (tmp_path / ".pm" / "server.json").exists()
