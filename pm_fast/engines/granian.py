@@ -81,18 +81,26 @@ class RsgiApp:
             proto.response_empty(resp.status, out)
 
 
+def bind_listener(server: Any) -> int:
+    """Bind one listener for a Granian server (embedded or multi-process) and record it
+    where Granian looks for a shared socket; the listening file descriptor."""
+    from granian._granian import ListenerSpec
+
+    holder: Any = ListenerSpec(server.bind_addr, server.bind_port, server.backlog).build()
+    server._ssp = None
+    server._shd = holder
+    server._sfd = holder.get_fd()
+    raw: Any = server._sfd
+    return int(raw[0] if isinstance(raw, tuple) else raw)
+
+
 class EmbeddedGranian(Server):
     """Granian inside our own event loop, bound once so that port 0 can be read back."""
 
     def _init_shared_socket(self) -> None:
         # Build the listener here (not once per worker) so the OS-chosen port is known
         # before serving starts and the port file can name it.
-        from granian._granian import ListenerSpec
-
-        holder: Any = ListenerSpec(self.bind_addr, self.bind_port, self.backlog).build()
-        self._ssp = None
-        self._shd = holder
-        self._sfd = holder.get_fd()
+        bind_listener(self)
 
     on_bound: Any = None
 

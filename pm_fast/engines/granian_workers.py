@@ -28,7 +28,7 @@ from granian.server.mp import MPServer
 from ..app import COMPAT_VERSION, App
 from ..config import Config
 from ..sidecar import PortFile
-from .granian import RsgiApp
+from .granian import RsgiApp, bind_listener
 
 log = logging.getLogger("pm_fast")
 
@@ -99,15 +99,7 @@ class Supervisor(MPServer):
     def _init_shared_socket(self) -> None:
         # One listener bound here and inherited by every worker (Granian would have each
         # worker bind with SO_REUSEPORT, which cannot share an OS-chosen port 0).
-        from granian._granian import ListenerSpec
-
-        holder: Any = ListenerSpec(self.bind_addr, self.bind_port, self.backlog).build()
-        self._ssp = None
-        self._shd = holder
-        self._sfd = holder.get_fd()
-        raw: Any = self._sfd
-        fd: int = raw[0] if isinstance(raw, tuple) else raw
-        sock = socket.socket(fileno=fd)
+        sock = socket.socket(fileno=bind_listener(self))
         sock.set_inheritable(True)
         self._sso = sock
         port = int(sock.getsockname()[1])
