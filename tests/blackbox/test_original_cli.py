@@ -1,0 +1,718 @@
+# mypy: disable-error-code="no-any-return"
+"""The original ``pm`` CLI (spec §4) against pm-fast: every command group and leaf command.
+
+Each scenario runs the same ``pm`` command sequence against pm-fast and, when the
+original ``pm-server`` binary is available, against it too; the two transcripts (exit
+code, API error code, JSON output) are compared step by step with ids replaced by their
+order of first appearance and timestamps by a placeholder. pm-fast's own output is also
+checked against the spec. Skipped (with the reason printed) when the binaries are absent.
+
+Scenarios avoid the places where pm-fast deviates from the original on purpose
+(docs/compat.md): e.g. deleting a project that still has items, unknown ``--user-id``
+values, no-op work-item updates, sprint transitions outside the state machine.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import ServerProcess
+
+from .helpers import (
+    COMMENT_KEYS,
+    DEPENDENCY_KEYS,
+    EXPORT_KEYS,
+    LLM_USER,
+    PROJECT_KEYS,
+    SPRINT_KEYS,
+    SWIM_LANE_KEYS,
+    TIME_ENTRY_KEYS,
+    UUID_RE,
+    WORK_ITEM_KEYS,
+    new_uuid,
+    now,
+    uniq_key,
+)
+from .original import Cli, CliResult, OriginalServer, find_binary, need_pm
+
+#: a named user that exists in both servers' databases (inserted by the fixtures)
+USER = "7b0c5a6e-2f0d-4c49-9a57-0c1c1f3e5d21"
+#: a well-formed UUID that names nothing
+MISSING = "0f0e0d0c-0b0a-4909-8807-060504030201"
+
+TS_KEYS = {"created_at", "updated_at", "started_at", "ended_at", "exported_at"}
+#: lists whose order is unspecified or tie-prone: compared as multisets
+UNORDERED = {"dependencies", "time_entries", "work_items", "comments"}
+UUID_IN_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+# --------------------------------------------------------------------------- servers
+def _add_user(srv: ServerProcess) -> None:
+    srv.sql(
+        "INSERT INTO users (id, email, name, created_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        (USER, "named@example.test", "Named User", now()),
+    )
+
+
+@pytest.fixture(scope="module")
+def fast_srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    need_pm()
+    srv = ServerProcess(tmp_path_factory.mktemp("cli-fast"))
+    try:
+        srv.start()
+        _add_user(srv)
+        yield srv
+    finally:
+        srv.close(remove=False)
+
+
+@pytest.fixture(scope="module")
+def orig_srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginalServer | None]:
+    if find_binary("pm-server") is None or find_binary("pm") is None:
+        print("original pm-server not found: scenarios run on pm-fast only, no comparison")
+        yield None
+        return
+    srv = OriginalServer(tmp_path_factory.mktemp("cli-orig"))
+    try:
+        srv.start()
+        _add_user(srv)
+        yield srv
+    finally:
+        srv.close(remove=False)
+
+
+@pytest.fixture(scope="module")
+def elsewhere(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory outside any git repository and without `.pm/`."""
+    return tmp_path_factory.mktemp("cli-elsewhere")
+
+
+# --------------------------------------------------------------------------- transcripts
+class Run:
+    """One scenario run against one server: a transcript of the steps."""
+
+    def __init__(self, cli: Cli, fast: bool) -> None:
+        self.cli = cli
+        self.fast = fast
+        self.tag = "pm-fast" if fast else "original"
+        self.steps: list[tuple[str, int, str | None, Any]] = []
+        self.messages: list[tuple[str, str | None]] = []
+        self.results: dict[str, CliResult] = {}
+
+    def step(
+        self,
+        label: str,
+        *args: Any,
+        rc: int = 0,
+        code: str | None = None,
+        view: Callable[[Any], Any] | None = None,
+        **kwargs: Any,
+    ) -> CliResult:
+        res = self.cli.run(*[str(a) for a in args], **kwargs)
+        assert res.rc == rc, f"[{self.tag}] {label}: {res.describe()}"
+        api = res.api_error
+        if rc == 0:
+            assert res.data is not None, f"[{self.tag}] {label}: {res.describe()}"
+        else:
+            assert res.out == "", f"[{self.tag}] {label}: {res.describe()}"
+        if code is not None:
+            assert api is not None and api[0] == code, f"[{self.tag}] {label}: {res.describe()}"
+        data = view(res.data) if view is not None and res.data is not None else res.data
+        self.steps.append((label, res.rc, api[0] if api else None, data))
+        self.messages.append((label, api[1] if api else None))
+        self.results[label] = res
+        return res
+
+    def ok(self, label: str, *args: Any, **kwargs: Any) -> Any:
+        return self.step(label, *args, **kwargs).data
+
+    def err(self, label: str, *args: Any, code: str, **kwargs: Any) -> CliResult:
+        return self.step(label, *args, rc=1, code=code, **kwargs)
+
+    def usage(self, label: str, *args: Any, **kwargs: Any) -> CliResult:
+        """A command the CLI itself refuses (clap usage error, exit 2)."""
+        res = self.step(label, *args, rc=2, **kwargs)
+        assert "error:" in res.err, res.describe()
+        return res
+
+    def check(self, cond: bool, what: str) -> None:
+        """A spec assertion on pm-fast's output (the original is only compared)."""
+        if self.fast:
+            assert cond, what
+
+
+def normalize(obj: Any, ids: dict[str, str]) -> Any:
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            if k in TS_KEYS and v is not None:
+                assert isinstance(v, (int, str)) and not isinstance(v, bool), (k, v)
+                out[k] = "<ts>"
+            elif k == "duration_seconds" and isinstance(v, int):
+                assert v >= 0, v
+                out[k] = "<seconds>"
+            else:
+                out[k] = normalize(v, ids)
+                if k in UNORDERED and isinstance(out[k], list):
+                    out[k] = sorted(out[k], key=lambda x: json.dumps(x, sort_keys=True))
+        return out
+    if isinstance(obj, list):
+        return [normalize(v, ids) for v in obj]
+    if isinstance(obj, str):
+        return UUID_IN_TEXT.sub(lambda m: _label(m.group(0), ids), obj)
+    return obj
+
+
+def _label(u: str, ids: dict[str, str]) -> str:
+    if u in (LLM_USER, USER, MISSING):
+        return u
+    return ids.setdefault(u, f"<id{len(ids) + 1}>")
+
+
+def compare(fast: Run, orig: Run) -> None:
+    assert [s[0] for s in fast.steps] == [s[0] for s in orig.steps]
+    fids: dict[str, str] = {}
+    oids: dict[str, str] = {}
+    diffs = []
+    for f, o in zip(fast.steps, orig.steps, strict=True):
+        nf = (f[1], f[2], normalize(f[3], fids))
+        no = (o[1], o[2], normalize(o[3], oids))
+        if nf != no:
+            diffs.append(
+                f"step {f[0]!r}:\n  pm-fast : {json.dumps(nf, sort_keys=True)}\n"
+                f"  original: {json.dumps(no, sort_keys=True)}"
+            )
+    assert not diffs, "pm-fast differs from the original pm-server:\n" + "\n".join(diffs)
+
+
+Scenario = Callable[[Run, dict[str, Any]], None]
+
+
+def play(
+    scenario: Scenario,
+    fast_srv: ServerProcess,
+    orig_srv: OriginalServer | None,
+    elsewhere: Path,
+    **ctx: Any,
+) -> tuple[Run, Run | None]:
+    """Run ``scenario`` on pm-fast, then on the original (if present) and compare."""
+    fast = Run(Cli(fast_srv, elsewhere), True)
+    scenario(fast, dict(ctx))
+    if orig_srv is None:
+        return fast, None
+    orig = Run(Cli(orig_srv, elsewhere), False)
+    scenario(orig, dict(ctx))
+    compare(fast, orig)
+    return fast, orig
+
+
+def only_keys(keys: set[str]) -> Callable[[Any], Any]:
+    return lambda d: {"projects": [p for p in d["projects"] if p["key"] in keys]}
+
+
+def ordered_by(items: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any]) -> bool:
+    values = [key(i) for i in items]
+    return values == sorted(values)
+
+
+# --------------------------------------------------------------------------- project
+def project_scenario(r: Run, ctx: dict[str, Any]) -> None:
+    k, k2 = ctx["key"], ctx["key2"]
+    p = r.ok(
+        "create",
+        "project",
+        "create",
+        "--title",
+        "  Alpha project  ",
+        "--key",
+        k.lower(),
+        "--description",
+        "  first  ",
+    )["project"]
+    r.check(list(p) == sorted(PROJECT_KEYS), f"keys sorted alphabetically: {list(p)}")
+    r.check(p["key"] == k and p["title"] == "Alpha project", str(p))
+    r.check(p["description"] == "first" and p["status"] == "active", str(p))
+    r.check(p["version"] == 1 and p["next_work_item_number"] == 1, str(p))
+    r.check(p["created_by"] == LLM_USER == p["updated_by"], str(p))
+    r.err("create duplicate key", "project", "create", "--title", "Again", "--key", k, code="CONFLICT")
+    p2 = r.ok("create second", "project", "create", "--title", "Beta", "--key", k2)["project"]
+    r.check(p2["description"] is None, str(p2))
+    lst = r.ok("list", "project", "list", view=only_keys({k, k2}))
+    r.check([x["key"] for x in lst["projects"]] == [k, k2], "list ordered by title")
+    r.ok("get by key", "project", "get", k)
+    got = r.ok("get by uuid", "project", "get", p["id"])["project"]
+    r.check(got == p, f"{got} != {p}")
+    r.err("get lower-case key", "project", "get", k.lower(), code="NOT_FOUND")
+    r.err("get unknown uuid", "project", "get", MISSING, code="NOT_FOUND")
+    r.usage("create without --key", "project", "create", "--title", "No key")
+    r.usage("update without --expected-version", "project", "update", k, "--title", "X")
+    r.usage("update bad status", "project", "update", k, "--status", "closed",
+            "--expected-version", "1")  # fmt: skip
+    u = r.ok("update title", "project", "update", k, "--title", "Alpha renamed",
+             "--expected-version", "1")["project"]  # fmt: skip
+    r.check(u["version"] == 2 and u["title"] == "Alpha renamed", str(u))
+    r.err("update stale version", "project", "update", k, "--title", "Late",
+          "--expected-version", "1", code="CONFLICT")  # fmt: skip
+    same = r.ok("update no-op", "project", "update", k, "--title", "Alpha renamed",
+                "--expected-version", "2")["project"]  # fmt: skip
+    r.check(same["version"] == 2, "no-op project update keeps the version")
+    a = r.ok("archive", "project", "update", p["id"], "--status", "archived",
+             "--description", "", "--expected-version", "2", user=USER)["project"]  # fmt: skip
+    r.check(a["status"] == "archived" and a["description"] is None, str(a))
+    r.check(a["updated_by"] == USER and a["created_by"] == LLM_USER, str(a))
+    d = r.ok("delete by key", "project", "delete", k2)
+    r.check(d == {"deleted_id": p2["id"]}, str(d))
+    r.err("get deleted", "project", "get", k2, code="NOT_FOUND")
+    r.err("delete again", "project", "delete", p2["id"], code="NOT_FOUND")
+    r.ok("list after delete", "project", "list", view=only_keys({k, k2}))
+    k3 = ctx["key3"]
+    p3 = r.ok("create as named user", "project", "create", "--title", "Gamma", "--key", k3,
+              user=USER)["project"]  # fmt: skip
+    r.check(p3["created_by"] == USER == p3["updated_by"], str(p3))
+    res = r.step("get --pretty", "--pretty", "project", "get", k3)
+    r.check("\n  " in res.out, "--pretty indents")
+    r.check(json.loads(res.out) == {"project": p3}, res.out)
+
+
+def test_project_commands(
+    fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path
+) -> None:
+    play(project_scenario, fast_srv, orig_srv, elsewhere,
+         key=uniq_key("P"), key2=uniq_key("Q"), key3=uniq_key("R"))  # fmt: skip
+
+
+# --------------------------------------------------------------------------- sprint
+def sprint_scenario(r: Run, ctx: dict[str, Any]) -> None:
+    k, t0 = ctx["key"], ctx["t0"]
+    day = 86400
+    p = r.ok("project", "project", "create", "--title", "Sprints", "--key", k)["project"]
+    s1 = r.ok("create", "sprint", "create", "--project-id", p["id"], "--name", "  Sprint 1  ",
+              "--start-date", t0, "--end-date", t0 + 14 * day, "--goal", "  ship it  ")["sprint"]  # fmt: skip
+    r.check(list(s1) == sorted(SPRINT_KEYS), str(list(s1)))
+    r.check(s1["name"] == "Sprint 1" and s1["goal"] == "ship it", str(s1))
+    r.check(s1["status"] == "planned" and s1["version"] == 1, str(s1))
+    r.check((s1["start_date"], s1["end_date"]) == (t0, t0 + 14 * day), str(s1))
+    s2 = r.ok("create second", "sprint", "create", "--project-id", p["id"], "--name", "Sprint 2",
+              "--start-date", t0 + 14 * day, "--end-date", t0 + 28 * day, user=USER)["sprint"]  # fmt: skip
+    r.check(s2["goal"] is None and s2["created_by"] == USER, str(s2))
+    r.err("create with project key", "sprint", "create", "--project-id", k, "--name", "X",
+          "--start-date", t0, "--end-date", t0 + day, code="VALIDATION_ERROR")  # fmt: skip
+    r.err("create end before start", "sprint", "create", "--project-id", p["id"], "--name", "X",
+          "--start-date", t0, "--end-date", t0, code="VALIDATION_ERROR")  # fmt: skip
+    r.usage("create without --end-date", "sprint", "create", "--project-id", p["id"],
+            "--name", "X", "--start-date", t0)  # fmt: skip
+    r.usage("create non-numeric date", "sprint", "create", "--project-id", p["id"],
+            "--name", "X", "--start-date", "tomorrow", "--end-date", t0)  # fmt: skip
+    lst = r.ok("list by key", "sprint", "list", k)["sprints"]
+    r.check([s["id"] for s in lst] == [s2["id"], s1["id"]], "sprints by start_date desc")
+    r.ok("list by uuid", "sprint", "list", p["id"])
+    r.err("list unknown project", "sprint", "list", "NOSUCHKEY", code="NOT_FOUND")
+    got = r.ok("get", "sprint", "get", s1["id"])["sprint"]
+    r.check(got == s1, str(got))
+    r.err("get invalid uuid", "sprint", "get", "not-a-uuid", code="VALIDATION_ERROR")
+    r.err("get unknown", "sprint", "get", MISSING, code="NOT_FOUND")
+    u = r.ok("rename", "sprint", "update", s1["id"], "--name", "Sprint One", "--goal", "",
+             "--expected-version", 1)["sprint"]  # fmt: skip
+    r.check(u["version"] == 2 and u["name"] == "Sprint One" and u["goal"] is None, str(u))
+    r.err("stale version", "sprint", "update", s1["id"], "--name", "Late",
+          "--expected-version", 1, code="CONFLICT")  # fmt: skip
+    r.err("update end before start", "sprint", "update", s1["id"], "--end-date", t0 - day,
+          "--expected-version", 2, code="VALIDATION_ERROR")  # fmt: skip
+    r.usage("update to cancelled (refused by the CLI)", "sprint", "update", s1["id"],
+            "--status", "cancelled", "--expected-version", 2)  # fmt: skip
+    a = r.ok("activate", "sprint", "update", s1["id"], "--status", "active",
+             "--expected-version", 2, user=USER)["sprint"]  # fmt: skip
+    r.check(a["status"] == "active" and a["version"] == 3 and a["updated_by"] == USER, str(a))
+    c = r.ok("complete", "sprint", "update", s1["id"], "--status", "completed",
+             "--expected-version", 3)["sprint"]  # fmt: skip
+    r.check(c["status"] == "completed" and c["version"] == 4, str(c))
+    r.ok("move dates", "sprint", "update", s2["id"], "--start-date", t0 + 15 * day,
+         "--end-date", t0 + 29 * day, "--expected-version", 1)  # fmt: skip
+    d = r.ok("delete", "sprint", "delete", s2["id"])
+    r.check(d == {"deleted_id": s2["id"]}, str(d))
+    r.err("get deleted", "sprint", "get", s2["id"], code="NOT_FOUND")
+    r.err("delete invalid uuid", "sprint", "delete", "S-1", code="VALIDATION_ERROR")
+    lst = r.ok("list after delete", "sprint", "list", k)["sprints"]
+    r.check([s["id"] for s in lst] == [s1["id"]], str(lst))
+
+
+def test_sprint_commands(
+    fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path
+) -> None:
+    play(sprint_scenario, fast_srv, orig_srv, elsewhere, key=uniq_key("S"), t0=now() - 3600)
+
+
+# --------------------------------------------------------------------------- work item
+def work_item_scenario(r: Run, ctx: dict[str, Any]) -> None:
+    k, tmp = ctx["key"], ctx["tmp"] / r.tag
+    tmp.mkdir(exist_ok=True)
+    p = r.ok("project", "project", "create", "--title", "Items", "--key", k)["project"]
+    pid = p["id"]
+    e = r.ok("create epic", "work-item", "create", "--project-id", pid, "--type", "epic",
+             "--title", "  Epic one  ", "--description", "  the epic  ",
+             "--priority", "high")["work_item"]  # fmt: skip
+    r.check(list(e) == sorted(WORK_ITEM_KEYS), str(list(e)))
+    r.check(e["display_key"] == f"{k}-1" and e["item_number"] == 1 and e["position"] == 1, str(e))
+    r.check(e["title"] == "Epic one" and e["description"] == "the epic", str(e))
+    r.check((e["status"], e["priority"], e["version"]) == ("backlog", "high", 1), str(e))
+    s = r.ok("create story", "work-item", "create", "--project-id", pid, "--type", "story",
+             "--title", "Story", "--parent-id", e["id"], "--status", "todo")["work_item"]  # fmt: skip
+    r.check(s["parent_id"] == e["id"] and s["status"] == "todo" and s["position"] == 1, str(s))
+    t1 = r.ok("create task 1", "work-item", "create", "--project-id", pid, "--type", "task",
+              "--title", "Task one", "--parent-id", s["id"], user=USER)["work_item"]  # fmt: skip
+    r.check(t1["created_by"] == USER and t1["display_key"] == f"{k}-3", str(t1))
+    t2 = r.ok("create task 2", "work-item", "create", "--project-id", pid, "--type", "task",
+              "--title", "Task two", "--parent-id", s["id"],
+              "--priority", "low")["work_item"]  # fmt: skip
+    r.check(t2["position"] == 2, str(t2))
+    o = r.ok("create orphan task", "work-item", "create", "--project-id", pid, "--type", "task",
+             "--title", "Orphan")["work_item"]  # fmt: skip
+    r.check(o["parent_id"] is None and o["position"] == 2, str(o))
+    s2 = r.ok("create orphan story", "work-item", "create", "--project-id", pid,
+              "--type", "story", "--title", "Story two")["work_item"]  # fmt: skip
+    r.err("task under epic", "work-item", "create", "--project-id", pid, "--type", "task",
+          "--title", "Bad", "--parent-id", e["id"], code="VALIDATION_ERROR")  # fmt: skip
+    r.err("invalid parent uuid", "work-item", "create", "--project-id", pid, "--type", "task",
+          "--title", "Bad", "--parent-id", "xyz", code="VALIDATION_ERROR")  # fmt: skip
+    r.err("invalid project uuid", "work-item", "create", "--project-id", k, "--type", "task",
+          "--title", "Bad", code="VALIDATION_ERROR")  # fmt: skip
+    r.err("unknown project", "work-item", "create", "--project-id", MISSING, "--type", "task",
+          "--title", "Bad", code="NOT_FOUND")  # fmt: skip
+    r.usage("bad type", "work-item", "create", "--project-id", pid, "--type", "bug",
+            "--title", "Bad")  # fmt: skip
+    res = r.step("missing title", "work-item", "create", "--project-id", pid, "--type", "task",
+                 rc=1)  # fmt: skip
+    r.check("--title required" in res.err, res.err)
+    # get
+    got = r.ok("get by display key", "work-item", "get", f"{k}-2")["work_item"]
+    r.check(got == s, f"{got} != {s}")
+    r.ok("get by uuid", "work-item", "get", t1["id"])
+    r.err("get lower-case display key", "work-item", "get", f"{k.lower()}-2", code="BAD_REQUEST")
+    r.err("get item number 0", "work-item", "get", f"{k}-0", code="BAD_REQUEST")
+    r.err("get three-part key", "work-item", "get", f"{k}-1-2", code="BAD_REQUEST")
+    r.err("get unknown number", "work-item", "get", f"{k}-99", code="NOT_FOUND")
+    r.err("get unknown project key", "work-item", "get", "NOSUCHKEY-1", code="NOT_FOUND")
+    r.err("get unknown uuid", "work-item", "get", MISSING, code="NOT_FOUND")
+    # list
+    all_items = r.ok("list", "work-item", "list", k)["work_items"]
+    r.check(len(all_items) == 6, str(all_items))
+    r.check(ordered_by(all_items, lambda w: w["position"]), "list ordered by position")
+    tasks = r.ok("list --type task", "work-item", "list", k, "--type", "task")["work_items"]
+    r.check({w["id"] for w in tasks} == {t1["id"], t2["id"], o["id"]}, str(tasks))
+    todo = r.ok("list --status todo", "work-item", "list", pid, "--status", "todo")["work_items"]
+    r.check([w["id"] for w in todo] == [s["id"]], str(todo))
+    kids = r.ok("list --parent-id", "work-item", "list", k, "--parent-id", s["id"])["work_items"]
+    r.check([w["id"] for w in kids] == [t1["id"], t2["id"]], str(kids))
+    r.ok("list --parent-id display key (no match)", "work-item", "list", k,
+         "--parent-id", f"{k}-2")  # fmt: skip
+    orph = r.ok("list --orphaned", "work-item", "list", k, "--orphaned")["work_items"]
+    r.check({w["id"] for w in orph} == {e["id"], o["id"], s2["id"]}, str(orph))
+    r.usage("--parent-id with --orphaned", "work-item", "list", k, "--orphaned",
+            "--parent-id", s["id"])  # fmt: skip
+    desc = r.ok("list --descendants-of", "work-item", "list", k,
+                "--descendants-of", f"{k}-1")["work_items"]  # fmt: skip
+    r.check({w["id"] for w in desc} == {s["id"], t1["id"], t2["id"]}, str(desc))
+    anc = r.ok("list --ancestors-of", "work-item", "list", k,
+               "--ancestors-of", t1["id"])["work_items"]  # fmt: skip
+    r.check({w["id"] for w in anc} == {s["id"], e["id"]}, str(anc))
+    r.err("list --descendants-of bad key", "work-item", "list", k,
+          "--descendants-of", "bad key", code="BAD_REQUEST")  # fmt: skip
+    r.err("list unknown project", "work-item", "list", "NOSUCHKEY", code="NOT_FOUND")
+    # update
+    u = r.ok("update fields", "work-item", "update", t1["id"], "--title", "Task one!",
+             "--description", "  more  ", "--status", "in_progress", "--priority", "critical",
+             "--story-points", 5, "--assignee-id", USER, "--version", 1,
+             user=USER)["work_item"]  # fmt: skip
+    r.check((u["title"], u["description"], u["status"], u["priority"])
+            == ("Task one!", "more", "in_progress", "critical"), str(u))  # fmt: skip
+    r.check((u["story_points"], u["assignee_id"], u["version"]) == (5, USER, 2), str(u))
+    r.check(u["updated_by"] == USER, str(u))
+    r.err("update stale version", "work-item", "update", t1["id"], "--title", "Late",
+          "--version", 1, code="CONFLICT")  # fmt: skip
+    res = r.step("update story points 101", "work-item", "update", t1["id"],
+                 "--story-points", 101, "--version", 2, rc=1)  # fmt: skip
+    r.check("story_points" in res.err, res.err)
+    r.err("update bad status", "work-item", "update", t1["id"], "--status", "finished",
+          "--version", 2, code="VALIDATION_ERROR")  # fmt: skip
+    r.err("update bad priority", "work-item", "update", t1["id"], "--priority", "urgent",
+          "--version", 2, code="VALIDATION_ERROR")  # fmt: skip
+    r.err("update invalid sprint uuid", "work-item", "update", t1["id"], "--sprint-id", "nope",
+          "--version", 2, code="VALIDATION_ERROR")  # fmt: skip
+    r.usage("update without --version", "work-item", "update", t1["id"], "--title", "X")
+    sp = r.ok("sprint", "sprint", "create", "--project-id", pid, "--name", "S",
+              "--start-date", ctx["t0"], "--end-date", ctx["t0"] + 86400)["sprint"]  # fmt: skip
+    u = r.ok("assign sprint", "work-item", "update", f"{k}-3", "--sprint-id", sp["id"],
+             "--version", 2)["work_item"]  # fmt: skip
+    r.check(u["sprint_id"] == sp["id"] and u["version"] == 3, str(u))
+    insprint = r.ok("list --sprint (by status)", "work-item", "list", k,
+                    "--status", "in_progress")["work_items"]  # fmt: skip
+    r.check([w["id"] for w in insprint] == [t1["id"]], str(insprint))
+    u = r.ok("clear sprint and assignee", "work-item", "update", t1["id"], "--sprint-id", "",
+             "--assignee-id", "", "--version", 3)["work_item"]  # fmt: skip
+    r.check(u["sprint_id"] is None and u["assignee_id"] is None and u["version"] == 4, str(u))
+    u = r.ok("reparent", "work-item", "update", t2["id"], "--parent-id", s2["id"],
+             "--update-parent", "--version", 1)["work_item"]  # fmt: skip
+    r.check(u["parent_id"] == s2["id"], str(u))
+    u = r.ok("parent-id without --update-parent is ignored", "work-item", "update", t2["id"],
+             "--parent-id", s["id"], "--title", "Task two moved", "--version", 2)["work_item"]  # fmt: skip
+    r.check(u["parent_id"] == s2["id"], str(u))
+    u = r.ok("detach parent", "work-item", "update", o["id"], "--update-parent",
+             "--title", "Orphan still", "--version", 1)["work_item"]  # fmt: skip
+    r.check(u["parent_id"] is None, str(u))
+    u = r.ok("set position", "work-item", "update", o["id"], "--position", 7,
+             "--version", 2)["work_item"]  # fmt: skip
+    r.check(u["position"] == 7, str(u))
+    r.ok("mark done", "work-item", "update", t2["id"], "--status", "done", "--version", 3)
+    r.check(
+        all(
+            w["id"] != t2["id"]
+            for w in r.ok("list without done", "work-item", "list", k)["work_items"]
+        ),
+        "done items hidden by default",
+    )
+    with_done = r.ok("list --include-done", "work-item", "list", k, "--include-done")
+    r.check(any(w["id"] == t2["id"] for w in with_done["work_items"]), "done shown")
+    # TOML in and out
+    out_toml = tmp / "epic.toml"
+    r.ok("get --output-toml", "--output-toml", out_toml, "work-item", "get", f"{k}-1")
+    doc = tomllib.loads(out_toml.read_text(encoding="utf-8"))
+    r.check(set(doc) == {"work_item"}, str(doc))
+    r.check(doc["work_item"]["display_key"] == f"{k}-1", str(doc))
+    r.check("parent_id" not in doc["work_item"], "nulls stripped from TOML")
+    new_toml = tmp / "new.toml"
+    new_toml.write_text(
+        f'project_id = "{pid}"\ntype = "story"\ntitle = "From TOML"\n'
+        f'description = """\n# Heading\n\n- a "quoted" line\n"""\npriority = "low"\n',
+        encoding="utf-8",
+    )
+    ft = r.ok("create --from-toml", "work-item", "create", "--from-toml", new_toml)["work_item"]
+    r.check((ft["title"], ft["item_type"], ft["priority"]) == ("From TOML", "story", "low"), str(ft))
+    r.check(ft["description"] == '# Heading\n\n- a "quoted" line', repr(ft["description"]))
+    upd_toml = tmp / "upd.toml"
+    upd_toml.write_text('[work_item]\ntitle = "Epic from TOML"\nstatus = "review"\n', "utf-8")
+    u = r.ok("update --from-toml with flag override", "work-item", "update", f"{k}-1",
+             "--from-toml", upd_toml, "--status", "todo", "--version", 1)["work_item"]  # fmt: skip
+    r.check((u["title"], u["status"]) == ("Epic from TOML", "todo"), str(u))
+    # delete
+    r.err("delete with children", "work-item", "delete", s["id"], code="VALIDATION_ERROR")
+    d = r.ok("delete leaf by display key", "work-item", "delete", f"{k}-3")
+    r.check(d == {"deleted_id": t1["id"]}, str(d))
+    r.err("get deleted", "work-item", "get", f"{k}-3", code="NOT_FOUND")
+    r.ok("delete now childless story", "work-item", "delete", s["id"])
+    after = r.ok("list after deletes", "work-item", "list", k, "--include-done")["work_items"]
+    r.check(t1["id"] not in {w["id"] for w in after}, str(after))
+    n = r.ok("create after deletes", "work-item", "create", "--project-id", pid, "--type", "task",
+             "--title", "Late task")["work_item"]  # fmt: skip
+    r.check(n["item_number"] == 8, f"numbers are never reused: {n}")
+    proj = r.ok("project counter", "project", "get", k)["project"]
+    r.check(proj["next_work_item_number"] == 9, str(proj))
+
+
+def test_work_item_commands(
+    fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path, tmp_path: Path
+) -> None:
+    play(work_item_scenario, fast_srv, orig_srv, elsewhere,
+         key=uniq_key("W"), tmp=tmp_path, t0=now())  # fmt: skip
+
+
+# --------------------------------------------------------------------------- comment
+def comment_scenario(r: Run, ctx: dict[str, Any]) -> None:
+    k = ctx["key"]
+    p = r.ok("project", "project", "create", "--title", "Comments", "--key", k)["project"]
+    w = r.ok("item", "work-item", "create", "--project-id", p["id"], "--type", "task",
+             "--title", "Talked about")["work_item"]  # fmt: skip
+    c1 = r.ok("create by display key", "comment", "create", "--work-item-id", f"{k}-1",
+              "--content", "  first **note**  ")["comment"]  # fmt: skip
+    r.check(list(c1) == sorted(COMMENT_KEYS), str(list(c1)))
+    r.check(c1["content"] == "first **note**" and c1["work_item_id"] == w["id"], str(c1))
+    r.check(c1["created_by"] == LLM_USER == c1["updated_by"], str(c1))
+    c2 = r.ok("create by uuid as user", "comment", "create", "--work-item-id", w["id"],
+              "--content", "second", user=USER)["comment"]  # fmt: skip
+    r.check(c2["created_by"] == USER, str(c2))
+    r.err("create empty content", "comment", "create", "--work-item-id", w["id"],
+          "--content", "", code="VALIDATION_ERROR")  # fmt: skip
+    r.err("create on unknown item", "comment", "create", "--work-item-id", f"{k}-9",
+          "--content", "x", code="NOT_FOUND")  # fmt: skip
+    r.err("create on bad display key", "comment", "create", "--work-item-id", "k-1",
+          "--content", "x", code="BAD_REQUEST")  # fmt: skip
+    r.usage("create without --content", "comment", "create", "--work-item-id", w["id"])
+    lst = r.ok("list", "comment", "list", f"{k}-1")["comments"]
+    r.check([c["id"] for c in lst] == [c1["id"], c2["id"]], "created_at ascending")
+    u = r.ok("update", "comment", "update", c1["id"], "--content", "  edited  ")["comment"]
+    r.check(u["content"] == "edited" and u["created_at"] == c1["created_at"], str(u))
+    r.err("update invalid uuid", "comment", "update", "c-1", "--content", "x",
+          code="VALIDATION_ERROR")  # fmt: skip
+    r.err("update unknown", "comment", "update", MISSING, "--content", "x", code="NOT_FOUND")
+    r.err("update empty content", "comment", "update", c1["id"], "--content", "",
+          code="VALIDATION_ERROR")  # fmt: skip
+    r.usage("update without --content", "comment", "update", c1["id"])
+    d = r.ok("delete own comment", "comment", "delete", c2["id"], user=USER)
+    r.check(d == {"deleted_id": c2["id"]}, str(d))
+    r.err("delete again", "comment", "delete", c2["id"], code="NOT_FOUND")
+    lst = r.ok("list after delete", "comment", "list", w["id"])["comments"]
+    r.check([c["id"] for c in lst] == [c1["id"]], str(lst))
+    r.err("list unknown item", "comment", "list", MISSING, code="NOT_FOUND")
+
+
+def test_comment_commands(
+    fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path
+) -> None:
+    play(comment_scenario, fast_srv, orig_srv, elsewhere, key=uniq_key("C"))
+
+
+# --------------------------------------------------------------------------- dependency
+def dependency_scenario(r: Run, ctx: dict[str, Any]) -> None:
+    k = ctx["key"]
+    p = r.ok("project", "project", "create", "--title", "Links", "--key", k)["project"]
+    ids = []
+    for n in ("A", "B", "C"):
+        w = r.ok(f"item {n}", "work-item", "create", "--project-id", p["id"], "--type", "task",
+                 "--title", n)["work_item"]  # fmt: skip
+        ids.append(w["id"])
+    a, b, c = ids
+    ab = r.ok("A blocks B", "dependency", "create", "--blocking", a, "--blocked", b,
+              "--type", "blocks")  # fmt: skip
+    r.check(list(ab) == sorted(DEPENDENCY_KEYS), f"bare dependency object: {ab}")
+    r.check((ab["blocking_item_id"], ab["blocked_item_id"], ab["dependency_type"])
+            == (a, b, "blocks"), str(ab))  # fmt: skip
+    bc = r.ok("B blocks C", "dependency", "create", "--blocking", b, "--blocked", c,
+              "--type", "blocks", user=USER)  # fmt: skip
+    r.check(bc["created_by"] == USER, str(bc))
+    r.err("C blocks A closes a cycle", "dependency", "create", "--blocking", c, "--blocked", a,
+          "--type", "blocks", code="VALIDATION_ERROR")  # fmt: skip
+    ca = r.ok("C relates to A", "dependency", "create", "--blocking", c, "--blocked", a,
+              "--type", "relates_to")  # fmt: skip
+    r.err("self link", "dependency", "create", "--blocking", a, "--blocked", a,
+          "--type", "relates_to", code="VALIDATION_ERROR")  # fmt: skip
+    r.err("duplicate", "dependency", "create", "--blocking", a, "--blocked", b,
+          "--type", "relates_to", code="VALIDATION_ERROR")  # fmt: skip
+    r.err("display key as id", "dependency", "create", "--blocking", f"{k}-1",
+          "--blocked", b, "--type", "blocks", code="VALIDATION_ERROR")  # fmt: skip
+    r.err("unknown item", "dependency", "create", "--blocking", a, "--blocked", MISSING,
+          "--type", "blocks", code="NOT_FOUND")  # fmt: skip
+    r.usage("bad type", "dependency", "create", "--blocking", a, "--blocked", c,
+            "--type", "depends")  # fmt: skip
+    r.usage("missing --type", "dependency", "create", "--blocking", a, "--blocked", c)
+    lst = r.ok("list B", "dependency", "list", f"{k}-2")["dependencies"]
+    r.check({x["id"] for x in lst} == {ab["id"], bc["id"]}, str(lst))
+    r.check([x["id"] for x in lst] == sorted(x["id"] for x in lst), "sorted by id")
+    lst = r.ok("list A", "dependency", "list", a)["dependencies"]
+    r.check({x["id"] for x in lst} == {ab["id"], ca["id"]}, str(lst))
+    d = r.ok("delete", "dependency", "delete", ab["id"])
+    r.check(d == {"deleted_id": ab["id"]}, str(d))
+    r.err("delete again", "dependency", "delete", ab["id"], code="NOT_FOUND")
+    r.err("delete invalid uuid", "dependency", "delete", "dep", code="VALIDATION_ERROR")
+    lst = r.ok("list B after delete", "dependency", "list", b)["dependencies"]
+    r.check([x["id"] for x in lst] == [bc["id"]], str(lst))
+    r.ok("delete C relates to A", "dependency", "delete", ca["id"])
+    r.ok("A blocks C (no cycle without A blocks B)", "dependency", "create", "--blocking", a,
+         "--blocked", c, "--type", "blocks")  # fmt: skip
+    r.err("list unknown item", "dependency", "list", f"{k}-77", code="NOT_FOUND")
+
+
+def test_dependency_commands(
+    fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path
+) -> None:
+    play(dependency_scenario, fast_srv, orig_srv, elsewhere, key=uniq_key("D"))
+
+
+# --------------------------------------------------------------------------- swim lane
+def swim_lane_scenario(r: Run, ctx: dict[str, Any]) -> None:
+    k = ctx["key"]
+    p = r.ok("project", "project", "create", "--title", "Lanes", "--key", k)["project"]
+    lst = r.ok("list empty", "swim-lane", "list", k)
+    r.check(lst == {"swim_lanes": []}, str(lst))
+    # nothing in the system creates lanes: put some in the database directly
+    srv = r.cli.srv
+    for n, (name, status, pos, default, deleted) in enumerate(
+        [
+            ("Done", "done", 3, 0, None),
+            ("Backlog", "backlog", 1, 1, None),
+            ("Gone", "review", 2, 0, 1700000000),
+            ("Doing", "in_progress", 2, 0, None),
+        ]
+    ):
+        srv.sql(
+            "INSERT INTO pm_swim_lanes (id, project_id, name, status_value, position, "
+            "is_default, created_at, updated_at, deleted_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            (ctx["lane_ids"][n], p["id"], name, status, pos, bool(default), 1700000000 + n,
+             1700000100 + n, deleted),
+        )  # fmt: skip
+    lanes = r.ok("list by key", "swim-lane", "list", k)["swim_lanes"]
+    r.check([x["name"] for x in lanes] == ["Backlog", "Doing", "Done"], str(lanes))
+    r.check(all(list(x) == sorted(SWIM_LANE_KEYS) for x in lanes), str(lanes))
+    r.check([x["is_default"] for x in lanes] == [True, False, False], str(lanes))
+    r.check(lanes[0]["created_at"] == 1700000001 and lanes[0]["updated_at"] == 1700000101,
+            str(lanes))  # fmt: skip
+    r.ok("list by uuid", "swim-lane", "list", p["id"])
+    r.err("list unknown project", "swim-lane", "list", "NOSUCHKEY", code="NOT_FOUND")
+    r.err("list unknown project uuid", "swim-lane", "list", MISSING, code="NOT_FOUND")
+
+
+def test_swim_lane_commands(
+    fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path
+) -> None:
+    play(swim_lane_scenario, fast_srv, orig_srv, elsewhere,
+         key=uniq_key("L"), lane_ids=[new_uuid() for _ in range(4)])  # fmt: skip
+
+
+# --------------------------------------------------------------------------- time entry
+def time_entry_scenario(r: Run, ctx: dict[str, Any]) -> None:
+    k = ctx["key"]
+    p = r.ok("project", "project", "create", "--title", "Timers", "--key", k)["project"]
+    w = r.ok("item", "work-item", "create", "--project-id", p["id"], "--type", "task",
+             "--title", "Timed")["work_item"]  # fmt: skip
+    t = r.ok("start", "time-entry", "create", "--work-item-id", w["id"],
+             "--description", "  pairing  ")["time_entry"]  # fmt: skip
+    r.check(list(t) == sorted(TIME_ENTRY_KEYS), str(list(t)))
+    r.check(t["is_running"] is True and t["ended_at"] is None, str(t))
+    r.check(t["duration_seconds"] is None and t["description"] == "pairing", str(t))
+    r.check(t["user_id"] == LLM_USER and t["work_item_id"] == w["id"], str(t))
+    r.err("start with display key", "time-entry", "create", "--work-item-id", f"{k}-1",
+          code="VALIDATION_ERROR")  # fmt: skip
+    r.err("start on unknown item", "time-entry", "create", "--work-item-id", MISSING,
+          code="NOT_FOUND")  # fmt: skip
+    r.usage("start without --work-item-id", "time-entry", "create")
+    got = r.ok("get", "time-entry", "get", t["id"])["time_entry"]
+    r.check(got == t, str(got))
+    r.err("get invalid uuid", "time-entry", "get", "t-1", code="VALIDATION_ERROR")
+    r.err("get unknown", "time-entry", "get", MISSING, code="NOT_FOUND")
+    s = r.ok("stop", "time-entry", "update", t["id"], "--stop")["time_entry"]
+    r.check(s["is_running"] is False and isinstance(s["ended_at"], int), str(s))
+    r.check(s["duration_seconds"] == s["ended_at"] - s["started_at"], str(s))
+    s2 = r.ok("stop again (ignored)", "time-entry", "update", t["id"], "--stop")["time_entry"]
+    r.check(s2["ended_at"] == s["ended_at"], str(s2))
+    u = r.ok("edit description", "time-entry", "update", t["id"],
+             "--description", "  reviewing  ")["time_entry"]  # fmt: skip
+    r.check(u["description"] == "reviewing" and u["ended_at"] == s["ended_at"], str(u))
+    u = r.ok("clear description", "time-entry", "update", t["id"],
+             "--description", "")["time_entry"]  # fmt: skip
+    r.check(u["description"] is None, str(u))
+    t2 = r.ok("start as named user", "time-entry", "create", "--work-item-id", w["id"],
+              user=USER)["time_entry"]  # fmt: skip
+    r.check(t2["user_id"] == USER and t2["description"] is None, str(t2))
+    lst = r.ok("list by display key", "time-entry", "list", f"{k}-1")["time_entries"]
+    r.check({x["id"] for x in lst} == {t["id"], t2["id"]}, str(lst))
+    r.check(ordered_by(lst, lambda x: -x["started_at"]), "started_at descending")
+    r.ok("stop named user's timer", "time-entry", "update", t2["id"], "--stop", user=USER)
+    d = r.ok("delete", "time-entry", "delete", t["id"])
+    r.check(d == {"deleted_id": t["id"]}, str(d))
+    r.err("get deleted", "time-entry", "get", t["id"], code="NOT_FOUND")
+    r.err("delete again", "time-entry", "delete", t["id"], code="NOT_FOUND")
+    lst = r.ok("list after delete", "time-entry", "list", w["id"])["time_entries"]
+    r.check([x["id"] for x in lst] == [t2["id"]], str(lst))
+    r.err("list unknown item", "time-entry", "list", f"{k}-5", code="NOT_FOUND")
+
+
+def test_time_entry_commands(
+    fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path
+) -> None:
+    play(time_entry_scenario, fast_srv, orig_srv, elsewhere, key=uniq_key("T"))
