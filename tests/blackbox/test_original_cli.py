@@ -132,7 +132,9 @@ class Run:
         return res
 
     def ok(self, label: str, *args: Any, **kwargs: Any) -> Any:
-        return self.step(label, *args, **kwargs).data
+        """Run a command that must succeed; its JSON output (through ``view`` if given)."""
+        self.step(label, *args, **kwargs)
+        return self.steps[-1][3]
 
     def err(self, label: str, *args: Any, code: str, **kwargs: Any) -> CliResult:
         return self.step(label, *args, rc=1, code=code, **kwargs)
@@ -186,11 +188,26 @@ def compare(fast: Run, orig: Run) -> None:
         nf = (f[1], f[2], normalize(f[3], fids))
         no = (o[1], o[2], normalize(o[3], oids))
         if nf != no:
-            diffs.append(
-                f"step {f[0]!r}:\n  pm-fast : {json.dumps(nf, sort_keys=True)}\n"
-                f"  original: {json.dumps(no, sort_keys=True)}"
-            )
+            where = "\n".join(f"    {d}" for d in diff_paths(nf, no, "")[:20])
+            diffs.append(f"step {f[0]!r} (pm-fast vs original):\n{where}")
     assert not diffs, "pm-fast differs from the original pm-server:\n" + "\n".join(diffs)
+
+
+def diff_paths(a: Any, b: Any, path: str) -> list[str]:
+    """Where two normalized JSON values differ, as ``path: a != b`` lines."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b)):
+            if k not in a or k not in b:
+                out.append(f"{path}.{k}: {a.get(k, '<absent>')!r} != {b.get(k, '<absent>')!r}")
+            else:
+                out += diff_paths(a[k], b[k], f"{path}.{k}")
+        return out
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in diff_paths(x, y, f"{path}[{i}]")]
+    if a != b:
+        return [f"{path or '.'}: {json.dumps(a)[:400]} != {json.dumps(b)[:400]}"]
+    return []
 
 
 Scenario = Callable[[Run, dict[str, Any]], None]
@@ -716,3 +733,183 @@ def test_time_entry_commands(
     fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path
 ) -> None:
     play(time_entry_scenario, fast_srv, orig_srv, elsewhere, key=uniq_key("T"))
+
+
+# --------------------------------------------------------------------------- sync
+def only_project(pid: str, known: set[str] | None = None) -> Callable[[Any], Any]:
+    """The part of a full export that belongs to one project (``known``: all its item ids,
+    deleted ones included, for rows attached to deleted items)."""
+
+    def view(d: dict[str, Any]) -> dict[str, Any]:
+        items = {w["id"] for w in d["work_items"] if w["project_id"] == pid} | (known or set())
+        out = dict(d)
+        out["projects"] = [p for p in d["projects"] if p["id"] == pid]
+        out["work_items"] = [w for w in d["work_items"] if w["id"] in items]
+        out["sprints"] = [s for s in d["sprints"] if s["project_id"] == pid]
+        out["swim_lanes"] = [s for s in d["swim_lanes"] if s["project_id"] == pid]
+        out["comments"] = [c for c in d["comments"] if c["work_item_id"] in items]
+        out["time_entries"] = [t for t in d["time_entries"] if t["work_item_id"] in items]
+        out["dependencies"] = [x for x in d["dependencies"] if x["blocking_item_id"] in items]
+        return out
+
+    return view
+
+
+def sync_scenario(r: Run, ctx: dict[str, Any]) -> None:
+    k, tmp = ctx["key"], ctx["tmp"] / r.tag
+    tmp.mkdir(exist_ok=True)
+    p = r.ok("project", "project", "create", "--title", "Sync", "--key", k)["project"]
+    pid = p["id"]
+
+    def item(label: str, typ: str, parent: str | None = None) -> dict[str, Any]:
+        extra = ["--parent-id", parent] if parent else []
+        return r.ok(label, "work-item", "create", "--project-id", pid, "--type", typ,
+                    "--title", label, *extra)["work_item"]  # fmt: skip
+
+    e = item("E", "epic")
+    s = item("S", "story", e["id"])
+    t = item("T", "task", s["id"])
+    o = item("O", "task")
+    sp = r.ok("sprint", "sprint", "create", "--project-id", pid, "--name", "S1",
+              "--start-date", ctx["t0"], "--end-date", ctx["t0"] + 86400)["sprint"]  # fmt: skip
+    r.ok("T in sprint", "work-item", "update", t["id"], "--sprint-id", sp["id"], "--version", 1)
+    r.ok("comment T", "comment", "create", "--work-item-id", t["id"], "--content", "on T")
+    r.ok("comment S", "comment", "create", "--work-item-id", s["id"], "--content", "on S")
+    r.ok("comment O", "comment", "create", "--work-item-id", o["id"], "--content", "on O")
+    r.ok("T blocks O", "dependency", "create", "--blocking", t["id"], "--blocked", o["id"],
+         "--type", "blocks")  # fmt: skip
+    te = r.ok("timer", "time-entry", "create", "--work-item-id", t["id"])["time_entry"]
+    r.ok("stop timer", "time-entry", "update", te["id"], "--stop")
+    # full export
+    full = r.ok("export", "sync", "export", view=only_project(pid))
+    r.check(set(full) == set(EXPORT_KEYS), str(set(full)))
+    r.check(full["schema_version"] == 1 and full["exported_by"] == "pm-server", str(full)[:300])
+    r.check(
+        re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00", full["exported_at"])
+        is not None,
+        full["exported_at"],
+    )
+    r.check([len(full[x]) for x in ("projects", "work_items", "sprints", "comments",
+             "dependencies", "time_entries")] == [1, 4, 1, 3, 1, 1], str(full))  # fmt: skip
+    r.check(ordered_by(full["work_items"], lambda w: w["position"]), "work items by position")
+    r.check(ordered_by(full["comments"], lambda c: c["created_at"]), "comments by created_at")
+    r.check(ordered_by(full["time_entries"], lambda x: -x["started_at"]), "entries by start")
+    out_file = tmp / "full.json"
+    res = r.step("export -o", "sync", "export", "-o", out_file, view=only_project(pid))
+    r.check(json.loads(out_file.read_text(encoding="utf-8")) == res.data, "file == stdout")
+    r.check(res.out.startswith('{"'), "stdout is compact JSON without --pretty")
+    r.check(out_file.read_text(encoding="utf-8").startswith('{\n  "'), "the file is pretty")
+    # scoped exports
+    scoped_file = tmp / "scoped.json"
+    sc = r.ok("export E levels 2 with everything", "sync", "export", "-o", scoped_file,
+              "work-item", f"{k}-1", "--descendant-levels", 2, "--comments", "--sprints",
+              "--dependencies", "--time-entries")  # fmt: skip
+    r.check(sc["projects"] == [] and sc["swim_lanes"] == [], str(sc)[:300])
+    r.check({w["id"] for w in sc["work_items"]} == {e["id"], s["id"], t["id"]}, str(sc)[:300])
+    r.check([len(sc[x]) for x in ("sprints", "comments", "dependencies", "time_entries")]
+            == [1, 2, 1, 1], str(sc))  # fmt: skip
+    sc0 = r.ok("export E alone", "sync", "export", "work-item", e["id"])
+    r.check([w["id"] for w in sc0["work_items"]] == [e["id"]], str(sc0)[:300])
+    r.check(all(sc0[x] == [] for x in ("sprints", "comments", "dependencies", "time_entries")),
+            str(sc0))  # fmt: skip
+    sc1 = r.ok("export S one level with comments", "sync", "export", "work-item", f"{k}-2",
+               "--descendant-levels", 1, "--comments")  # fmt: skip
+    r.check({w["id"] for w in sc1["work_items"]} == {s["id"], t["id"]}, str(sc1)[:300])
+    r.check(len(sc1["comments"]) == 2 and sc1["sprints"] == [], str(sc1)[:300])
+    r.usage("export levels 3", "sync", "export", "work-item", e["id"], "--descendant-levels", 3)
+    r.err("export bad display key", "sync", "export", "work-item", "e-1", code="BAD_REQUEST")
+    r.err("export unknown item", "sync", "export", "work-item", MISSING, code="NOT_FOUND")
+    # import
+    data = json.loads(scoped_file.read_text(encoding="utf-8"))
+    for w in data["work_items"]:
+        if w["id"] == t["id"]:
+            w["title"] = "T imported"
+            w["updated_at"] += 100
+    data["comments"].append(
+        {"id": ctx["comment_id"], "work_item_id": e["id"], "content": "imported",
+         "created_at": 1700000000, "updated_at": 1700000000, "created_by": LLM_USER,
+         "updated_by": LLM_USER}  # fmt: skip
+    )
+    imp_file = tmp / "import.json"
+    imp_file.write_text(json.dumps(data), encoding="utf-8")
+    res = r.ok("import", "sync", "import", "-f", imp_file)
+    zero = {"created": 0, "updated": 0, "skipped": 0}
+    expect = {x: dict(zero) for x in ("projects", "sprints", "swim_lanes", "work_items",
+              "comments", "dependencies", "time_entries")}  # fmt: skip
+    expect["work_items"] = {"created": 0, "updated": 1, "skipped": 2}
+    expect["comments"] = {"created": 1, "updated": 0, "skipped": 2}
+    expect["sprints"]["skipped"] = expect["dependencies"]["skipped"] = 1
+    expect["time_entries"]["skipped"] = 1
+    r.check(res == expect, f"{res} != {expect}")
+    r.ok("imported title", "work-item", "get", t["id"])
+    r.ok("imported comment", "comment", "list", e["id"])
+    res = r.ok("import again", "sync", "import", "--file", imp_file)
+    r.check(all(v["created"] == v["updated"] == 0 for v in res.values()), str(res))
+    bad = tmp / "bad.json"
+    bad.write_text(json.dumps(dict(data, schema_version=2)), encoding="utf-8")
+    r.err("import schema 2", "sync", "import", "-f", bad, code="VALIDATION_ERROR")
+    bad.write_text("{not json", encoding="utf-8")
+    r.step("import invalid JSON file", "sync", "import", "-f", bad, rc=1)
+    r.step("import missing file", "sync", "import", "-f", tmp / "absent.json", rc=1)
+    r.usage("import without --file", "sync", "import")
+    r.ok("export after import", "sync", "export", view=only_project(pid))
+
+
+def test_sync_commands(
+    fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path, tmp_path: Path
+) -> None:
+    play(sync_scenario, fast_srv, orig_srv, elsewhere,
+         key=uniq_key("Y"), tmp=tmp_path, t0=now(), comment_id=new_uuid())  # fmt: skip
+
+
+def export_after_deletes_scenario(r: Run, ctx: dict[str, Any]) -> None:
+    k = ctx["key"]
+    p = r.ok("project", "project", "create", "--title", "Deletes", "--key", k)["project"]
+    pid = p["id"]
+    ids = {}
+    for n, typ, parent in (("E", "epic", None), ("S", "story", "E"), ("T", "task", "S"),
+                           ("X", "task", None), ("Y", "task", None)):  # fmt: skip
+        extra = ["--parent-id", ids[parent]] if parent else []
+        ids[n] = r.ok(f"item {n}", "work-item", "create", "--project-id", pid, "--type", typ,
+                      "--title", n, *extra)["work_item"]["id"]  # fmt: skip
+    sp = r.ok("sprint", "sprint", "create", "--project-id", pid, "--name", "S1",
+              "--start-date", ctx["t0"], "--end-date", ctx["t0"] + 86400)["sprint"]  # fmt: skip
+    r.ok("T in sprint", "work-item", "update", ids["T"], "--sprint-id", sp["id"], "--version", 1)
+    c1 = r.ok("comment T", "comment", "create", "--work-item-id", ids["T"], "--content", "c1")
+    r.ok("comment T 2", "comment", "create", "--work-item-id", ids["T"], "--content", "c2")
+    r.ok("comment X", "comment", "create", "--work-item-id", ids["X"], "--content", "cx")
+    r.ok("T blocks X", "dependency", "create", "--blocking", ids["T"], "--blocked", ids["X"],
+         "--type", "blocks")  # fmt: skip
+    d2 = r.ok("T relates Y", "dependency", "create", "--blocking", ids["T"],
+              "--blocked", ids["Y"], "--type", "relates_to")  # fmt: skip
+    te = r.ok("timer T", "time-entry", "create", "--work-item-id", ids["T"])["time_entry"]
+    r.ok("timer X", "time-entry", "create", "--work-item-id", ids["X"])
+    r.ok("stop T", "time-entry", "update", te["id"], "--stop")
+    # a history of deletes: a comment, a link, a timer, an item with live children
+    # attached (comment, timer, link), a sprint that an item still names
+    r.ok("delete comment c1", "comment", "delete", c1["comment"]["id"])
+    r.ok("delete link T relates Y", "dependency", "delete", d2["id"])
+    r.ok("delete timer T", "time-entry", "delete", te["id"])
+    r.ok("delete X", "work-item", "delete", ids["X"])
+    r.ok("delete sprint", "sprint", "delete", sp["id"])
+    r.ok("T keeps its deleted sprint", "work-item", "get", ids["T"])
+    r.ok("export", "sync", "export", view=only_project(pid, set(ids.values())))
+    r.ok("scoped export of E", "sync", "export", "work-item", ids["E"], "--descendant-levels", 2,
+         "--comments", "--sprints", "--dependencies", "--time-entries")  # fmt: skip
+    r.ok("scoped export of T", "sync", "export", "work-item", ids["T"], "--comments",
+         "--sprints", "--dependencies", "--time-entries")  # fmt: skip
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="sync export after deletes differs from the original: (1) pm-fast exports "
+    "work_items[].sprint_id = null for an item whose sprint was soft-deleted (GET still shows "
+    "the id; the original exports it); (2) the full export leaves out live comments and "
+    "running time entries of a soft-deleted work item, and full and scoped exports leave out "
+    "a live dependency whose other end is soft-deleted (the original exports every live row)",
+)
+def test_sync_export_after_deletes(
+    fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path
+) -> None:
+    play(export_after_deletes_scenario, fast_srv, orig_srv, elsewhere,
+         key=uniq_key("X"), t0=now())  # fmt: skip
