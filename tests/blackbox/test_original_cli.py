@@ -913,3 +913,245 @@ def test_sync_export_after_deletes(
 ) -> None:
     play(export_after_deletes_scenario, fast_srv, orig_srv, elsewhere,
          key=uniq_key("X"), t0=now())  # fmt: skip
+
+
+# --------------------------------------------------------------------------- discovery, flags
+def test_server_discovery_and_flags(fast_srv: ServerProcess, elsewhere: Path) -> None:
+    """§4.1: `.pm/server.json` from the git top level (also from a subdirectory),
+    `--server` before or after the sub-command, guidance and exit 1 without a server."""
+    cli = Cli(fast_srv, elsewhere)
+    info = json.loads(fast_srv.port_file.read_text(encoding="utf-8"))
+    assert info["pid"] == fast_srv.pid and info["port"] == fast_srv.port, info
+    base = cli.run("project", "list")
+    assert base.rc == 0 and isinstance(base.data["projects"], list), base.describe()
+    sub = fast_srv.root / "src" / "deep"
+    sub.mkdir(parents=True, exist_ok=True)
+    res = cli.run("project", "list", cwd=sub)
+    assert res.rc == 0 and res.data == base.data, res.describe()
+    res = cli.run("project", "list", via_flag=True)
+    assert res.rc == 0 and res.data == base.data, res.describe()
+    res = cli.run("project", "list", "--server", fast_srv.url, cwd=elsewhere)
+    assert res.rc == 0 and res.data == base.data, res.describe()
+    # no port file anywhere (not a git repository, HOME without .pm)
+    res = cli.run("project", "list", cwd=elsewhere, env={"HOME": str(elsewhere)})
+    assert res.rc == 1 and res.out == "", res.describe()
+    assert "No running pm-server found" in res.err, res.describe()
+    assert str(elsewhere / ".pm" / "server.json") in res.err, res.describe()
+
+
+def user_id_scenario(r: Run, ctx: dict[str, Any]) -> None:
+    k = ctx["key"]
+    p = r.ok("not a uuid -> LLM user", "--user-id", "not-a-uuid", "project", "create",
+             "--title", "Users", "--key", k)["project"]  # fmt: skip
+    r.check(p["created_by"] == LLM_USER, str(p))
+    w = r.ok("upper-case uuid", "--user-id", USER.upper(), "work-item", "create",
+             "--project-id", p["id"], "--type", "task", "--title", "Mine")["work_item"]  # fmt: skip
+    r.check(w["created_by"] == USER, str(w))
+    w = r.ok("flag after the sub-command", "work-item", "update", w["id"], "--title", "Ours",
+             "--version", 1, "--user-id", USER)["work_item"]  # fmt: skip
+    r.check(w["updated_by"] == USER, str(w))
+    w = r.ok("empty user id -> LLM user", "work-item", "update", w["id"], "--title", "Theirs",
+             "--version", 2, "--user-id", "")["work_item"]  # fmt: skip
+    r.check(w["updated_by"] == LLM_USER, str(w))
+    c = r.ok("braced uuid", "--user-id", "{" + USER + "}", "comment", "create",
+             "--work-item-id", w["id"], "--content", "hi")["comment"]  # fmt: skip
+    r.check(c["created_by"] == USER, str(c))
+
+
+def test_user_id_flag(
+    fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path
+) -> None:
+    """§1.1 caller identity through `--user-id` (`X-User-Id`)."""
+    play(user_id_scenario, fast_srv, orig_srv, elsewhere, key=uniq_key("U"))
+
+
+def test_user_id_unknown_user_is_created(fast_srv: ServerProcess, elsewhere: Path) -> None:
+    """compat.md: a well-formed `--user-id` that is not in `users` works (the original
+    answers 500 there, so this is pm-fast only)."""
+    cli = Cli(fast_srv, elsewhere)
+    stranger = new_uuid()
+    res = cli.run("--user-id", stranger, "project", "create", "--title", "Stranger",
+                  "--key", uniq_key("N"))  # fmt: skip
+    assert res.rc == 0, res.describe()
+    assert res.data["project"]["created_by"] == stranger, res.describe()
+
+
+# --------------------------------------------------------------------------- error texts
+def errors_scenario(r: Run, ctx: dict[str, Any]) -> None:
+    k, t0 = ctx["key"], ctx["t0"]
+    p = r.ok("project", "project", "create", "--title", "Errors", "--key", k)["project"]
+    pid = p["id"]
+    e = r.ok("epic", "work-item", "create", "--project-id", pid, "--type", "epic",
+             "--title", "E")["work_item"]  # fmt: skip
+    s = r.ok("story", "work-item", "create", "--project-id", pid, "--type", "story",
+             "--title", "S", "--parent-id", e["id"])["work_item"]  # fmt: skip
+    sp = r.ok("sprint", "sprint", "create", "--project-id", pid, "--name", "Sp",
+              "--start-date", t0, "--end-date", t0 + 86400)["sprint"]  # fmt: skip
+    c = r.ok("comment", "comment", "create", "--work-item-id", s["id"], "--content", "c")
+    a = r.ok("a", "work-item", "create", "--project-id", pid, "--type", "task",
+             "--title", "A")["work_item"]  # fmt: skip
+    b = r.ok("b", "work-item", "create", "--project-id", pid, "--type", "task",
+             "--title", "B")["work_item"]  # fmt: skip
+    r.ok("a blocks b", "dependency", "create", "--blocking", a["id"], "--blocked", b["id"],
+         "--type", "blocks")  # fmt: skip
+    bad_uuid = MISSING[:7] + "z" + MISSING[8:]
+    errs: list[tuple[str, list[Any], str]] = [
+        ("project unknown key", ["project", "get", "NOPE"], "NOT_FOUND"),
+        ("project unknown uuid", ["project", "get", MISSING], "NOT_FOUND"),
+        ("project duplicate", ["project", "create", "--title", "D", "--key", k], "CONFLICT"),
+        ("project blank title", ["project", "create", "--title", " ", "--key", "ZZ" + k[:8]],
+         "VALIDATION_ERROR"),  # fmt: skip
+        ("project stale", ["project", "update", k, "--title", "X", "--expected-version", 9],
+         "CONFLICT"),  # fmt: skip
+        ("project bad status", ["project", "update", k, "--status", "archived",
+         "--expected-version", 7], "CONFLICT"),  # fmt: skip
+        ("sprint invalid uuid", ["sprint", "get", "not-a-uuid"], "VALIDATION_ERROR"),
+        ("sprint uuid bad char", ["sprint", "get", bad_uuid], "VALIDATION_ERROR"),
+        ("sprint unknown", ["sprint", "get", MISSING], "NOT_FOUND"),
+        ("sprint key as project", ["sprint", "create", "--project-id", k, "--name", "x",
+         "--start-date", t0, "--end-date", t0 + 1], "VALIDATION_ERROR"),  # fmt: skip
+        ("sprint dates", ["sprint", "create", "--project-id", pid, "--name", "x",
+         "--start-date", t0, "--end-date", t0], "VALIDATION_ERROR"),  # fmt: skip
+        ("sprint blank name", ["sprint", "create", "--project-id", pid, "--name", " ",
+         "--start-date", t0, "--end-date", t0 + 1], "VALIDATION_ERROR"),  # fmt: skip
+        ("sprint stale", ["sprint", "update", sp["id"], "--name", "y",
+         "--expected-version", 5], "CONFLICT"),  # fmt: skip
+        ("item lower-case key", ["work-item", "get", f"{k.lower()}-1"], "BAD_REQUEST"),
+        ("item number 0", ["work-item", "get", f"{k}-0"], "BAD_REQUEST"),
+        ("item three parts", ["work-item", "get", f"{k}-1-2"], "BAD_REQUEST"),
+        ("item number text", ["work-item", "get", f"{k}-x"], "BAD_REQUEST"),
+        ("item unknown number", ["work-item", "get", f"{k}-99"], "NOT_FOUND"),
+        ("item unknown project", ["work-item", "get", "NOPE-1"], "NOT_FOUND"),
+        ("item unknown uuid", ["work-item", "get", MISSING], "NOT_FOUND"),
+        ("item task under epic", ["work-item", "create", "--project-id", pid, "--type",
+         "task", "--title", "t", "--parent-id", e["id"]], "VALIDATION_ERROR"),  # fmt: skip
+        ("item unknown parent", ["work-item", "create", "--project-id", pid, "--type",
+         "task", "--title", "t", "--parent-id", MISSING], "VALIDATION_ERROR"),  # fmt: skip
+        ("item invalid project", ["work-item", "create", "--project-id", "p", "--type",
+         "task", "--title", "t"], "VALIDATION_ERROR"),  # fmt: skip
+        ("item unknown project id", ["work-item", "create", "--project-id", MISSING,
+         "--type", "task", "--title", "t"], "NOT_FOUND"),  # fmt: skip
+        ("item stale", ["work-item", "update", s["id"], "--title", "x", "--version", 9],
+         "CONFLICT"),  # fmt: skip
+        # (an unknown status is left out: the original's message lists `blocked`, which
+        # pm-fast refuses on purpose, compat.md)
+        ("item bad priority", ["work-item", "update", s["id"], "--priority", "nope",
+         "--version", 1], "VALIDATION_ERROR"),  # fmt: skip
+        ("item delete with child", ["work-item", "delete", e["id"]], "VALIDATION_ERROR"),
+        ("comment empty", ["comment", "create", "--work-item-id", s["id"], "--content", ""],
+         "VALIDATION_ERROR"),  # fmt: skip
+        ("comment invalid uuid", ["comment", "update", "c", "--content", "x"],
+         "VALIDATION_ERROR"),  # fmt: skip
+        ("comment unknown", ["comment", "delete", MISSING], "NOT_FOUND"),
+        ("comment unknown item", ["comment", "list", f"{k}-77"], "NOT_FOUND"),
+        ("dependency self", ["dependency", "create", "--blocking", a["id"], "--blocked",
+         a["id"], "--type", "blocks"], "VALIDATION_ERROR"),  # fmt: skip
+        ("dependency duplicate", ["dependency", "create", "--blocking", a["id"],
+         "--blocked", b["id"], "--type", "blocks"], "VALIDATION_ERROR"),  # fmt: skip
+        ("dependency cycle", ["dependency", "create", "--blocking", b["id"], "--blocked",
+         a["id"], "--type", "blocks"], "VALIDATION_ERROR"),  # fmt: skip
+        ("dependency display key", ["dependency", "create", "--blocking", f"{k}-1",
+         "--blocked", a["id"], "--type", "blocks"], "VALIDATION_ERROR"),  # fmt: skip
+        ("dependency unknown item", ["dependency", "create", "--blocking", MISSING,
+         "--blocked", a["id"], "--type", "blocks"], "NOT_FOUND"),  # fmt: skip
+        ("dependency unknown", ["dependency", "delete", MISSING], "NOT_FOUND"),
+        ("time entry display key", ["time-entry", "create", "--work-item-id", f"{k}-1"],
+         "VALIDATION_ERROR"),  # fmt: skip
+        ("time entry unknown", ["time-entry", "get", MISSING], "NOT_FOUND"),
+        ("time entry invalid uuid", ["time-entry", "delete", "t"], "VALIDATION_ERROR"),
+        ("swim lanes unknown project", ["swim-lane", "list", "NOPE"], "NOT_FOUND"),
+        ("export bad display key", ["sync", "export", "work-item", "k-1"], "BAD_REQUEST"),
+    ]
+    del c
+    for label, args, code in errs:
+        r.err(label, *args, code=code)
+
+
+HEX8 = re.compile(r"\b[0-9a-f]{8}\b")
+
+
+def test_error_messages_match_original(
+    fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path
+) -> None:
+    """The `Error: API error: <message> (code: <CODE>)` lines the CLI prints: same codes
+    (checked in `play`) and same messages as the original, ids aside."""
+    if orig_srv is None:
+        pytest.skip("needs the original pm-server to compare messages")
+    fast, orig = play(errors_scenario, fast_srv, orig_srv, elsewhere,
+                      key=uniq_key("M"), t0=now())  # fmt: skip
+    assert orig is not None
+    fids: dict[str, str] = {}
+    oids: dict[str, str] = {}
+    diffs = []
+    for (label, fm), (_, om) in zip(fast.messages, orig.messages, strict=True):
+        nf = HEX8.sub("<hex8>", normalize(fm, fids)) if fm else fm
+        no = HEX8.sub("<hex8>", normalize(om, oids)) if om else om
+        # compat.md: no Rust source-location suffix in validator messages
+        no = re.sub(r" \S+\.rs:\d+:\d+$", "", no) if no else no
+        if nf != no:
+            diffs.append(f"{label}:\n    pm-fast : {nf}\n    original: {no}")
+    assert not diffs, "error messages differ:\n" + "\n".join(diffs)
+
+
+# --------------------------------------------------------------------------- edge values
+def sprint_dates_scenario(r: Run, ctx: dict[str, Any]) -> None:
+    k = ctx["key"]
+    p = r.ok("project", "project", "create", "--title", "Dates", "--key", k)["project"]
+    # the original accepts what chrono can represent: years -262143 … 262142
+    for label, start, end, ok in [
+        ("end in year 10000", 1, 253402300800, True),
+        ("end at the last representable second", 1, 8210266876799, True),
+        ("end one second later", 1, 8210266876800, False),
+        ("start before year 1", -62135596801, 5, True),
+        ("start at the first representable second", -8334601228800, 5, True),
+        ("start one second earlier", -8334601228801, 5, False),
+    ]:
+        args = ["sprint", "create", "--project-id", p["id"], "--name", label,
+                f"--start-date={start}", f"--end-date={end}"]  # fmt: skip
+        if ok:
+            sp = r.ok(label, *args)["sprint"]
+            r.check((sp["start_date"], sp["end_date"]) == (start, end), str(sp))
+        else:
+            r.err(label, *args, code="VALIDATION_ERROR")
+    r.ok("list", "sprint", "list", k)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="sprint date range: pm-fast accepts only years 1-9999 (-62135596800 … "
+    "253402300799) and answers 400 `Invalid timestamp for end_date: N (must be within the "
+    "years 1 to 9999)`; the original accepts -8334601228800 … 8210266876799 (chrono's range) "
+    "and rejects outside it with `Invalid end_date timestamp: N`",
+)
+def test_sprint_date_range(
+    fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path
+) -> None:
+    """§1.4 sprint create step 4: timestamps outside chrono's representable range → 400."""
+    play(sprint_dates_scenario, fast_srv, orig_srv, elsewhere, key=uniq_key("A"))
+
+
+CTRL = "\x1c\x1d\x1e\x1f"
+
+
+def control_chars_scenario(r: Run, ctx: dict[str, Any]) -> None:
+    k = ctx["key"]
+    c = CTRL
+    p = r.ok("project", "project", "create", "--title", f" {c}Title{c} ", "--key", k,
+             "--description", f"{c} d {c}")["project"]  # fmt: skip
+    r.check(p["title"] == f"{c}Title{c}" and p["description"] == f"{c} d {c}", repr(p))
+    w = r.ok("item", "work-item", "create", "--project-id", p["id"], "--type", "task",
+             "--title", f"{c}T{c}", "--description", f" {c} ")["work_item"]  # fmt: skip
+    r.check(w["title"] == f"{c}T{c}" and w["description"] == c, repr(w))
+    r.ok("item update", "work-item", "update", w["id"], "--title", f"\t{c}U{c}\n",
+         "--version", 1)  # fmt: skip
+    r.ok("comment", "comment", "create", "--work-item-id", w["id"], "--content", f"{c}x{c}")
+    r.ok("sprint", "sprint", "create", "--project-id", p["id"], "--name", f"{c}S{c}",
+         "--goal", f"{c}", "--start-date", 1, "--end-date", 2)  # fmt: skip
+    r.ok("timer", "time-entry", "create", "--work-item-id", w["id"], "--description", c)
+
+
+def test_information_separators_are_not_trimmed(
+    fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path
+) -> None:
+    """"trimmed" is Rust's `str::trim` (Unicode White_Space): U+001C–U+001F stay."""
+    play(control_chars_scenario, fast_srv, orig_srv, elsewhere, key=uniq_key("Z"))
