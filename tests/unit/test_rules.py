@@ -57,32 +57,120 @@ def test_display_keys_parse(text: str, key: str, number: int) -> None:
     assert rules.parse_display_key(text) == (key, number)
 
 
+_FORMAT = "Invalid display key format '{}': expected PROJECT-NUMBER (e.g., PONE-126)"
+
+
+# The messages are the original's, word for word (checked against pm-server 0.1.4).
 @pytest.mark.parametrize(
-    "text",
+    ("text", "message"),
     [
-        "ABCDEFGHIJK-126",
-        "pone-126",
-        "PONE1-126",
-        "PONE_-126",
-        "PONE-0",
-        "PONE--1",
-        "PONE-abc",
-        "PONE-",
-        "PONE-12.5",
-        "PONE126",
-        "PONE-126-1",
-        "",
-        "-1",
-        "PONE- 1",
-        "PONE-+-1",
-        "PONE-99999999999999999999",
+        ("ABCDEFGHIJK-126", "Invalid project key 'ABCDEFGHIJK': must be 1-10 uppercase letters"),
+        ("ÄÄÄÄÄÄ-1", "Invalid project key 'ÄÄÄÄÄÄ': must be 1-10 uppercase letters"),
+        (
+            "pone-126",
+            "Invalid project key 'pone': must contain only uppercase ASCII letters (A-Z)",
+        ),
+        (
+            "PONE1-126",
+            "Invalid project key 'PONE1': must contain only uppercase ASCII letters (A-Z)",
+        ),
+        (
+            "PONE_-126",
+            "Invalid project key 'PONE_': must contain only uppercase ASCII letters (A-Z)",
+        ),
+        ("PONE-0", "Invalid item number 0: must be greater than 0"),
+        ("PONE-00", "Invalid item number 0: must be greater than 0"),
+        ("PONE-+0", "Invalid item number 0: must be greater than 0"),
+        ("PONE--1", _FORMAT.format("PONE--1")),
+        ("PONE-abc", "Invalid item number 'abc': must be a positive integer"),
+        ("PONE-", "Invalid item number '': must be a positive integer"),
+        ("PONE-12.5", "Invalid item number '12.5': must be a positive integer"),
+        ("PONE-1_0", "Invalid item number '1_0': must be a positive integer"),
+        ("PONE-\uff15", "Invalid item number '\uff15': must be a positive integer"),
+        ("PONE126", _FORMAT.format("PONE126")),
+        ("PONE-126-1", _FORMAT.format("PONE-126-1")),
+        ("", _FORMAT.format("")),
+        ("-1", "Invalid project key '': must be 1-10 uppercase letters"),
+        ("PONE- 1", "Invalid item number ' 1': must be a positive integer"),
+        ("PONE-+-1", _FORMAT.format("PONE-+-1")),
+        (
+            "PONE-99999999999999999999",
+            "Invalid item number '99999999999999999999': must be a positive integer",
+        ),
+        (
+            "PONE-9223372036854775808",
+            "Invalid item number '9223372036854775808': must be a positive integer",
+        ),
     ],
 )
-def test_display_keys_refused_with_bad_request(text: str) -> None:
+def test_display_keys_refused_with_bad_request(text: str, message: str) -> None:
     with pytest.raises(DomainError) as err:
         rules.parse_display_key(text)
     assert err.value.code == "BAD_REQUEST"
-    assert text in err.value.message or text == ""
+    assert err.value.message == message
+
+
+def test_display_key_number_takes_a_sign_like_the_original() -> None:
+    assert rules.parse_display_key("PONE-+5") == ("PONE", 5)
+    assert rules.parse_display_key("PONE-9223372036854775807") == ("PONE", 2**63 - 1)
+
+
+# What the Rust uuid crate says, as the original's REST errors show it.
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "nope",
+            "invalid character: expected an optional prefix of `urn:uuid:` followed by "
+            "[0-9a-fA-F-], found `n` at 1",
+        ),
+        (
+            "12345678-1234-1234-1234-12345678901g",
+            "invalid character: expected an optional "
+            "prefix of `urn:uuid:` followed by [0-9a-fA-F-], found `g` at 36",
+        ),
+        (
+            "urn:uuid:x",
+            "invalid character: expected an optional prefix of `urn:uuid:` "
+            "followed by [0-9a-fA-F-], found `x` at 10",
+        ),
+        (
+            "{12345678-1234-1234-1234-123456789012",
+            "invalid character: expected an optional "
+            "prefix of `urn:uuid:` followed by [0-9a-fA-F-], found `{` at 1",
+        ),
+        (
+            "\u00e91",
+            "invalid character: expected an optional prefix of `urn:uuid:` followed by "
+            "[0-9a-fA-F-], found `\u00e9` at 1",
+        ),
+        ("1234", "invalid length: expected length 32 for simple format, found 4"),
+        ("", "invalid length: expected length 32 for simple format, found 0"),
+        (
+            "12345678-1234-1234-1234-1234567890",
+            "invalid group length in group 4: expected 12, found 10",
+        ),
+        (
+            "1234567-81234-1234-1234-123456789012",
+            "invalid group length in group 0: expected 8, found 7",
+        ),
+        (
+            "{12345678-1234-1234-1234-1234567890123}",
+            "invalid group length in group 4: expected 12, found 15",
+        ),
+        ("12345678-1234-1234-1234-123456789012-", "invalid group count: expected 5, found 6"),
+    ],
+)
+def test_uuid_errors_say_what_the_original_says(text: str, problem: str) -> None:
+    with pytest.raises(DomainError) as err:
+        rules.parse_uuid(text)
+    assert err.value.message == f"Invalid UUID format: {problem}"
+
+
+def test_trim_keeps_the_information_separators() -> None:
+    # Rust's str::trim removes Unicode White_Space only; U+001C..U+001F are not.
+    assert rules.trim("\x1c a\u3000\x1f") == "\x1c a\u3000\x1f"
+    assert rules.trim("\u3000\x85 a \t\n") == "a"
 
 
 def test_format_error_names_the_expected_shape() -> None:
