@@ -6,7 +6,15 @@ protobuf. `None` means "not given" (a JSON null counts as not given, as in the o
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
+
+from .rules import I32_MAX, I32_MIN
+
+# An integer that travels in a protobuf int32 field. A JSON body with a value outside
+# is refused while decoding (REST 422 with the field, as the original's i32 fields).
+Int32 = Annotated[int, msgspec.Meta(ge=I32_MIN, le=I32_MAX)]
 
 
 class CreateProject(msgspec.Struct, forbid_unknown_fields=False):
@@ -16,7 +24,7 @@ class CreateProject(msgspec.Struct, forbid_unknown_fields=False):
 
 
 class UpdateProject(msgspec.Struct):
-    expected_version: int
+    expected_version: Int32
     title: str | None = None
     description: str | None = None
     status: str | None = None
@@ -31,7 +39,7 @@ class CreateSprint(msgspec.Struct):
 
 
 class UpdateSprint(msgspec.Struct):
-    expected_version: int
+    expected_version: Int32
     name: str | None = None
     goal: str | None = None
     start_date: int | None = None
@@ -50,17 +58,17 @@ class CreateWorkItem(msgspec.Struct):
 
 
 class UpdateWorkItem(msgspec.Struct):
-    expected_version: int
+    expected_version: Int32
     title: str | None = None
     description: str | None = None
     status: str | None = None
     priority: str | None = None
     assignee_id: str | None = None
     sprint_id: str | None = None
-    story_points: int | None = None
+    story_points: Int32 | None = None
     parent_id: str | None = None
     update_parent: bool = False
-    position: int | None = None
+    position: Int32 | None = None
 
 
 class CreateComment(msgspec.Struct):

@@ -24,6 +24,14 @@ DEPENDENCY_TYPES = ("blocks", "relates_to")
 MAX_LINKS_PER_ITEM = 50
 STORY_POINTS_RANGE = (0, 100)
 I32_MAX = 2**31 - 1
+I32_MIN = -(2**31)
+# Every timestamp stays within the years 1 to 9999 (UTC): 0001-01-01T00:00:00Z and
+# 9999-12-31T23:59:59Z in Unix seconds. Change logs show sprint dates as ISO text, which
+# exists only in that range, and so do the dates of the original's clients.
+TIMESTAMP_RANGE = (-62_135_596_800, 253_402_300_799)
+# An item number must leave room for the project's counter (the number after it) in
+# its int32 field.
+MAX_ITEM_NUMBER = I32_MAX - 1
 
 # (parent type, child type) pairs that may be linked.
 _ALLOWED_PARENT = {"story": "epic", "task": "story"}
@@ -161,9 +169,51 @@ def check_story_points(value: int) -> int:
 def check_position(value: int) -> int:
     if value < 0:
         raise invalid("Position must be non-negative", "position")
-    if value > 2**63 - 1:
-        raise invalid("Position is out of range", "position")
+    if value > I32_MAX:
+        raise invalid(f"Position must be at most {I32_MAX}", "position")
     return value
+
+
+def check_i32(value: int, field: str) -> int:
+    """`value` if a protobuf int32 field can carry it."""
+    if not (I32_MIN <= value <= I32_MAX):
+        raise invalid(f"{field} must be between {I32_MIN} and {I32_MAX}, got {value}", field)
+    return value
+
+
+def check_item_number(value: int, field: str = "item_number") -> int:
+    if not (1 <= value <= MAX_ITEM_NUMBER):
+        raise invalid(f"{field} must be between 1 and {MAX_ITEM_NUMBER}, got {value}", field)
+    return value
+
+
+def next_position(highest: int) -> int:
+    """The position after the last sibling's; the group's end once int32 runs out (a
+    new item still sorts last: ties go by item number)."""
+    return min(highest + 1, I32_MAX)
+
+
+def next_version(current: int) -> int:
+    """The version after `current`; refused once int32 runs out (never wraps, so a
+    client comparing versions never sees one go back)."""
+    if current >= I32_MAX:
+        raise invalid(
+            f"Version {current} is the highest one: this entity can no longer be changed",
+            "expected_version",
+        )
+    return current + 1
+
+
+def check_duration(seconds: int, field: str) -> int:
+    """A duration derived from two timestamps must fit its int32 field."""
+    if seconds > I32_MAX:
+        raise invalid(f"The time entry would last longer than {I32_MAX} seconds", field)
+    return seconds
+
+
+def bounded_duration(seconds: int) -> int:
+    """A duration the server derives on its own (stopping a timer): 0 to int32 max."""
+    return min(max(seconds, 0), I32_MAX)
 
 
 def check_content(value: str, max_len: int) -> str:
@@ -176,9 +226,11 @@ def check_content(value: str, max_len: int) -> str:
 
 
 def check_timestamp(value: int, field: str) -> int:
-    # chrono's representable range of Unix seconds, as the original checks it.
-    if not (-8334601228800 <= value <= 8210266876799):
-        raise invalid(f"Invalid timestamp for {field}: {value}", field)
+    low, high = TIMESTAMP_RANGE
+    if not (low <= value <= high):
+        raise invalid(
+            f"Invalid {field} timestamp: {value} (must be within the years 1 to 9999)", field
+        )
     return value
 
 

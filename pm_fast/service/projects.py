@@ -104,9 +104,10 @@ def update_project(ctx: Ctx, ident: str, cmd: UpdateProject) -> Program[Outcome[
     changes = diff(project, proposed)
     if not changes:
         return Outcome(project)
+    version = rules.next_version(project.version)
     yield from begin(ctx)
     updated = structs.replace(
-        project, **changes, version=project.version + 1, updated_at=ctx.now, updated_by=ctx.actor
+        project, **changes, version=version, updated_at=ctx.now, updated_by=ctx.actor
     )
     yield db.project_update(updated)
     return (

@@ -119,9 +119,10 @@ def update_sprint(ctx: Ctx, text: str, cmd: UpdateSprint) -> Program[Outcome[Spr
     changes = diff(sprint, proposed)
     if not changes:
         return Outcome(sprint)
+    version = rules.next_version(sprint.version)
     yield from begin(ctx)
     updated = structs.replace(
-        sprint, **changes, version=sprint.version + 1, updated_at=ctx.now, updated_by=ctx.actor
+        sprint, **changes, version=version, updated_at=ctx.now, updated_by=ctx.actor
     )
     yield db.sprint_update(updated)
     return (

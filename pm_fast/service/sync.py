@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from ..core import rules
-from ..core.commands import ExportScope
+from ..core.commands import ExportScope, Int32
 from ..core.errors import DomainError, conflict, invalid
 from ..core.model import (
     Comment,
@@ -44,12 +44,12 @@ class ProjectIn(msgspec.Struct):
     key: str
     title: str
     status: str
-    version: int
+    version: Int32
     created_at: int
     updated_at: int
     created_by: str
     updated_by: str
-    next_work_item_number: int
+    next_work_item_number: Int32
     description: str | None = None
 
 
@@ -60,7 +60,7 @@ class SprintIn(msgspec.Struct):
     start_date: int
     end_date: int
     status: str
-    version: int
+    version: Int32
     created_at: int
     updated_at: int
     created_by: str
@@ -76,9 +76,9 @@ class WorkItemIn(msgspec.Struct):
     status: str
     priority: str
     project_id: str
-    item_number: int
-    position: int
-    version: int
+    item_number: Int32
+    position: Int32
+    version: Int32
     created_at: int
     updated_at: int
     created_by: str
@@ -87,7 +87,7 @@ class WorkItemIn(msgspec.Struct):
     parent_id: str | None = None
     assignee_id: str | None = None
     sprint_id: str | None = None
-    story_points: int | None = None
+    story_points: Int32 | None = None
 
 
 class CommentIn(msgspec.Struct):
@@ -105,7 +105,7 @@ class SwimLaneIn(msgspec.Struct):
     project_id: str
     name: str
     status_value: str
-    position: int
+    position: Int32
     is_default: bool
     created_at: int
     updated_at: int
@@ -129,7 +129,7 @@ class TimeEntryIn(msgspec.Struct):
     created_at: int
     updated_at: int
     ended_at: int | None = None
-    duration_seconds: int | None = None
+    duration_seconds: Int32 | None = None
     description: str | None = None
 
 
@@ -212,6 +212,17 @@ def _ts(value: int, field: str) -> int:
     return rules.check_timestamp(value, field)
 
 
+def _next_number(value: int) -> int:
+    """A project's counter: the number its next item gets, or one past the last one."""
+    if not (1 <= value <= rules.MAX_ITEM_NUMBER + 1):
+        raise invalid(
+            f"next_work_item_number must be between 1 and {rules.MAX_ITEM_NUMBER + 1},"
+            f" got {value}",
+            "next_work_item_number",
+        )
+    return value
+
+
 def _project(p: ProjectIn) -> Project:
     return Project(
         _uuid(p.id, "id"),
@@ -224,7 +235,7 @@ def _project(p: ProjectIn) -> Project:
         _ts(p.updated_at, "updated_at"),
         _uuid(p.created_by, "created_by"),
         _uuid(p.updated_by, "updated_by"),
-        p.next_work_item_number,
+        _next_number(p.next_work_item_number),
     )
 
 
@@ -259,7 +270,7 @@ def _item(w: WorkItemIn) -> WorkItem:
         _opt_uuid(w.assignee_id, "assignee_id"),
         _opt_uuid(w.sprint_id, "sprint_id"),
         w.story_points,
-        w.item_number,
+        rules.check_item_number(w.item_number),
         w.position,
         w.version,
         _ts(w.created_at, "created_at"),

@@ -79,13 +79,16 @@ def _stopped(entry: TimeEntry, now: int) -> TimeEntry:
     return structs.replace(
         entry,
         ended_at=now,
-        duration_seconds=max(0, now - entry.started_at),
+        # bounded: a row stored before start times were checked may be decades old
+        duration_seconds=rules.bounded_duration(now - entry.started_at),
         is_running=False,
         updated_at=now,
     )
 
 
 def _check_span(started: int, ended: int, now: int) -> None:
+    rules.check_timestamp(started, "started_at")
+    rules.check_timestamp(ended, "ended_at")
     if started > now + FUTURE_SLACK:
         raise invalid("started_at cannot be in the future", "started_at")
     if ended > now + FUTURE_SLACK:
@@ -199,6 +202,10 @@ def update_time_entry(
         updated = _stopped(te, ctx.now)
         changed.append("ended_at")
     if cmd.started_at is not None and cmd.started_at != te.started_at:
+        rules.check_timestamp(cmd.started_at, "started_at")
+        if updated.ended_at is None:
+            # A running timer: the duration its stop will derive must fit its field.
+            rules.check_duration(ctx.now - cmd.started_at, "started_at")
         updated = structs.replace(updated, started_at=cmd.started_at)
         changed.append("started_at")
     if cmd.ended_at is not None and cmd.ended_at != te.ended_at:

@@ -191,6 +191,13 @@ def create_work_item(ctx: Ctx, cmd: CreateWorkItem) -> Program[Outcome[WorkItem]
     )
     if item is None:
         raise not_found(f"Project {pid} not found")
+    if item.item_number > rules.MAX_ITEM_NUMBER:
+        # The counter ran out of int32 numbers: nothing of this create is kept.
+        raise invalid(
+            f"Project {item.display_key.rsplit('-', 1)[0]} has no item numbers left"
+            f" (the highest is {rules.MAX_ITEM_NUMBER})",
+            "item_number",
+        )
     ancestors = yield from ancestor_ids(item)
     return (
         yield from committed(
@@ -243,9 +250,10 @@ def update_work_item(ctx: Ctx, ident: str, cmd: UpdateWorkItem) -> Program[Outco
     changes = diff(item, proposed)
     if not changes:
         return Outcome(item)
+    version = rules.next_version(item.version)
     yield from begin(ctx)
     updated = structs.replace(
-        item, **changes, version=item.version + 1, updated_at=ctx.now, updated_by=ctx.actor
+        item, **changes, version=version, updated_at=ctx.now, updated_by=ctx.actor
     )
     yield db.item_update(updated)
     ancestors, descendants = yield from item_hierarchy(updated)

@@ -355,12 +355,25 @@ END
 $fn$;
 """
 
+# The create of migration 4, with the next position kept within int32 (the position
+# field of the protocol): past the end of the range a new item takes the last position
+# and still sorts last, after its siblings of the same position (by item number).
+_CREATE_ITEM_FITTING = (
+    _CREATE_ITEM.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
+    .replace("v_position := COALESCE(", "v_position := LEAST(2147483647, COALESCE(")
+    .replace("deleted_at IS NULL), 0) + 1;", "deleted_at IS NULL), 0) + 1);")
+)
+assert _CREATE_ITEM_FITTING.count("LEAST(2147483647, COALESCE(") == 2
+assert _CREATE_ITEM_FITTING.count("), 0) + 1);") == 2
+
+
 # (version, description, SQL). Append only: a released migration never changes.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "pm-server 0.1.4 tables", _INITIAL),
     (2, "event outbox for cross-process fan-out", _OUTBOX),
     (3, "functions: next sibling position, outbox append", _FUNCTIONS),
     (4, "function: work item create", _CREATE_ITEM),
+    (5, "function: work item create keeps positions within int32", _CREATE_ITEM_FITTING),
 )
 
 BOOKKEEPING = """

@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 import aiosqlite
 from msgspec import structs
 
+from ..core import rules
 from ..core.model import Comment, Event, TimeEntry, WorkItem
 from . import sql
 from .base import Program, drive
@@ -119,7 +120,7 @@ class SqliteTx:
         if taken is None:
             return None
         number, key = taken
-        position = self._max_position(w.project_id, w.parent_id) + 1
+        position = rules.next_position(self._max_position(w.project_id, w.parent_id))
         item = structs.replace(
             w, display_key=f"{key}-{number}", item_number=number, position=position
         )
