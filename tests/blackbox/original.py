@@ -53,7 +53,9 @@ def _need(name: str) -> Path:
     path = find_binary(name)
     if path is None:
         where = ", ".join(str(d) for d in candidate_dirs())
-        reason = f"original `{name}` binary not found (looked in: {where}; set PM_FAST_ORIGINAL_DIR)"
+        reason = (
+            f"original `{name}` binary not found (looked in: {where}; set PM_FAST_ORIGINAL_DIR)"
+        )
         print(f"SKIP: {reason}")
         pytest.skip(reason)
     return path
@@ -136,7 +138,10 @@ class CliResult:
         return m.group("code"), message
 
     def describe(self) -> str:
-        return f"pm {' '.join(self.args)} -> rc {self.rc}\nstdout: {self.out[:3000]}\nstderr: {self.err[:3000]}"
+        return (
+            f"pm {' '.join(self.args)} -> rc {self.rc}\n"
+            f"stdout: {self.out[:3000]}\nstderr: {self.err[:3000]}"
+        )
 
 
 class Cli:
@@ -206,3 +211,66 @@ class Cli:
 
 def args_list(args: Sequence[str]) -> list[str]:
     return [str(a) for a in args]
+
+
+# --------------------------------------------------------------------------- comparing
+TS_KEYS = frozenset({"created_at", "updated_at", "started_at", "ended_at", "exported_at"})
+#: lists whose order is unspecified or tie-prone: compared as multisets
+UNORDERED = frozenset({"dependencies", "time_entries", "work_items", "comments"})
+UUID_IN_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def normalize(
+    obj: Any, ids: dict[str, str], keep: frozenset[str] = frozenset(), ts_keys: Any = TS_KEYS
+) -> Any:
+    """JSON with every UUID (except those in ``keep``) replaced by ``<idN>`` in order of
+    first appearance (``ids`` carries the numbering across calls), timestamps (keys in
+    ``ts_keys``) by ``<ts>``, durations by ``<seconds>``, and the lists named in
+    ``UNORDERED`` sorted."""
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            if k in ts_keys and v is not None:
+                assert isinstance(v, (int, str)) and not isinstance(v, bool), (k, v)
+                out[k] = "<ts>"
+            elif k == "duration_seconds" and isinstance(v, int):
+                assert v >= 0, v
+                out[k] = "<seconds>"
+            else:
+                out[k] = normalize(v, ids, keep, ts_keys)
+                if k in UNORDERED and isinstance(out[k], list):
+                    out[k] = sorted(out[k], key=lambda x: json.dumps(x, sort_keys=True))
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [normalize(v, ids, keep, ts_keys) for v in obj]
+    if isinstance(obj, str):
+        return UUID_IN_TEXT.sub(
+            lambda m: (
+                m.group(0)
+                if m.group(0) in keep
+                else ids.setdefault(m.group(0), f"<id{len(ids) + 1}>")
+            ),
+            obj,
+        )
+    return obj
+
+
+def diff_paths(a: Any, b: Any, path: str) -> list[str]:
+    """Where two normalized JSON values differ, as ``path: a != b`` lines."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b)):
+            if k not in a or k not in b:
+                out.append(f"{path}.{k}: {a.get(k, '<absent>')!r} != {b.get(k, '<absent>')!r}")
+            else:
+                out += diff_paths(a[k], b[k], f"{path}.{k}")
+        return out
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b):
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in diff_paths(x, y, f"{path}[{i}]")
+        ]
+    if a != b:
+        return [f"{path or '.'}: {json.dumps(a)[:400]} != {json.dumps(b)[:400]}"]
+    return []

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from harness import ServerProcess
 
 from .helpers import (
@@ -34,23 +33,27 @@ from .helpers import (
     SPRINT_KEYS,
     SWIM_LANE_KEYS,
     TIME_ENTRY_KEYS,
-    UUID_RE,
     WORK_ITEM_KEYS,
     new_uuid,
     now,
     uniq_key,
 )
-from .original import Cli, CliResult, OriginalServer, find_binary, need_pm
+from .original import (
+    Cli,
+    CliResult,
+    OriginalServer,
+    diff_paths,
+    find_binary,
+    need_pm,
+    normalize,
+)
 
 #: a named user that exists in both servers' databases (inserted by the fixtures)
 USER = "7b0c5a6e-2f0d-4c49-9a57-0c1c1f3e5d21"
 #: a well-formed UUID that names nothing
 MISSING = "0f0e0d0c-0b0a-4909-8807-060504030201"
 
-TS_KEYS = {"created_at", "updated_at", "started_at", "ended_at", "exported_at"}
-#: lists whose order is unspecified or tie-prone: compared as multisets
-UNORDERED = {"dependencies", "time_entries", "work_items", "comments"}
-UUID_IN_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+KEEP = frozenset({LLM_USER, USER, MISSING})
 
 
 # --------------------------------------------------------------------------- servers
@@ -151,63 +154,18 @@ class Run:
             assert cond, what
 
 
-def normalize(obj: Any, ids: dict[str, str]) -> Any:
-    if isinstance(obj, dict):
-        out: dict[str, Any] = {}
-        for k, v in obj.items():
-            if k in TS_KEYS and v is not None:
-                assert isinstance(v, (int, str)) and not isinstance(v, bool), (k, v)
-                out[k] = "<ts>"
-            elif k == "duration_seconds" and isinstance(v, int):
-                assert v >= 0, v
-                out[k] = "<seconds>"
-            else:
-                out[k] = normalize(v, ids)
-                if k in UNORDERED and isinstance(out[k], list):
-                    out[k] = sorted(out[k], key=lambda x: json.dumps(x, sort_keys=True))
-        return out
-    if isinstance(obj, list):
-        return [normalize(v, ids) for v in obj]
-    if isinstance(obj, str):
-        return UUID_IN_TEXT.sub(lambda m: _label(m.group(0), ids), obj)
-    return obj
-
-
-def _label(u: str, ids: dict[str, str]) -> str:
-    if u in (LLM_USER, USER, MISSING):
-        return u
-    return ids.setdefault(u, f"<id{len(ids) + 1}>")
-
-
 def compare(fast: Run, orig: Run) -> None:
     assert [s[0] for s in fast.steps] == [s[0] for s in orig.steps]
     fids: dict[str, str] = {}
     oids: dict[str, str] = {}
     diffs = []
     for f, o in zip(fast.steps, orig.steps, strict=True):
-        nf = (f[1], f[2], normalize(f[3], fids))
-        no = (o[1], o[2], normalize(o[3], oids))
+        nf = (f[1], f[2], normalize(f[3], fids, KEEP))
+        no = (o[1], o[2], normalize(o[3], oids, KEEP))
         if nf != no:
             where = "\n".join(f"    {d}" for d in diff_paths(nf, no, "")[:20])
             diffs.append(f"step {f[0]!r} (pm-fast vs original):\n{where}")
     assert not diffs, "pm-fast differs from the original pm-server:\n" + "\n".join(diffs)
-
-
-def diff_paths(a: Any, b: Any, path: str) -> list[str]:
-    """Where two normalized JSON values differ, as ``path: a != b`` lines."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = []
-        for k in sorted(set(a) | set(b)):
-            if k not in a or k not in b:
-                out.append(f"{path}.{k}: {a.get(k, '<absent>')!r} != {b.get(k, '<absent>')!r}")
-            else:
-                out += diff_paths(a[k], b[k], f"{path}.{k}")
-        return out
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b):
-        return [d for i, (x, y) in enumerate(zip(a, b)) for d in diff_paths(x, y, f"{path}[{i}]")]
-    if a != b:
-        return [f"{path or '.'}: {json.dumps(a)[:400]} != {json.dumps(b)[:400]}"]
-    return []
 
 
 Scenario = Callable[[Run, dict[str, Any]], None]
@@ -259,7 +217,9 @@ def project_scenario(r: Run, ctx: dict[str, Any]) -> None:
     r.check(p["description"] == "first" and p["status"] == "active", str(p))
     r.check(p["version"] == 1 and p["next_work_item_number"] == 1, str(p))
     r.check(p["created_by"] == LLM_USER == p["updated_by"], str(p))
-    r.err("create duplicate key", "project", "create", "--title", "Again", "--key", k, code="CONFLICT")
+    r.err(
+        "create duplicate key", "project", "create", "--title", "Again", "--key", k, code="CONFLICT"
+    )
     p2 = r.ok("create second", "project", "create", "--title", "Beta", "--key", k2)["project"]
     r.check(p2["description"] is None, str(p2))
     lst = r.ok("list", "project", "list", view=only_keys({k, k2}))
@@ -271,18 +231,55 @@ def project_scenario(r: Run, ctx: dict[str, Any]) -> None:
     r.err("get unknown uuid", "project", "get", MISSING, code="NOT_FOUND")
     r.usage("create without --key", "project", "create", "--title", "No key")
     r.usage("update without --expected-version", "project", "update", k, "--title", "X")
-    r.usage("update bad status", "project", "update", k, "--status", "closed",
-            "--expected-version", "1")  # fmt: skip
-    u = r.ok("update title", "project", "update", k, "--title", "Alpha renamed",
-             "--expected-version", "1")["project"]  # fmt: skip
+    r.usage(
+        "update bad status", "project", "update", k, "--status", "closed", "--expected-version", "1"
+    )
+    u = r.ok(
+        "update title",
+        "project",
+        "update",
+        k,
+        "--title",
+        "Alpha renamed",
+        "--expected-version",
+        "1",
+    )["project"]
     r.check(u["version"] == 2 and u["title"] == "Alpha renamed", str(u))
-    r.err("update stale version", "project", "update", k, "--title", "Late",
-          "--expected-version", "1", code="CONFLICT")  # fmt: skip
-    same = r.ok("update no-op", "project", "update", k, "--title", "Alpha renamed",
-                "--expected-version", "2")["project"]  # fmt: skip
+    r.err(
+        "update stale version",
+        "project",
+        "update",
+        k,
+        "--title",
+        "Late",
+        "--expected-version",
+        "1",
+        code="CONFLICT",
+    )
+    same = r.ok(
+        "update no-op",
+        "project",
+        "update",
+        k,
+        "--title",
+        "Alpha renamed",
+        "--expected-version",
+        "2",
+    )["project"]
     r.check(same["version"] == 2, "no-op project update keeps the version")
-    a = r.ok("archive", "project", "update", p["id"], "--status", "archived",
-             "--description", "", "--expected-version", "2", user=USER)["project"]  # fmt: skip
+    a = r.ok(
+        "archive",
+        "project",
+        "update",
+        p["id"],
+        "--status",
+        "archived",
+        "--description",
+        "",
+        "--expected-version",
+        "2",
+        user=USER,
+    )["project"]
     r.check(a["status"] == "archived" and a["description"] is None, str(a))
     r.check(a["updated_by"] == USER and a["created_by"] == LLM_USER, str(a))
     d = r.ok("delete by key", "project", "delete", k2)
@@ -291,8 +288,9 @@ def project_scenario(r: Run, ctx: dict[str, Any]) -> None:
     r.err("delete again", "project", "delete", p2["id"], code="NOT_FOUND")
     r.ok("list after delete", "project", "list", view=only_keys({k, k2}))
     k3 = ctx["key3"]
-    p3 = r.ok("create as named user", "project", "create", "--title", "Gamma", "--key", k3,
-              user=USER)["project"]  # fmt: skip
+    p3 = r.ok(
+        "create as named user", "project", "create", "--title", "Gamma", "--key", k3, user=USER
+    )["project"]
     r.check(p3["created_by"] == USER == p3["updated_by"], str(p3))
     res = r.step("get --pretty", "--pretty", "project", "get", k3)
     r.check("\n  " in res.out, "--pretty indents")
@@ -302,8 +300,15 @@ def project_scenario(r: Run, ctx: dict[str, Any]) -> None:
 def test_project_commands(
     fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path
 ) -> None:
-    play(project_scenario, fast_srv, orig_srv, elsewhere,
-         key=uniq_key("P"), key2=uniq_key("Q"), key3=uniq_key("R"))  # fmt: skip
+    play(
+        project_scenario,
+        fast_srv,
+        orig_srv,
+        elsewhere,
+        key=uniq_key("P"),
+        key2=uniq_key("Q"),
+        key3=uniq_key("R"),
+    )
 
 
 # --------------------------------------------------------------------------- sprint
@@ -311,23 +316,92 @@ def sprint_scenario(r: Run, ctx: dict[str, Any]) -> None:
     k, t0 = ctx["key"], ctx["t0"]
     day = 86400
     p = r.ok("project", "project", "create", "--title", "Sprints", "--key", k)["project"]
-    s1 = r.ok("create", "sprint", "create", "--project-id", p["id"], "--name", "  Sprint 1  ",
-              "--start-date", t0, "--end-date", t0 + 14 * day, "--goal", "  ship it  ")["sprint"]  # fmt: skip
+    s1 = r.ok(
+        "create",
+        "sprint",
+        "create",
+        "--project-id",
+        p["id"],
+        "--name",
+        "  Sprint 1  ",
+        "--start-date",
+        t0,
+        "--end-date",
+        t0 + 14 * day,
+        "--goal",
+        "  ship it  ",
+    )["sprint"]
     r.check(list(s1) == sorted(SPRINT_KEYS), str(list(s1)))
     r.check(s1["name"] == "Sprint 1" and s1["goal"] == "ship it", str(s1))
     r.check(s1["status"] == "planned" and s1["version"] == 1, str(s1))
     r.check((s1["start_date"], s1["end_date"]) == (t0, t0 + 14 * day), str(s1))
-    s2 = r.ok("create second", "sprint", "create", "--project-id", p["id"], "--name", "Sprint 2",
-              "--start-date", t0 + 14 * day, "--end-date", t0 + 28 * day, user=USER)["sprint"]  # fmt: skip
+    s2 = r.ok(
+        "create second",
+        "sprint",
+        "create",
+        "--project-id",
+        p["id"],
+        "--name",
+        "Sprint 2",
+        "--start-date",
+        t0 + 14 * day,
+        "--end-date",
+        t0 + 28 * day,
+        user=USER,
+    )["sprint"]
     r.check(s2["goal"] is None and s2["created_by"] == USER, str(s2))
-    r.err("create with project key", "sprint", "create", "--project-id", k, "--name", "X",
-          "--start-date", t0, "--end-date", t0 + day, code="VALIDATION_ERROR")  # fmt: skip
-    r.err("create end before start", "sprint", "create", "--project-id", p["id"], "--name", "X",
-          "--start-date", t0, "--end-date", t0, code="VALIDATION_ERROR")  # fmt: skip
-    r.usage("create without --end-date", "sprint", "create", "--project-id", p["id"],
-            "--name", "X", "--start-date", t0)  # fmt: skip
-    r.usage("create non-numeric date", "sprint", "create", "--project-id", p["id"],
-            "--name", "X", "--start-date", "tomorrow", "--end-date", t0)  # fmt: skip
+    r.err(
+        "create with project key",
+        "sprint",
+        "create",
+        "--project-id",
+        k,
+        "--name",
+        "X",
+        "--start-date",
+        t0,
+        "--end-date",
+        t0 + day,
+        code="VALIDATION_ERROR",
+    )
+    r.err(
+        "create end before start",
+        "sprint",
+        "create",
+        "--project-id",
+        p["id"],
+        "--name",
+        "X",
+        "--start-date",
+        t0,
+        "--end-date",
+        t0,
+        code="VALIDATION_ERROR",
+    )
+    r.usage(
+        "create without --end-date",
+        "sprint",
+        "create",
+        "--project-id",
+        p["id"],
+        "--name",
+        "X",
+        "--start-date",
+        t0,
+    )
+    r.usage(
+        "create non-numeric date",
+        "sprint",
+        "create",
+        "--project-id",
+        p["id"],
+        "--name",
+        "X",
+        "--start-date",
+        "tomorrow",
+        "--end-date",
+        t0,
+    )
     lst = r.ok("list by key", "sprint", "list", k)["sprints"]
     r.check([s["id"] for s in lst] == [s2["id"], s1["id"]], "sprints by start_date desc")
     r.ok("list by uuid", "sprint", "list", p["id"])
@@ -336,23 +410,79 @@ def sprint_scenario(r: Run, ctx: dict[str, Any]) -> None:
     r.check(got == s1, str(got))
     r.err("get invalid uuid", "sprint", "get", "not-a-uuid", code="VALIDATION_ERROR")
     r.err("get unknown", "sprint", "get", MISSING, code="NOT_FOUND")
-    u = r.ok("rename", "sprint", "update", s1["id"], "--name", "Sprint One", "--goal", "",
-             "--expected-version", 1)["sprint"]  # fmt: skip
+    u = r.ok(
+        "rename",
+        "sprint",
+        "update",
+        s1["id"],
+        "--name",
+        "Sprint One",
+        "--goal",
+        "",
+        "--expected-version",
+        1,
+    )["sprint"]
     r.check(u["version"] == 2 and u["name"] == "Sprint One" and u["goal"] is None, str(u))
-    r.err("stale version", "sprint", "update", s1["id"], "--name", "Late",
-          "--expected-version", 1, code="CONFLICT")  # fmt: skip
-    r.err("update end before start", "sprint", "update", s1["id"], "--end-date", t0 - day,
-          "--expected-version", 2, code="VALIDATION_ERROR")  # fmt: skip
-    r.usage("update to cancelled (refused by the CLI)", "sprint", "update", s1["id"],
-            "--status", "cancelled", "--expected-version", 2)  # fmt: skip
-    a = r.ok("activate", "sprint", "update", s1["id"], "--status", "active",
-             "--expected-version", 2, user=USER)["sprint"]  # fmt: skip
+    r.err(
+        "stale version",
+        "sprint",
+        "update",
+        s1["id"],
+        "--name",
+        "Late",
+        "--expected-version",
+        1,
+        code="CONFLICT",
+    )
+    r.err(
+        "update end before start",
+        "sprint",
+        "update",
+        s1["id"],
+        "--end-date",
+        t0 - day,
+        "--expected-version",
+        2,
+        code="VALIDATION_ERROR",
+    )
+    r.usage(
+        "update to cancelled (refused by the CLI)",
+        "sprint",
+        "update",
+        s1["id"],
+        "--status",
+        "cancelled",
+        "--expected-version",
+        2,
+    )
+    a = r.ok(
+        "activate",
+        "sprint",
+        "update",
+        s1["id"],
+        "--status",
+        "active",
+        "--expected-version",
+        2,
+        user=USER,
+    )["sprint"]
     r.check(a["status"] == "active" and a["version"] == 3 and a["updated_by"] == USER, str(a))
-    c = r.ok("complete", "sprint", "update", s1["id"], "--status", "completed",
-             "--expected-version", 3)["sprint"]  # fmt: skip
+    c = r.ok(
+        "complete", "sprint", "update", s1["id"], "--status", "completed", "--expected-version", 3
+    )["sprint"]
     r.check(c["status"] == "completed" and c["version"] == 4, str(c))
-    r.ok("move dates", "sprint", "update", s2["id"], "--start-date", t0 + 15 * day,
-         "--end-date", t0 + 29 * day, "--expected-version", 1)  # fmt: skip
+    r.ok(
+        "move dates",
+        "sprint",
+        "update",
+        s2["id"],
+        "--start-date",
+        t0 + 15 * day,
+        "--end-date",
+        t0 + 29 * day,
+        "--expected-version",
+        1,
+    )
     d = r.ok("delete", "sprint", "delete", s2["id"])
     r.check(d == {"deleted_id": s2["id"]}, str(d))
     r.err("get deleted", "sprint", "get", s2["id"], code="NOT_FOUND")
@@ -373,40 +503,153 @@ def work_item_scenario(r: Run, ctx: dict[str, Any]) -> None:
     tmp.mkdir(exist_ok=True)
     p = r.ok("project", "project", "create", "--title", "Items", "--key", k)["project"]
     pid = p["id"]
-    e = r.ok("create epic", "work-item", "create", "--project-id", pid, "--type", "epic",
-             "--title", "  Epic one  ", "--description", "  the epic  ",
-             "--priority", "high")["work_item"]  # fmt: skip
+    e = r.ok(
+        "create epic",
+        "work-item",
+        "create",
+        "--project-id",
+        pid,
+        "--type",
+        "epic",
+        "--title",
+        "  Epic one  ",
+        "--description",
+        "  the epic  ",
+        "--priority",
+        "high",
+    )["work_item"]
     r.check(list(e) == sorted(WORK_ITEM_KEYS), str(list(e)))
     r.check(e["display_key"] == f"{k}-1" and e["item_number"] == 1 and e["position"] == 1, str(e))
     r.check(e["title"] == "Epic one" and e["description"] == "the epic", str(e))
     r.check((e["status"], e["priority"], e["version"]) == ("backlog", "high", 1), str(e))
-    s = r.ok("create story", "work-item", "create", "--project-id", pid, "--type", "story",
-             "--title", "Story", "--parent-id", e["id"], "--status", "todo")["work_item"]  # fmt: skip
+    s = r.ok(
+        "create story",
+        "work-item",
+        "create",
+        "--project-id",
+        pid,
+        "--type",
+        "story",
+        "--title",
+        "Story",
+        "--parent-id",
+        e["id"],
+        "--status",
+        "todo",
+    )["work_item"]
     r.check(s["parent_id"] == e["id"] and s["status"] == "todo" and s["position"] == 1, str(s))
-    t1 = r.ok("create task 1", "work-item", "create", "--project-id", pid, "--type", "task",
-              "--title", "Task one", "--parent-id", s["id"], user=USER)["work_item"]  # fmt: skip
+    t1 = r.ok(
+        "create task 1",
+        "work-item",
+        "create",
+        "--project-id",
+        pid,
+        "--type",
+        "task",
+        "--title",
+        "Task one",
+        "--parent-id",
+        s["id"],
+        user=USER,
+    )["work_item"]
     r.check(t1["created_by"] == USER and t1["display_key"] == f"{k}-3", str(t1))
-    t2 = r.ok("create task 2", "work-item", "create", "--project-id", pid, "--type", "task",
-              "--title", "Task two", "--parent-id", s["id"],
-              "--priority", "low")["work_item"]  # fmt: skip
+    t2 = r.ok(
+        "create task 2",
+        "work-item",
+        "create",
+        "--project-id",
+        pid,
+        "--type",
+        "task",
+        "--title",
+        "Task two",
+        "--parent-id",
+        s["id"],
+        "--priority",
+        "low",
+    )["work_item"]
     r.check(t2["position"] == 2, str(t2))
-    o = r.ok("create orphan task", "work-item", "create", "--project-id", pid, "--type", "task",
-             "--title", "Orphan")["work_item"]  # fmt: skip
+    o = r.ok(
+        "create orphan task",
+        "work-item",
+        "create",
+        "--project-id",
+        pid,
+        "--type",
+        "task",
+        "--title",
+        "Orphan",
+    )["work_item"]
     r.check(o["parent_id"] is None and o["position"] == 2, str(o))
-    s2 = r.ok("create orphan story", "work-item", "create", "--project-id", pid,
-              "--type", "story", "--title", "Story two")["work_item"]  # fmt: skip
-    r.err("task under epic", "work-item", "create", "--project-id", pid, "--type", "task",
-          "--title", "Bad", "--parent-id", e["id"], code="VALIDATION_ERROR")  # fmt: skip
-    r.err("invalid parent uuid", "work-item", "create", "--project-id", pid, "--type", "task",
-          "--title", "Bad", "--parent-id", "xyz", code="VALIDATION_ERROR")  # fmt: skip
-    r.err("invalid project uuid", "work-item", "create", "--project-id", k, "--type", "task",
-          "--title", "Bad", code="VALIDATION_ERROR")  # fmt: skip
-    r.err("unknown project", "work-item", "create", "--project-id", MISSING, "--type", "task",
-          "--title", "Bad", code="NOT_FOUND")  # fmt: skip
-    r.usage("bad type", "work-item", "create", "--project-id", pid, "--type", "bug",
-            "--title", "Bad")  # fmt: skip
-    res = r.step("missing title", "work-item", "create", "--project-id", pid, "--type", "task",
-                 rc=1)  # fmt: skip
+    s2 = r.ok(
+        "create orphan story",
+        "work-item",
+        "create",
+        "--project-id",
+        pid,
+        "--type",
+        "story",
+        "--title",
+        "Story two",
+    )["work_item"]
+    r.err(
+        "task under epic",
+        "work-item",
+        "create",
+        "--project-id",
+        pid,
+        "--type",
+        "task",
+        "--title",
+        "Bad",
+        "--parent-id",
+        e["id"],
+        code="VALIDATION_ERROR",
+    )
+    r.err(
+        "invalid parent uuid",
+        "work-item",
+        "create",
+        "--project-id",
+        pid,
+        "--type",
+        "task",
+        "--title",
+        "Bad",
+        "--parent-id",
+        "xyz",
+        code="VALIDATION_ERROR",
+    )
+    r.err(
+        "invalid project uuid",
+        "work-item",
+        "create",
+        "--project-id",
+        k,
+        "--type",
+        "task",
+        "--title",
+        "Bad",
+        code="VALIDATION_ERROR",
+    )
+    r.err(
+        "unknown project",
+        "work-item",
+        "create",
+        "--project-id",
+        MISSING,
+        "--type",
+        "task",
+        "--title",
+        "Bad",
+        code="NOT_FOUND",
+    )
+    r.usage(
+        "bad type", "work-item", "create", "--project-id", pid, "--type", "bug", "--title", "Bad"
+    )
+    res = r.step(
+        "missing title", "work-item", "create", "--project-id", pid, "--type", "task", rc=1
+    )
     r.check("--title required" in res.err, res.err)
     # get
     got = r.ok("get by display key", "work-item", "get", f"{k}-2")["work_item"]
@@ -428,64 +671,190 @@ def work_item_scenario(r: Run, ctx: dict[str, Any]) -> None:
     r.check([w["id"] for w in todo] == [s["id"]], str(todo))
     kids = r.ok("list --parent-id", "work-item", "list", k, "--parent-id", s["id"])["work_items"]
     r.check([w["id"] for w in kids] == [t1["id"], t2["id"]], str(kids))
-    r.ok("list --parent-id display key (no match)", "work-item", "list", k,
-         "--parent-id", f"{k}-2")  # fmt: skip
+    r.ok("list --parent-id display key (no match)", "work-item", "list", k, "--parent-id", f"{k}-2")
     orph = r.ok("list --orphaned", "work-item", "list", k, "--orphaned")["work_items"]
     r.check({w["id"] for w in orph} == {e["id"], o["id"], s2["id"]}, str(orph))
-    r.usage("--parent-id with --orphaned", "work-item", "list", k, "--orphaned",
-            "--parent-id", s["id"])  # fmt: skip
-    desc = r.ok("list --descendants-of", "work-item", "list", k,
-                "--descendants-of", f"{k}-1")["work_items"]  # fmt: skip
+    r.usage(
+        "--parent-id with --orphaned", "work-item", "list", k, "--orphaned", "--parent-id", s["id"]
+    )
+    desc = r.ok("list --descendants-of", "work-item", "list", k, "--descendants-of", f"{k}-1")[
+        "work_items"
+    ]
     r.check({w["id"] for w in desc} == {s["id"], t1["id"], t2["id"]}, str(desc))
-    anc = r.ok("list --ancestors-of", "work-item", "list", k,
-               "--ancestors-of", t1["id"])["work_items"]  # fmt: skip
+    anc = r.ok("list --ancestors-of", "work-item", "list", k, "--ancestors-of", t1["id"])[
+        "work_items"
+    ]
     r.check({w["id"] for w in anc} == {s["id"], e["id"]}, str(anc))
-    r.err("list --descendants-of bad key", "work-item", "list", k,
-          "--descendants-of", "bad key", code="BAD_REQUEST")  # fmt: skip
+    r.err(
+        "list --descendants-of bad key",
+        "work-item",
+        "list",
+        k,
+        "--descendants-of",
+        "bad key",
+        code="BAD_REQUEST",
+    )
     r.err("list unknown project", "work-item", "list", "NOSUCHKEY", code="NOT_FOUND")
     # update
-    u = r.ok("update fields", "work-item", "update", t1["id"], "--title", "Task one!",
-             "--description", "  more  ", "--status", "in_progress", "--priority", "critical",
-             "--story-points", 5, "--assignee-id", USER, "--version", 1,
-             user=USER)["work_item"]  # fmt: skip
-    r.check((u["title"], u["description"], u["status"], u["priority"])
-            == ("Task one!", "more", "in_progress", "critical"), str(u))  # fmt: skip
+    u = r.ok(
+        "update fields",
+        "work-item",
+        "update",
+        t1["id"],
+        "--title",
+        "Task one!",
+        "--description",
+        "  more  ",
+        "--status",
+        "in_progress",
+        "--priority",
+        "critical",
+        "--story-points",
+        5,
+        "--assignee-id",
+        USER,
+        "--version",
+        1,
+        user=USER,
+    )["work_item"]
+    r.check(
+        (u["title"], u["description"], u["status"], u["priority"])
+        == ("Task one!", "more", "in_progress", "critical"),
+        str(u),
+    )
     r.check((u["story_points"], u["assignee_id"], u["version"]) == (5, USER, 2), str(u))
     r.check(u["updated_by"] == USER, str(u))
-    r.err("update stale version", "work-item", "update", t1["id"], "--title", "Late",
-          "--version", 1, code="CONFLICT")  # fmt: skip
-    res = r.step("update story points 101", "work-item", "update", t1["id"],
-                 "--story-points", 101, "--version", 2, rc=1)  # fmt: skip
+    r.err(
+        "update stale version",
+        "work-item",
+        "update",
+        t1["id"],
+        "--title",
+        "Late",
+        "--version",
+        1,
+        code="CONFLICT",
+    )
+    res = r.step(
+        "update story points 101",
+        "work-item",
+        "update",
+        t1["id"],
+        "--story-points",
+        101,
+        "--version",
+        2,
+        rc=1,
+    )
     r.check("story_points" in res.err, res.err)
-    r.err("update bad status", "work-item", "update", t1["id"], "--status", "finished",
-          "--version", 2, code="VALIDATION_ERROR")  # fmt: skip
-    r.err("update bad priority", "work-item", "update", t1["id"], "--priority", "urgent",
-          "--version", 2, code="VALIDATION_ERROR")  # fmt: skip
-    r.err("update invalid sprint uuid", "work-item", "update", t1["id"], "--sprint-id", "nope",
-          "--version", 2, code="VALIDATION_ERROR")  # fmt: skip
+    r.err(
+        "update bad status",
+        "work-item",
+        "update",
+        t1["id"],
+        "--status",
+        "finished",
+        "--version",
+        2,
+        code="VALIDATION_ERROR",
+    )
+    r.err(
+        "update bad priority",
+        "work-item",
+        "update",
+        t1["id"],
+        "--priority",
+        "urgent",
+        "--version",
+        2,
+        code="VALIDATION_ERROR",
+    )
+    r.err(
+        "update invalid sprint uuid",
+        "work-item",
+        "update",
+        t1["id"],
+        "--sprint-id",
+        "nope",
+        "--version",
+        2,
+        code="VALIDATION_ERROR",
+    )
     r.usage("update without --version", "work-item", "update", t1["id"], "--title", "X")
-    sp = r.ok("sprint", "sprint", "create", "--project-id", pid, "--name", "S",
-              "--start-date", ctx["t0"], "--end-date", ctx["t0"] + 86400)["sprint"]  # fmt: skip
-    u = r.ok("assign sprint", "work-item", "update", f"{k}-3", "--sprint-id", sp["id"],
-             "--version", 2)["work_item"]  # fmt: skip
+    sp = r.ok(
+        "sprint",
+        "sprint",
+        "create",
+        "--project-id",
+        pid,
+        "--name",
+        "S",
+        "--start-date",
+        ctx["t0"],
+        "--end-date",
+        ctx["t0"] + 86400,
+    )["sprint"]
+    u = r.ok(
+        "assign sprint", "work-item", "update", f"{k}-3", "--sprint-id", sp["id"], "--version", 2
+    )["work_item"]
     r.check(u["sprint_id"] == sp["id"] and u["version"] == 3, str(u))
-    insprint = r.ok("list --sprint (by status)", "work-item", "list", k,
-                    "--status", "in_progress")["work_items"]  # fmt: skip
+    insprint = r.ok("list --sprint (by status)", "work-item", "list", k, "--status", "in_progress")[
+        "work_items"
+    ]
     r.check([w["id"] for w in insprint] == [t1["id"]], str(insprint))
-    u = r.ok("clear sprint and assignee", "work-item", "update", t1["id"], "--sprint-id", "",
-             "--assignee-id", "", "--version", 3)["work_item"]  # fmt: skip
+    u = r.ok(
+        "clear sprint and assignee",
+        "work-item",
+        "update",
+        t1["id"],
+        "--sprint-id",
+        "",
+        "--assignee-id",
+        "",
+        "--version",
+        3,
+    )["work_item"]
     r.check(u["sprint_id"] is None and u["assignee_id"] is None and u["version"] == 4, str(u))
-    u = r.ok("reparent", "work-item", "update", t2["id"], "--parent-id", s2["id"],
-             "--update-parent", "--version", 1)["work_item"]  # fmt: skip
+    u = r.ok(
+        "reparent",
+        "work-item",
+        "update",
+        t2["id"],
+        "--parent-id",
+        s2["id"],
+        "--update-parent",
+        "--version",
+        1,
+    )["work_item"]
     r.check(u["parent_id"] == s2["id"], str(u))
-    u = r.ok("parent-id without --update-parent is ignored", "work-item", "update", t2["id"],
-             "--parent-id", s["id"], "--title", "Task two moved", "--version", 2)["work_item"]  # fmt: skip
+    u = r.ok(
+        "parent-id without --update-parent is ignored",
+        "work-item",
+        "update",
+        t2["id"],
+        "--parent-id",
+        s["id"],
+        "--title",
+        "Task two moved",
+        "--version",
+        2,
+    )["work_item"]
     r.check(u["parent_id"] == s2["id"], str(u))
-    u = r.ok("detach parent", "work-item", "update", o["id"], "--update-parent",
-             "--title", "Orphan still", "--version", 1)["work_item"]  # fmt: skip
+    u = r.ok(
+        "detach parent",
+        "work-item",
+        "update",
+        o["id"],
+        "--update-parent",
+        "--title",
+        "Orphan still",
+        "--version",
+        1,
+    )["work_item"]
     r.check(u["parent_id"] is None, str(u))
-    u = r.ok("set position", "work-item", "update", o["id"], "--position", 7,
-             "--version", 2)["work_item"]  # fmt: skip
+    u = r.ok("set position", "work-item", "update", o["id"], "--position", 7, "--version", 2)[
+        "work_item"
+    ]
     r.check(u["position"] == 7, str(u))
     r.ok("mark done", "work-item", "update", t2["id"], "--status", "done", "--version", 3)
     r.check(
@@ -511,12 +880,24 @@ def work_item_scenario(r: Run, ctx: dict[str, Any]) -> None:
         encoding="utf-8",
     )
     ft = r.ok("create --from-toml", "work-item", "create", "--from-toml", new_toml)["work_item"]
-    r.check((ft["title"], ft["item_type"], ft["priority"]) == ("From TOML", "story", "low"), str(ft))
+    r.check(
+        (ft["title"], ft["item_type"], ft["priority"]) == ("From TOML", "story", "low"), str(ft)
+    )
     r.check(ft["description"] == '# Heading\n\n- a "quoted" line', repr(ft["description"]))
     upd_toml = tmp / "upd.toml"
     upd_toml.write_text('[work_item]\ntitle = "Epic from TOML"\nstatus = "review"\n', "utf-8")
-    u = r.ok("update --from-toml with flag override", "work-item", "update", f"{k}-1",
-             "--from-toml", upd_toml, "--status", "todo", "--version", 1)["work_item"]  # fmt: skip
+    u = r.ok(
+        "update --from-toml with flag override",
+        "work-item",
+        "update",
+        f"{k}-1",
+        "--from-toml",
+        upd_toml,
+        "--status",
+        "todo",
+        "--version",
+        1,
+    )["work_item"]
     r.check((u["title"], u["status"]) == ("Epic from TOML", "todo"), str(u))
     # delete
     r.err("delete with children", "work-item", "delete", s["id"], code="VALIDATION_ERROR")
@@ -526,8 +907,17 @@ def work_item_scenario(r: Run, ctx: dict[str, Any]) -> None:
     r.ok("delete now childless story", "work-item", "delete", s["id"])
     after = r.ok("list after deletes", "work-item", "list", k, "--include-done")["work_items"]
     r.check(t1["id"] not in {w["id"] for w in after}, str(after))
-    n = r.ok("create after deletes", "work-item", "create", "--project-id", pid, "--type", "task",
-             "--title", "Late task")["work_item"]  # fmt: skip
+    n = r.ok(
+        "create after deletes",
+        "work-item",
+        "create",
+        "--project-id",
+        pid,
+        "--type",
+        "task",
+        "--title",
+        "Late task",
+    )["work_item"]
     r.check(n["item_number"] == 8, f"numbers are never reused: {n}")
     proj = r.ok("project counter", "project", "get", k)["project"]
     r.check(proj["next_work_item_number"] == 9, str(proj))
@@ -536,40 +926,97 @@ def work_item_scenario(r: Run, ctx: dict[str, Any]) -> None:
 def test_work_item_commands(
     fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path, tmp_path: Path
 ) -> None:
-    play(work_item_scenario, fast_srv, orig_srv, elsewhere,
-         key=uniq_key("W"), tmp=tmp_path, t0=now())  # fmt: skip
+    play(
+        work_item_scenario, fast_srv, orig_srv, elsewhere, key=uniq_key("W"), tmp=tmp_path, t0=now()
+    )
 
 
 # --------------------------------------------------------------------------- comment
 def comment_scenario(r: Run, ctx: dict[str, Any]) -> None:
     k = ctx["key"]
     p = r.ok("project", "project", "create", "--title", "Comments", "--key", k)["project"]
-    w = r.ok("item", "work-item", "create", "--project-id", p["id"], "--type", "task",
-             "--title", "Talked about")["work_item"]  # fmt: skip
-    c1 = r.ok("create by display key", "comment", "create", "--work-item-id", f"{k}-1",
-              "--content", "  first **note**  ")["comment"]  # fmt: skip
+    w = r.ok(
+        "item",
+        "work-item",
+        "create",
+        "--project-id",
+        p["id"],
+        "--type",
+        "task",
+        "--title",
+        "Talked about",
+    )["work_item"]
+    c1 = r.ok(
+        "create by display key",
+        "comment",
+        "create",
+        "--work-item-id",
+        f"{k}-1",
+        "--content",
+        "  first **note**  ",
+    )["comment"]
     r.check(list(c1) == sorted(COMMENT_KEYS), str(list(c1)))
     r.check(c1["content"] == "first **note**" and c1["work_item_id"] == w["id"], str(c1))
     r.check(c1["created_by"] == LLM_USER == c1["updated_by"], str(c1))
-    c2 = r.ok("create by uuid as user", "comment", "create", "--work-item-id", w["id"],
-              "--content", "second", user=USER)["comment"]  # fmt: skip
+    c2 = r.ok(
+        "create by uuid as user",
+        "comment",
+        "create",
+        "--work-item-id",
+        w["id"],
+        "--content",
+        "second",
+        user=USER,
+    )["comment"]
     r.check(c2["created_by"] == USER, str(c2))
-    r.err("create empty content", "comment", "create", "--work-item-id", w["id"],
-          "--content", "", code="VALIDATION_ERROR")  # fmt: skip
-    r.err("create on unknown item", "comment", "create", "--work-item-id", f"{k}-9",
-          "--content", "x", code="NOT_FOUND")  # fmt: skip
-    r.err("create on bad display key", "comment", "create", "--work-item-id", "k-1",
-          "--content", "x", code="BAD_REQUEST")  # fmt: skip
+    r.err(
+        "create empty content",
+        "comment",
+        "create",
+        "--work-item-id",
+        w["id"],
+        "--content",
+        "",
+        code="VALIDATION_ERROR",
+    )
+    r.err(
+        "create on unknown item",
+        "comment",
+        "create",
+        "--work-item-id",
+        f"{k}-9",
+        "--content",
+        "x",
+        code="NOT_FOUND",
+    )
+    r.err(
+        "create on bad display key",
+        "comment",
+        "create",
+        "--work-item-id",
+        "k-1",
+        "--content",
+        "x",
+        code="BAD_REQUEST",
+    )
     r.usage("create without --content", "comment", "create", "--work-item-id", w["id"])
     lst = r.ok("list", "comment", "list", f"{k}-1")["comments"]
     r.check([c["id"] for c in lst] == [c1["id"], c2["id"]], "created_at ascending")
     u = r.ok("update", "comment", "update", c1["id"], "--content", "  edited  ")["comment"]
     r.check(u["content"] == "edited" and u["created_at"] == c1["created_at"], str(u))
-    r.err("update invalid uuid", "comment", "update", "c-1", "--content", "x",
-          code="VALIDATION_ERROR")  # fmt: skip
+    r.err(
+        "update invalid uuid", "comment", "update", "c-1", "--content", "x", code="VALIDATION_ERROR"
+    )
     r.err("update unknown", "comment", "update", MISSING, "--content", "x", code="NOT_FOUND")
-    r.err("update empty content", "comment", "update", c1["id"], "--content", "",
-          code="VALIDATION_ERROR")  # fmt: skip
+    r.err(
+        "update empty content",
+        "comment",
+        "update",
+        c1["id"],
+        "--content",
+        "",
+        code="VALIDATION_ERROR",
+    )
     r.usage("update without --content", "comment", "update", c1["id"])
     d = r.ok("delete own comment", "comment", "delete", c2["id"], user=USER)
     r.check(d == {"deleted_id": c2["id"]}, str(d))
@@ -591,32 +1038,114 @@ def dependency_scenario(r: Run, ctx: dict[str, Any]) -> None:
     p = r.ok("project", "project", "create", "--title", "Links", "--key", k)["project"]
     ids = []
     for n in ("A", "B", "C"):
-        w = r.ok(f"item {n}", "work-item", "create", "--project-id", p["id"], "--type", "task",
-                 "--title", n)["work_item"]  # fmt: skip
+        w = r.ok(
+            f"item {n}",
+            "work-item",
+            "create",
+            "--project-id",
+            p["id"],
+            "--type",
+            "task",
+            "--title",
+            n,
+        )["work_item"]
         ids.append(w["id"])
     a, b, c = ids
-    ab = r.ok("A blocks B", "dependency", "create", "--blocking", a, "--blocked", b,
-              "--type", "blocks")  # fmt: skip
+    ab = r.ok(
+        "A blocks B", "dependency", "create", "--blocking", a, "--blocked", b, "--type", "blocks"
+    )
     r.check(list(ab) == sorted(DEPENDENCY_KEYS), f"bare dependency object: {ab}")
-    r.check((ab["blocking_item_id"], ab["blocked_item_id"], ab["dependency_type"])
-            == (a, b, "blocks"), str(ab))  # fmt: skip
-    bc = r.ok("B blocks C", "dependency", "create", "--blocking", b, "--blocked", c,
-              "--type", "blocks", user=USER)  # fmt: skip
+    r.check(
+        (ab["blocking_item_id"], ab["blocked_item_id"], ab["dependency_type"]) == (a, b, "blocks"),
+        str(ab),
+    )
+    bc = r.ok(
+        "B blocks C",
+        "dependency",
+        "create",
+        "--blocking",
+        b,
+        "--blocked",
+        c,
+        "--type",
+        "blocks",
+        user=USER,
+    )
     r.check(bc["created_by"] == USER, str(bc))
-    r.err("C blocks A closes a cycle", "dependency", "create", "--blocking", c, "--blocked", a,
-          "--type", "blocks", code="VALIDATION_ERROR")  # fmt: skip
-    ca = r.ok("C relates to A", "dependency", "create", "--blocking", c, "--blocked", a,
-              "--type", "relates_to")  # fmt: skip
-    r.err("self link", "dependency", "create", "--blocking", a, "--blocked", a,
-          "--type", "relates_to", code="VALIDATION_ERROR")  # fmt: skip
-    r.err("duplicate", "dependency", "create", "--blocking", a, "--blocked", b,
-          "--type", "relates_to", code="VALIDATION_ERROR")  # fmt: skip
-    r.err("display key as id", "dependency", "create", "--blocking", f"{k}-1",
-          "--blocked", b, "--type", "blocks", code="VALIDATION_ERROR")  # fmt: skip
-    r.err("unknown item", "dependency", "create", "--blocking", a, "--blocked", MISSING,
-          "--type", "blocks", code="NOT_FOUND")  # fmt: skip
-    r.usage("bad type", "dependency", "create", "--blocking", a, "--blocked", c,
-            "--type", "depends")  # fmt: skip
+    r.err(
+        "C blocks A closes a cycle",
+        "dependency",
+        "create",
+        "--blocking",
+        c,
+        "--blocked",
+        a,
+        "--type",
+        "blocks",
+        code="VALIDATION_ERROR",
+    )
+    ca = r.ok(
+        "C relates to A",
+        "dependency",
+        "create",
+        "--blocking",
+        c,
+        "--blocked",
+        a,
+        "--type",
+        "relates_to",
+    )
+    r.err(
+        "self link",
+        "dependency",
+        "create",
+        "--blocking",
+        a,
+        "--blocked",
+        a,
+        "--type",
+        "relates_to",
+        code="VALIDATION_ERROR",
+    )
+    r.err(
+        "duplicate",
+        "dependency",
+        "create",
+        "--blocking",
+        a,
+        "--blocked",
+        b,
+        "--type",
+        "relates_to",
+        code="VALIDATION_ERROR",
+    )
+    r.err(
+        "display key as id",
+        "dependency",
+        "create",
+        "--blocking",
+        f"{k}-1",
+        "--blocked",
+        b,
+        "--type",
+        "blocks",
+        code="VALIDATION_ERROR",
+    )
+    r.err(
+        "unknown item",
+        "dependency",
+        "create",
+        "--blocking",
+        a,
+        "--blocked",
+        MISSING,
+        "--type",
+        "blocks",
+        code="NOT_FOUND",
+    )
+    r.usage(
+        "bad type", "dependency", "create", "--blocking", a, "--blocked", c, "--type", "depends"
+    )
     r.usage("missing --type", "dependency", "create", "--blocking", a, "--blocked", c)
     lst = r.ok("list B", "dependency", "list", f"{k}-2")["dependencies"]
     r.check({x["id"] for x in lst} == {ab["id"], bc["id"]}, str(lst))
@@ -630,8 +1159,17 @@ def dependency_scenario(r: Run, ctx: dict[str, Any]) -> None:
     lst = r.ok("list B after delete", "dependency", "list", b)["dependencies"]
     r.check([x["id"] for x in lst] == [bc["id"]], str(lst))
     r.ok("delete C relates to A", "dependency", "delete", ca["id"])
-    r.ok("A blocks C (no cycle without A blocks B)", "dependency", "create", "--blocking", a,
-         "--blocked", c, "--type", "blocks")  # fmt: skip
+    r.ok(
+        "A blocks C (no cycle without A blocks B)",
+        "dependency",
+        "create",
+        "--blocking",
+        a,
+        "--blocked",
+        c,
+        "--type",
+        "blocks",
+    )
     r.err("list unknown item", "dependency", "list", f"{k}-77", code="NOT_FOUND")
 
 
@@ -660,15 +1198,25 @@ def swim_lane_scenario(r: Run, ctx: dict[str, Any]) -> None:
         srv.sql(
             "INSERT INTO pm_swim_lanes (id, project_id, name, status_value, position, "
             "is_default, created_at, updated_at, deleted_at) VALUES (?,?,?,?,?,?,?,?,?)",
-            (ctx["lane_ids"][n], p["id"], name, status, pos, bool(default), 1700000000 + n,
-             1700000100 + n, deleted),
-        )  # fmt: skip
+            (
+                ctx["lane_ids"][n],
+                p["id"],
+                name,
+                status,
+                pos,
+                bool(default),
+                1700000000 + n,
+                1700000100 + n,
+                deleted,
+            ),
+        )
     lanes = r.ok("list by key", "swim-lane", "list", k)["swim_lanes"]
     r.check([x["name"] for x in lanes] == ["Backlog", "Doing", "Done"], str(lanes))
     r.check(all(list(x) == sorted(SWIM_LANE_KEYS) for x in lanes), str(lanes))
     r.check([x["is_default"] for x in lanes] == [True, False, False], str(lanes))
-    r.check(lanes[0]["created_at"] == 1700000001 and lanes[0]["updated_at"] == 1700000101,
-            str(lanes))  # fmt: skip
+    r.check(
+        lanes[0]["created_at"] == 1700000001 and lanes[0]["updated_at"] == 1700000101, str(lanes)
+    )
     r.ok("list by uuid", "swim-lane", "list", p["id"])
     r.err("list unknown project", "swim-lane", "list", "NOSUCHKEY", code="NOT_FOUND")
     r.err("list unknown project uuid", "swim-lane", "list", MISSING, code="NOT_FOUND")
@@ -677,26 +1225,41 @@ def swim_lane_scenario(r: Run, ctx: dict[str, Any]) -> None:
 def test_swim_lane_commands(
     fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path
 ) -> None:
-    play(swim_lane_scenario, fast_srv, orig_srv, elsewhere,
-         key=uniq_key("L"), lane_ids=[new_uuid() for _ in range(4)])  # fmt: skip
+    play(
+        swim_lane_scenario,
+        fast_srv,
+        orig_srv,
+        elsewhere,
+        key=uniq_key("L"),
+        lane_ids=[new_uuid() for _ in range(4)],
+    )
 
 
 # --------------------------------------------------------------------------- time entry
 def time_entry_scenario(r: Run, ctx: dict[str, Any]) -> None:
     k = ctx["key"]
     p = r.ok("project", "project", "create", "--title", "Timers", "--key", k)["project"]
-    w = r.ok("item", "work-item", "create", "--project-id", p["id"], "--type", "task",
-             "--title", "Timed")["work_item"]  # fmt: skip
-    t = r.ok("start", "time-entry", "create", "--work-item-id", w["id"],
-             "--description", "  pairing  ")["time_entry"]  # fmt: skip
+    w = r.ok(
+        "item", "work-item", "create", "--project-id", p["id"], "--type", "task", "--title", "Timed"
+    )["work_item"]
+    t = r.ok(
+        "start", "time-entry", "create", "--work-item-id", w["id"], "--description", "  pairing  "
+    )["time_entry"]
     r.check(list(t) == sorted(TIME_ENTRY_KEYS), str(list(t)))
     r.check(t["is_running"] is True and t["ended_at"] is None, str(t))
     r.check(t["duration_seconds"] is None and t["description"] == "pairing", str(t))
     r.check(t["user_id"] == LLM_USER and t["work_item_id"] == w["id"], str(t))
-    r.err("start with display key", "time-entry", "create", "--work-item-id", f"{k}-1",
-          code="VALIDATION_ERROR")  # fmt: skip
-    r.err("start on unknown item", "time-entry", "create", "--work-item-id", MISSING,
-          code="NOT_FOUND")  # fmt: skip
+    r.err(
+        "start with display key",
+        "time-entry",
+        "create",
+        "--work-item-id",
+        f"{k}-1",
+        code="VALIDATION_ERROR",
+    )
+    r.err(
+        "start on unknown item", "time-entry", "create", "--work-item-id", MISSING, code="NOT_FOUND"
+    )
     r.usage("start without --work-item-id", "time-entry", "create")
     got = r.ok("get", "time-entry", "get", t["id"])["time_entry"]
     r.check(got == t, str(got))
@@ -707,14 +1270,17 @@ def time_entry_scenario(r: Run, ctx: dict[str, Any]) -> None:
     r.check(s["duration_seconds"] == s["ended_at"] - s["started_at"], str(s))
     s2 = r.ok("stop again (ignored)", "time-entry", "update", t["id"], "--stop")["time_entry"]
     r.check(s2["ended_at"] == s["ended_at"], str(s2))
-    u = r.ok("edit description", "time-entry", "update", t["id"],
-             "--description", "  reviewing  ")["time_entry"]  # fmt: skip
+    u = r.ok("edit description", "time-entry", "update", t["id"], "--description", "  reviewing  ")[
+        "time_entry"
+    ]
     r.check(u["description"] == "reviewing" and u["ended_at"] == s["ended_at"], str(u))
-    u = r.ok("clear description", "time-entry", "update", t["id"],
-             "--description", "")["time_entry"]  # fmt: skip
+    u = r.ok("clear description", "time-entry", "update", t["id"], "--description", "")[
+        "time_entry"
+    ]
     r.check(u["description"] is None, str(u))
-    t2 = r.ok("start as named user", "time-entry", "create", "--work-item-id", w["id"],
-              user=USER)["time_entry"]  # fmt: skip
+    t2 = r.ok("start as named user", "time-entry", "create", "--work-item-id", w["id"], user=USER)[
+        "time_entry"
+    ]
     r.check(t2["user_id"] == USER and t2["description"] is None, str(t2))
     lst = r.ok("list by display key", "time-entry", "list", f"{k}-1")["time_entries"]
     r.check({x["id"] for x in lst} == {t["id"], t2["id"]}, str(lst))
@@ -763,21 +1329,51 @@ def sync_scenario(r: Run, ctx: dict[str, Any]) -> None:
 
     def item(label: str, typ: str, parent: str | None = None) -> dict[str, Any]:
         extra = ["--parent-id", parent] if parent else []
-        return r.ok(label, "work-item", "create", "--project-id", pid, "--type", typ,
-                    "--title", label, *extra)["work_item"]  # fmt: skip
+        return r.ok(
+            label,
+            "work-item",
+            "create",
+            "--project-id",
+            pid,
+            "--type",
+            typ,
+            "--title",
+            label,
+            *extra,
+        )["work_item"]
 
     e = item("E", "epic")
     s = item("S", "story", e["id"])
     t = item("T", "task", s["id"])
     o = item("O", "task")
-    sp = r.ok("sprint", "sprint", "create", "--project-id", pid, "--name", "S1",
-              "--start-date", ctx["t0"], "--end-date", ctx["t0"] + 86400)["sprint"]  # fmt: skip
+    sp = r.ok(
+        "sprint",
+        "sprint",
+        "create",
+        "--project-id",
+        pid,
+        "--name",
+        "S1",
+        "--start-date",
+        ctx["t0"],
+        "--end-date",
+        ctx["t0"] + 86400,
+    )["sprint"]
     r.ok("T in sprint", "work-item", "update", t["id"], "--sprint-id", sp["id"], "--version", 1)
     r.ok("comment T", "comment", "create", "--work-item-id", t["id"], "--content", "on T")
     r.ok("comment S", "comment", "create", "--work-item-id", s["id"], "--content", "on S")
     r.ok("comment O", "comment", "create", "--work-item-id", o["id"], "--content", "on O")
-    r.ok("T blocks O", "dependency", "create", "--blocking", t["id"], "--blocked", o["id"],
-         "--type", "blocks")  # fmt: skip
+    r.ok(
+        "T blocks O",
+        "dependency",
+        "create",
+        "--blocking",
+        t["id"],
+        "--blocked",
+        o["id"],
+        "--type",
+        "blocks",
+    )
     te = r.ok("timer", "time-entry", "create", "--work-item-id", t["id"])["time_entry"]
     r.ok("stop timer", "time-entry", "update", te["id"], "--stop")
     # full export
@@ -789,8 +1385,21 @@ def sync_scenario(r: Run, ctx: dict[str, Any]) -> None:
         is not None,
         full["exported_at"],
     )
-    r.check([len(full[x]) for x in ("projects", "work_items", "sprints", "comments",
-             "dependencies", "time_entries")] == [1, 4, 1, 3, 1, 1], str(full))  # fmt: skip
+    r.check(
+        [
+            len(full[x])
+            for x in (
+                "projects",
+                "work_items",
+                "sprints",
+                "comments",
+                "dependencies",
+                "time_entries",
+            )
+        ]
+        == [1, 4, 1, 3, 1, 1],
+        str(full),
+    )
     r.check(ordered_by(full["work_items"], lambda w: w["position"]), "work items by position")
     r.check(ordered_by(full["comments"], lambda c: c["created_at"]), "comments by created_at")
     r.check(ordered_by(full["time_entries"], lambda x: -x["started_at"]), "entries by start")
@@ -801,19 +1410,43 @@ def sync_scenario(r: Run, ctx: dict[str, Any]) -> None:
     r.check(out_file.read_text(encoding="utf-8").startswith('{\n  "'), "the file is pretty")
     # scoped exports
     scoped_file = tmp / "scoped.json"
-    sc = r.ok("export E levels 2 with everything", "sync", "export", "-o", scoped_file,
-              "work-item", f"{k}-1", "--descendant-levels", 2, "--comments", "--sprints",
-              "--dependencies", "--time-entries")  # fmt: skip
+    sc = r.ok(
+        "export E levels 2 with everything",
+        "sync",
+        "export",
+        "-o",
+        scoped_file,
+        "work-item",
+        f"{k}-1",
+        "--descendant-levels",
+        2,
+        "--comments",
+        "--sprints",
+        "--dependencies",
+        "--time-entries",
+    )
     r.check(sc["projects"] == [] and sc["swim_lanes"] == [], str(sc)[:300])
     r.check({w["id"] for w in sc["work_items"]} == {e["id"], s["id"], t["id"]}, str(sc)[:300])
-    r.check([len(sc[x]) for x in ("sprints", "comments", "dependencies", "time_entries")]
-            == [1, 2, 1, 1], str(sc))  # fmt: skip
+    r.check(
+        [len(sc[x]) for x in ("sprints", "comments", "dependencies", "time_entries")]
+        == [1, 2, 1, 1],
+        str(sc),
+    )
     sc0 = r.ok("export E alone", "sync", "export", "work-item", e["id"])
     r.check([w["id"] for w in sc0["work_items"]] == [e["id"]], str(sc0)[:300])
-    r.check(all(sc0[x] == [] for x in ("sprints", "comments", "dependencies", "time_entries")),
-            str(sc0))  # fmt: skip
-    sc1 = r.ok("export S one level with comments", "sync", "export", "work-item", f"{k}-2",
-               "--descendant-levels", 1, "--comments")  # fmt: skip
+    r.check(
+        all(sc0[x] == [] for x in ("sprints", "comments", "dependencies", "time_entries")), str(sc0)
+    )
+    sc1 = r.ok(
+        "export S one level with comments",
+        "sync",
+        "export",
+        "work-item",
+        f"{k}-2",
+        "--descendant-levels",
+        1,
+        "--comments",
+    )
     r.check({w["id"] for w in sc1["work_items"]} == {s["id"], t["id"]}, str(sc1)[:300])
     r.check(len(sc1["comments"]) == 2 and sc1["sprints"] == [], str(sc1)[:300])
     r.usage("export levels 3", "sync", "export", "work-item", e["id"], "--descendant-levels", 3)
@@ -826,16 +1459,32 @@ def sync_scenario(r: Run, ctx: dict[str, Any]) -> None:
             w["title"] = "T imported"
             w["updated_at"] += 100
     data["comments"].append(
-        {"id": ctx["comment_id"], "work_item_id": e["id"], "content": "imported",
-         "created_at": 1700000000, "updated_at": 1700000000, "created_by": LLM_USER,
-         "updated_by": LLM_USER}  # fmt: skip
+        {
+            "id": ctx["comment_id"],
+            "work_item_id": e["id"],
+            "content": "imported",
+            "created_at": 1700000000,
+            "updated_at": 1700000000,
+            "created_by": LLM_USER,
+            "updated_by": LLM_USER,
+        }
     )
     imp_file = tmp / "import.json"
     imp_file.write_text(json.dumps(data), encoding="utf-8")
     res = r.ok("import", "sync", "import", "-f", imp_file)
     zero = {"created": 0, "updated": 0, "skipped": 0}
-    expect = {x: dict(zero) for x in ("projects", "sprints", "swim_lanes", "work_items",
-              "comments", "dependencies", "time_entries")}  # fmt: skip
+    expect = {
+        x: dict(zero)
+        for x in (
+            "projects",
+            "sprints",
+            "swim_lanes",
+            "work_items",
+            "comments",
+            "dependencies",
+            "time_entries",
+        )
+    }
     expect["work_items"] = {"created": 0, "updated": 1, "skipped": 2}
     expect["comments"] = {"created": 1, "updated": 0, "skipped": 2}
     expect["sprints"]["skipped"] = expect["dependencies"]["skipped"] = 1
@@ -858,30 +1507,82 @@ def sync_scenario(r: Run, ctx: dict[str, Any]) -> None:
 def test_sync_commands(
     fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path, tmp_path: Path
 ) -> None:
-    play(sync_scenario, fast_srv, orig_srv, elsewhere,
-         key=uniq_key("Y"), tmp=tmp_path, t0=now(), comment_id=new_uuid())  # fmt: skip
+    play(
+        sync_scenario,
+        fast_srv,
+        orig_srv,
+        elsewhere,
+        key=uniq_key("Y"),
+        tmp=tmp_path,
+        t0=now(),
+        comment_id=new_uuid(),
+    )
 
 
 def export_after_deletes_scenario(r: Run, ctx: dict[str, Any]) -> None:
     k = ctx["key"]
     p = r.ok("project", "project", "create", "--title", "Deletes", "--key", k)["project"]
     pid = p["id"]
-    ids = {}
-    for n, typ, parent in (("E", "epic", None), ("S", "story", "E"), ("T", "task", "S"),
-                           ("X", "task", None), ("Y", "task", None)):  # fmt: skip
+    ids: dict[str, str] = {}
+    for n, typ, parent in (
+        ("E", "epic", None),
+        ("S", "story", "E"),
+        ("T", "task", "S"),
+        ("X", "task", None),
+        ("Y", "task", None),
+    ):
         extra = ["--parent-id", ids[parent]] if parent else []
-        ids[n] = r.ok(f"item {n}", "work-item", "create", "--project-id", pid, "--type", typ,
-                      "--title", n, *extra)["work_item"]["id"]  # fmt: skip
-    sp = r.ok("sprint", "sprint", "create", "--project-id", pid, "--name", "S1",
-              "--start-date", ctx["t0"], "--end-date", ctx["t0"] + 86400)["sprint"]  # fmt: skip
+        ids[n] = r.ok(
+            f"item {n}",
+            "work-item",
+            "create",
+            "--project-id",
+            pid,
+            "--type",
+            typ,
+            "--title",
+            n,
+            *extra,
+        )["work_item"]["id"]
+    sp = r.ok(
+        "sprint",
+        "sprint",
+        "create",
+        "--project-id",
+        pid,
+        "--name",
+        "S1",
+        "--start-date",
+        ctx["t0"],
+        "--end-date",
+        ctx["t0"] + 86400,
+    )["sprint"]
     r.ok("T in sprint", "work-item", "update", ids["T"], "--sprint-id", sp["id"], "--version", 1)
     c1 = r.ok("comment T", "comment", "create", "--work-item-id", ids["T"], "--content", "c1")
     r.ok("comment T 2", "comment", "create", "--work-item-id", ids["T"], "--content", "c2")
     r.ok("comment X", "comment", "create", "--work-item-id", ids["X"], "--content", "cx")
-    r.ok("T blocks X", "dependency", "create", "--blocking", ids["T"], "--blocked", ids["X"],
-         "--type", "blocks")  # fmt: skip
-    d2 = r.ok("T relates Y", "dependency", "create", "--blocking", ids["T"],
-              "--blocked", ids["Y"], "--type", "relates_to")  # fmt: skip
+    r.ok(
+        "T blocks X",
+        "dependency",
+        "create",
+        "--blocking",
+        ids["T"],
+        "--blocked",
+        ids["X"],
+        "--type",
+        "blocks",
+    )
+    d2 = r.ok(
+        "T relates Y",
+        "dependency",
+        "create",
+        "--blocking",
+        ids["T"],
+        "--blocked",
+        ids["Y"],
+        "--type",
+        "relates_to",
+    )
     te = r.ok("timer T", "time-entry", "create", "--work-item-id", ids["T"])["time_entry"]
     r.ok("timer X", "time-entry", "create", "--work-item-id", ids["X"])
     r.ok("stop T", "time-entry", "update", te["id"], "--stop")
@@ -894,10 +1595,30 @@ def export_after_deletes_scenario(r: Run, ctx: dict[str, Any]) -> None:
     r.ok("delete sprint", "sprint", "delete", sp["id"])
     r.ok("T keeps its deleted sprint", "work-item", "get", ids["T"])
     r.ok("export", "sync", "export", view=only_project(pid, set(ids.values())))
-    r.ok("scoped export of E", "sync", "export", "work-item", ids["E"], "--descendant-levels", 2,
-         "--comments", "--sprints", "--dependencies", "--time-entries")  # fmt: skip
-    r.ok("scoped export of T", "sync", "export", "work-item", ids["T"], "--comments",
-         "--sprints", "--dependencies", "--time-entries")  # fmt: skip
+    r.ok(
+        "scoped export of E",
+        "sync",
+        "export",
+        "work-item",
+        ids["E"],
+        "--descendant-levels",
+        2,
+        "--comments",
+        "--sprints",
+        "--dependencies",
+        "--time-entries",
+    )
+    r.ok(
+        "scoped export of T",
+        "sync",
+        "export",
+        "work-item",
+        ids["T"],
+        "--comments",
+        "--sprints",
+        "--dependencies",
+        "--time-entries",
+    )
 
 
 @pytest.mark.xfail(
@@ -911,8 +1632,7 @@ def export_after_deletes_scenario(r: Run, ctx: dict[str, Any]) -> None:
 def test_sync_export_after_deletes(
     fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path
 ) -> None:
-    play(export_after_deletes_scenario, fast_srv, orig_srv, elsewhere,
-         key=uniq_key("X"), t0=now())  # fmt: skip
+    play(export_after_deletes_scenario, fast_srv, orig_srv, elsewhere, key=uniq_key("X"), t0=now())
 
 
 # --------------------------------------------------------------------------- discovery, flags
@@ -941,20 +1661,69 @@ def test_server_discovery_and_flags(fast_srv: ServerProcess, elsewhere: Path) ->
 
 def user_id_scenario(r: Run, ctx: dict[str, Any]) -> None:
     k = ctx["key"]
-    p = r.ok("not a uuid -> LLM user", "--user-id", "not-a-uuid", "project", "create",
-             "--title", "Users", "--key", k)["project"]  # fmt: skip
+    p = r.ok(
+        "not a uuid -> LLM user",
+        "--user-id",
+        "not-a-uuid",
+        "project",
+        "create",
+        "--title",
+        "Users",
+        "--key",
+        k,
+    )["project"]
     r.check(p["created_by"] == LLM_USER, str(p))
-    w = r.ok("upper-case uuid", "--user-id", USER.upper(), "work-item", "create",
-             "--project-id", p["id"], "--type", "task", "--title", "Mine")["work_item"]  # fmt: skip
+    w = r.ok(
+        "upper-case uuid",
+        "--user-id",
+        USER.upper(),
+        "work-item",
+        "create",
+        "--project-id",
+        p["id"],
+        "--type",
+        "task",
+        "--title",
+        "Mine",
+    )["work_item"]
     r.check(w["created_by"] == USER, str(w))
-    w = r.ok("flag after the sub-command", "work-item", "update", w["id"], "--title", "Ours",
-             "--version", 1, "--user-id", USER)["work_item"]  # fmt: skip
+    w = r.ok(
+        "flag after the sub-command",
+        "work-item",
+        "update",
+        w["id"],
+        "--title",
+        "Ours",
+        "--version",
+        1,
+        "--user-id",
+        USER,
+    )["work_item"]
     r.check(w["updated_by"] == USER, str(w))
-    w = r.ok("empty user id -> LLM user", "work-item", "update", w["id"], "--title", "Theirs",
-             "--version", 2, "--user-id", "")["work_item"]  # fmt: skip
+    w = r.ok(
+        "empty user id -> LLM user",
+        "work-item",
+        "update",
+        w["id"],
+        "--title",
+        "Theirs",
+        "--version",
+        2,
+        "--user-id",
+        "",
+    )["work_item"]
     r.check(w["updated_by"] == LLM_USER, str(w))
-    c = r.ok("braced uuid", "--user-id", "{" + USER + "}", "comment", "create",
-             "--work-item-id", w["id"], "--content", "hi")["comment"]  # fmt: skip
+    c = r.ok(
+        "braced uuid",
+        "--user-id",
+        "{" + USER + "}",
+        "comment",
+        "create",
+        "--work-item-id",
+        w["id"],
+        "--content",
+        "hi",
+    )["comment"]
     r.check(c["created_by"] == USER, str(c))
 
 
@@ -970,8 +1739,9 @@ def test_user_id_unknown_user_is_created(fast_srv: ServerProcess, elsewhere: Pat
     answers 500 there, so this is pm-fast only)."""
     cli = Cli(fast_srv, elsewhere)
     stranger = new_uuid()
-    res = cli.run("--user-id", stranger, "project", "create", "--title", "Stranger",
-                  "--key", uniq_key("N"))  # fmt: skip
+    res = cli.run(
+        "--user-id", stranger, "project", "create", "--title", "Stranger", "--key", uniq_key("N")
+    )
     assert res.rc == 0, res.describe()
     assert res.data["project"]["created_by"] == stranger, res.describe()
 
@@ -981,41 +1751,129 @@ def errors_scenario(r: Run, ctx: dict[str, Any]) -> None:
     k, t0 = ctx["key"], ctx["t0"]
     p = r.ok("project", "project", "create", "--title", "Errors", "--key", k)["project"]
     pid = p["id"]
-    e = r.ok("epic", "work-item", "create", "--project-id", pid, "--type", "epic",
-             "--title", "E")["work_item"]  # fmt: skip
-    s = r.ok("story", "work-item", "create", "--project-id", pid, "--type", "story",
-             "--title", "S", "--parent-id", e["id"])["work_item"]  # fmt: skip
-    sp = r.ok("sprint", "sprint", "create", "--project-id", pid, "--name", "Sp",
-              "--start-date", t0, "--end-date", t0 + 86400)["sprint"]  # fmt: skip
+    e = r.ok("epic", "work-item", "create", "--project-id", pid, "--type", "epic", "--title", "E")[
+        "work_item"
+    ]
+    s = r.ok(
+        "story",
+        "work-item",
+        "create",
+        "--project-id",
+        pid,
+        "--type",
+        "story",
+        "--title",
+        "S",
+        "--parent-id",
+        e["id"],
+    )["work_item"]
+    sp = r.ok(
+        "sprint",
+        "sprint",
+        "create",
+        "--project-id",
+        pid,
+        "--name",
+        "Sp",
+        "--start-date",
+        t0,
+        "--end-date",
+        t0 + 86400,
+    )["sprint"]
     c = r.ok("comment", "comment", "create", "--work-item-id", s["id"], "--content", "c")
-    a = r.ok("a", "work-item", "create", "--project-id", pid, "--type", "task",
-             "--title", "A")["work_item"]  # fmt: skip
-    b = r.ok("b", "work-item", "create", "--project-id", pid, "--type", "task",
-             "--title", "B")["work_item"]  # fmt: skip
-    r.ok("a blocks b", "dependency", "create", "--blocking", a["id"], "--blocked", b["id"],
-         "--type", "blocks")  # fmt: skip
+    a = r.ok("a", "work-item", "create", "--project-id", pid, "--type", "task", "--title", "A")[
+        "work_item"
+    ]
+    b = r.ok("b", "work-item", "create", "--project-id", pid, "--type", "task", "--title", "B")[
+        "work_item"
+    ]
+    r.ok(
+        "a blocks b",
+        "dependency",
+        "create",
+        "--blocking",
+        a["id"],
+        "--blocked",
+        b["id"],
+        "--type",
+        "blocks",
+    )
     bad_uuid = MISSING[:7] + "z" + MISSING[8:]
     errs: list[tuple[str, list[Any], str]] = [
         ("project unknown key", ["project", "get", "NOPE"], "NOT_FOUND"),
         ("project unknown uuid", ["project", "get", MISSING], "NOT_FOUND"),
         ("project duplicate", ["project", "create", "--title", "D", "--key", k], "CONFLICT"),
-        ("project blank title", ["project", "create", "--title", " ", "--key", "ZZ" + k[:8]],
-         "VALIDATION_ERROR"),  # fmt: skip
-        ("project stale", ["project", "update", k, "--title", "X", "--expected-version", 9],
-         "CONFLICT"),  # fmt: skip
-        ("project bad status", ["project", "update", k, "--status", "archived",
-         "--expected-version", 7], "CONFLICT"),  # fmt: skip
+        (
+            "project blank title",
+            ["project", "create", "--title", " ", "--key", "ZZ" + k[:8]],
+            "VALIDATION_ERROR",
+        ),
+        (
+            "project stale",
+            ["project", "update", k, "--title", "X", "--expected-version", 9],
+            "CONFLICT",
+        ),
+        (
+            "project bad status",
+            ["project", "update", k, "--status", "archived", "--expected-version", 7],
+            "CONFLICT",
+        ),
         ("sprint invalid uuid", ["sprint", "get", "not-a-uuid"], "VALIDATION_ERROR"),
         ("sprint uuid bad char", ["sprint", "get", bad_uuid], "VALIDATION_ERROR"),
         ("sprint unknown", ["sprint", "get", MISSING], "NOT_FOUND"),
-        ("sprint key as project", ["sprint", "create", "--project-id", k, "--name", "x",
-         "--start-date", t0, "--end-date", t0 + 1], "VALIDATION_ERROR"),  # fmt: skip
-        ("sprint dates", ["sprint", "create", "--project-id", pid, "--name", "x",
-         "--start-date", t0, "--end-date", t0], "VALIDATION_ERROR"),  # fmt: skip
-        ("sprint blank name", ["sprint", "create", "--project-id", pid, "--name", " ",
-         "--start-date", t0, "--end-date", t0 + 1], "VALIDATION_ERROR"),  # fmt: skip
-        ("sprint stale", ["sprint", "update", sp["id"], "--name", "y",
-         "--expected-version", 5], "CONFLICT"),  # fmt: skip
+        (
+            "sprint key as project",
+            [
+                "sprint",
+                "create",
+                "--project-id",
+                k,
+                "--name",
+                "x",
+                "--start-date",
+                t0,
+                "--end-date",
+                t0 + 1,
+            ],
+            "VALIDATION_ERROR",
+        ),
+        (
+            "sprint dates",
+            [
+                "sprint",
+                "create",
+                "--project-id",
+                pid,
+                "--name",
+                "x",
+                "--start-date",
+                t0,
+                "--end-date",
+                t0,
+            ],
+            "VALIDATION_ERROR",
+        ),
+        (
+            "sprint blank name",
+            [
+                "sprint",
+                "create",
+                "--project-id",
+                pid,
+                "--name",
+                " ",
+                "--start-date",
+                t0,
+                "--end-date",
+                t0 + 1,
+            ],
+            "VALIDATION_ERROR",
+        ),
+        (
+            "sprint stale",
+            ["sprint", "update", sp["id"], "--name", "y", "--expected-version", 5],
+            "CONFLICT",
+        ),
         ("item lower-case key", ["work-item", "get", f"{k.lower()}-1"], "BAD_REQUEST"),
         ("item number 0", ["work-item", "get", f"{k}-0"], "BAD_REQUEST"),
         ("item three parts", ["work-item", "get", f"{k}-1-2"], "BAD_REQUEST"),
@@ -1023,40 +1881,145 @@ def errors_scenario(r: Run, ctx: dict[str, Any]) -> None:
         ("item unknown number", ["work-item", "get", f"{k}-99"], "NOT_FOUND"),
         ("item unknown project", ["work-item", "get", "NOPE-1"], "NOT_FOUND"),
         ("item unknown uuid", ["work-item", "get", MISSING], "NOT_FOUND"),
-        ("item task under epic", ["work-item", "create", "--project-id", pid, "--type",
-         "task", "--title", "t", "--parent-id", e["id"]], "VALIDATION_ERROR"),  # fmt: skip
-        ("item unknown parent", ["work-item", "create", "--project-id", pid, "--type",
-         "task", "--title", "t", "--parent-id", MISSING], "VALIDATION_ERROR"),  # fmt: skip
-        ("item invalid project", ["work-item", "create", "--project-id", "p", "--type",
-         "task", "--title", "t"], "VALIDATION_ERROR"),  # fmt: skip
-        ("item unknown project id", ["work-item", "create", "--project-id", MISSING,
-         "--type", "task", "--title", "t"], "NOT_FOUND"),  # fmt: skip
-        ("item stale", ["work-item", "update", s["id"], "--title", "x", "--version", 9],
-         "CONFLICT"),  # fmt: skip
+        (
+            "item task under epic",
+            [
+                "work-item",
+                "create",
+                "--project-id",
+                pid,
+                "--type",
+                "task",
+                "--title",
+                "t",
+                "--parent-id",
+                e["id"],
+            ],
+            "VALIDATION_ERROR",
+        ),
+        (
+            "item unknown parent",
+            [
+                "work-item",
+                "create",
+                "--project-id",
+                pid,
+                "--type",
+                "task",
+                "--title",
+                "t",
+                "--parent-id",
+                MISSING,
+            ],
+            "VALIDATION_ERROR",
+        ),
+        (
+            "item invalid project",
+            ["work-item", "create", "--project-id", "p", "--type", "task", "--title", "t"],
+            "VALIDATION_ERROR",
+        ),
+        (
+            "item unknown project id",
+            ["work-item", "create", "--project-id", MISSING, "--type", "task", "--title", "t"],
+            "NOT_FOUND",
+        ),
+        (
+            "item stale",
+            ["work-item", "update", s["id"], "--title", "x", "--version", 9],
+            "CONFLICT",
+        ),
         # (an unknown status is left out: the original's message lists `blocked`, which
         # pm-fast refuses on purpose, compat.md)
-        ("item bad priority", ["work-item", "update", s["id"], "--priority", "nope",
-         "--version", 1], "VALIDATION_ERROR"),  # fmt: skip
+        (
+            "item bad priority",
+            ["work-item", "update", s["id"], "--priority", "nope", "--version", 1],
+            "VALIDATION_ERROR",
+        ),
         ("item delete with child", ["work-item", "delete", e["id"]], "VALIDATION_ERROR"),
-        ("comment empty", ["comment", "create", "--work-item-id", s["id"], "--content", ""],
-         "VALIDATION_ERROR"),  # fmt: skip
-        ("comment invalid uuid", ["comment", "update", "c", "--content", "x"],
-         "VALIDATION_ERROR"),  # fmt: skip
+        (
+            "comment empty",
+            ["comment", "create", "--work-item-id", s["id"], "--content", ""],
+            "VALIDATION_ERROR",
+        ),
+        ("comment invalid uuid", ["comment", "update", "c", "--content", "x"], "VALIDATION_ERROR"),
         ("comment unknown", ["comment", "delete", MISSING], "NOT_FOUND"),
         ("comment unknown item", ["comment", "list", f"{k}-77"], "NOT_FOUND"),
-        ("dependency self", ["dependency", "create", "--blocking", a["id"], "--blocked",
-         a["id"], "--type", "blocks"], "VALIDATION_ERROR"),  # fmt: skip
-        ("dependency duplicate", ["dependency", "create", "--blocking", a["id"],
-         "--blocked", b["id"], "--type", "blocks"], "VALIDATION_ERROR"),  # fmt: skip
-        ("dependency cycle", ["dependency", "create", "--blocking", b["id"], "--blocked",
-         a["id"], "--type", "blocks"], "VALIDATION_ERROR"),  # fmt: skip
-        ("dependency display key", ["dependency", "create", "--blocking", f"{k}-1",
-         "--blocked", a["id"], "--type", "blocks"], "VALIDATION_ERROR"),  # fmt: skip
-        ("dependency unknown item", ["dependency", "create", "--blocking", MISSING,
-         "--blocked", a["id"], "--type", "blocks"], "NOT_FOUND"),  # fmt: skip
+        (
+            "dependency self",
+            [
+                "dependency",
+                "create",
+                "--blocking",
+                a["id"],
+                "--blocked",
+                a["id"],
+                "--type",
+                "blocks",
+            ],
+            "VALIDATION_ERROR",
+        ),
+        (
+            "dependency duplicate",
+            [
+                "dependency",
+                "create",
+                "--blocking",
+                a["id"],
+                "--blocked",
+                b["id"],
+                "--type",
+                "blocks",
+            ],
+            "VALIDATION_ERROR",
+        ),
+        (
+            "dependency cycle",
+            [
+                "dependency",
+                "create",
+                "--blocking",
+                b["id"],
+                "--blocked",
+                a["id"],
+                "--type",
+                "blocks",
+            ],
+            "VALIDATION_ERROR",
+        ),
+        (
+            "dependency display key",
+            [
+                "dependency",
+                "create",
+                "--blocking",
+                f"{k}-1",
+                "--blocked",
+                a["id"],
+                "--type",
+                "blocks",
+            ],
+            "VALIDATION_ERROR",
+        ),
+        (
+            "dependency unknown item",
+            [
+                "dependency",
+                "create",
+                "--blocking",
+                MISSING,
+                "--blocked",
+                a["id"],
+                "--type",
+                "blocks",
+            ],
+            "NOT_FOUND",
+        ),
         ("dependency unknown", ["dependency", "delete", MISSING], "NOT_FOUND"),
-        ("time entry display key", ["time-entry", "create", "--work-item-id", f"{k}-1"],
-         "VALIDATION_ERROR"),  # fmt: skip
+        (
+            "time entry display key",
+            ["time-entry", "create", "--work-item-id", f"{k}-1"],
+            "VALIDATION_ERROR",
+        ),
         ("time entry unknown", ["time-entry", "get", MISSING], "NOT_FOUND"),
         ("time entry invalid uuid", ["time-entry", "delete", "t"], "VALIDATION_ERROR"),
         ("swim lanes unknown project", ["swim-lane", "list", "NOPE"], "NOT_FOUND"),
@@ -1077,15 +2040,14 @@ def test_error_messages_match_original(
     (checked in `play`) and same messages as the original, ids aside."""
     if orig_srv is None:
         pytest.skip("needs the original pm-server to compare messages")
-    fast, orig = play(errors_scenario, fast_srv, orig_srv, elsewhere,
-                      key=uniq_key("M"), t0=now())  # fmt: skip
+    fast, orig = play(errors_scenario, fast_srv, orig_srv, elsewhere, key=uniq_key("M"), t0=now())
     assert orig is not None
     fids: dict[str, str] = {}
     oids: dict[str, str] = {}
     diffs = []
     for (label, fm), (_, om) in zip(fast.messages, orig.messages, strict=True):
-        nf = HEX8.sub("<hex8>", normalize(fm, fids)) if fm else fm
-        no = HEX8.sub("<hex8>", normalize(om, oids)) if om else om
+        nf = HEX8.sub("<hex8>", normalize(fm, fids, KEEP)) if fm else fm
+        no = HEX8.sub("<hex8>", normalize(om, oids, KEEP)) if om else om
         # compat.md: no Rust source-location suffix in validator messages
         no = re.sub(r" \S+\.rs:\d+:\d+$", "", no) if no else no
         if nf != no:
@@ -1106,8 +2068,16 @@ def sprint_dates_scenario(r: Run, ctx: dict[str, Any]) -> None:
         ("start at the first representable second", -8334601228800, 5, True),
         ("start one second earlier", -8334601228801, 5, False),
     ]:
-        args = ["sprint", "create", "--project-id", p["id"], "--name", label,
-                f"--start-date={start}", f"--end-date={end}"]  # fmt: skip
+        args = [
+            "sprint",
+            "create",
+            "--project-id",
+            p["id"],
+            "--name",
+            label,
+            f"--start-date={start}",
+            f"--end-date={end}",
+        ]
         if ok:
             sp = r.ok(label, *args)["sprint"]
             r.check((sp["start_date"], sp["end_date"]) == (start, end), str(sp))
@@ -1136,22 +2106,54 @@ CTRL = "\x1c\x1d\x1e\x1f"
 def control_chars_scenario(r: Run, ctx: dict[str, Any]) -> None:
     k = ctx["key"]
     c = CTRL
-    p = r.ok("project", "project", "create", "--title", f" {c}Title{c} ", "--key", k,
-             "--description", f"{c} d {c}")["project"]  # fmt: skip
+    p = r.ok(
+        "project",
+        "project",
+        "create",
+        "--title",
+        f" {c}Title{c} ",
+        "--key",
+        k,
+        "--description",
+        f"{c} d {c}",
+    )["project"]
     r.check(p["title"] == f"{c}Title{c}" and p["description"] == f"{c} d {c}", repr(p))
-    w = r.ok("item", "work-item", "create", "--project-id", p["id"], "--type", "task",
-             "--title", f"{c}T{c}", "--description", f" {c} ")["work_item"]  # fmt: skip
+    w = r.ok(
+        "item",
+        "work-item",
+        "create",
+        "--project-id",
+        p["id"],
+        "--type",
+        "task",
+        "--title",
+        f"{c}T{c}",
+        "--description",
+        f" {c} ",
+    )["work_item"]
     r.check(w["title"] == f"{c}T{c}" and w["description"] == c, repr(w))
-    r.ok("item update", "work-item", "update", w["id"], "--title", f"\t{c}U{c}\n",
-         "--version", 1)  # fmt: skip
+    r.ok("item update", "work-item", "update", w["id"], "--title", f"\t{c}U{c}\n", "--version", 1)
     r.ok("comment", "comment", "create", "--work-item-id", w["id"], "--content", f"{c}x{c}")
-    r.ok("sprint", "sprint", "create", "--project-id", p["id"], "--name", f"{c}S{c}",
-         "--goal", f"{c}", "--start-date", 1, "--end-date", 2)  # fmt: skip
+    r.ok(
+        "sprint",
+        "sprint",
+        "create",
+        "--project-id",
+        p["id"],
+        "--name",
+        f"{c}S{c}",
+        "--goal",
+        f"{c}",
+        "--start-date",
+        1,
+        "--end-date",
+        2,
+    )
     r.ok("timer", "time-entry", "create", "--work-item-id", w["id"], "--description", c)
 
 
 def test_information_separators_are_not_trimmed(
     fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path
 ) -> None:
-    """"trimmed" is Rust's `str::trim` (Unicode White_Space): U+001C–U+001F stay."""
+    """ "trimmed" is Rust's `str::trim` (Unicode White_Space): U+001C–U+001F stay."""
     play(control_chars_scenario, fast_srv, orig_srv, elsewhere, key=uniq_key("Z"))
