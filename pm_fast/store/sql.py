@@ -45,28 +45,71 @@ from ..core.model import (
 )
 
 # -- column lists ------------------------------------------------------------------------
-P_COLS = (
+# Values read back into the range of the field they travel in. pm-fast checks every
+# value before writing it, but a database written by an older pm-fast (or edited by
+# hand) may hold more than a protobuf int32 or a year 1-9999 timestamp can carry, and one
+# such row would make every list of its project fail to encode. Reads bring those into
+# range; the next write of the row stores the value read.
+def _within(column: str, low: int, high: int) -> str:
+    """`column`, or the nearest bound when it lies outside [low, high] (NULL stays NULL)."""
+    return (
+        f"CASE WHEN {column} > {high} THEN {high} WHEN {column} < {low} THEN {low}"
+        f" ELSE {column} END"
+    )
+
+
+def _i32(column: str) -> str:
+    return _within(column, -(2**31), 2**31 - 1)
+
+
+def _date(column: str) -> str:
+    # 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z (core.rules.TIMESTAMP_RANGE)
+    return _within(column, -62_135_596_800, 253_402_300_799)
+
+
+# The columns an entity is written with, in the field order of its Struct.
+P_INSERT_COLS = (
     "id, key, title, description, status, version, created_at, updated_at, created_by,"
     " updated_by, next_work_item_number"
 )
-S_COLS = (
+S_INSERT_COLS = (
     "id, project_id, name, goal, start_date, end_date, status, version, created_at,"
     " updated_at, created_by, updated_by"
+)
+T_INSERT_COLS = (
+    "id, work_item_id, user_id, started_at, ended_at, duration_seconds, description,"
+    " created_at, updated_at"
+)
+# What an entity is read from, in the same order.
+P_COLS = (
+    f"id, key, title, description, status, {_i32('version')}, created_at, updated_at,"
+    f" created_by, updated_by, {_i32('next_work_item_number')}"
+)
+S_COLS = (
+    f"id, project_id, name, goal, {_date('start_date')}, {_date('end_date')}, status,"
+    f" {_i32('version')}, created_at, updated_at, created_by, updated_by"
+)
+# story points, number, position and version of a work item `w`
+W_INTS = (
+    f"{_i32('w.story_points')}, {_i32('w.item_number')}, {_i32('w.position')},"
+    f" {_i32('w.version')}"
 )
 W_COLS = (
     "w.id, COALESCE(p.key, 'UNKNOWN') || '-' || w.item_number, w.item_type, w.title,"
     " w.description, w.status, w.priority, w.parent_id, w.project_id, w.assignee_id,"
-    " w.sprint_id, w.story_points, w.item_number, w.position, w.version, w.created_at,"
-    " w.updated_at, w.created_by, w.updated_by"
+    f" w.sprint_id, {W_INTS}, w.created_at, w.updated_at, w.created_by, w.updated_by"
 )
 W_FROM = "pm_work_items w LEFT JOIN pm_projects p ON p.id = w.project_id AND p.deleted_at IS NULL"
 C_COLS = "id, work_item_id, content, created_at, updated_at, created_by, updated_by"
 D_COLS = "id, blocking_item_id, blocked_item_id, dependency_type, created_at, created_by"
 T_COLS = (
-    "id, work_item_id, user_id, started_at, ended_at, duration_seconds, description,"
-    " created_at, updated_at"
+    f"id, work_item_id, user_id, started_at, ended_at, {_i32('duration_seconds')},"
+    " description, created_at, updated_at"
 )
-L_COLS = "id, project_id, name, status_value, position, is_default, created_at, updated_at"
+L_COLS = (
+    f"id, project_id, name, status_value, {_i32('position')}, is_default, created_at,"
+    " updated_at"
+)
 A_COLS = (
     "id, entity_type, entity_id, action, field_name, old_value, new_value, user_id,"
     " timestamp, comment"
@@ -305,7 +348,7 @@ PROJECTS_ALL = query(
     _positional(Project),
 )
 PROJECT_INSERT = query(
-    f"INSERT INTO pm_projects ({P_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+    f"INSERT INTO pm_projects ({P_INSERT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
     args=_fields,
 )
 PROJECT_UPDATE = query(
@@ -378,7 +421,8 @@ SPRINT_ACTIVE_OTHER = query(
     _positional(Sprint),
 )
 SPRINT_INSERT = query(
-    f"INSERT INTO pm_sprints ({S_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
+    f"INSERT INTO pm_sprints ({S_INSERT_COLS})"
+    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
     args=_fields,
 )
 SPRINT_UPDATE = query(
@@ -567,7 +611,8 @@ TE_RUNNING_FOR_USER = query(
     lockable=True,
 )
 TE_INSERT = query(
-    f"INSERT INTO pm_time_entries ({T_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)", args=_te_args
+    f"INSERT INTO pm_time_entries ({T_INSERT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+    args=_te_args,
 )
 TE_UPDATE = query(
     "UPDATE pm_time_entries SET work_item_id = $2, user_id = $3, started_at = $4,"
@@ -601,7 +646,7 @@ ACTIVITY_COUNT = query(
 )
 LLM_CONTEXT = query(
     "SELECT id, context_type, category, title, content, example_sql,"
-    " example_description, priority FROM pm_llm_context WHERE deleted_at IS NULL"
+    f" example_description, {_i32('priority')} FROM pm_llm_context WHERE deleted_at IS NULL"
     " ORDER BY priority DESC, title",
     "all",
     _positional(LlmContextEntry),
