@@ -10,11 +10,15 @@ on a loaded machine.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from harness import skip_sqlite_only
 
 from .conftest import ServerFactory
 from .helpers import assert_error, create_project, new_uuid, ok
@@ -114,3 +118,84 @@ def test_a_fault_in_half_open_opens_it_again(server_factory: ServerFactory) -> N
         finally:
             holder.execute("ROLLBACK")
             holder.close()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A repository whose `.pm` is a 4 MiB file system of its own (tmpfs), so the test
+    can fill the disk under the database. Yields the repository root."""
+    skip_sqlite_only("fills the disk under the SQLite file")
+    root = tmp_path / "repo"
+    mnt = root / ".pm"
+    mnt.mkdir(parents=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {done.stderr.strip()}")
+    try:
+        yield root
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _fill(disk: Path) -> Path:
+    filler = disk / "filler"
+    with filler.open("wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_full_disk_opens_it_and_freeing_space_closes_it(
+    tiny_disk: Path, server_factory: ServerFactory
+) -> None:
+    srv = server_factory(
+        root=tiny_disk,
+        env={
+            "PM_CB_OPEN_DURATION_SECS": "2",
+            "PM_CB_HALF_OPEN_SUCCESS_THRESHOLD": "1",
+        },
+    )
+    with srv.client() as c:
+        p = create_project(c)
+        filler = _fill(tiny_disk / ".pm")
+        refused = 0
+        for i in range(40):  # default threshold: five faults in a row
+            body = {
+                "project_id": p["id"],
+                "item_type": "task",
+                "title": f"t{i}",
+                "description": "x" * 5000,
+            }
+            r = c.post("/api/v1/work-items", json=body)
+            if r.status_code == 503:
+                break
+            assert r.status_code in (200, 500), r.text
+            refused += r.status_code == 500
+        status, body = _ready(c)
+        assert (status, body["circuit_breaker"]["state"]) == (503, "Open"), body
+        assert refused >= 5
+        filler.unlink()
+        _, body = _await_state(c, "HalfOpen")
+        assert body["circuit_breaker"]["state"] == "HalfOpen", body
+        w = ok(
+            c.post(
+                "/api/v1/work-items",
+                json={"project_id": p["id"], "item_type": "task", "title": "after"},
+            )
+        )
+        status, body = _ready(c)
+        assert (status, body["circuit_breaker"]["state"]) == (200, "Closed"), body
+        listed = ok(c.get(f"/api/v1/projects/{p['id']}/work-items"))["work_items"]
+        # every listed item was acknowledged; the refused ones left nothing behind
+        assert w["work_item"]["id"] in {x["id"] for x in listed}
+        numbers = sorted(x["item_number"] for x in listed)
+        assert numbers == list(range(1, len(listed) + 1)), numbers
