@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from . import accel
 from .config import Config, llm_user_id
+from .core.errors import DomainError
 from .core.model import Event
 from .realtime.hub import HubApi
 from .service.common import Ctx, Limits, Outcome
@@ -61,7 +62,7 @@ class App:
 
     async def mutate(self, program: Program[Outcome[T]]) -> T:
         """Run a mutation, then hand its events to the hub (after commit, in order)."""
-        outcome = await self.store.write(program)
+        outcome = await self.store.write(sealed(program))
         if outcome.events:
             self.publish(outcome.events)
         return outcome.value
@@ -71,3 +72,22 @@ class App:
             self.hub.publish(events)
         except Exception:  # a broadcast problem never fails the mutation
             log.exception("broadcast failed")
+
+
+def sealed(program: Program[Outcome[T]]) -> Program[Outcome[T]]:
+    """`program`, then each event of its change put in its wire form, still inside the
+    store's transaction: a change whose events cannot be encoded (a value beyond its
+    protobuf field, a date without an ISO form) fails and rolls back. So a mutation
+    either commits and its caller gets success and subscribers get its events, or it
+    reports failure having written nothing. Every mutation of REST (`App.mutate`) and of
+    the WebSocket edge (`ws._mutate`, `ws._create`) runs through here."""
+    outcome = yield from program
+    for event in outcome.events:
+        try:
+            accel.encode_event(event.kind, event.entity, event.actor, event.extra, "", 0)
+        except Exception as err:
+            log.error("not saving a change whose %s event cannot be encoded: %r", event.kind, err)
+            raise DomainError(
+                "INTERNAL_ERROR", "The change cannot be sent to clients and was not saved"
+            ) from None
+    return outcome

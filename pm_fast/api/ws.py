@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from google.protobuf.message import DecodeError, Message
 
 from .. import accel
-from ..app import App
+from ..app import App, sealed
 from ..core import commands as cmd
 from ..core import rules
 from ..core.errors import DomainError, invalid
@@ -259,10 +259,23 @@ def _updated_reply(mid: str, outcome: Outcome[Any], kind: str, ctx: Ctx) -> byte
     return _event_reply(mid, event)
 
 
-async def _mutate(conn: Connection, program: Program[Outcome[Any]]) -> Outcome[Any]:
-    outcome = await conn.app.store.write(program)
+def _replying(
+    program: Program[Outcome[Any]], build_reply: Callable[[Outcome[Any]], bytes]
+) -> Program[tuple[Outcome[Any], bytes]]:
+    """`program` (sealed: its events encoded) and its reply frame, both made before the
+    store commits, so a reply that cannot be encoded rolls the change back."""
+    outcome = yield from sealed(program)
+    return outcome, build_reply(outcome)
+
+
+async def _mutate(
+    conn: Connection,
+    program: Program[Outcome[Any]],
+    build_reply: Callable[[Outcome[Any]], bytes],
+) -> bytes:
+    outcome, reply = await conn.app.store.write(_replying(program, build_reply))
     conn.app.publish(outcome.events)
-    return outcome
+    return reply
 
 
 def _idempotent(
@@ -277,7 +290,7 @@ def _idempotent(
         stored: str | None = yield db.idem_get(key)
         if stored is not None:
             return base64.b64decode(stored), []
-    outcome = yield from program
+    outcome = yield from sealed(program)
     reply = build_reply(outcome)
     if key is not None:
         yield db.idem_put(key, operation, base64.b64encode(reply).decode(), now)
@@ -398,8 +411,11 @@ async def _update_project(conn: Connection, mid: str, msg: pb.UpdateProjectReque
         msg.expected_version, _opt(msg, "title"), _opt(msg, "description"), status
     )
     with _status_wording(f"Invalid status value: {msg.status}"):
-        outcome = await _mutate(conn, projects.update_project(ctx, pid, command))
-    return _updated_reply(mid, outcome, "project.updated", ctx)
+        return await _mutate(
+            conn,
+            projects.update_project(ctx, pid, command),
+            lambda o: _updated_reply(mid, o, "project.updated", ctx),
+        )
 
 
 @handles("delete_project_request")
@@ -408,8 +424,13 @@ async def _delete_project(conn: Connection, mid: str, msg: pb.DeleteProjectReque
     if pid is None:
         raise invalid("Invalid project_id format", "project_id")
     ctx = conn.ctx()
-    await _mutate(conn, projects.delete_project(ctx, pid, msg.expected_version))
-    return _reply(mid, "project_deleted", pb.ProjectDeleted(project_id=pid, user_id=ctx.actor))
+    return await _mutate(
+        conn,
+        projects.delete_project(ctx, pid, msg.expected_version),
+        lambda o: _reply(
+            mid, "project_deleted", pb.ProjectDeleted(project_id=pid, user_id=ctx.actor)
+        ),
+    )
 
 
 @handles("list_projects_request")
@@ -464,26 +485,42 @@ async def _update_work_item(conn: Connection, mid: str, msg: pb.UpdateWorkItemRe
         update_parent=msg.update_parent,
         position=_opt(msg, "position"),
     )
-    outcome = await _mutate(conn, work_items.update_work_item(ctx, wid, command))
-    event = _entity_event(outcome)
-    if event is None:
-        above, below = await conn.app.store.read(work_items.item_hierarchy(outcome.value))
-        event = Event(
+    outcomes: list[Outcome[Any]] = []
+
+    def reply(o: Outcome[Any]) -> bytes:
+        outcomes.append(o)
+        event = _entity_event(o)
+        return b"" if event is None else _event_reply(mid, event)
+
+    frame = await _mutate(conn, work_items.update_work_item(ctx, wid, command), reply)
+    if frame:
+        return frame
+    # Nothing changed (nothing was written): the item as it is, with its hierarchy.
+    item = outcomes[0].value
+    above, below = await conn.app.store.read(work_items.item_hierarchy(item))
+    return _event_reply(
+        mid,
+        Event(
             "work_item.updated",
             None,
-            outcome.value,
+            item,
             ctx.actor,
             {"changed": [], "ancestor_ids": above, "descendant_ids": below},
-        )
-    return _event_reply(mid, event)
+        ),
+    )
 
 
 @handles("delete_work_item_request")
 async def _delete_work_item(conn: Connection, mid: str, msg: pb.DeleteWorkItemRequest) -> bytes:
     wid = rules.parse_uuid(msg.work_item_id, "work_item_id")
     ctx = conn.ctx()
-    await _mutate(conn, work_items.delete_work_item(ctx, wid))
-    return _reply(mid, "work_item_deleted", pb.WorkItemDeleted(work_item_id=wid, user_id=ctx.actor))
+    return await _mutate(
+        conn,
+        work_items.delete_work_item(ctx, wid),
+        lambda o: _reply(
+            mid, "work_item_deleted", pb.WorkItemDeleted(work_item_id=wid, user_id=ctx.actor)
+        ),
+    )
 
 
 @handles("get_work_items_request")
@@ -534,16 +571,22 @@ async def _update_sprint(conn: Connection, mid: str, msg: pb.UpdateSprintRequest
         status=status,
     )
     with _status_wording(f"Invalid sprint status: {msg.status}"):
-        outcome = await _mutate(conn, sprints.update_sprint(ctx, sid, command))
-    return _updated_reply(mid, outcome, "sprint.updated", ctx)
+        return await _mutate(
+            conn,
+            sprints.update_sprint(ctx, sid, command),
+            lambda o: _updated_reply(mid, o, "sprint.updated", ctx),
+        )
 
 
 @handles("delete_sprint_request")
 async def _delete_sprint(conn: Connection, mid: str, msg: pb.DeleteSprintRequest) -> bytes:
     sid = rules.parse_uuid(msg.sprint_id, "sprint_id")
     ctx = conn.ctx()
-    await _mutate(conn, sprints.delete_sprint(ctx, sid))
-    return _reply(mid, "sprint_deleted", pb.SprintDeleted(sprint_id=sid, user_id=ctx.actor))
+    return await _mutate(
+        conn,
+        sprints.delete_sprint(ctx, sid),
+        lambda o: _reply(mid, "sprint_deleted", pb.SprintDeleted(sprint_id=sid, user_id=ctx.actor)),
+    )
 
 
 @handles("get_sprints_request")
@@ -573,11 +616,14 @@ async def _update_comment(conn: Connection, mid: str, msg: pb.UpdateCommentReque
     rules.check_content(msg.content, conn.app.limits.max_comment_length)
     cid = rules.parse_uuid(msg.comment_id, "comment_id")
     ctx = conn.ctx()
-    outcome = await _mutate(conn, comments.update_comment(ctx, cid, cmd.UpdateComment(msg.content)))
-    return _reply(
-        mid,
-        "comment_updated",
-        pb.CommentUpdated(comment=codec.comment_pb(outcome.value), user_id=ctx.actor),
+    return await _mutate(
+        conn,
+        comments.update_comment(ctx, cid, cmd.UpdateComment(msg.content)),
+        lambda o: _reply(
+            mid,
+            "comment_updated",
+            pb.CommentUpdated(comment=codec.comment_pb(o.value), user_id=ctx.actor),
+        ),
     )
 
 
@@ -585,8 +631,13 @@ async def _update_comment(conn: Connection, mid: str, msg: pb.UpdateCommentReque
 async def _delete_comment(conn: Connection, mid: str, msg: pb.DeleteCommentRequest) -> bytes:
     cid = rules.parse_uuid(msg.comment_id, "comment_id")
     ctx = conn.ctx()
-    await _mutate(conn, comments.delete_comment(ctx, cid))
-    return _reply(mid, "comment_deleted", pb.CommentDeleted(comment_id=cid, user_id=ctx.actor))
+    return await _mutate(
+        conn,
+        comments.delete_comment(ctx, cid),
+        lambda o: _reply(
+            mid, "comment_deleted", pb.CommentDeleted(comment_id=cid, user_id=ctx.actor)
+        ),
+    )
 
 
 @handles("get_comments_request")
@@ -665,27 +716,30 @@ async def _update_time_entry(conn: Connection, mid: str, msg: pb.UpdateTimeEntry
         started_at=_opt(msg, "started_at"),
         ended_at=_opt(msg, "ended_at"),
     )
-    outcome = await _mutate(
-        conn, time_entries.update_time_entry(ctx, msg.time_entry_id, command, "time_entry_id")
-    )
-    return _reply(
-        mid,
-        "time_entry_updated",
-        pb.TimeEntryUpdated(time_entry=codec.time_entry_pb(outcome.value), user_id=ctx.actor),
+    return await _mutate(
+        conn,
+        time_entries.update_time_entry(ctx, msg.time_entry_id, command, "time_entry_id"),
+        lambda o: _reply(
+            mid,
+            "time_entry_updated",
+            pb.TimeEntryUpdated(time_entry=codec.time_entry_pb(o.value), user_id=ctx.actor),
+        ),
     )
 
 
 @handles("delete_time_entry_request")
 async def _delete_time_entry(conn: Connection, mid: str, msg: pb.DeleteTimeEntryRequest) -> bytes:
     ctx = conn.ctx()
-    outcome = await _mutate(
-        conn, time_entries.delete_time_entry(ctx, msg.time_entry_id, "time_entry_id")
-    )
-    te = outcome.value
-    return _reply(
-        mid,
-        "time_entry_deleted",
-        pb.TimeEntryDeleted(time_entry_id=te.id, work_item_id=te.work_item_id, user_id=ctx.actor),
+    return await _mutate(
+        conn,
+        time_entries.delete_time_entry(ctx, msg.time_entry_id, "time_entry_id"),
+        lambda o: _reply(
+            mid,
+            "time_entry_deleted",
+            pb.TimeEntryDeleted(
+                time_entry_id=o.value.id, work_item_id=o.value.work_item_id, user_id=ctx.actor
+            ),
+        ),
     )
 
 
@@ -743,16 +797,18 @@ async def _create_dependency(conn: Connection, mid: str, msg: pb.CreateDependenc
 async def _delete_dependency(conn: Connection, mid: str, msg: pb.DeleteDependencyRequest) -> bytes:
     did = rules.parse_uuid(msg.dependency_id, "dependency_id")
     ctx = conn.ctx()
-    outcome = await _mutate(conn, dependencies.delete_dependency(ctx, did))
-    dep = outcome.value
-    return _reply(
-        mid,
-        "dependency_deleted",
-        pb.DependencyDeleted(
-            dependency_id=dep.id,
-            blocking_item_id=dep.blocking_item_id,
-            blocked_item_id=dep.blocked_item_id,
-            user_id=ctx.actor,
+    return await _mutate(
+        conn,
+        dependencies.delete_dependency(ctx, did),
+        lambda o: _reply(
+            mid,
+            "dependency_deleted",
+            pb.DependencyDeleted(
+                dependency_id=o.value.id,
+                blocking_item_id=o.value.blocking_item_id,
+                blocked_item_id=o.value.blocked_item_id,
+                user_id=ctx.actor,
+            ),
         ),
     )
 
