@@ -38,6 +38,7 @@ from pm_fast.service import projects, work_items
 from pm_fast.service.common import Ctx, Outcome
 from pm_fast.store.base import Program, db
 from pm_fast.store.postgres import PgTx, PostgresStore, StoreOpenError
+from pm_fast.store.postgres_schema import MIGRATIONS
 
 LLM = "00000000-0000-0000-0000-000000000001"
 needs_pg = pytest.mark.skipif(
@@ -114,7 +115,7 @@ async def test_migrations_are_idempotent_and_safe_to_race(pg_url: str) -> None:
                     "SELECT version FROM pm_fast_schema_migrations ORDER BY version"
                 )
             ]
-            assert versions == [1, 2, 3, 4]
+            assert versions == [v for v, _, _ in MIGRATIONS]
             assert await conn.fetchval("SELECT COUNT(*) FROM pm_llm_context") == 28
             assert await conn.fetchval("SELECT COUNT(*) FROM users WHERE id = $1", LLM) == 1
         finally:
