@@ -361,12 +361,14 @@ def test_original_opens_pm_fast_database(
     root = tmp_path / "repo"
     copy_database(by_fast.root, root)
     ids = json.loads(json.dumps(by_fast.ids))
+    migrations = _rows(root / ".pm" / "data.db", MIGRATIONS)
     orig = OriginalServer(root)
     with reopen(servers, orig) as c:
         assert_same_reads(by_fast.reads, read_all(c, ids), "the original")
         write_more(c, ids)
         after = read_all(c, ids)
     orig.stop()
+    assert _rows(root / ".pm" / "data.db", MIGRATIONS) == migrations, "the original migrated"
     with reopen(servers, ServerProcess(root)) as c:
         assert_same_reads(after, read_all(c, ids), "pm-fast")
 
@@ -379,14 +381,19 @@ def test_pm_fast_opens_original_database(
     root = tmp_path / "repo"
     copy_database(by_orig.root, root)
     ids = json.loads(json.dumps(by_orig.ids))
+    migrations = _rows(root / ".pm" / "data.db", MIGRATIONS)
     fast = ServerProcess(root)
     with reopen(servers, fast) as c:
         assert_same_reads(by_orig.reads, read_all(c, ids), "pm-fast")
         write_more(c, ids)
         after = read_all(c, ids)
     fast.stop()
+    assert _rows(root / ".pm" / "data.db", MIGRATIONS) == migrations, "pm-fast migrated"
     with reopen(servers, OriginalServer(root)) as c:
         assert_same_reads(after, read_all(c, ids), "the original")
+
+
+MIGRATIONS = "SELECT version, description, success, checksum FROM _sqlx_migrations ORDER BY 1"
 
 
 def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -412,8 +419,7 @@ def test_schema_and_migrations_match_original(by_fast: Written, by_orig: Written
     fast_s, orig_s = schema(by_fast.db), schema(by_orig.db)
     assert [r for r in fast_s if r not in orig_s] == [], "only in pm-fast's database"
     assert [r for r in orig_s if r not in fast_s] == [], "only in the original's database"
-    q = "SELECT version, description, success, checksum FROM _sqlx_migrations ORDER BY version"
-    fast_m, orig_m = _rows(by_fast.db, q), _rows(by_orig.db, q)
+    fast_m, orig_m = _rows(by_fast.db, MIGRATIONS), _rows(by_orig.db, MIGRATIONS)
     assert len(orig_m) == 18
     assert fast_m == orig_m
 
