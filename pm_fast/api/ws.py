@@ -123,6 +123,7 @@ class Connection:
             authenticated=True,
             llm_user=self.app.llm_user,
             message_limits=True,
+            change_notes=True,
         )
 
     def deliver(self, frame: bytes) -> None:
@@ -898,7 +899,11 @@ async def session(
     registry.connections.add(conn)
     app.ws_connections = len(registry)
     try:
-        await app.store.write(ensure_user(conn.user, int(time.time())))
+        try:
+            await app.store.write(ensure_user(conn.user, int(time.time())))
+        except Exception as err:  # e.g. the breaker is open: every write ensures it again
+            log.warning("could not record user %s on connect: %s", conn.user, err)
+            err.__traceback__ = None
         while not conn.closed:
             try:
                 msg = await receive()

@@ -36,6 +36,13 @@ MAX_ITEM_NUMBER = I32_MAX - 1
 # (parent type, child type) pairs that may be linked.
 _ALLOWED_PARENT = {"story": "epic", "task": "story"}
 
+# Unicode White_Space, what the original's `str::trim` removes. Python's `str.strip()`
+# also removes U+001C..U+001F, which the original keeps.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
 _SPRINT_TRANSITIONS = {
     ("planned", "active"),
     ("planned", "cancelled"),
@@ -61,12 +68,42 @@ def parse_uuid(text: str, field: str | None = None) -> str:
 
 
 def _uuid_problem(text: str) -> str:
-    if not text:
-        return "empty string, expected a UUID"
-    bad = next((c for c in text if c not in "0123456789abcdefABCDEF-{}:urnid"), None)
-    if bad is not None:
-        return f"invalid character {bad!r} in {text!r}"
-    return f"invalid length or group layout in {text!r}"
+    """What the Rust `uuid` crate says about `text`, word for word (the original's REST
+    errors carry it): the first bad character with its 1-based byte position, else the
+    group count, else the first group of the wrong length."""
+    raw = text.encode()
+    body, offset, simple = raw, 0, True
+    if len(raw) >= 2 and raw[:1] == b"{" and raw[-1:] == b"}":
+        body, offset, simple = raw[1:-1], 1, False
+    elif raw.startswith(b"urn:uuid:"):
+        body, offset, simple = raw[9:], 9, False
+    hyphens: list[int] = []
+    index = 0
+    for char in body.decode():
+        if char == "-":
+            hyphens.append(index)
+        elif char not in "0123456789abcdefABCDEF":
+            return (
+                "invalid character: expected an optional prefix of `urn:uuid:` followed by "
+                f"[0-9a-fA-F-], found `{char}` at {index + offset + 1}"
+            )
+        index += len(char.encode())
+    if not hyphens and simple:
+        return f"invalid length: expected length 32 for simple format, found {len(raw)}"
+    if len(hyphens) != 4:
+        return f"invalid group count: expected 5, found {len(hyphens) + 1}"
+    starts = (0, 9, 14, 19, 24)
+    for group in range(4):
+        if hyphens[group] != starts[group + 1] - 1:
+            return (
+                f"invalid group length in group {group}: expected {_GROUP_LENGTHS[group]}, "
+                f"found {hyphens[group] - starts[group]}"
+            )
+    # The crate measures the last group against the whole input, prefix included.
+    return f"invalid group length in group 4: expected 12, found {len(raw) - starts[4]}"
+
+
+_GROUP_LENGTHS = (8, 4, 4, 4, 12)
 
 
 def parse_display_key(text: str) -> tuple[str, int]:
@@ -77,34 +114,44 @@ def parse_display_key(text: str) -> tuple[str, int]:
             f"Invalid display key format '{text}': expected PROJECT-NUMBER (e.g., PONE-126)"
         )
     key, number = parts
-    if not (1 <= len(key) <= 10) or not all("A" <= c <= "Z" for c in key):
+    # The original measures the key in bytes.
+    if not 1 <= len(key.encode()) <= 10:
+        raise bad_request(f"Invalid project key '{key}': must be 1-10 uppercase letters")
+    if not all("A" <= c <= "Z" for c in key):
         raise bad_request(
-            f"Invalid project key '{key}' in display key '{text}': expected 1-10 uppercase letters"
+            f"Invalid project key '{key}': must contain only uppercase ASCII letters (A-Z)"
         )
-    try:
-        if not number or number.strip() != number or "_" in number:
-            raise ValueError(number)
-        value = int(number, 10)
-    except ValueError:
-        raise bad_request(
-            f"Invalid item number '{number}' in display key '{text}': expected a positive integer"
-        ) from None
-    if value <= 0 or value > 2**63 - 1:
-        raise bad_request(
-            f"Invalid item number '{number}' in display key '{text}': expected a positive integer"
-        )
+    value = _parse_i64(number)
+    if value is None:
+        raise bad_request(f"Invalid item number '{number}': must be a positive integer")
+    if value <= 0:
+        raise bad_request(f"Invalid item number {value}: must be greater than 0")
     return key, value
 
 
+def _parse_i64(text: str) -> int | None:
+    """Rust's `str::parse::<i64>`: an optional sign, then ASCII digits only."""
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    if not digits or not digits.isascii() or not digits.isdigit():
+        return None
+    value = int(text, 10)
+    return value if -(2**63) <= value <= 2**63 - 1 else None
+
+
+def trim(value: str) -> str:
+    """Leading and trailing Unicode white space removed, as the original trims."""
+    return value.strip(WHITESPACE)
+
+
 def clean_text(value: str) -> str:
-    return value.strip()
+    return trim(value)
 
 
 def optional_text(value: str | None) -> str | None:
     """Trimmed text, with empty meaning 'none'."""
     if value is None:
         return None
-    value = value.strip()
+    value = trim(value)
     return value or None
 
 
@@ -115,7 +162,7 @@ def malformed(message: str, field: str | None = None) -> DomainError:
 
 def require_title(value: str, max_len: int, field: str = "title") -> str:
     """Trimmed first (docs/compat.md), then 1..max_len characters."""
-    value = value.strip()
+    value = trim(value)
     if not value:
         raise malformed(f"{field} must be at least 1 characters", field)
     if len(value) > max_len:
@@ -130,12 +177,30 @@ def check_description(value: str, max_len: int, *, on_create: bool) -> str:
                 f"description exceeds maximum length ({max_len} characters)", "description"
             )
         raise invalid(f"Description exceeds maximum length ({max_len} characters)", "description")
-    return value.strip()
+    return trim(value)
 
 
 def check_choice(value: str, allowed: tuple[str, ...], field: str, label: str) -> str:
     if value not in allowed:
         raise invalid(f"Invalid {label}: '{value}'. Valid values: {', '.join(allowed)}", field)
+    return value
+
+
+def check_item_choice(value: str, allowed: tuple[str, ...], field: str) -> str:
+    """A work item's status or priority, refused in the original's words."""
+    if value not in allowed:
+        raise invalid(
+            f"Validation failed: Invalid {field}: {value}. Valid: {', '.join(allowed)}", field
+        )
+    return value
+
+
+def check_dependency_type(value: str) -> str:
+    if value not in DEPENDENCY_TYPES:
+        raise invalid(
+            f"Invalid dependency_type: {value}. Valid values: {', '.join(DEPENDENCY_TYPES)}",
+            "dependency_type",
+        )
     return value
 
 
@@ -217,7 +282,7 @@ def bounded_duration(seconds: int) -> int:
 
 
 def check_content(value: str, max_len: int) -> str:
-    stripped = value.strip()
+    stripped = trim(value)
     if not stripped:
         raise malformed("content must be at least 1 characters", "content")
     if len(stripped) > max_len:

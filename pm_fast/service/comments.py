@@ -10,7 +10,7 @@ from ..core.errors import forbidden, not_found
 from ..core.model import Comment, WorkItem
 from ..store.base import Program, db
 from .access import require
-from .common import Ctx, Outcome, begin, committed, new_id, resolve_work_item
+from .common import Ctx, Outcome, begin, committed, new_id, require_item, resolve_work_item
 
 
 def list_comments(item_ident: str) -> Program[list[Comment]]:
@@ -20,7 +20,7 @@ def list_comments(item_ident: str) -> Program[list[Comment]]:
 
 
 def list_comments_for(ctx: Ctx, item_id: str) -> Program[list[Comment]]:
-    item = yield from resolve_work_item(item_id)
+    item = yield from require_item(item_id)
     yield from require(ctx, item.project_id, "view")
     comments: list[Comment] = yield db.comments_by_item(item.id)
     return comments

@@ -37,6 +37,8 @@ class Ctx:
     limits: Limits = field(default_factory=Limits)
     authenticated: bool = False
     llm_user: str = "00000000-0000-0000-0000-000000000001"
+    # Activity comments "N fields changed" (the original writes them on WebSocket only).
+    change_notes: bool = False
     # The original's WebSocket validator limits what a message may carry (project
     # titles, sprint names, time-entry descriptions); REST never had those limits.
     message_limits: bool = False
@@ -69,8 +71,10 @@ def record(
     return entry
 
 
-def changes_note(changed: list[str]) -> str:
-    return f"{len(changed)} fields changed"
+def changes_note(ctx: Ctx, changed: list[str]) -> str | None:
+    """The activity comment of an update: the original's WebSocket handlers write
+    "N fields changed", its REST handlers leave it null."""
+    return f"{len(changed)} fields changed" if ctx.change_notes else None
 
 
 def diff(entity: Any, proposed: dict[str, Any]) -> dict[str, Any]:

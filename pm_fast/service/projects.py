@@ -35,9 +35,9 @@ def get_project(ident: str) -> Program[Project]:
 def _title(ctx: Ctx, value: str) -> str:
     if ctx.message_limits:
         return rules.require_title(value, ctx.limits.max_title_length)
-    title = value.strip()
+    title = rules.trim(value)
     if not title:
-        raise rules.malformed("title must be at least 1 characters", "title")
+        raise invalid("Project title cannot be empty", "title")
     return title
 
 
@@ -52,9 +52,9 @@ def _description(ctx: Ctx, value: str) -> str | None:
 
 def create_project(ctx: Ctx, cmd: CreateProject) -> Program[Outcome[Project]]:
     title = _title(ctx, cmd.title)
-    key = cmd.key.strip().upper()
+    key = rules.trim(cmd.key).upper()
     if not key:
-        raise invalid("Key cannot be empty", "key")
+        raise invalid("Project key cannot be empty", "key")
     taken: tuple[Project, bool] | None = yield db.project_by_key_any(key)
     if taken is not None:
         existing, deleted = taken
@@ -118,7 +118,7 @@ def update_project(ctx: Ctx, ident: str, cmd: UpdateProject) -> Program[Outcome[
             updated,
             project.id,
             {"changed": list(changes), "previous": project},
-            changes_note(list(changes)),
+            changes_note(ctx, list(changes)),
         )
     )
 

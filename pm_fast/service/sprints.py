@@ -45,9 +45,11 @@ def _name(ctx: Ctx, value: str) -> str:
         raise rules.malformed(
             f"name must not exceed {ctx.limits.max_sprint_name_length} characters", "name"
         )
-    name = value.strip()
+    name = rules.trim(value)
     if not name:
-        raise rules.malformed("name must be at least 1 characters", "name")
+        if ctx.message_limits:
+            raise rules.malformed("name must be at least 1 characters", "name")
+        raise invalid("Sprint name cannot be empty", "name")
     return name
 
 
@@ -133,7 +135,7 @@ def update_sprint(ctx: Ctx, text: str, cmd: UpdateSprint) -> Program[Outcome[Spr
             updated,
             sprint.project_id,
             {"changed": list(changes), "previous": sprint},
-            changes_note(list(changes)),
+            changes_note(ctx, list(changes)),
         )
     )
 

@@ -10,7 +10,16 @@ from ..core.errors import forbidden, invalid, not_found
 from ..core.model import TimeEntry, WorkItem
 from ..store.base import Program, db
 from .access import require
-from .common import Ctx, Outcome, begin, changes_note, committed, new_id, resolve_work_item
+from .common import (
+    Ctx,
+    Outcome,
+    begin,
+    changes_note,
+    committed,
+    new_id,
+    require_item,
+    resolve_work_item,
+)
 
 FUTURE_SLACK = 60
 MAX_DESCRIPTION = 1000
@@ -30,7 +39,7 @@ def page_time_entries(
     wid = rules.parse_uuid(item_text, "work_item_id")
     limit = 100 if limit is None else min(max(limit, 1), 500)
     offset = 0 if offset is None or offset < 0 else offset
-    item = yield from resolve_work_item(wid)
+    item = yield from require_item(wid)
     yield from require(ctx, item.project_id, "view")
     entries: list[TimeEntry] = yield db.te_by_item(item.id)
     return entries[offset : offset + limit], len(entries)
@@ -112,7 +121,7 @@ def start_timer(
     wid = rules.try_uuid(cmd.work_item_id)
     if wid is None:
         raise invalid(f"Invalid work_item_id: '{cmd.work_item_id}'", field)
-    item = yield from resolve_work_item(wid)
+    item = yield from require_item(wid)
     yield from require(ctx, item.project_id, "edit")
     yield from begin(ctx)
     events = []
@@ -123,7 +132,7 @@ def start_timer(
         yield db.te_update(stopped)
         project_id = yield from _project_of(old.work_item_id)
         outcome = yield from committed(
-            ctx, "time_entry", "updated", stopped, project_id, note="1 fields changed"
+            ctx, "time_entry", "updated", stopped, project_id, note=changes_note(ctx, ["ended_at"])
         )
         events.extend(outcome.events)
     te = TimeEntry(
@@ -162,7 +171,7 @@ def stop_timer(ctx: Ctx, text: str) -> Program[Outcome[TimeEntry]]:
     project_id = yield from _project_of(te.work_item_id)
     return (
         yield from committed(
-            ctx, "time_entry", "updated", stopped, project_id, note="1 fields changed"
+            ctx, "time_entry", "updated", stopped, project_id, note=changes_note(ctx, ["ended_at"])
         )
     )
 
@@ -172,7 +181,7 @@ def create_manual(ctx: Ctx, cmd: CreateManualTimeEntry) -> Program[Outcome[TimeE
     _check_span(cmd.started_at, cmd.ended_at, ctx.now)
     _check_description(ctx, cmd.description)
     wid = rules.parse_uuid(cmd.work_item_id, "work_item_id")
-    item = yield from resolve_work_item(wid)
+    item = yield from require_item(wid)
     yield from require(ctx, item.project_id, "edit")
     yield from begin(ctx)
     te = TimeEntry(
@@ -232,7 +241,7 @@ def update_time_entry(
             "updated",
             updated,
             project_id,
-            note=changes_note(sorted(set(changed))),
+            note=changes_note(ctx, sorted(set(changed))),
         )
     )
 

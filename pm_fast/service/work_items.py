@@ -155,14 +155,11 @@ def create_work_item(ctx: Ctx, cmd: CreateWorkItem) -> Program[Outcome[WorkItem]
     parent: WorkItem | None = None
     if cmd.parent_id:
         parent = yield from _check_parent(item_type, cmd.parent_id)
-    status = rules.check_choice(
-        cmd.status if cmd.status is not None else "backlog", rules.ITEM_STATUSES, "status", "status"
+    status = rules.check_item_choice(
+        cmd.status if cmd.status is not None else "backlog", rules.ITEM_STATUSES, "status"
     )
-    priority = rules.check_choice(
-        cmd.priority if cmd.priority is not None else "medium",
-        rules.PRIORITIES,
-        "priority",
-        "priority",
+    priority = rules.check_item_choice(
+        cmd.priority if cmd.priority is not None else "medium", rules.PRIORITIES, "priority"
     )
     yield from begin(ctx)
     # The store numbers the item and puts it after its last sibling.
@@ -224,11 +221,9 @@ def update_work_item(ctx: Ctx, ident: str, cmd: UpdateWorkItem) -> Program[Outco
             cmd.description, ctx.limits.max_description_length, on_create=False
         )
     if cmd.status is not None:
-        proposed["status"] = rules.check_choice(cmd.status, rules.ITEM_STATUSES, "status", "status")
+        proposed["status"] = rules.check_item_choice(cmd.status, rules.ITEM_STATUSES, "status")
     if cmd.priority is not None:
-        proposed["priority"] = rules.check_choice(
-            cmd.priority, rules.PRIORITIES, "priority", "priority"
-        )
+        proposed["priority"] = rules.check_item_choice(cmd.priority, rules.PRIORITIES, "priority")
     if cmd.assignee_id is not None:
         assignee = rules.parse_uuid(cmd.assignee_id, "assignee_id") if cmd.assignee_id else None
         if assignee not in (None, item.assignee_id) and not (yield db.user_exists(assignee)):
@@ -270,7 +265,7 @@ def update_work_item(ctx: Ctx, ident: str, cmd: UpdateWorkItem) -> Program[Outco
                 "ancestor_ids": ancestors,
                 "descendant_ids": descendants,
             },
-            changes_note(list(changes)),
+            changes_note(ctx, list(changes)),
         )
     )
 
