@@ -39,6 +39,7 @@ from .helpers import (
     uniq_key,
 )
 from .original import (
+    UUID_IN_TEXT,
     Cli,
     CliResult,
     OriginalServer,
@@ -2294,3 +2295,208 @@ def test_not_found_texts_echo_the_id_as_given(
         if fm != om
     ]
     assert not diffs, "\n".join(diffs)
+
+
+# --------------------------------------------------------------------------- cross import
+def build_project(r: Run, k: str, t0: int) -> dict[str, str]:
+    """A project with a hierarchy, a sprint, comments, links, timers and some deletes."""
+    p = r.ok(
+        "project",
+        "project",
+        "create",
+        "--title",
+        f"Moved {k}",
+        "--key",
+        k,
+        "--description",
+        "travels between servers",
+    )["project"]
+    ids = {"P": p["id"]}
+    for n, typ, parent in [
+        ("E", "epic", None),
+        ("S", "story", "E"),
+        ("T1", "task", "S"),
+        ("T2", "task", "S"),
+        ("O", "task", None),
+        ("G", "task", None),
+    ]:
+        extra = ["--parent-id", ids[parent]] if parent else []
+        ids[n] = r.ok(
+            n,
+            "work-item",
+            "create",
+            "--project-id",
+            p["id"],
+            "--type",
+            typ,
+            "--title",
+            f"{n} title",
+            *extra,
+        )["work_item"]["id"]
+    sp = r.ok(
+        "sprint",
+        "sprint",
+        "create",
+        "--project-id",
+        p["id"],
+        "--name",
+        "Sp",
+        "--start-date",
+        t0,
+        "--end-date",
+        t0 + 86400,
+        "--goal",
+        "g",
+    )["sprint"]
+    ids["SP"] = sp["id"]
+    r.ok("activate", "sprint", "update", sp["id"], "--status", "active", "--expected-version", 1)
+    r.ok(
+        "T1 update",
+        "work-item",
+        "update",
+        ids["T1"],
+        "--status",
+        "review",
+        "--priority",
+        "high",
+        "--story-points",
+        3,
+        "--sprint-id",
+        sp["id"],
+        "--assignee-id",
+        USER,
+        "--description",
+        "d",
+        "--version",
+        1,
+    )
+    r.ok("T2 done", "work-item", "update", ids["T2"], "--status", "done", "--version", 1)
+    r.ok("O position", "work-item", "update", ids["O"], "--position", 9, "--version", 1)
+    c1 = r.ok("c1", "comment", "create", "--work-item-id", ids["T1"], "--content", "one")
+    r.ok("c2", "comment", "create", "--work-item-id", ids["T1"], "--content", "two", user=USER)
+    r.ok("c3", "comment", "create", "--work-item-id", ids["E"], "--content", "three")
+    r.ok("c1 edit", "comment", "update", c1["comment"]["id"], "--content", "one!")
+    c4 = r.ok("c4", "comment", "create", "--work-item-id", ids["O"], "--content", "gone")
+    r.ok("c4 delete", "comment", "delete", c4["comment"]["id"])
+    r.ok(
+        "d1",
+        "dependency",
+        "create",
+        "--blocking",
+        ids["T1"],
+        "--blocked",
+        ids["O"],
+        "--type",
+        "blocks",
+    )
+    r.ok(
+        "d2",
+        "dependency",
+        "create",
+        "--blocking",
+        ids["S"],
+        "--blocked",
+        ids["O"],
+        "--type",
+        "relates_to",
+        user=USER,
+    )
+    te = r.ok("te1", "time-entry", "create", "--work-item-id", ids["T1"], "--description", "work")[
+        "time_entry"
+    ]
+    r.ok("te1 stop", "time-entry", "update", te["id"], "--stop")
+    r.ok("te2", "time-entry", "create", "--work-item-id", ids["O"], user=USER)
+    r.ok("G delete", "work-item", "delete", ids["G"])
+    return ids
+
+
+def read_project(r: Run, k: str, ids: dict[str, str]) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = [
+        ("project", r.ok("get project", "project", "get", k)),
+        ("items", r.ok("items", "work-item", "list", k, "--include-done")),
+        ("sprints", r.ok("sprints", "sprint", "list", k)),
+        ("lanes", r.ok("lanes", "swim-lane", "list", k)),
+    ]
+    for n in ("E", "S", "T1", "T2", "O"):
+        out.append((f"item {n}", r.ok(f"get {n}", "work-item", "get", ids[n])))
+        out.append((f"comments {n}", r.ok(f"comments {n}", "comment", "list", ids[n])))
+        out.append((f"links {n}", r.ok(f"links {n}", "dependency", "list", ids[n])))
+        out.append((f"timers {n}", r.ok(f"timers {n}", "time-entry", "list", ids[n])))
+    out.append(("deleted G", r.cli.run("work-item", "get", ids["G"]).rc))
+    return out
+
+
+def _cross(
+    src: ServerProcess, dst: ServerProcess, elsewhere: Path, tmp: Path, src_fast: bool
+) -> None:
+    k = uniq_key("I")
+    a = Run(Cli(src, elsewhere), src_fast)
+    ids = build_project(a, k, now())
+    out = tmp / "export.json"
+    a.ok("export", "sync", "export", "-o", out)
+    data = json.loads(out.read_text(encoding="utf-8"))
+    part = only_project(ids["P"])(data)
+    part["swim_lanes"] = []
+    moved = tmp / "project.json"
+    moved.write_text(json.dumps(part), encoding="utf-8")
+    b = Run(Cli(dst, elsewhere), not src_fast)
+    res = b.ok("import", "sync", "import", "-f", moved)
+    counts = {
+        x: len(part[x])
+        for x in ("projects", "sprints", "work_items", "comments", "dependencies", "time_entries")
+    }
+    assert counts == {
+        "projects": 1,
+        "sprints": 1,
+        "work_items": 5,
+        "comments": 3,
+        "dependencies": 2,
+        "time_entries": 2,
+    }, counts
+    for kind, n in counts.items():
+        assert res[kind] == {"created": n, "updated": 0, "skipped": 0}, res
+    assert res["swim_lanes"] == {"created": 0, "updated": 0, "skipped": 0}, res
+    # ids and timestamps travel unchanged; lists are compared as multisets (ties in
+    # created_at/started_at/position have no specified order)
+    keep = frozenset(UUID_IN_TEXT.findall(moved.read_text(encoding="utf-8"))) | KEEP
+    at_src = normalize(read_project(a, k, ids), {}, keep, ())
+    at_dst = normalize(read_project(b, k, ids), {}, keep, ())
+    diffs = [
+        f"{label}:\n    source: {json.dumps(x, sort_keys=True)[:1200]}\n"
+        f"    target: {json.dumps(y, sort_keys=True)[:1200]}"
+        for (label, x), (_, y) in zip(at_src, at_dst, strict=True)
+        if x != y
+    ]
+    assert not diffs, "the imported project reads differently:\n" + "\n".join(diffs)
+    # the target's counter goes on from the project's next_work_item_number
+    w = b.ok(
+        "create after import",
+        "work-item",
+        "create",
+        "--project-id",
+        ids["P"],
+        "--type",
+        "task",
+        "--title",
+        "new",
+    )["work_item"]
+    assert w["item_number"] == 7 and w["display_key"] == f"{k}-7", w
+
+
+def test_export_from_original_imports_into_pm_fast(
+    fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path, tmp_path: Path
+) -> None:
+    """`pm sync export` from the original, `pm sync import` into pm-fast: the project
+    reads back identically (ids and timestamps included)."""
+    if orig_srv is None:
+        pytest.skip("needs the original pm-server")
+    _cross(orig_srv, fast_srv, elsewhere, tmp_path, src_fast=False)
+
+
+def test_export_from_pm_fast_imports_into_original(
+    fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path, tmp_path: Path
+) -> None:
+    """The reverse: pm-fast's export is accepted by the original's import."""
+    if orig_srv is None:
+        pytest.skip("needs the original pm-server")
+    _cross(fast_srv, orig_srv, elsewhere, tmp_path, src_fast=True)
