@@ -2027,8 +2027,48 @@ def errors_scenario(r: Run, ctx: dict[str, Any]) -> None:
         ("time entry invalid uuid", ["time-entry", "delete", "t"], "VALIDATION_ERROR"),
         ("swim lanes unknown project", ["swim-lane", "list", "NOPE"], "NOT_FOUND"),
         ("export bad display key", ["sync", "export", "work-item", "k-1"], "BAD_REQUEST"),
+        (
+            "title 201",
+            ["work-item", "create", "--project-id", pid, "--type", "task", "--title", "x" * 201],
+            "VALIDATION_ERROR",
+        ),
+        (
+            "description 10001",
+            [
+                "work-item",
+                "create",
+                "--project-id",
+                pid,
+                "--type",
+                "task",
+                "--title",
+                "t",
+                "--description",
+                "d" * 10001,
+            ],
+            "VALIDATION_ERROR",
+        ),
+        (
+            "update title 201",
+            ["work-item", "update", s["id"], "--title", "x" * 201, "--version", 1],
+            "VALIDATION_ERROR",
+        ),
+        (
+            "update description 10001",
+            ["work-item", "update", s["id"], "--description", "d" * 10001, "--version", 1],
+            "VALIDATION_ERROR",
+        ),
+        (
+            "comment 5001",
+            ["comment", "create", "--work-item-id", s["id"], "--content", "c" * 5001],
+            "VALIDATION_ERROR",
+        ),
+        (
+            "comment update 5001",
+            ["comment", "update", c["comment"]["id"], "--content", "c" * 5001],
+            "VALIDATION_ERROR",
+        ),
     ]
-    del c
     for label, args, code in errs:
         r.err(label, *args, code=code)
 
@@ -2500,3 +2540,96 @@ def test_export_from_pm_fast_imports_into_original(
     if orig_srv is None:
         pytest.skip("needs the original pm-server")
     _cross(fast_srv, orig_srv, elsewhere, tmp_path, src_fast=True)
+
+
+def limits_scenario(r: Run, ctx: dict[str, Any]) -> None:
+    k = ctx["key"]
+    p = r.ok("long project title", "project", "create", "--title", "p" * 300, "--key", k)
+    pid = p["project"]["id"]
+    for label, title in [
+        ("title 200", "x" * 200),
+        ("title of 200 emoji", "\U0001f600" * 200),
+        ("title 1", "x"),
+        ("unicode title", "  Ünïcödé — ✓  "),
+    ]:
+        r.ok(
+            label,
+            "work-item",
+            "create",
+            "--project-id",
+            pid,
+            "--type",
+            "task",
+            "--title",
+            title,
+            "--description",
+            "d" * 10000,
+        )
+    r.ok("comment 5000", "comment", "create", "--work-item-id", f"{k}-1", "--content", "c" * 5000)
+    first = r.ok("first item", "work-item", "get", f"{k}-1")["work_item"]
+    r.ok(
+        "sprint name 150",
+        "sprint",
+        "create",
+        "--project-id",
+        pid,
+        "--name",
+        "s" * 150,
+        "--start-date",
+        1,
+        "--end-date",
+        2,
+    )
+    r.ok(
+        "timer description 1500",
+        "time-entry",
+        "create",
+        "--work-item-id",
+        first["id"],
+        "--description",
+        "t" * 1500,
+    )
+    r.ok("long key", "project", "create", "--title", "t", "--key", ctx["long_key"])
+    r.err("long key display key", "work-item", "get", f"{ctx['long_key']}-1", code="BAD_REQUEST")
+    q = r.ok(
+        "key with digit and underscore",
+        "project",
+        "create",
+        "--title",
+        "t",
+        "--key",
+        ctx["odd_key"].lower(),
+    )["project"]
+    r.check(q["key"] == ctx["odd_key"], str(q))
+    r.ok(
+        "its item", "work-item", "create", "--project-id", q["id"], "--type", "task", "--title", "t"
+    )
+    r.err("its display key", "work-item", "get", f"{ctx['odd_key']}-1", code="BAD_REQUEST")
+    r.ok("its items by key", "work-item", "list", ctx["odd_key"])
+    q = r.ok(
+        "key upper-cased the Unicode way",
+        "project",
+        "create",
+        "--title",
+        "t",
+        "--key",
+        ctx["sharp_key"],
+    )["project"]
+    r.check(q["key"] == ctx["sharp_key"].upper(), str(q))
+
+
+def test_lengths_and_keys(
+    fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path
+) -> None:
+    """§1.4 length limits (title 200, description 10000, comment 5000; none on REST for
+    project titles, sprint names and timer descriptions) and project keys REST accepts."""
+    play(
+        limits_scenario,
+        fast_srv,
+        orig_srv,
+        elsewhere,
+        key=uniq_key("G"),
+        long_key=uniq_key("LONG") + uniq_key("KEY"),
+        odd_key=uniq_key("K1_")[:9],
+        sharp_key="stra\u00dfe" + uniq_key()[:4].lower(),
+    )
