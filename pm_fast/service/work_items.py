@@ -131,11 +131,18 @@ def ancestor_ids(item: WorkItem) -> Program[list[str]]:
     return accel.ancestors(rows, item.id, MAX_PARENT_DEPTH)
 
 
-def _check_parent(child_type: str, parent_text: str) -> Program[WorkItem]:
+def _check_parent(child_type: str, parent_text: str, project_id: str) -> Program[WorkItem]:
+    """The parent must exist, fit the hierarchy and live in the child's project (the
+    original never compared projects, so a caller could hang items under another
+    project's epic, out of its owners' sight but blocking their deletes)."""
     pid = rules.parse_uuid(parent_text, "parent_id")
     parent: WorkItem | None = yield db.item_get(pid)
     if parent is None:
         raise invalid("Validation failed: Parent work item not found", "parent_id")
+    if parent.project_id != project_id:
+        raise invalid(
+            "Validation failed: Parent work item must be in the same project", "parent_id"
+        )
     rules.check_hierarchy(parent.item_type, child_type)
     return parent
 
@@ -154,7 +161,7 @@ def create_work_item(ctx: Ctx, cmd: CreateWorkItem) -> Program[Outcome[WorkItem]
     yield from require(ctx, pid, "edit")
     parent: WorkItem | None = None
     if cmd.parent_id:
-        parent = yield from _check_parent(item_type, cmd.parent_id)
+        parent = yield from _check_parent(item_type, cmd.parent_id, pid)
     status = rules.check_item_choice(
         cmd.status if cmd.status is not None else "backlog", rules.ITEM_STATUSES, "status"
     )
@@ -231,8 +238,15 @@ def update_work_item(ctx: Ctx, ident: str, cmd: UpdateWorkItem) -> Program[Outco
         proposed["assignee_id"] = assignee
     if cmd.sprint_id is not None:
         sprint = rules.parse_uuid(cmd.sprint_id, "sprint_id") if cmd.sprint_id else None
-        if sprint not in (None, item.sprint_id) and (yield db.row_state("sprint", sprint)) is None:
-            raise invalid(f"Sprint {sprint} not found", "sprint_id")
+        if sprint not in (None, item.sprint_id):
+            # A deleted sprint may still be named (spec), but only one of this project.
+            owner: str | None = yield db.sprint_project(sprint)
+            if owner is None:
+                raise invalid(f"Sprint {sprint} not found", "sprint_id")
+            if owner != item.project_id:
+                raise invalid(
+                    f"Sprint {sprint} must be in the same project as the work item", "sprint_id"
+                )
         proposed["sprint_id"] = sprint
     if cmd.story_points is not None:
         proposed["story_points"] = rules.check_story_points(cmd.story_points)
@@ -274,7 +288,7 @@ def _check_reparent(item: WorkItem, parent_text: str) -> Program[str]:
     new_parent = rules.parse_uuid(parent_text, "parent_id")
     if new_parent == item.id:
         raise invalid(f"Work item {item.id} cannot be its own parent", "parent_id")
-    parent = yield from _check_parent(item.item_type, new_parent)
+    parent = yield from _check_parent(item.item_type, new_parent, item.project_id)
     chain: list[tuple[str, str | None]] = yield db.item_parent_chain(parent.id, MAX_PARENT_DEPTH)
     if accel.is_reachable_parent_cycle(chain, item.id, parent.id, MAX_PARENT_DEPTH):
         raise invalid("Validation failed: Setting this parent would create a cycle", "parent_id")

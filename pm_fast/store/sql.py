@@ -403,6 +403,8 @@ SPRINT_GET = query(
     _positional(Sprint),
     seen="pm_sprints",
 )
+# The project of a sprint, deleted or not (an item may name a deleted sprint).
+SPRINT_PROJECT = query("SELECT project_id FROM pm_sprints WHERE id = $1", "one", lambda r: r[0])
 SPRINTS_BY_PROJECT = query(
     f"SELECT {S_COLS} FROM pm_sprints WHERE project_id = $1 AND deleted_at IS NULL" + _SPRINT_ORDER,
     "all",
@@ -715,6 +717,7 @@ OPS: dict[str, Query] = {
     "viewable_projects": VIEWABLE_PROJECTS,
     "member_add": MEMBER_ADD,
     "sprint_get": SPRINT_GET,
+    "sprint_project": SPRINT_PROJECT,
     "sprints_by_project": SPRINTS_BY_PROJECT,
     "sprints_by_ids": SPRINTS_BY_IDS,
     "sprint_active_other": SPRINT_ACTIVE_OTHER,

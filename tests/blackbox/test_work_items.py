@@ -21,6 +21,7 @@ from .helpers import (
     create_sprint,
     get_item,
     get_project,
+    list_items,
     new_uuid,
     ok,
     uniq_key,
@@ -205,13 +206,45 @@ def test_parent_not_found(api: httpx.Client) -> None:
     )
 
 
-def test_cross_project_parent_allowed_on_create(api: httpx.Client) -> None:
+def test_cross_project_parent_refused(api: httpx.Client) -> None:
+    # the original allowed it (docs/compat.md): an item under another project's epic
     p = create_project(api)
     q = create_project(api)
     e = create_item(api, p["id"], "epic")
-    s = create_item(api, q["id"], "story", parent_id=e["id"])
-    assert s["parent_id"] == e["id"] and s["project_id"] == q["id"]
-    assert s["display_key"] == f"{q['key']}-1"
+    r = post_item(api, project_id=q["id"], item_type="story", title="x", parent_id=e["id"])
+    assert_error(
+        r,
+        400,
+        "VALIDATION_ERROR",
+        "Validation failed: Parent work item must be in the same project",
+        field="parent_id",
+    )
+    s = create_item(api, q["id"], "story")
+    r = api.put(
+        f"/api/v1/work-items/{s['id']}",
+        json={"parent_id": e["id"], "update_parent": True, "expected_version": s["version"]},
+    )
+    assert_error(r, 400, "VALIDATION_ERROR", field="parent_id")
+    assert list_items(api, q["id"]) == [s] and get_item(api, e["id"])["version"] == 1
+
+
+def test_sprint_of_another_project_refused(api: httpx.Client) -> None:
+    p = create_project(api)
+    q = create_project(api)
+    sprint = create_sprint(api, p["id"])
+    w = create_item(api, q["id"], "task")
+    r = api.put(
+        f"/api/v1/work-items/{w['id']}",
+        json={"sprint_id": sprint["id"], "expected_version": w["version"]},
+    )
+    assert_error(
+        r,
+        400,
+        "VALIDATION_ERROR",
+        f"Sprint {sprint['id']} must be in the same project as the work item",
+        field="sprint_id",
+    )
+    assert get_item(api, w["id"]) == w
 
 
 def test_invalid_item_type(api: httpx.Client) -> None:
