@@ -57,7 +57,12 @@ class App:
     def ctx(self, actor: str) -> Ctx:
         return Ctx(actor=actor, now=int(time.time()), limits=self.limits)
 
-    def touch(self) -> None:
+    def touch(self, path: str | None = None) -> None:
+        """Record activity for idle shutdown: a WebSocket frame, or an HTTP request to
+        `path`. Requests that only ask about the server (health, readiness, admin) do
+        not count: the desktop shell polls `/ready` every 5 s for as long as it runs."""
+        if path is not None and not counts_as_activity(path):
+            return
         self.last_activity = time.monotonic()
 
     async def mutate(self, program: Program[Outcome[T]]) -> T:
@@ -91,3 +96,12 @@ def sealed(program: Program[Outcome[T]]) -> Program[Outcome[T]]:
                 "INTERNAL_ERROR", "The change cannot be sent to clients and was not saved"
             ) from None
     return outcome
+
+
+# Paths of the monitoring and admin routes (spec/server.md §1.7).
+_PROBES = frozenset(("/health", "/live", "/ready"))
+
+
+def counts_as_activity(path: str) -> bool:
+    """Whether an HTTP request to `path` keeps an idle server alive."""
+    return path not in _PROBES and not path.startswith("/admin/")

@@ -19,6 +19,7 @@ from .logsetup import granian_log_options, setup_logging
 from .paths import ensure_pm_dir, find_pm_dir
 from .sidecar import PortFile, idle_monitor, install_signal_handlers
 from .store.base import Store
+from .store.breaker import Breaker, GuardedStore
 from .store.sqlite import SYNCHRONOUS, SqliteStore, StoreOpenError
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pm_fast")
 
-USAGE = """usage: pm-fast [serve [--workers N]]
+USAGE = """usage: pm-fast [serve [--workers N]] [-h | --help] [-V | --version]
 
 Runs the pm-fast server (a drop-in for pm-server). Configuration comes from
 <pm>/config.toml and PM_* environment variables, where <pm> is the .pm folder at the
@@ -103,7 +104,7 @@ async def open_app(cfg: Config, pm_dir: Path, environ: dict[str, str]) -> App | 
             await sqlite_store.close()
             return _cannot_open(err)
 
-    app = App(cfg, pm_dir, store)
+    app = App(cfg, pm_dir, GuardedStore(store, Breaker(cfg.circuit_breaker)))
     if pg is not None:
         # Events committed by other processes reach this process's subscribers.
         try:
@@ -150,9 +151,17 @@ async def serve(pm_dir: Path, environ: dict[str, str]) -> int:
                 print(f"pm-fast: server failed: {exc}", file=sys.stderr)
                 code = 1
         else:
+            # Everything that must happen before exit happens while the listener still
+            # answers: the desktop shell polls /health after /admin/shutdown and SIGKILLs
+            # the process the moment it stops answering (spec/server.md §3.3 "Stop").
             log.info("shutting down")
-            for hook in app.on_shutdown:
+            port_file.remove()
+            for hook in app.on_shutdown:  # close WebSockets
                 await hook()
+            if server.rsgi is not None:
+                await server.rsgi.close()  # requests in flight finish; later ones get 503
+            await store.close()  # the last connection checkpoints and deletes -wal/-shm
+            log.info("stopped")
             server.signal_handler_interrupt()  # type: ignore[no-untyped-call]
             await serving
     finally:
@@ -161,7 +170,6 @@ async def serve(pm_dir: Path, environ: dict[str, str]) -> int:
                 task.cancel()
         port_file.remove()
         await store.close()
-    log.info("stopped")
     return code
 
 
@@ -216,7 +224,7 @@ def serve_many(pm_dir: Path, environ: dict[str, str], workers: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if args and args[0] in ("-h", "--help"):
+    if any(arg in ("-h", "--help") for arg in args):  # on any command, e.g. `serve --help`
         print(USAGE)
         return 0
     if args and args[0] in ("-V", "--version"):

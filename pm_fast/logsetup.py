@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import sysconfig
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -141,6 +140,8 @@ def _source_roots() -> list[str]:
         for p in sys.path
         if p and os.path.basename(os.path.normpath(p)) in ("site-packages", "dist-packages")
     ]
+    import sysconfig  # first log record only
+
     stdlib = sysconfig.get_paths().get("stdlib")
     if stdlib:
         roots.append(os.path.abspath(stdlib))

@@ -37,17 +37,35 @@ def pid_alive(pid: int) -> bool:
     return state != "Z"
 
 
+def launched_pid() -> int:
+    """The pid whoever started this server knows it by.
+
+    The sidecar binary is a Nuitka onefile executable: the process the desktop shell
+    spawns is a bootstrap that runs this server as its child and passes its own pid in
+    NUITKA_ONEFILE_PARENT. The port file names the bootstrap, as the original names the
+    process the shell started: it lives exactly as long as the server (the server dies
+    with it, and it exits when the server does), so `kill(pid, 0)` liveness checks by the
+    `pm` CLI and by a second server hold, and a signal sent to that pid reaches the
+    server (SIGINT/SIGTERM are forwarded). Without a bootstrap: our own pid.
+    """
+    parent = os.environ.get("NUITKA_ONEFILE_PARENT", "")
+    if parent.isdigit() and int(parent) == os.getppid():
+        return int(parent)
+    return os.getpid()
+
+
 class PortFile:
     """Writes the port file after binding and removes it on exit, if it is ours."""
 
     def __init__(self, pm_dir: Path) -> None:
         self.path = pm_dir / PORT_FILE
         self.owned = False
+        self.pid = launched_pid()
 
     def write(self, host: str, port: int) -> bool:
         if self.path.exists():
             other = _read_pid(self.path)
-            if other is not None and other != os.getpid() and pid_alive(other):
+            if other is not None and other != self.pid and pid_alive(other):
                 log.warning(
                     "port file %s belongs to running process %d; not overwriting it"
                     " (this server keeps running on port %d without a port file)",
@@ -59,7 +77,7 @@ class PortFile:
             log.info("removing stale port file %s", self.path)
             self.path.unlink(missing_ok=True)
         info = {
-            "pid": os.getpid(),
+            "pid": self.pid,
             "port": port,
             "host": host,
             "started_at": datetime.now(UTC).isoformat(timespec="microseconds"),
@@ -75,7 +93,7 @@ class PortFile:
         if not self.owned:
             return
         try:
-            if _read_pid(self.path) == os.getpid():
+            if _read_pid(self.path) == self.pid:
                 self.path.unlink()
         except OSError as err:
             log.warning("could not remove port file %s: %s", self.path, err)
@@ -104,8 +122,10 @@ def _on_signal(app: App, sig: signal.Signals) -> None:
 async def idle_monitor(app: App, idle_secs: int) -> None:
     """Shut down after two quiet samples in a row (spec §3.1 timing).
 
-    Quiet means no WebSocket connection and no HTTP request since the previous sample
-    (the original counted WebSocket connections only; docs/compat.md).
+    Quiet means no WebSocket connection and no `/api/v1` request since the previous
+    sample. Health, readiness and admin requests never count: the desktop shell polls
+    `/ready` every 5 s. (The original counts WebSocket connections only; pm-fast also
+    counts REST API use, docs/compat.md.)
     """
     grace = min(idle_secs, 60)
     interval = max(idle_secs / 2, 10)

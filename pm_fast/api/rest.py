@@ -373,7 +373,7 @@ def _unquote(params: list[str]) -> list[str]:
 
 async def handle(app: App, req: Request) -> Response:
     """Answer one HTTP request. Never raises."""
-    app.touch()
+    app.touch(req.path)
     found = ROUTER.match(req.path)
     if found is None:
         return fail("NOT_FOUND", f"No route for {req.path}")

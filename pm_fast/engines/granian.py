@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from granian.constants import Interfaces
 from granian.server.embed import Server
 
-from ..api import ws
 from ..api.auth import Authenticator
+from ..api.http import JSON, error_body
 from ..api.rest import BodyTooLarge, Request, handle
 from ..app import App
 from ..config import desktop_user_id
 
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from ..api.ws import Registry
+
 log = logging.getLogger("pm_fast")
 
 _CORS = ("access-control-allow-origin", "*")
+# Answered from memory, so they keep answering while the store closes at shutdown.
+_STORELESS = frozenset(("/health", "/live"))
+_SHUTTING_DOWN = error_body("SERVICE_UNAVAILABLE", "The server is shutting down")
 
 
 class RsgiApp:
@@ -27,9 +36,37 @@ class RsgiApp:
     def __init__(self, app: App) -> None:
         self.app = app
         self.auth = Authenticator(app.cfg, app.pm_dir, desktop_user_id(app.cfg))
-        self.registry = ws.Registry()
-        app.hub.encoder = ws.event_frame
-        app.on_shutdown.append(self.registry.close_all)
+        # The WebSocket edge (protobuf and its codec) is imported after start-up, so the
+        # first /ready is answered sooner: by `warm_up` once the first request has been
+        # answered, or by the first WebSocket connection, whichever comes first.
+        # Until then nobody can be subscribed, so the hub needs no encoder.
+        self._ws_module: ModuleType | None = None
+        self.registry: Registry | None = None
+        app.on_shutdown.append(self._close_websockets)
+        # HTTP requests being answered, for the drain at shutdown (see `close`).
+        self.inflight = 0
+        self.quiet = asyncio.Event()
+        self.quiet.set()
+        self.closing = False
+
+    def ws(self) -> ModuleType:
+        """The WebSocket edge module, imported on first use."""
+        if self._ws_module is None:
+            from ..api import ws
+
+            self.registry = ws.Registry()
+            self.app.hub.encoder = ws.event_frame
+            self._ws_module = ws
+        return self._ws_module
+
+    def warm_up(self) -> None:
+        """Import what start-up left out (see `__init__`), once."""
+        if self._ws_module is None and not self.closing:
+            self.ws()
+
+    async def _close_websockets(self) -> None:
+        if self.registry is not None:
+            await self.registry.close_all()
 
     async def __call__(self, scope: Any, proto: Any) -> None:
         if scope.proto == "http":
@@ -45,14 +82,42 @@ class RsgiApp:
         if user is None:
             proto.close(401)
             return
-        if len(self.registry) >= self.app.cfg.server.max_connections or self.app.shutdown.is_set():
+        ws = self.ws()
+        registry = self.registry
+        assert registry is not None
+        if len(registry) >= self.app.cfg.server.max_connections or self.app.shutdown.is_set():
             proto.close(503)
             return
         transport = await proto.accept()
         conn = ws.Connection(self.app, user, transport, lambda: proto.close(None))
-        await ws.session(self.app, self.registry, conn, transport.receive)
+        await ws.session(self.app, registry, conn, transport.receive)
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Answer every later request that could need the store with 503 and wait (at
+        most `timeout` s) for the requests in flight, so the store can close while the
+        listener still answers `/health`."""
+        self.closing = True
+        try:
+            await asyncio.wait_for(self.quiet.wait(), timeout)
+        except TimeoutError:
+            log.warning("%d HTTP request(s) still running after %s s", self.inflight, timeout)
 
     async def _http(self, scope: Any, proto: Any) -> None:
+        if self.closing and scope.path not in _STORELESS:
+            proto.response_bytes(503, [_CORS, ("content-type", JSON)], _SHUTTING_DOWN)
+            return
+        self.inflight += 1
+        self.quiet.clear()
+        try:
+            await self._answer(scope, proto)
+        finally:
+            self.inflight -= 1
+            if not self.inflight:
+                self.quiet.set()
+            if self._ws_module is None:
+                asyncio.get_running_loop().call_soon(self.warm_up)
+
+    async def _answer(self, scope: Any, proto: Any) -> None:
         headers = scope.headers
 
         async def read_body(limit: int) -> bytes:
@@ -103,11 +168,14 @@ class EmbeddedGranian(Server):
         bind_listener(self)
 
     on_bound: Any = None
+    rsgi: RsgiApp | None = None
 
     def startup(self, spawn_target: Any, target_loader: Any) -> None:
         self._init_shared_socket()
         if self.on_bound is not None:
             self.on_bound(self.bound_port())
+        if self.rsgi is not None:  # in case no request comes soon
+            asyncio.get_running_loop().call_later(1.0, self.rsgi.warm_up)
         # The parent binds again unless we skip it; reuse our listener instead.
         self._init_shared_socket = lambda: None  # type: ignore[method-assign]
         super().startup(spawn_target, target_loader)  # type: ignore[no-untyped-call]
@@ -123,8 +191,9 @@ class EmbeddedGranian(Server):
 
 
 def make_server(app: App, host: str, port: int, log_options: dict[str, Any]) -> EmbeddedGranian:
-    return EmbeddedGranian(
-        RsgiApp(app),
+    rsgi = RsgiApp(app)
+    server = EmbeddedGranian(
+        rsgi,
         address=host,
         port=port,
         interface=Interfaces.RSGI,
@@ -132,3 +201,5 @@ def make_server(app: App, host: str, port: int, log_options: dict[str, Any]) -> 
         backlog=1024,
         **log_options,
     )
+    server.rsgi = rsgi
+    return server

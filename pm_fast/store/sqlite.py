@@ -22,7 +22,6 @@ from ..core import rules
 from ..core.model import Comment, Event, TimeEntry, WorkItem
 from . import sql
 from .base import Program, drive
-from .llm_seed import seed_rows
 from .sqlite_schema import MIGRATIONS, SCHEMA
 
 log = logging.getLogger("pm_fast")
@@ -304,6 +303,8 @@ class SqliteStore:
                     " execution_time) VALUES (?, ?, 1, ?, 0)",
                     (version, description, bytes.fromhex(checksum)),
                 )
+            from .llm_seed import seed_rows  # only a new database needs the seed texts
+
             conn.executemany(sql.LLM_SEED_INSERT.lite, seed_rows(now))
             conn.execute("COMMIT")
         except BaseException:
