@@ -2763,3 +2763,165 @@ def test_duplicate_query_parameter_is_refused(
 ) -> None:
     """§1.1: a query string that fails to deserialize → 400."""
     play(duplicate_params_scenario, fast_srv, orig_srv, elsewhere, key=uniq_key("J"))
+
+
+# --------------------------------------------------------------------------- cross references
+def cross_refs_scenario(r: Run, ctx: dict[str, Any]) -> None:
+    """References REST does not check (§1.4) and pm-fast keeps: a deleted sprint of the
+    same project; what a deleted item or project refuses. (Cross-project parents and
+    sprints are refused by pm-fast on purpose, docs/compat.md.)"""
+    ka, kc = ctx["keys"]
+
+    def new(label: str, pid: str, typ: str, *extra: str) -> str:
+        w = r.ok(
+            label,
+            "work-item",
+            "create",
+            "--project-id",
+            pid,
+            "--type",
+            typ,
+            "--title",
+            label,
+            *extra,
+        )["work_item"]
+        return str(w["id"])
+
+    pa = r.ok("project a", "project", "create", "--title", "a", "--key", ka)["project"]["id"]
+    ea = new("epic", pa, "epic")
+    t = new("task", pa, "task")
+    sp = r.ok(
+        "sprint",
+        "sprint",
+        "create",
+        "--project-id",
+        pa,
+        "--name",
+        "s",
+        "--start-date",
+        1,
+        "--end-date",
+        2,
+    )["sprint"]["id"]
+    r.ok("delete sprint", "sprint", "delete", sp)
+    w = r.ok(
+        "task joins the deleted sprint", "work-item", "update", t, "--sprint-id", sp, "--version", 1
+    )["work_item"]
+    r.check(w["sprint_id"] == sp, str(w))
+    r.ok("delete task", "work-item", "delete", t)
+    r.err(
+        "update deleted task",
+        "work-item",
+        "update",
+        t,
+        "--title",
+        "z",
+        "--version",
+        2,
+        code="NOT_FOUND",
+    )
+    r.err(
+        "comment on deleted task",
+        "comment",
+        "create",
+        "--work-item-id",
+        t,
+        "--content",
+        "z",
+        code="NOT_FOUND",
+    )
+    r.err("comments of deleted task", "comment", "list", t, code="NOT_FOUND")
+    r.err("timer on deleted task", "time-entry", "create", "--work-item-id", t, code="NOT_FOUND")
+    r.err(
+        "link from deleted task",
+        "dependency",
+        "create",
+        "--blocking",
+        t,
+        "--blocked",
+        ea,
+        "--type",
+        "blocks",
+        code="NOT_FOUND",
+    )
+    r.err(
+        "task under deleted parent",
+        "work-item",
+        "create",
+        "--project-id",
+        pa,
+        "--type",
+        "story",
+        "--title",
+        "s",
+        "--parent-id",
+        t,
+        code="VALIDATION_ERROR",
+    )
+    r.ok("archive a", "project", "update", ka, "--status", "archived", "--expected-version", 1)
+    new("item in archived project", pa, "task")
+    pc = r.ok("project c", "project", "create", "--title", "c", "--key", kc)["project"]["id"]
+    r.ok("delete c", "project", "delete", kc)
+    r.err(
+        "item in deleted project",
+        "work-item",
+        "create",
+        "--project-id",
+        pc,
+        "--type",
+        "task",
+        "--title",
+        "x",
+        code="NOT_FOUND",
+    )
+    r.err("sprints of deleted project", "sprint", "list", pc, code="NOT_FOUND")
+    r.err(
+        "update deleted project",
+        "project",
+        "update",
+        pc,
+        "--title",
+        "x",
+        "--expected-version",
+        1,
+        code="NOT_FOUND",
+    )
+
+
+def test_cross_references(
+    fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path
+) -> None:
+    keys = (uniq_key("XA"), uniq_key("XC"))
+    play(cross_refs_scenario, fast_srv, orig_srv, elsewhere, keys=keys)
+
+
+def sprint_in_deleted_project_scenario(r: Run, ctx: dict[str, Any]) -> None:
+    k = ctx["key"]
+    p = r.ok("project", "project", "create", "--title", "gone", "--key", k)["project"]
+    r.ok("delete it", "project", "delete", k)
+    r.ok(
+        "sprint in the deleted project",
+        "sprint",
+        "create",
+        "--project-id",
+        p["id"],
+        "--name",
+        "s",
+        "--start-date",
+        1,
+        "--end-date",
+        2,
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="`pm sprint create --project-id <soft-deleted project>`: the original creates the "
+    "sprint (REST does not check the project; the row still satisfies the FK), pm-fast "
+    "answers 404 NOT_FOUND `Project <id> not found` (docs/compat.md only covers unknown "
+    "project ids)",
+)
+def test_sprint_in_soft_deleted_project(
+    fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path
+) -> None:
+    play(sprint_in_deleted_project_scenario, fast_srv, orig_srv, elsewhere, key=uniq_key("K"))
