@@ -3027,3 +3027,164 @@ def test_export_order(
     if orig_srv is None:
         pytest.skip("needs the original pm-server to compare orders")
     play(export_order_scenario, fast_srv, orig_srv, elsewhere, key=uniq_key("O"), t0=now())
+
+
+# --------------------------------------------------------------------------- live updates
+async def _cli_events(srv: ServerProcess, elsewhere: Path, key: str) -> list[tuple[str, Any]]:
+    """Run CLI mutations while a WebSocket client is subscribed to the project; for each
+    command: the entity-event case and whether the pair names the CLI's entity."""
+    import asyncio
+
+    from .wsclient import WsClient, case_of
+
+    cli = Cli(srv, elsewhere)
+
+    async def pm(*args: Any) -> Any:
+        res = await asyncio.to_thread(cli.run, *[str(a) for a in args])
+        assert res.rc == 0, res.describe()
+        return res.data
+
+    p = (await pm("project", "create", "--title", "Live", "--key", key))["project"]
+    out: list[tuple[str, Any]] = []
+    async with await WsClient.connect(srv.port) as ws:
+        await ws.subscribe([p["id"]])
+
+        async def step(label: str, entity_id: str | None, *args: Any) -> Any:
+            data = await pm(*args)
+            events = await ws.sync()
+            cases = [case_of(e) for e in events]
+            ids = [
+                e.activity_log_created.entry.entity_id
+                for e in events
+                if case_of(e) == "activity_log_created"
+            ]
+            if entity_id is None:  # a create: the new entity's id (bare for a dependency)
+                entity_id = data["id"] if "id" in data else next(iter(data.values()))["id"]
+            out.append((label, [cases, ids == [entity_id]]))
+            return data
+
+        w = (
+            await step(
+                "item create",
+                None,
+                "work-item",
+                "create",
+                "--project-id",
+                p["id"],
+                "--type",
+                "task",
+                "--title",
+                "live",
+            )
+        )["work_item"]
+        await step(
+            "item update",
+            w["id"],
+            "work-item",
+            "update",
+            w["id"],
+            "--title",
+            "live!",
+            "--version",
+            1,
+        )
+        c = (
+            await step(
+                "comment create",
+                None,
+                "comment",
+                "create",
+                "--work-item-id",
+                w["id"],
+                "--content",
+                "hi",
+            )
+        )["comment"]
+        await step("comment update", c["id"], "comment", "update", c["id"], "--content", "ho")
+        await step("comment delete", c["id"], "comment", "delete", c["id"])
+        w2 = (
+            await pm(
+                "work-item", "create", "--project-id", p["id"], "--type", "task", "--title", "other"
+            )
+        )["work_item"]
+        await ws.sync()
+        d = await step(
+            "dependency create",
+            None,
+            "dependency",
+            "create",
+            "--blocking",
+            w["id"],
+            "--blocked",
+            w2["id"],
+            "--type",
+            "blocks",
+        )
+        await step("dependency delete", d["id"], "dependency", "delete", d["id"])
+        t = (await step("timer start", None, "time-entry", "create", "--work-item-id", w["id"]))[
+            "time_entry"
+        ]
+        await step("timer stop", t["id"], "time-entry", "update", t["id"], "--stop")
+        await step("timer delete", t["id"], "time-entry", "delete", t["id"])
+        s = (
+            await step(
+                "sprint create",
+                None,
+                "sprint",
+                "create",
+                "--project-id",
+                p["id"],
+                "--name",
+                "s",
+                "--start-date",
+                1,
+                "--end-date",
+                2,
+            )
+        )["sprint"]
+        await step(
+            "sprint update",
+            s["id"],
+            "sprint",
+            "update",
+            s["id"],
+            "--name",
+            "t",
+            "--expected-version",
+            1,
+        )
+        await step("sprint delete", s["id"], "sprint", "delete", s["id"])
+        await step(
+            "project update",
+            p["id"],
+            "project",
+            "update",
+            key,
+            "--title",
+            "Live!",
+            "--expected-version",
+            1,
+        )
+        await step("item delete", w["id"], "work-item", "delete", w["id"])
+        out.append(("nothing more", await ws.sync_cases()))
+    return out
+
+
+async def test_cli_changes_reach_websocket_subscribers(
+    fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path
+) -> None:
+    """§1.1 side effects: every CLI mutation pushes ActivityLogCreated + the entity event
+    to the project's WebSocket subscribers (what makes CLI changes appear live in the
+    desktop UI); the same sequence as the original produces."""
+    fast = await _cli_events(fast_srv, elsewhere, uniq_key("B"))
+    for label, (cases, ids_ok) in fast[:-1]:
+        assert len(cases) == 2 and cases[0] == "activity_log_created", (label, cases)
+        assert ids_ok is True, (label, cases)
+    assert fast[-1] == ("nothing more", []), fast[-1]
+    kinds = {label: cases[1] for label, (cases, _) in fast[:-1]}
+    assert kinds["item create"] == "work_item_created", kinds
+    assert kinds["timer stop"] == "time_entry_updated", kinds
+    assert kinds["project update"] == "project_updated", kinds
+    if orig_srv is not None:
+        orig = await _cli_events(orig_srv, elsewhere, uniq_key("B"))
+        assert fast == orig
