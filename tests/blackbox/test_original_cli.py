@@ -5,7 +5,14 @@ Each scenario runs the same ``pm`` command sequence against pm-fast and, when th
 original ``pm-server`` binary is available, against it too; the two transcripts (exit
 code, API error code, JSON output) are compared step by step with ids replaced by their
 order of first appearance and timestamps by a placeholder. pm-fast's own output is also
-checked against the spec. Skipped (with the reason printed) when the binaries are absent.
+checked against the spec. Skipped (with the reason printed) when the binaries are absent
+(see ``original.py``: ``$PM_FAST_ORIGINAL_DIR``, then ``<repo>/../shared/original``); without
+``pm-server`` the scenarios still run against pm-fast alone.
+
+Beyond the command groups: server discovery and global flags, ``--user-id``, error texts,
+UUID and display-key forms, raw query strings (the CLI does not URL-encode), length
+limits, export order, a project moved between the two servers with ``sync export`` /
+``sync import`` (both ways), and WebSocket broadcasts of CLI changes.
 
 Scenarios avoid the places where pm-fast deviates from the original on purpose
 (docs/compat.md): e.g. deleting a project that still has items, unknown ``--user-id``
