@@ -3195,3 +3195,139 @@ async def test_cli_changes_reach_websocket_subscribers(
     if orig_srv is not None:
         orig = await _cli_events(orig_srv, elsewhere, uniq_key("B"))
         assert fast == orig
+
+
+# --------------------------------------------------------------------------- trimming
+def trimming_scenario(r: Run, ctx: dict[str, Any]) -> None:
+    """ "trimmed" fields (§1.4): what empty and padded values become."""
+    k = ctx["key"]
+    pad = " \t\n\u00a0\u3000"
+    p = r.ok(
+        "project",
+        "project",
+        "create",
+        "--title",
+        f"{pad}T{pad}",
+        "--key",
+        f" {k.lower()} ",
+        "--description",
+        pad,
+    )["project"]
+    r.check((p["title"], p["key"], p["description"]) == ("T", k, None), repr(p))
+    r.err(
+        "blank project title on update",
+        "project",
+        "update",
+        k,
+        "--title",
+        pad,
+        "--expected-version",
+        1,
+        code="VALIDATION_ERROR",
+    )
+    w = r.ok(
+        "item with empty description",
+        "work-item",
+        "create",
+        "--project-id",
+        p["id"],
+        "--type",
+        "task",
+        "--title",
+        "x",
+        "--description",
+        "",
+    )["work_item"]
+    r.check(w["description"] == "", repr(w))
+    w = r.ok(
+        "item description padded",
+        "work-item",
+        "update",
+        w["id"],
+        "--description",
+        f"{pad}d\n\nmore{pad}",
+        "--title",
+        f"{pad}y{pad}",
+        "--version",
+        1,
+    )["work_item"]
+    r.check((w["description"], w["title"]) == ("d\n\nmore", "y"), repr(w))
+    w = r.ok(
+        "item description blanked",
+        "work-item",
+        "update",
+        w["id"],
+        "--description",
+        pad,
+        "--version",
+        2,
+    )["work_item"]
+    r.check(w["description"] == "", repr(w))
+    s = r.ok(
+        "sprint",
+        "sprint",
+        "create",
+        "--project-id",
+        p["id"],
+        "--name",
+        f"{pad}S{pad}",
+        "--goal",
+        pad,
+        "--start-date",
+        1,
+        "--end-date",
+        2,
+    )["sprint"]
+    r.check((s["name"], s["goal"]) == ("S", None), repr(s))
+    s = r.ok(
+        "sprint goal padded",
+        "sprint",
+        "update",
+        s["id"],
+        "--goal",
+        f"{pad}g{pad}",
+        "--expected-version",
+        1,
+    )["sprint"]
+    r.check(s["goal"] == "g", repr(s))
+    r.err(
+        "blank sprint name on update",
+        "sprint",
+        "update",
+        s["id"],
+        "--name",
+        pad,
+        "--expected-version",
+        2,
+        code="VALIDATION_ERROR",
+    )
+    c = r.ok(
+        "comment padded",
+        "comment",
+        "create",
+        "--work-item-id",
+        w["id"],
+        "--content",
+        f"\n\n  line 1\n  line 2\n{pad}",
+    )["comment"]
+    r.check(c["content"] == "line 1\n  line 2", repr(c))
+    t = r.ok(
+        "timer padded",
+        "time-entry",
+        "create",
+        "--work-item-id",
+        w["id"],
+        "--description",
+        f"{pad}t{pad}",
+    )["time_entry"]
+    r.check(t["description"] == "t", repr(t))
+    t = r.ok("timer description blanked", "time-entry", "update", t["id"], "--description", pad)[
+        "time_entry"
+    ]
+    r.check(t["description"] is None, repr(t))
+
+
+def test_trimming(
+    fast_srv: ServerProcess, orig_srv: OriginalServer | None, elsewhere: Path
+) -> None:
+    play(trimming_scenario, fast_srv, orig_srv, elsewhere, key=uniq_key("E"))
