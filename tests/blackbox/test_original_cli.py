@@ -1509,6 +1509,37 @@ def sync_scenario(r: Run, ctx: dict[str, Any]) -> None:
     r.step("import invalid JSON file", "sync", "import", "-f", bad, rc=1)
     r.step("import missing file", "sync", "import", "-f", tmp / "absent.json", rc=1)
     r.usage("import without --file", "sync", "import")
+    # newer rows of every kind overwrite, equal or older ones are skipped
+    full_file = tmp / "full-again.json"
+    r.ok("export for overwrite", "sync", "export", "-o", full_file)
+    data = only_project(pid)(json.loads(full_file.read_text(encoding="utf-8")))
+    data["projects"][0].update(
+        title="Sync (imported)",
+        next_work_item_number=99,
+        updated_at=data["projects"][0]["updated_at"] + 50,
+    )
+    data["sprints"][0].update(name="S1 imported", updated_at=data["sprints"][0]["updated_at"] + 50)
+    by_content = {c["content"]: c for c in data["comments"]}
+    by_content["on S"].update(content="older", updated_at=by_content["on S"]["updated_at"] - 50)
+    by_content["on T"].update(content="newer", updated_at=by_content["on T"]["updated_at"] + 50)
+    data["time_entries"][0].update(
+        description="imported", updated_at=data["time_entries"][0]["updated_at"] + 50
+    )
+    same = next(w for w in data["work_items"] if w["id"] == e["id"])
+    same.update(title="same time")
+    imp2 = tmp / "import2.json"
+    imp2.write_text(json.dumps(data), encoding="utf-8")
+    res = r.ok("import overwrite", "sync", "import", "-f", imp2)
+    r.check(res["projects"] == {"created": 0, "updated": 1, "skipped": 0}, str(res))
+    r.check(res["sprints"] == {"created": 0, "updated": 1, "skipped": 0}, str(res))
+    r.check(res["comments"]["updated"] == 1 and res["time_entries"]["updated"] == 1, str(res))
+    r.check(res["work_items"]["updated"] == 0, str(res))
+    proj = r.ok("project after overwrite", "project", "get", k)["project"]
+    r.check(proj["title"] == "Sync (imported)", str(proj))
+    r.check(proj["next_work_item_number"] == 5, f"counter kept on overwrite: {proj}")
+    r.ok("sprints after overwrite", "sprint", "list", k)
+    r.ok("comments after overwrite", "comment", "list", t["id"])
+    r.ok("export after overwrite", "sync", "export", view=only_project(pid))
     r.ok("export after import", "sync", "export", view=only_project(pid))
 
 
