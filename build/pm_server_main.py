@@ -9,13 +9,20 @@ import os
 import signal
 import sys
 
+if os.environ.get("PM_FAST_UNPACK_ONLY") == "1":
+    # build/launcher.c runs the onefile executable this way once per build, only to have
+    # it unpack the server into its cache directory; nothing is served.
+    sys.exit(0)
+
 from pm_fast.cli import main
 
 
 def die_with_launcher() -> None:
     """Make the server die at once when the onefile bootstrap that runs it is killed.
 
-    A Nuitka onefile binary is two processes: the bootstrap the desktop shell spawned,
+    Launches normally exec the unpacked server directly (build/launcher.c: one process,
+    nothing to do here). When the launcher falls back to running the onefile executable
+    as it is, that is two processes: the bootstrap the desktop shell spawned,
     and this server, its child. The shell stops a hung server by SIGKILLing the pid it
     spawned and then starts a new one; with the Rust pm-server that pid *was* the
     server. Left alone, the child would notice only up to a second later (Nuitka polls

@@ -102,13 +102,6 @@ def alive(pid: int) -> bool:
     return True
 
 
-def parent_of(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 class Sidecar:
     """One launch of the binary, as ServerManager::start does it."""
 
@@ -233,7 +226,8 @@ class Sidecar:
             self.proc.wait(timeout=10)
 
     def server_pids(self) -> list[int]:
-        """Live processes of this launch's process group (bootstrap and server)."""
+        """Live processes of this launch's process group (the server, which the launched
+        process became; with the two-process fallback, the onefile bootstrap and its child)."""
         if self.proc is None:
             return []
         pids = []
@@ -314,16 +308,19 @@ def test_shell_launch_rest_websocket_and_quit(launcher: Any) -> None:
     assert isinstance(ready["database"]["latency_ms"], int)
     assert ready["circuit_breaker"]["state"] in ("Closed", "Open", "HalfOpen")
 
-    # Port file: written after binding, naming the server process (the onefile bootstrap
-    # the shell spawned, or the Python child it runs).
+    # Port file: written after binding, naming the process the shell spawned, which is
+    # the server itself (build/launcher.c execs the unpacked server: one process).
     info = sc.read_port_file()
     assert set(info) == {"pid", "port", "host", "started_at", "version"}
     assert info["port"] == sc.port
     assert info["host"] == "127.0.0.1"
     assert info["version"] == ready["version"]
     assert datetime.fromisoformat(info["started_at"]).tzinfo is not None
-    assert info["pid"] == sc.pid or parent_of(info["pid"]) == sc.pid, (info, sc.pid)
+    assert info["pid"] == sc.pid, (info, sc.pid)
     assert alive(info["pid"])
+    assert sc.server_pids() == [sc.pid], "the launched process runs the server in a child"
+    exe = Path(f"/proc/{sc.pid}/exe").resolve()
+    assert exe.name == "pm-server.bin" and sc.cache_home in exe.parents, exe
 
     # REST round trip.
     with sc.client() as c:
@@ -407,16 +404,12 @@ def test_sigkill_loses_no_committed_data(launcher: Any, tmp_path: Path) -> None:
 
     # The whole process group dies at once: no shutdown code runs anywhere.
     server_pid = sc.read_port_file()["pid"]
+    assert server_pid == sc.pid
     sc.kill_group()
     assert sc.proc is not None and sc.proc.returncode == -signal.SIGKILL
     assert sc.server_pids() == []
     assert sc.port_file.exists()  # left behind, stale
-    # The server (the bootstrap's child) is reparented to init and stays a zombie until
-    # init reaps it; kill(pid, 0) still succeeds on a zombie, so wait for it to be gone.
-    deadline = time.monotonic() + 10
-    while Path(f"/proc/{server_pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not Path(f"/proc/{server_pid}").exists(), f"pid {server_pid} was not reaped by init"
+    assert not Path(f"/proc/{server_pid}").exists(), f"pid {server_pid} still exists"
 
     again = launcher(sc.repo)
     again.wait_ready()
@@ -438,13 +431,13 @@ def test_sigkill_loses_no_committed_data(launcher: Any, tmp_path: Path) -> None:
 
 
 def test_sigkill_of_the_launched_pid_kills_the_server(launcher: Any) -> None:
-    # The shell's restart path SIGKILLs only the pid it spawned (the onefile bootstrap)
-    # and starts a new server at once. With the Rust binary that pid was the server; here
-    # the server is the bootstrap's child and must die with it, at once (no graceful
-    # shutdown: the port file stays behind, stale, as with the original).
+    # The shell's restart path SIGKILLs only the pid it spawned and starts a new server
+    # at once. As with the Rust binary, that pid is the server: it dies at once (no
+    # graceful shutdown: the port file stays behind, stale, as with the original).
     sc = launcher()
     sc.wait_ready()
     server_pid = sc.read_port_file()["pid"]
+    assert server_pid == sc.pid
     os.kill(sc.pid, signal.SIGKILL)
     sc.wait_exit()
     deadline = time.monotonic() + 5
@@ -529,3 +522,79 @@ def test_config_json_beside_the_executable(launcher: Any, tmp_path: Path) -> Non
     assert (repo / ".pm" / "data.db").exists()
     assert not (elsewhere / ".pm").exists()
     assert shell_quit(sc) == 0
+
+
+def poll_health_until_it_fails(sc: Sidecar, timeout: float = STOP_TIMEOUT) -> None:
+    """GET /health back to back on one kept-alive connection (a new one when the server
+    closes it) until a request fails, and return at once: the shell SIGKILLs the server
+    ~0.04 ms after its /health poll fails."""
+    deadline = time.monotonic() + timeout
+    sock: socket.socket | None = None
+    try:
+        while time.monotonic() < deadline:
+            try:
+                if sock is None:
+                    sock = socket.create_connection(("127.0.0.1", sc.port), timeout=0.5)
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                reply = sock.recv(4096)  # the /health reply is one small segment
+            except OSError:
+                return
+            if not reply.startswith(b"HTTP/1.1 200"):
+                return
+    finally:
+        if sock is not None:
+            sock.close()
+    pytest.fail(f"pm-server still answers /health {timeout} s after shutdown\n{sc.log_tail()}")
+
+
+def side_files(sc: Sidecar) -> list[str]:
+    names = ("server.json", "data.db-wal", "data.db-shm")
+    return [name for name in names if (sc.pm / name).exists()]
+
+
+def test_quit_then_immediate_sigkill_leaves_nothing_behind(launcher: Any) -> None:
+    # The shell's stop: checkpoint, shutdown, poll /health, and SIGKILL the pid it
+    # spawned the moment /health fails. Everything must be done by then.
+    repo = None
+    for round_no in range(4):
+        sc = launcher(repo)
+        repo = sc.repo
+        sc.wait_ready()
+        with sc.client() as c:
+            create_project(c, f"Q{round_no}")
+            resp = c.post("/admin/checkpoint")
+            assert resp.status_code == 200, resp.text
+            assert c.post("/admin/shutdown").status_code == 202
+        poll_health_until_it_fails(sc)
+        left = side_files(sc)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(sc.pid, signal.SIGKILL)
+        sc.wait_exit()
+        assert left == [], f"round {round_no + 1}: {left} left when /health failed"
+        assert side_files(sc) == []
+    db = sqlite3.connect(sc.pm / "data.db")
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        keys = {r[0] for r in db.execute("SELECT key FROM pm_projects")}
+    finally:
+        db.close()
+    assert {"Q0", "Q1", "Q2", "Q3"} <= keys
+
+
+def test_first_launch_unpacks_then_runs_as_one_process(tmp_path: Path) -> None:
+    # An empty cache: the launcher unpacks the payload first, then execs the server.
+    fresh = tmp_path / "fresh-cache"
+    fresh.mkdir()
+    repo = make_repo(tmp_path / "fresh-repo")
+    sc = Sidecar(repo, fresh)
+    try:
+        sc.start()
+        sc.wait_ready()
+        assert sc.read_port_file()["pid"] == sc.pid
+        assert sc.server_pids() == [sc.pid]
+        unpacked = list((fresh / "pm-fast").iterdir())
+        assert [p.is_dir() for p in unpacked] == [True], unpacked  # no temporary file left
+        assert (unpacked[0] / ".pm-fast-complete").is_file()
+        assert shell_quit(sc) == 0
+    finally:
+        sc.kill_group()
