@@ -30,7 +30,7 @@ def _require_own(text: str, ctx: Ctx, verb: str) -> Program[Comment]:
     cid = rules.parse_uuid(text)
     comment: Comment | None = yield db.comment_get(cid)
     if comment is None:
-        raise not_found(f"Comment {cid} not found")
+        raise not_found(f"Comment {text} not found")
     if comment.created_by != ctx.actor:
         raise forbidden(f"Cannot {verb} another user's comment")
     if (yield db.row_state("work_item", comment.work_item_id)) != "live":

@@ -116,7 +116,7 @@ def resolve_project(ident: str) -> Program[Project]:
     if pid is not None:
         project: Project | None = yield db.project_get(pid)
         if project is None:
-            raise not_found(f"Project with ID {pid} not found")
+            raise not_found(f"Project with ID {ident} not found")
         return project
     project = yield db.project_by_key(ident)
     if project is None:
@@ -130,7 +130,7 @@ def resolve_work_item(ident: str) -> Program[WorkItem]:
     if wid is not None:
         item: WorkItem | None = yield db.item_get(wid)
         if item is None:
-            raise not_found(f"Work item with ID {wid} not found")
+            raise not_found(f"Work item with ID {ident} not found")
         return item
     key, number = rules.parse_display_key(ident)
     project: Project | None = yield db.project_by_key(key)
@@ -144,8 +144,10 @@ def resolve_work_item(ident: str) -> Program[WorkItem]:
     return item
 
 
-def require_item(wid: str) -> Program[WorkItem]:
+def require_item(wid: str, shown: str | None = None) -> Program[WorkItem]:
+    """The live item `wid`; a miss names it as the caller wrote it (`shown`), as the
+    original's messages do."""
     item: WorkItem | None = yield db.item_get(wid)
     if item is None:
-        raise not_found(f"Work item {wid} not found")
+        raise not_found(f"Work item {shown or wid} not found")
     return item

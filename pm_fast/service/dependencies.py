@@ -9,7 +9,7 @@ from ..core.errors import DomainError, invalid, not_found
 from ..core.model import Dependency, WorkItem
 from ..store.base import Program, db
 from .access import require
-from .common import Ctx, Outcome, begin, committed, new_id, resolve_work_item
+from .common import Ctx, Outcome, begin, committed, new_id, require_item, resolve_work_item
 
 
 def list_dependencies(item_ident: str) -> Program[list[Dependency]]:
@@ -19,29 +19,27 @@ def list_dependencies(item_ident: str) -> Program[list[Dependency]]:
 
 
 def list_dependencies_for(ctx: Ctx, item_id: str) -> Program[list[Dependency]]:
-    item = yield from resolve_work_item(item_id)
+    item = yield from require_item(item_id)
     yield from require(ctx, item.project_id, "view")
     deps: list[Dependency] = yield db.deps_for_item(item.id)
     return deps
 
 
-def _require_item(wid: str, field: str) -> Program[WorkItem]:
+def _require_item(wid: str, shown: str, field: str) -> Program[WorkItem]:
     item: WorkItem | None = yield db.item_get(wid)
     if item is None:
-        raise DomainError("NOT_FOUND", f"Work item {wid} not found", field)
+        raise DomainError("NOT_FOUND", f"Work item {shown} not found", field)
     return item
 
 
 def create_dependency(ctx: Ctx, cmd: CreateDependency) -> Program[Outcome[Dependency]]:
     blocking_id = rules.parse_uuid(cmd.blocking_item_id, "blocking_item_id")
     blocked_id = rules.parse_uuid(cmd.blocked_item_id, "blocked_item_id")
-    dep_type = rules.check_choice(
-        cmd.dependency_type, rules.DEPENDENCY_TYPES, "dependency_type", "dependency_type"
-    )
+    dep_type = rules.check_dependency_type(cmd.dependency_type)
     if blocking_id == blocked_id:
         raise invalid("A work item cannot depend on itself", "blocked_item_id")
-    blocking = yield from _require_item(blocking_id, "blocking_item_id")
-    blocked = yield from _require_item(blocked_id, "blocked_item_id")
+    blocking = yield from _require_item(blocking_id, cmd.blocking_item_id, "blocking_item_id")
+    blocked = yield from _require_item(blocked_id, cmd.blocked_item_id, "blocked_item_id")
     if blocking.project_id != blocked.project_id:
         raise invalid(
             "Dependencies can only be created between items in the same project",
@@ -93,7 +91,7 @@ def delete_dependency(ctx: Ctx, text: str) -> Program[Outcome[Dependency]]:
     did = rules.parse_uuid(text)
     dep: Dependency | None = yield db.dep_get(did)
     if dep is None:
-        raise not_found(f"Dependency {did} not found")
+        raise not_found(f"Dependency {text} not found")
     blocking: WorkItem | None = yield db.item_get(dep.blocking_item_id)
     if blocking is not None:
         yield from require(ctx, blocking.project_id, "edit")

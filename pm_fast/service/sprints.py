@@ -32,7 +32,7 @@ def require_sprint(text: str) -> Program[Sprint]:
     sid = rules.parse_uuid(text)
     sprint: Sprint | None = yield db.sprint_get(sid)
     if sprint is None:
-        raise not_found(f"Sprint {sid} not found")
+        raise not_found(f"Sprint {text} not found")
     return sprint
 
 
@@ -66,7 +66,7 @@ def create_sprint(ctx: Ctx, cmd: CreateSprint) -> Program[Outcome[Sprint]]:
         raise invalid("end_date must be after start_date", "end_date")
     project: Project | None = yield db.project_get(pid)
     if project is None:
-        raise not_found(f"Project {pid} not found")
+        raise not_found(f"Project {cmd.project_id} not found")
     yield from begin(ctx)
     sprint = Sprint(
         id=new_id(),

@@ -54,7 +54,7 @@ def require_entry(text: str, field: str | None = None) -> Program[TimeEntry]:
     tid = rules.parse_uuid(text, field)
     entry: TimeEntry | None = yield db.te_get(tid)
     if entry is None:
-        raise not_found(f"Time entry {tid} not found")
+        raise not_found(f"Time entry {text} not found")
     return entry
 
 
@@ -121,7 +121,7 @@ def start_timer(
     wid = rules.try_uuid(cmd.work_item_id)
     if wid is None:
         raise invalid(f"Invalid work_item_id: '{cmd.work_item_id}'", field)
-    item = yield from require_item(wid)
+    item = yield from require_item(wid, cmd.work_item_id)
     yield from require(ctx, item.project_id, "edit")
     yield from begin(ctx)
     events = []

@@ -34,8 +34,17 @@ def get_work_item(ident: str) -> Program[WorkItem]:
 
 def list_work_items(project_ident: str, flt: WorkItemFilter) -> Program[list[WorkItem]]:
     project = yield from resolve_project(project_ident)
-    below = yield from resolve_work_item(flt.descendants_of) if flt.descendants_of else _none()
-    above = yield from resolve_work_item(flt.ancestors_of) if flt.ancestors_of else _none()
+    # Given but empty is still given: the original refuses it as a display key.
+    below = (
+        (yield from resolve_work_item(flt.descendants_of))
+        if flt.descendants_of is not None
+        else (yield from _none())
+    )
+    above = (
+        (yield from resolve_work_item(flt.ancestors_of))
+        if flt.ancestors_of is not None
+        else (yield from _none())
+    )
     items: list[WorkItem] = yield db.items_by_project(project.id)
     # Traversals run over every live item; done items are dropped afterwards, so a done
     # story does not hide its open tasks (docs/compat.md).
@@ -194,7 +203,7 @@ def create_work_item(ctx: Ctx, cmd: CreateWorkItem) -> Program[Outcome[WorkItem]
         )
     )
     if item is None:
-        raise not_found(f"Project {pid} not found")
+        raise not_found(f"Project {cmd.project_id} not found")
     if item.item_number > rules.MAX_ITEM_NUMBER:
         # The counter ran out of int32 numbers: nothing of this create is kept.
         raise invalid(
