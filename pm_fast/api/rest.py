@@ -14,7 +14,7 @@ import msgspec
 from ..app import COMPAT_VERSION, App
 from ..core import commands as cmd
 from ..core.errors import DomainError
-from ..core.rules import try_uuid
+from ..core.rules import trim, try_uuid
 from ..service import (
     comments,
     dependencies,
@@ -26,6 +26,7 @@ from ..service import (
     work_items,
 )
 from ..store.base import Program
+from ..store.breaker import Breaker
 from .http import Response, domain_error, encode, fail, ok, wrapped
 
 log = logging.getLogger("pm_fast")
@@ -42,7 +43,10 @@ class BodyTooLarge(Exception):
 
 @dataclass(slots=True)
 class Request:
-    """What an engine hands the edge: it reads the body only when a handler asks."""
+    """What an engine hands the edge: it reads the body only when a handler asks.
+
+    `path` is already percent-decoded (Granian decodes it); decoding it again would turn
+    `%2541` into `A` where the original finds the key `%41`."""
 
     method: str
     path: str
@@ -50,8 +54,26 @@ class Request:
     header: Callable[[str], str | None]
     read_body: Callable[[int], Awaitable[bytes]]
 
-    def query(self) -> dict[str, str]:
-        return dict(parse_qsl(self.query_string, keep_blank_values=True))
+    def query(self, fields: tuple[str, ...]) -> dict[str, str]:
+        """The route's query `fields` that are present; others are ignored, and a field
+        given twice is refused, as the original's deserializer does."""
+        try:
+            pairs = parse_qsl(self.query_string, keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            raise BadInput(fail("BAD_REQUEST", "Invalid query string: invalid UTF-8")) from None
+        found: dict[str, str] = {}
+        for name, value in pairs:
+            if name not in fields:
+                continue
+            if name in found:
+                raise BadInput(
+                    fail(
+                        "BAD_REQUEST",
+                        f"Failed to deserialize query string: duplicate field `{name}`",
+                    )
+                )
+            found[name] = value
+        return found
 
 
 Handler = Callable[[App, Request, list[str]], Awaitable[Response]]
@@ -109,6 +131,16 @@ async def body(req: Request, kind: type[T], limit: int = BODY_LIMIT) -> T:
         raise BadInput(fail("UNPROCESSABLE", f"Invalid request body: {message}", field)) from None
     except msgspec.DecodeError as err:
         raise BadInput(fail("BAD_REQUEST", f"Malformed JSON in request body: {err}")) from None
+    except UnicodeDecodeError as err:  # msgspec checks UTF-8 as it decodes strings
+        raise BadInput(
+            fail(
+                "BAD_REQUEST", f"Malformed JSON in request body: invalid UTF-8 at byte {err.start}"
+            )
+        ) from None
+    except RecursionError:  # nesting beyond msgspec's depth limit, even in an unknown field
+        raise BadInput(
+            fail("BAD_REQUEST", "Malformed JSON in request body: nested too deeply")
+        ) from None
 
 
 def _bool(query: dict[str, str], name: str) -> bool:
@@ -140,7 +172,7 @@ def actor(app: App, req: Request) -> str:
     raw = req.header("x-user-id")
     if raw is None:
         return app.llm_user
-    user = try_uuid(raw.strip())
+    user = try_uuid(trim(raw))
     if user is None:
         log.warning("ignoring invalid X-User-Id header %r; acting as the LLM user", raw)
         return app.llm_user
@@ -183,8 +215,28 @@ def deleter(program: Callable[..., Program[Any]], echo_path: bool = False) -> Ha
     return handle_delete
 
 
+_LIST_FIELDS = (
+    "type",
+    "status",
+    "sprint_id",
+    "parent_id",
+    "orphaned",
+    "descendants_of",
+    "ancestors_of",
+    "include_done",
+)
+_EXPORT_FIELDS = (
+    "work_item",
+    "descendant_levels",
+    "comments",
+    "sprints",
+    "dependencies",
+    "time_entries",
+)
+
+
 async def list_work_items(app: App, req: Request, p: list[str]) -> Response:
-    q = req.query()
+    q = req.query(_LIST_FIELDS)
     flt = cmd.WorkItemFilter(
         item_type=q.get("type"),
         status=q.get("status"),
@@ -199,7 +251,7 @@ async def list_work_items(app: App, req: Request, p: list[str]) -> Response:
 
 
 async def export(app: App, req: Request, p: list[str]) -> Response:
-    q = req.query()
+    q = req.query(_EXPORT_FIELDS)
     scope = cmd.ExportScope(
         work_item=q.get("work_item"),
         descendant_levels=_u32(q, "descendant_levels"),
@@ -226,20 +278,27 @@ async def live(app: App, req: Request, p: list[str]) -> Response:
 
 
 async def ready(app: App, req: Request, p: list[str]) -> Response:
+    """`SELECT 1` and the breaker: 503 when the probe fails or recent writes did."""
+    breaker: Breaker | None = getattr(app.store, "breaker", None)
     try:
         latency = await app.store.ping()
     except Exception:
         log.exception("readiness probe failed")
-        return Response(503, encode(_ready_body("unhealthy", 0)))
-    return Response(200, encode(_ready_body("healthy", int(latency))))
+        state = breaker.state if breaker is not None else "Closed"
+        return Response(503, encode(_ready_body("unhealthy", 0, state)))
+    state = breaker.state if breaker is not None else "Closed"
+    status = "unhealthy" if state == "Open" else "healthy"
+    return Response(
+        503 if state == "Open" else 200, encode(_ready_body(status, int(latency), state))
+    )
 
 
-def _ready_body(status: str, latency_ms: int) -> dict[str, Any]:
+def _ready_body(status: str, latency_ms: int, breaker: str) -> dict[str, Any]:
     return {
         "status": status,
         "version": COMPAT_VERSION,
         "database": {"status": status, "latency_ms": latency_ms},
-        "circuit_breaker": {"state": "Closed"},
+        "circuit_breaker": {"state": breaker},
     }
 
 
@@ -365,12 +424,6 @@ class Router:
 ROUTER = Router(ROUTES)
 
 
-def _unquote(params: list[str]) -> list[str]:
-    from urllib.parse import unquote
-
-    return [unquote(p) if "%" in p else p for p in params]
-
-
 async def handle(app: App, req: Request) -> Response:
     """Answer one HTTP request. Never raises."""
     app.touch(req.path)
@@ -395,7 +448,7 @@ async def handle(app: App, req: Request) -> Response:
             )
         return fail("METHOD_NOT_ALLOWED", f"Method {req.method} is not allowed for {req.path}")
     try:
-        resp = await handler(app, req, _unquote(params))
+        resp = await handler(app, req, params)
         if head:
             resp.body = b""
         return resp
