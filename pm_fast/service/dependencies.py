@@ -71,8 +71,11 @@ def create_dependency(ctx: Ctx, cmd: CreateDependency) -> Program[Outcome[Depend
                 "blocking_item_id",
             )
     yield from begin(ctx)
+    # A soft-deleted link of the same pair still holds the table's UNIQUE(pair): it comes
+    # back to life under its own id, so its activity rows and any stored reply that name
+    # it keep naming a row that exists.
     dep = Dependency(
-        id=new_id(),
+        id=existing[0].id if existing is not None else new_id(),
         blocking_item_id=blocking_id,
         blocked_item_id=blocked_id,
         dependency_type=dep_type,
@@ -80,8 +83,7 @@ def create_dependency(ctx: Ctx, cmd: CreateDependency) -> Program[Outcome[Depend
         created_by=ctx.actor,
     )
     if existing is not None:
-        # A soft-deleted link still holds the table's UNIQUE(pair): reuse its row.
-        yield db.dep_replace_deleted(existing[0].id, dep)
+        yield db.dep_revive(dep)
     else:
         yield db.dep_insert(dep)
     return (yield from committed(ctx, "dependency", "created", dep, blocked.project_id))

@@ -245,10 +245,6 @@ def _te_args(t: TimeEntry) -> tuple[Any, ...]:
     return f[:7] + f[8:]  # is_running is computed
 
 
-def _dep_replace_args(old_id: str, d: Dependency) -> tuple[Any, ...]:
-    return (old_id, d.id, d.dependency_type, d.created_at, d.created_by)
-
-
 # -- queries -----------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Query:
@@ -585,10 +581,10 @@ BLOCKS_EDGES = query(
 DEP_INSERT = query(
     f"INSERT INTO pm_dependencies ({D_COLS}) VALUES ($1,$2,$3,$4,$5,$6)", args=_fields
 )
-DEP_REPLACE_DELETED = query(
-    "UPDATE pm_dependencies SET id = $2, dependency_type = $3, created_at = $4,"
-    " created_by = $5, deleted_at = NULL WHERE id = $1 AND deleted_at IS NOT NULL",
-    args=_dep_replace_args,
+DEP_REVIVE = query(
+    "UPDATE pm_dependencies SET dependency_type = $2, created_at = $3, created_by = $4,"
+    " deleted_at = NULL WHERE id = $1 AND deleted_at IS NOT NULL",
+    args=lambda d: (d.id, d.dependency_type, d.created_at, d.created_by),
 )
 DEP_SOFT_DELETE = query("UPDATE pm_dependencies SET deleted_at = $2 WHERE id = $1")
 
@@ -745,7 +741,7 @@ OPS: dict[str, Query] = {
     "dep_counts": DEP_COUNTS,
     "blocks_edges": BLOCKS_EDGES,
     "dep_insert": DEP_INSERT,
-    "dep_replace_deleted": DEP_REPLACE_DELETED,
+    "dep_revive": DEP_REVIVE,
     "dep_soft_delete": DEP_SOFT_DELETE,
     "te_get": TE_GET,
     "te_by_item": TE_BY_ITEM,

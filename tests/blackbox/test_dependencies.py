@@ -295,15 +295,19 @@ def test_delete_dependency_echoes_id_as_given(api: httpx.Client) -> None:
 
 
 def test_recreate_deleted_pair(api: httpx.Client) -> None:
-    # compat.md: re-creating a soft-deleted dependency replaces the deleted row
+    # compat.md: re-creating a soft-deleted dependency brings the deleted row back, under
+    # its id (its activity rows keep naming a link that exists)
     _, a, b, _ = three(api)
     d = create_dependency(api, a["id"], b["id"])
     ok(api.delete(f"/api/v1/dependencies/{d['id']}"))
     d2 = create_dependency(api, a["id"], b["id"], "relates_to")
+    assert d2["id"] == d["id"]
     assert d2["dependency_type"] == "relates_to"
+    assert d2["created_at"] >= d["created_at"]
     got = deps_of(api, a["id"])
-    assert [x["id"] for x in got] == [d2["id"]]
-    assert got[0] == d2
+    assert got == [d2]
+    ok(api.delete(f"/api/v1/dependencies/{d['id']}"))
+    assert deps_of(api, a["id"]) == []
 
 
 def test_links_to_deleted_items_still_listed(api: httpx.Client) -> None:

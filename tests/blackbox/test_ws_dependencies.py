@@ -225,9 +225,36 @@ async def test_delete_and_recreate_dependency(srv: ServerProcess) -> None:
         listed = await c.call(GD, work_item_id=a.id)
         assert list(listed.blocked) == []
         again = await c.dependency(a.id, b.id)
-        assert again.id != d.id
+        assert again.id == d.id  # compat.md: the deleted link comes back under its id
         listed = await c.call(GD, work_item_id=b.id)
         assert [x.id for x in listed.blocking] == [again.id]
+        await c.sync()
+
+
+async def test_recreated_dependency_keeps_the_id_its_history_names(srv: ServerProcess) -> None:
+    # compat.md: a re-created link is the deleted row brought back, so the activity rows
+    # and the stored reply of the first create name a link that exists
+    async with clients(srv.port, "new") as (c,):
+        p, (a, b, _) = await tasks(c)
+        await c.subscribe([p.id])
+        mid = new_id()
+        pair = {"blocking_item_id": a.id, "blocked_item_id": b.id}
+        first, _ = await c.request(CD, message_id=mid, dependency_type=pb.BLOCKS, **pair)
+        d = first.dependency_created.dependency
+        await c.call(DD, dependency_id=d.id)
+        reply, events = await c.request(CD, dependency_type=pb.RELATES_TO, **pair)
+        again = reply.dependency_created.dependency
+        assert (again.id, again.dependency_type) == (d.id, pb.RELATES_TO)
+        assert_broadcast_pair(events, "dependency", d.id, "created", "dependency_created")
+        log = await c.call(
+            "get_activity_log_request", entity_type="dependency", entity_id=d.id, limit=10
+        )
+        assert sorted(e.action for e in log.entries) == ["created", "created", "deleted"]
+        assert {e.entity_id for e in log.entries} == {d.id}
+        replay, events = await c.request(CD, message_id=mid, dependency_type=pb.BLOCKS, **pair)
+        assert events == [] and replay == first
+        listed = await c.call(GD, work_item_id=a.id)
+        assert [(x.id, x.dependency_type) for x in listed.blocked] == [(d.id, pb.RELATES_TO)]
         await c.sync()
 
 
