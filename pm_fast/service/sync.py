@@ -9,7 +9,7 @@ import msgspec
 
 from ..core import rules
 from ..core.commands import ExportScope, Int32
-from ..core.errors import DomainError, conflict, invalid
+from ..core.errors import DomainError, conflict, invalid, not_found
 from ..core.model import (
     Comment,
     Dependency,
@@ -167,6 +167,8 @@ def _now_rfc3339() -> str:
 
 
 # -- export ---------------------------------------------------------------------------
+# Both exports hold exactly what an import restores, in the original's order (the
+# queries in store/sql.py say which rows and why; docs/compat.md).
 def export(scope: ExportScope) -> Program[ExportData]:
     if scope.work_item is None:
         everything: dict[str, Any] = yield db.export_all()
@@ -182,14 +184,18 @@ def export(scope: ExportScope) -> Program[ExportData]:
         frontier = [i for i, _ in rows if i not in seen]
         seen.update(frontier)
         ids.extend(frontier)
-    items: list[WorkItem] = yield db.items_by_ids(ids)
-    comments: list[Comment] = (yield db.comments_for_items(ids)) if scope.comments else []
-    entries: list[TimeEntry] = (yield db.te_for_items(ids)) if scope.time_entries else []
-    deps: list[Dependency] = (yield db.deps_touching(ids)) if scope.dependencies else []
+    items: list[WorkItem] = yield db.export_items(ids)
+    if not any(i.id == root.id for i in items):
+        # An item of a deleted project: never exported (an import could not restore it).
+        raise not_found(f"Work item with ID {root.id} not found")
+    ids = [i.id for i in items]
+    comments: list[Comment] = (yield db.export_comments(ids)) if scope.comments else []
+    entries: list[TimeEntry] = (yield db.export_time_entries(ids)) if scope.time_entries else []
+    deps: list[Dependency] = (yield db.export_dependencies(ids)) if scope.dependencies else []
     sprints: list[Sprint] = []
     if scope.sprints:
         sprint_ids = list(dict.fromkeys(i.sprint_id for i in items if i.sprint_id))
-        sprints = yield db.sprints_by_ids(sprint_ids)
+        sprints = yield db.export_sprints(sprint_ids)
     return ExportData(
         SCHEMA_VERSION, _now_rfc3339(), "pm-server", [], items, sprints, comments, [], deps, entries
     )
@@ -382,41 +388,28 @@ def import_data(ctx: Ctx, data: ImportData) -> Program[ImportResult]:
         else:
             result.projects.skipped += 1
 
-    for s in sprints:
+    # Rows whose owner is in neither the payload nor this server (the original exports
+    # the live rows of deleted projects and items) are skipped; a parent or sprint that
+    # is unknown is left out (docs/compat.md). Sprints and comments go in in reverse:
+    # an export lists equal dates newest row first, and so will the next export.
+    for s in reversed(sprints):
         yield from _upsert(
-            result.sprints,
-            "sprint",
-            s,
-            db.sprint_get,
-            db.sprint_insert,
-            db.sprint_update,
-            project_id=s.project_id,
+            ctx, result.sprints, "sprint", s, db.sprint_get, db.sprint_insert, db.sprint_update
         )
 
     touched_projects: set[str] = set()
     for w in items:
-        for user in (w.assignee_id,):
-            if user:
-                yield db.ensure_user(user, ctx.now)
         created = yield from _upsert(
-            result.work_items,
-            "work_item",
-            w,
-            db.item_get,
-            db.item_insert,
-            db.item_update,
-            project_id=w.project_id,
+            ctx, result.work_items, "work_item", w, db.item_get, db.item_insert, db.item_update
         )
         if created:
             touched_projects.add(w.project_id)
     for pid in touched_projects:
         yield db.project_raise_counter(pid)
 
-    for c in comments:
-        yield db.ensure_user(c.created_by, ctx.now)
-        yield db.ensure_user(c.updated_by, ctx.now)
+    for c in reversed(comments):
         yield from _upsert(
-            result.comments, "comment", c, db.comment_get, db.comment_insert, db.comment_update
+            ctx, result.comments, "comment", c, db.comment_get, db.comment_insert, db.comment_update
         )
 
     for d in deps:
@@ -432,67 +425,93 @@ def import_data(ctx: Ctx, data: ImportData) -> Program[ImportResult]:
             continue
         if d.blocking_item_id == d.blocked_item_id:
             raise invalid("A work item cannot depend on itself", "blocked_item_id")
-        for end in (d.blocking_item_id, d.blocked_item_id):
-            if (yield db.row_state("work_item", end)) is None:
-                raise invalid(f"Dependency {d.id} refers to unknown work item {end}")
+        if not (yield from _owners_known("dependency", d)):
+            result.dependencies.skipped += 1
+            continue
         yield db.ensure_user(d.created_by, ctx.now)
         yield db.dep_insert(d)
         result.dependencies.created += 1
 
     for t in entries:
-        yield db.ensure_user(t.user_id, ctx.now)
         yield from _upsert(
-            result.time_entries, "time_entry", t, db.te_get, db.te_insert, db.te_update
+            ctx, result.time_entries, "time_entry", t, db.te_get, db.te_insert, db.te_update
         )
     return result
 
 
+def _owners_known(entity: str, row: Any) -> Program[bool]:
+    """Whether the rows `row` belongs to exist here (live or deleted)."""
+    owners: list[tuple[str, str]]
+    if entity in ("sprint", "work_item"):
+        owners = [("project", row.project_id)]
+    elif entity in ("comment", "time_entry"):
+        owners = [("work_item", row.work_item_id)]
+    elif entity == "dependency":
+        owners = [("work_item", row.blocking_item_id), ("work_item", row.blocked_item_id)]
+    else:
+        owners = []
+    for kind, owner_id in owners:
+        if (yield db.row_state(kind, owner_id)) is None:
+            return False
+    return True
+
+
+def _known_references(w: WorkItem) -> Program[WorkItem]:
+    """`w` without a parent or sprint that does not exist here."""
+    changes: dict[str, None] = {}
+    if w.parent_id and (yield db.row_state("work_item", w.parent_id)) is None:
+        changes["parent_id"] = None
+    if w.sprint_id and (yield db.row_state("sprint", w.sprint_id)) is None:
+        changes["sprint_id"] = None
+    return msgspec.structs.replace(w, **changes) if changes else w
+
+
+def _users_of(entity: str, row: Any) -> list[str]:
+    if entity == "work_item":
+        return [row.assignee_id] if row.assignee_id else []
+    if entity == "comment":
+        return [row.created_by, row.updated_by]
+    if entity == "time_entry":
+        return [row.user_id]
+    return []
+
+
 def _upsert(
+    ctx: Ctx,
     counts: Counts,
     entity: str,
     row: Any,
     get: Any,
     insert: Any,
     update: Any,
-    project_id: str | None = None,
 ) -> Program[bool]:
     """Insert if absent, overwrite if strictly newer, else skip. True when inserted."""
     state = yield db.row_state(entity, row.id)
-    if state is None:
-        if project_id is not None and (yield db.row_state("project", project_id)) is None:
-            raise invalid(f"{entity} {row.id} refers to unknown project {project_id}", "project_id")
-        if entity == "work_item":
-            if (yield db.item_number_used(row.project_id, row.item_number)):
-                raise invalid(
-                    f"Work item {row.id}: number {row.item_number} is already used in its project",
-                    "item_number",
-                )
-            if row.parent_id and (yield db.row_state("work_item", row.parent_id)) is None:
-                raise invalid(
-                    f"Work item {row.id} refers to unknown parent {row.parent_id}", "parent_id"
-                )
-            if row.sprint_id and (yield db.row_state("sprint", row.sprint_id)) is None:
-                raise invalid(
-                    f"Work item {row.id} refers to unknown sprint {row.sprint_id}", "sprint_id"
-                )
-        if entity in ("comment", "time_entry") and (
-            (yield db.row_state("work_item", row.work_item_id)) is None
-        ):
-            raise invalid(
-                f"{entity} {row.id} refers to unknown work item {row.work_item_id}",
-                "work_item_id",
-            )
-        yield insert(row)
-        counts.created += 1
-        return True
     if state == "deleted":
         # A local deletion wins over an imported copy (docs/compat.md).
         counts.skipped += 1
         return False
-    current = yield get(row.id)
-    if row.updated_at > current.updated_at:
-        yield update(row)
-        counts.updated += 1
-    else:
+    if state == "live":
+        current = yield get(row.id)
+        if row.updated_at <= current.updated_at:
+            counts.skipped += 1
+            return False
+    if not (yield from _owners_known(entity, row)):
         counts.skipped += 1
+        return False
+    if entity == "work_item":
+        if state is None and (yield db.item_number_used(row.project_id, row.item_number)):
+            raise invalid(
+                f"Work item {row.id}: number {row.item_number} is already used in its project",
+                "item_number",
+            )
+        row = yield from _known_references(row)
+    for user in _users_of(entity, row):
+        yield db.ensure_user(user, ctx.now)
+    if state is None:
+        yield insert(row)
+        counts.created += 1
+        return True
+    yield update(row)
+    counts.updated += 1
     return False

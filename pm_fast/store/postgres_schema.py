@@ -6,8 +6,8 @@ Tables, columns, CHECKs, uniques and foreign keys are those of the SQLite schema
 * every integer column is BIGINT (SQLite's INTEGER is 64-bit); booleans are BOOLEAN;
 * text columns sort bytewise (COLLATE "C"), as SQLite's BINARY collation does, so
   listings come out in the same order whatever the database's locale;
-* tables that SQLite lists in `rowid` order (comments, dependencies, time entries, the
-  activity log) carry an identity column `seq` that plays the rowid's part;
+* tables that SQLite lists in `rowid` order (sprints, comments, dependencies, time
+  entries, the activity log) carry an identity column `seq` that plays the rowid's part;
 * one more index, for the next sibling position of a new work item;
 * pm-fast's own bookkeeping: `pm_fast_schema_migrations` (applied versions) and the
   `pm_fast_events` outbox that carries committed events to the other processes
@@ -366,6 +366,11 @@ _CREATE_ITEM_FITTING = (
 assert _CREATE_ITEM_FITTING.count("LEAST(2147483647, COALESCE(") == 2
 assert _CREATE_ITEM_FITTING.count("), 0) + 1);") == 2
 
+# Exports list sprints of equal dates newest row first, as the original does (its SQLite
+# walks the dates index backwards): sprints get the rowid's stand-in too.
+_SPRINT_SEQ = """
+ALTER TABLE pm_sprints ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY;
+"""
 
 # (version, description, SQL). Append only: a released migration never changes.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
@@ -374,6 +379,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (3, "functions: next sibling position, outbox append", _FUNCTIONS),
     (4, "function: work item create", _CREATE_ITEM),
     (5, "function: work item create keeps positions within int32", _CREATE_ITEM_FITTING),
+    (6, "sprints: insertion order", _SPRINT_SEQ),
 )
 
 BOOKKEEPING = """

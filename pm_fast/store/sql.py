@@ -212,12 +212,6 @@ def _positional(model: Callable[..., Any]) -> Callable[[Any], Any]:
     return build
 
 
-def in_given_order(items: list[Any], ids: Sequence[str]) -> list[Any]:
-    """`items` (entities with an `id`) in the order of `ids`, missing ones left out."""
-    found = {i.id: i for i in items}
-    return [found[i] for i in ids if i in found]
-
-
 # -- parameters of the writes ------------------------------------------------------------
 # Most tables take an entity's fields in its Struct order (the column lists above).
 _fields = structs.astuple
@@ -406,12 +400,6 @@ SPRINTS_BY_PROJECT = query(
     "all",
     _positional(Sprint),
 )
-SPRINTS_BY_IDS = query(
-    f"SELECT {S_COLS} FROM pm_sprints WHERE id {{ids}} AND deleted_at IS NULL" + _SPRINT_ORDER,
-    "all",
-    _positional(Sprint),
-    ids=True,
-)
 SPRINT_ACTIVE_OTHER = query(
     f"SELECT {S_COLS} FROM pm_sprints WHERE project_id = $1 AND status = 'active'"
     " AND id != $2 AND deleted_at IS NULL LIMIT 1",
@@ -450,13 +438,6 @@ ITEMS_BY_PROJECT = query(
     " ORDER BY w.position, w.item_number",
     "all",
     _positional(WorkItem),
-)
-ITEMS_BY_IDS = query(
-    f"SELECT {W_COLS} FROM {W_FROM} WHERE w.id {{ids}} AND w.deleted_at IS NULL",
-    "all",
-    _positional(WorkItem),
-    ids=True,
-    post=in_given_order,
 )
 ITEMS_HIERARCHY = query(
     "SELECT id, parent_id FROM pm_work_items WHERE project_id = $1 AND deleted_at IS NULL"
@@ -549,13 +530,6 @@ DEPS_FOR_ITEM = query(
     " OR blocked_item_id = $1) AND deleted_at IS NULL ORDER BY id",
     "all",
     _positional(Dependency),
-)
-DEPS_TOUCHING = query(
-    f"SELECT {D_COLS} FROM pm_dependencies WHERE deleted_at IS NULL AND"
-    " (blocking_item_id {ids} OR blocked_item_id {ids}) ORDER BY {seq}",
-    "all",
-    _positional(Dependency),
-    ids=True,
 )
 DEP_PAIR_ANY = query(
     f"SELECT {D_COLS}, deleted_at IS NOT NULL FROM pm_dependencies"
@@ -661,42 +635,116 @@ IDEM_PUT = query(
 )
 IDEM_PRUNE = query("DELETE FROM pm_idempotency_keys WHERE created_at < $1")
 
-# export: every live row, per kind
+# export: what an import can restore, in the original's order -------------------------
+# An export holds the live rows whose owners are exported too: work items and sprints of
+# live projects; comments, time entries and links of exported items (a link needs both
+# ends). A work item's parent or sprint that is not exported (deleted, or in a deleted
+# project) is exported as null. So every reference in an export resolves inside it, or,
+# for a scoped export, to a live row of the server (docs/compat.md).
+#
+# Orders are the original's (SQLite walks an index for each list, and ties come out in
+# the index's order): projects by title (ties by key), work items by position (ties by
+# project and number), sprints by start date descending (ties by end date, then the
+# newest row, descending), comments by creation time (ties: the newest row first), links
+# by blocked item (ties: the oldest row first), time entries by start descending (ties:
+# the oldest row first). A scoped export lists the same rows in the same order as the
+# full one, restricted to its items.
+_LIVE_PROJECTS = "SELECT id FROM pm_projects WHERE deleted_at IS NULL"
+_EXPORTED_ITEMS = (
+    "SELECT xi.id FROM pm_work_items xi JOIN pm_projects xp ON xp.id = xi.project_id"
+    " WHERE xi.deleted_at IS NULL AND xp.deleted_at IS NULL"
+)
+_EXPORTED_SPRINTS = (
+    "SELECT xs.id FROM pm_sprints xs JOIN pm_projects xq ON xq.id = xs.project_id"
+    " WHERE xs.deleted_at IS NULL AND xq.deleted_at IS NULL"
+)
+_EXPORT_W_COLS = (
+    "w.id, p.key || '-' || w.item_number, w.item_type, w.title, w.description, w.status,"
+    f" w.priority, CASE WHEN w.parent_id IN ({_EXPORTED_ITEMS}) THEN w.parent_id END,"
+    " w.project_id, w.assignee_id,"
+    f" CASE WHEN w.sprint_id IN ({_EXPORTED_SPRINTS}) THEN w.sprint_id END,"
+    f" {W_INTS}, w.created_at, w.updated_at, w.created_by, w.updated_by"
+)
+
+
+def _export_lists(scoped: bool) -> dict[str, Query]:
+    """The export's queries: of everything, or (`scoped`) restricted to a list of items."""
+
+    def only(condition: str) -> str:
+        return f" AND {condition}" if scoped else ""
+
+    return {
+        "work_items": query(
+            f"SELECT {_EXPORT_W_COLS} FROM pm_work_items w JOIN pm_projects p"
+            " ON p.id = w.project_id WHERE w.deleted_at IS NULL AND p.deleted_at IS NULL"
+            + only("w.id {ids}")
+            + " ORDER BY w.position, w.project_id, w.item_number",
+            "all",
+            _positional(WorkItem),
+            ids=scoped,
+        ),
+        "sprints": query(
+            f"SELECT {S_COLS} FROM pm_sprints WHERE deleted_at IS NULL"
+            f" AND project_id IN ({_LIVE_PROJECTS})"
+            + only("id {ids}")
+            + " ORDER BY start_date DESC, end_date DESC, {seq} DESC",
+            "all",
+            _positional(Sprint),
+            ids=scoped,
+        ),
+        "comments": query(
+            f"SELECT {C_COLS} FROM pm_comments WHERE deleted_at IS NULL"
+            f" AND work_item_id IN ({_EXPORTED_ITEMS})"
+            + only("work_item_id {ids}")
+            + " ORDER BY created_at, {seq} DESC",
+            "all",
+            _positional(Comment),
+            ids=scoped,
+        ),
+        "dependencies": query(
+            f"SELECT {D_COLS} FROM pm_dependencies WHERE deleted_at IS NULL"
+            f" AND blocking_item_id IN ({_EXPORTED_ITEMS})"
+            f" AND blocked_item_id IN ({_EXPORTED_ITEMS})"
+            + only("(blocking_item_id {ids} OR blocked_item_id {ids})")
+            + " ORDER BY blocked_item_id, {seq}",
+            "all",
+            _positional(Dependency),
+            ids=scoped,
+        ),
+        "time_entries": query(
+            f"SELECT {T_COLS} FROM pm_time_entries WHERE deleted_at IS NULL"
+            f" AND work_item_id IN ({_EXPORTED_ITEMS})"
+            + only("work_item_id {ids}")
+            + " ORDER BY started_at DESC, {seq}",
+            "all",
+            time_entry,
+            ids=scoped,
+        ),
+    }
+
+
+_FULL = _export_lists(scoped=False)
 EXPORT = {
-    "projects": PROJECTS_ALL,
-    "work_items": query(
-        f"SELECT {W_COLS} FROM {W_FROM} WHERE w.deleted_at IS NULL"
-        " ORDER BY w.position, w.project_id, w.item_number",
+    "projects": query(
+        f"SELECT {P_COLS} FROM pm_projects WHERE deleted_at IS NULL ORDER BY title, key",
         "all",
-        _positional(WorkItem),
+        _positional(Project),
     ),
-    "sprints": query(
-        f"SELECT {S_COLS} FROM pm_sprints WHERE deleted_at IS NULL" + _SPRINT_ORDER,
-        "all",
-        _positional(Sprint),
-    ),
-    "comments": query(
-        f"SELECT {C_COLS} FROM pm_comments WHERE deleted_at IS NULL ORDER BY created_at, {{seq}}",
-        "all",
-        _positional(Comment),
-    ),
+    "work_items": _FULL["work_items"],
+    "sprints": _FULL["sprints"],
+    "comments": _FULL["comments"],
     "swim_lanes": query(
-        f"SELECT {L_COLS} FROM pm_swim_lanes WHERE deleted_at IS NULL ORDER BY position, id",
+        f"SELECT {L_COLS} FROM pm_swim_lanes WHERE deleted_at IS NULL"
+        f" AND project_id IN ({_LIVE_PROJECTS}) ORDER BY position, id",
         "all",
         lane,
     ),
-    "dependencies": query(
-        f"SELECT {D_COLS} FROM pm_dependencies WHERE deleted_at IS NULL ORDER BY {{seq}}",
-        "all",
-        _positional(Dependency),
-    ),
-    "time_entries": query(
-        f"SELECT {T_COLS} FROM pm_time_entries WHERE deleted_at IS NULL"
-        " ORDER BY started_at DESC, {seq}",
-        "all",
-        time_entry,
-    ),
+    "dependencies": _FULL["dependencies"],
+    "time_entries": _FULL["time_entries"],
 }
+# The lists of a scoped export, each for a list of ids: of work items (`work_items`,
+# `comments`, `dependencies` touching them, `time_entries`) or of sprints (`sprints`).
+EXPORT_SCOPED = _export_lists(scoped=True)
 
 # Store operations that are exactly one query (see the module docstring).
 OPS: dict[str, Query] = {
@@ -715,7 +763,6 @@ OPS: dict[str, Query] = {
     "sprint_get": SPRINT_GET,
     "sprint_project": SPRINT_PROJECT,
     "sprints_by_project": SPRINTS_BY_PROJECT,
-    "sprints_by_ids": SPRINTS_BY_IDS,
     "sprint_active_other": SPRINT_ACTIVE_OTHER,
     "sprint_update": SPRINT_UPDATE,
     "sprint_soft_delete": SPRINT_SOFT_DELETE,
@@ -723,7 +770,6 @@ OPS: dict[str, Query] = {
     "item_get": ITEM_GET,
     "item_by_number": ITEM_BY_NUMBER,
     "items_by_project": ITEMS_BY_PROJECT,
-    "items_by_ids": ITEMS_BY_IDS,
     "items_hierarchy": ITEMS_HIERARCHY,
     "item_children_rows": ITEM_CHILDREN_ROWS,
     "item_parent_chain": ITEM_PARENT_CHAIN,
@@ -736,7 +782,11 @@ OPS: dict[str, Query] = {
     "comment_soft_delete": COMMENT_SOFT_DELETE,
     "dep_get": DEP_GET,
     "deps_for_item": DEPS_FOR_ITEM,
-    "deps_touching": DEPS_TOUCHING,
+    "export_items": EXPORT_SCOPED["work_items"],
+    "export_sprints": EXPORT_SCOPED["sprints"],
+    "export_comments": EXPORT_SCOPED["comments"],
+    "export_dependencies": EXPORT_SCOPED["dependencies"],
+    "export_time_entries": EXPORT_SCOPED["time_entries"],
     "dep_pair_any": DEP_PAIR_ANY,
     "dep_counts": DEP_COUNTS,
     "blocks_edges": BLOCKS_EDGES,

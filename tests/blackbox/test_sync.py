@@ -763,8 +763,10 @@ def test_scoped_export_of_deleted_item_404(api: httpx.Client) -> None:
     )
 
 
-def test_export_display_key_unknown_when_project_deleted(server_factory: ServerFactory) -> None:
-    # §1.3: "UNKNOWN-n" in exports when the project is missing/soft-deleted
+def test_export_leaves_out_rows_of_deleted_project(server_factory: ServerFactory) -> None:
+    # compat.md: the original exports the live items of a deleted project (display key
+    # "UNKNOWN-n", §1.3), which no import can restore; pm-fast leaves them out, with their
+    # sprints, comments, time entries and links
     import sqlite3
 
     from .conftest import FULL_FIXTURE
@@ -776,21 +778,24 @@ def test_export_display_key_unknown_when_project_deleted(server_factory: ServerF
     con.commit()
     con.close()
     srv.start()
+    api_id = "cd02c5e1-1635-4d03-951f-d8f9a2c68e45"
     with srv.client() as c:
         data = export_all(c)
         assert [p["key"] for p in data["projects"]] == ["WEB"]
-        api_items = [
-            w
-            for w in data["work_items"]
-            if w["project_id"] == "cd02c5e1-1635-4d03-951f-d8f9a2c68e45"
-        ]
-        assert len(api_items) == 26
-        assert sorted(w["display_key"] for w in api_items) == sorted(
-            f"UNKNOWN-{n}" for n in range(1, 27)
-        )
-        web = [w for w in data["work_items"] if w["display_key"].startswith("WEB-")]
-        assert len(web) == 26
-    srv.stop()
+        assert len(data["work_items"]) == 26
+        assert all(w["display_key"].startswith("WEB-") for w in data["work_items"])
+        assert all(s["project_id"] != api_id for s in data["sprints"])
+        items = {w["id"] for w in data["work_items"]}
+        assert all(x["work_item_id"] in items for x in data["comments"] + data["time_entries"])
+        for d in data["dependencies"]:
+            assert d["blocking_item_id"] in items and d["blocked_item_id"] in items
+    fresh = server_factory()
+    with fresh.client() as c:
+        do_import(c, data)
+        again = export_all(c)
+    data.pop("exported_at")
+    again.pop("exported_at")
+    assert again == data
 
 
 def test_import_over_64_mib_rejected(api: httpx.Client) -> None:
