@@ -52,7 +52,6 @@ from msgspec import structs
 from ..core.errors import DomainError, conflict, invalid, not_found
 from ..core.model import (
     ActivityEntry,
-    Comment,
     Dependency,
     Event,
     Project,
@@ -376,33 +375,6 @@ class PgTx:
     # -- several items at once -------------------------------------------------------
     async def export_all(self) -> dict[str, list[Any]]:
         return {kind: await self._run(q, ()) for kind, q in sql.EXPORT.items()}
-
-    async def comments_for_items(self, ids: list[str]) -> list[Comment]:
-        # SQLite's order: per id in the given order, then a stable sort by created_at.
-        if not ids:
-            return []
-        return [
-            Comment(*r)
-            for r in await self.c.fetch(
-                f"SELECT {sql.C_COLS} FROM pm_comments WHERE work_item_id = ANY($1::text[])"
-                " AND deleted_at IS NULL"
-                " ORDER BY created_at, array_position($1::text[], work_item_id), seq",
-                list(ids),
-            )
-        ]
-
-    async def te_for_items(self, ids: list[str]) -> list[TimeEntry]:
-        if not ids:
-            return []
-        return [
-            sql.time_entry(r)
-            for r in await self.c.fetch(
-                f"SELECT {sql.T_COLS} FROM pm_time_entries WHERE work_item_id = ANY($1::text[])"
-                " AND deleted_at IS NULL"
-                " ORDER BY started_at DESC, array_position($1::text[], work_item_id), seq",
-                list(ids),
-            )
-        ]
 
 
 def _pg_op(name: str, q: sql.Query) -> Callable[..., Any]:

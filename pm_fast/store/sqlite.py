@@ -19,7 +19,7 @@ import aiosqlite
 from msgspec import structs
 
 from ..core import rules
-from ..core.model import Comment, Event, TimeEntry, WorkItem
+from ..core.model import Event, WorkItem
 from . import sql
 from .base import Program, drive
 from .sqlite_schema import MIGRATIONS, SCHEMA
@@ -163,20 +163,6 @@ class SqliteTx:
     import_item_overwrite = item_update
 
     # -- several items at once -----------------------------------------------------
-    def comments_for_items(self, ids: list[str]) -> list[Comment]:
-        out: list[Comment] = []
-        for i in ids:
-            out.extend(self._run(sql.COMMENTS_BY_ITEM, (i,)))
-        out.sort(key=lambda c: c.created_at)
-        return out
-
-    def te_for_items(self, ids: list[str]) -> list[TimeEntry]:
-        out: list[TimeEntry] = []
-        for i in ids:
-            out.extend(self._run(sql.TE_BY_ITEM, (i,)))
-        out.sort(key=lambda t: -t.started_at)
-        return out
-
     def export_all(self) -> dict[str, list[Any]]:
         return {kind: self._run(q, ()) for kind, q in sql.EXPORT.items()}
 
