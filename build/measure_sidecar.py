@@ -12,9 +12,12 @@ PM_AUTH_ENABLED=false, null stdio, new session) and stopped with POST /admin/shu
   for the binary with an empty extraction cache (a fresh XDG_CACHE_HOME), so it includes
   unpacking; "later" is the median of --runs further launches on the same repository.
 * memory: VmRSS from /proc/<pid>/status summed over the launched process and its
-  descendants (the onefile bootstrap and the server it runs), idle 1 s after ready and
+  descendants (the binary execs the server: one process), idle 1 s after ready and
   after 1,000 REST requests (GET /health, POST and GET work items, 1/3 each), on a later
-  launch; and idle on the first launch, whose bootstrap keeps the pages it unpacked.
+  launch; and idle on the first launch, which unpacks first.
+
+Start-up with busy cores (the desktop shell gives a respawned server ~200 ms):
+build/measure_start.py --busy 2.
 
 Traffic goes to 127.0.0.1 only; every wait is bounded; every process is killed at the end.
 The table is also written to build/out/measurements.md.
@@ -324,7 +327,7 @@ def main() -> int:
         "|---|---|---|",
         *[f"| {name} | {left} | {right} |" for name, left, right in rows],
         "",
-        "RSS of the binary: the onefile bootstrap + the server it runs.",
+        "RSS of the binary: the launched process and its children (one process).",
         "Later launches: binary " + ", ".join(ms(x) for x in b.later)
         + "; pm-fast serve " + ", ".join(ms(x) for x in s.later) + ".",
         "",

@@ -97,19 +97,6 @@ def test_idle_shutdown_fires_while_ready_is_polled(server_factory: ServerFactory
     assert "shutting down" in srv.logs()
 
 
-def test_rest_api_use_still_counts_as_activity(server_factory: ServerFactory) -> None:
-    # The probes do not keep the server alive, but using the API does (docs/compat.md).
-    srv = server_factory(env={"PM_IDLE_SHUTDOWN_SECS": "2"})
-    busy_until = time.monotonic() + 25  # grace + two sampling intervals and then some
-    with srv.client() as c:
-        while time.monotonic() < busy_until:
-            assert srv.is_alive(), f"idle shutdown despite API use\n{srv.logs()}"
-            assert c.get("/ready").status_code == 200
-            assert c.get("/api/v1/projects").status_code == 200
-            time.sleep(0.25)
-    assert poll_until_exit(srv, IDLE_EXIT_TIMEOUT) == 0, srv.logs()
-
-
 def poll_health_until_it_fails(srv: ServerProcess, timeout: float = 10.0) -> None:
     """GET /health back to back on one kept-alive connection (a new one when the server
     closes it) until a request fails; returns at once then, like the shell."""
