@@ -24,13 +24,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from granian.constants import Interfaces
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 # The same embedded server class pm-fast runs on (listener bound once, port read back).
-from pm_fast.engines.granian import EmbeddedGranian  # noqa: E402
+from pm_fast.engines.granian import EmbeddedServer  # noqa: E402
 
 # Stands in for the ActivityLogCreated frame; never decoded by the load client.
 ACTIVITY = b"\x0a\x24" + b"0" * 36 + b"\xca\x01\x14" + b"a" * 20
@@ -91,15 +89,7 @@ class Broadcast:
 
 
 async def main(port_file: Path) -> None:
-    server = EmbeddedGranian(
-        Broadcast(),
-        address="127.0.0.1",
-        port=0,
-        interface=Interfaces.RSGI,
-        websockets=True,
-        backlog=1024,
-        log_enabled=False,
-    )
+    server = EmbeddedServer(Broadcast(), "127.0.0.1", 0)
     server.on_bound = lambda port: port_file.write_text(str(port))
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -107,7 +97,7 @@ async def main(port_file: Path) -> None:
         loop.add_signal_handler(sig, stop.set)
     serving = asyncio.create_task(server.serve())
     await stop.wait()
-    server.signal_handler_interrupt()  # type: ignore[no-untyped-call]
+    server.signal_handler_interrupt()
     await asyncio.wait_for(serving, 10)
 
 

@@ -158,11 +158,10 @@ async def serve(pm_dir: Path, environ: dict[str, str]) -> int:
             port_file.remove()
             for hook in app.on_shutdown:  # close WebSockets
                 await hook()
-            if server.rsgi is not None:
-                await server.rsgi.close()  # requests in flight finish; later ones get 503
+            await server.target.close()  # requests in flight finish; later ones get 503
             await store.close()  # the last connection checkpoints and deletes -wal/-shm
             log.info("stopped")
-            server.signal_handler_interrupt()  # type: ignore[no-untyped-call]
+            server.signal_handler_interrupt()
             await serving
     finally:
         for task in tasks:

@@ -6,10 +6,10 @@ import asyncio
 import logging
 import os
 import socket
+import sys
+import types
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-from granian.constants import Interfaces
-from granian.server.embed import Server
 
 from ..api.auth import Authenticator
 from ..api.http import JSON, error_body
@@ -159,29 +159,107 @@ def bind_listener(server: Any) -> int:
     return int(raw[0] if isinstance(raw, tuple) else raw)
 
 
-class EmbeddedGranian(Server):
-    """Granian inside our own event loop, bound once so that port 0 can be read back."""
+def import_granian_core() -> None:
+    """Import the `granian` package without its process managers.
 
-    def _init_shared_socket(self) -> None:
-        # Build the listener here (not once per worker) so the OS-chosen port is known
-        # before serving starts and the port file can name it.
-        bind_listener(self)
+    `granian/__init__` re-exports `granian.server.Server`, whose modules pull in
+    multiprocessing, pickle, tempfile, compression modules and more: a good part of the
+    start-up time, for machinery a single embedded worker never uses. While the package
+    initialises, `granian.server` is a placeholder; afterwards it is importable as usual
+    (the multi-process engine imports it).
+    """
+    if "granian" in sys.modules:
+        return
+    placeholder = types.ModuleType("granian.server")
+    placeholder.Server = None  # type: ignore[attr-defined]
+    sys.modules["granian.server"] = placeholder
+    try:
+        import granian
+    finally:
+        if sys.modules.get("granian.server") is placeholder:
+            del sys.modules["granian.server"]
+    if getattr(granian, "server", None) is placeholder:
+        del granian.server
 
-    on_bound: Any = None
-    rsgi: RsgiApp | None = None
 
-    def startup(self, spawn_target: Any, target_loader: Any) -> None:
-        self._init_shared_socket()
+class EmbeddedServer:
+    """One Granian RSGI worker inside our own event loop (what Granian's embedded server
+    does for one worker, without its supervisor). The listener is bound first, so the
+    OS-chosen port is known before serving starts and the port file can name it."""
+
+    def __init__(self, target: Any, host: str, port: int, backlog: int = 1024) -> None:
+        self.target = target  # an RSGI application (here a RsgiApp)
+        self.bind_addr = host
+        self.bind_port = port
+        self.backlog = backlog
+        self.on_bound: Callable[[int], object] | None = None
+        self._stop: Any = None
+        self._holder: Any = None
+
+    async def serve(self) -> None:
+        import_granian_core()
+        from granian import _futures, rsgi
+        from granian._granian import ListenerSpec, WorkerSignal
+        from granian.constants import HTTPModes, SSLProtocols
+
+        # Called as Granian's embedded server calls them (2.8.9; the bundled type stub
+        # of RSGIWorker is older than its constructor).
+        worker_type: Any = sys.modules["granian._granian"].RSGIWorker
+        wrap_watcher: Any = _futures._future_watcher_wrapper
+        wrap_callback: Any = rsgi._callback_wrapper
+        new_scheduler: Any = _futures._new_cbscheduler
+
+        loop = asyncio.get_running_loop()
+        self._holder = ListenerSpec(self.bind_addr, self.bind_port, self.backlog).build()
         if self.on_bound is not None:
             self.on_bound(self.bound_port())
-        if self.rsgi is not None:  # in case no request comes soon
-            asyncio.get_running_loop().call_later(1.0, self.rsgi.warm_up)
-        # The parent binds again unless we skip it; reuse our listener instead.
-        self._init_shared_socket = lambda: None  # type: ignore[method-assign]
-        super().startup(spawn_target, target_loader)  # type: ignore[no-untyped-call]
+        warm_up = getattr(self.target, "warm_up", None)
+        if warm_up is not None:
+            loop.call_later(1.0, warm_up)  # in case no request comes soon
+
+        stopped: asyncio.Future[None] = loop.create_future()
+
+        def stop_waiting() -> None:
+            if not stopped.done():
+                stopped.set_result(None)
+
+        def on_stop() -> None:  # called from a Granian thread
+            loop.call_soon_threadsafe(stop_waiting)
+
+        self._stop = WorkerSignal()
+        self._stop.add_cb(on_stop)
+        no_tls: tuple[Any, ...] = (False, None, None, None, str(SSLProtocols.tls13))
+        no_tls += (None, [], False)
+        worker = worker_type(
+            1,  # worker id
+            (None, self._holder),  # the listener
+            None,
+            1,  # runtime threads
+            512,  # runtime blocking threads (Granian's default)
+            1,  # blocking threads (RSGI allows one)
+            30,  # blocking threads' idle timeout, s
+            self.backlog,  # backpressure: Granian's default of backlog / workers
+            HTTPModes.auto,
+            None,  # HTTP/1 settings: defaults
+            None,  # HTTP/2 settings: defaults
+            True,  # WebSockets
+            None,  # no static files
+            *no_tls,
+            (None, None),
+        )
+        callback = wrap_watcher(wrap_callback(self.target, None))
+        scheduler = new_scheduler(loop, callback, impl_asyncio=True)
+        log.info("serving HTTP and WebSockets (Granian RSGI, one worker)")
+        worker.serve_async(scheduler, loop, self._stop)
+        await stopped
+
+    def signal_handler_interrupt(self) -> None:
+        """Stop serving: the listener stops and `serve` returns."""
+        if self._stop is not None:
+            self._stop.set()
 
     def bound_port(self) -> int:
-        raw: Any = self._sfd
+        raw: Any = self._holder.get_fd()
         fd: int = raw[0] if isinstance(raw, tuple) else raw
         sock = socket.socket(fileno=os.dup(fd))
         try:
@@ -190,16 +268,7 @@ class EmbeddedGranian(Server):
             sock.close()
 
 
-def make_server(app: App, host: str, port: int, log_options: dict[str, Any]) -> EmbeddedGranian:
-    rsgi = RsgiApp(app)
-    server = EmbeddedGranian(
-        rsgi,
-        address=host,
-        port=port,
-        interface=Interfaces.RSGI,
-        websockets=True,
-        backlog=1024,
-        **log_options,
-    )
-    server.rsgi = rsgi
-    return server
+def make_server(app: App, host: str, port: int, log_options: dict[str, Any]) -> EmbeddedServer:
+    # Granian's loggers need nothing from `log_options` here: they have no handlers of
+    # their own and pass records to ours at the levels logsetup gave them.
+    return EmbeddedServer(RsgiApp(app), host, port)
