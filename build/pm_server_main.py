@@ -14,7 +14,11 @@ if os.environ.get("PM_FAST_UNPACK_ONLY") == "1":
     # it unpack the server into its cache directory; nothing is served.
     sys.exit(0)
 
-from pm_fast.cli import main
+from pm_fast.boot import import_asyncio_without_ssl
+
+import_asyncio_without_ssl()  # before anything imports asyncio (pm_fast/boot.py)
+
+from pm_fast.cli import main  # noqa: E402
 
 
 def die_with_launcher() -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from . import config as config_mod
 from .app import COMPAT_VERSION, App
+from .boot import enable_asyncio_tls
 from .config import Config, ConfigError
 from .logsetup import granian_log_options, setup_logging
 from .paths import ensure_pm_dir, find_pm_dir
@@ -73,6 +74,7 @@ async def open_app(cfg: Config, pm_dir: Path, environ: dict[str, str]) -> App | 
     pg: PostgresStore | None = None
     store: Store
     if cfg.database.url:  # PostgreSQL (pm-fast only); config checked the URL's scheme
+        enable_asyncio_tls()  # asyncpg may negotiate TLS
         from .store.postgres import PostgresStore  # asyncpg only when it is used
         from .store.postgres import StoreOpenError as PgOpenError
 

@@ -15,6 +15,7 @@ from ..api.auth import Authenticator
 from ..api.http import JSON, error_body
 from ..api.rest import BodyTooLarge, Request, handle
 from ..app import App
+from ..boot import enable_asyncio_tls
 from ..config import desktop_user_id
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ class RsgiApp:
     def warm_up(self) -> None:
         """Import what start-up left out (see `__init__`), once."""
         if self._ws_module is None and not self.closing:
+            enable_asyncio_tls()
             self.ws()
 
     async def _close_websockets(self) -> None:
