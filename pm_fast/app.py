@@ -90,7 +90,7 @@ def sealed(program: Program[Outcome[T]]) -> Program[Outcome[T]]:
     for event in outcome.events:
         try:
             accel.encode_event(event.kind, event.entity, event.actor, event.extra, "", 0)
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - whatever the codec refuses
             log.error("not saving a change whose %s event cannot be encoded: %r", event.kind, err)
             raise DomainError(
                 "INTERNAL_ERROR", "The change cannot be sent to clients and was not saved"

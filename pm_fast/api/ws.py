@@ -901,7 +901,7 @@ async def session(
     try:
         try:
             await app.store.write(ensure_user(conn.user, int(time.time())))
-        except Exception as err:  # e.g. the breaker is open: every write ensures it again
+        except Exception as err:  # noqa: BLE001 - e.g. the breaker is open; writes ensure it again
             log.warning("could not record user %s on connect: %s", conn.user, err)
             err.__traceback__ = None
         while not conn.closed:

@@ -222,8 +222,7 @@ def _next_number(value: int) -> int:
     """A project's counter: the number its next item gets, or one past the last one."""
     if not (1 <= value <= rules.MAX_ITEM_NUMBER + 1):
         raise invalid(
-            f"next_work_item_number must be between 1 and {rules.MAX_ITEM_NUMBER + 1},"
-            f" got {value}",
+            f"next_work_item_number must be between 1 and {rules.MAX_ITEM_NUMBER + 1}, got {value}",
             "next_work_item_number",
         )
     return value

@@ -44,6 +44,7 @@ from ..core.model import (
     WorkItem,
 )
 
+
 # -- column lists ------------------------------------------------------------------------
 # Values read back into the range of the field they travel in. pm-fast checks every
 # value before writing it, but a database written by an older pm-fast (or edited by
@@ -91,8 +92,7 @@ S_COLS = (
 )
 # story points, number, position and version of a work item `w`
 W_INTS = (
-    f"{_i32('w.story_points')}, {_i32('w.item_number')}, {_i32('w.position')},"
-    f" {_i32('w.version')}"
+    f"{_i32('w.story_points')}, {_i32('w.item_number')}, {_i32('w.position')}, {_i32('w.version')}"
 )
 W_COLS = (
     "w.id, COALESCE(p.key, 'UNKNOWN') || '-' || w.item_number, w.item_type, w.title,"
@@ -107,8 +107,7 @@ T_COLS = (
     " description, created_at, updated_at"
 )
 L_COLS = (
-    f"id, project_id, name, status_value, {_i32('position')}, is_default, created_at,"
-    " updated_at"
+    f"id, project_id, name, status_value, {_i32('position')}, is_default, created_at, updated_at"
 )
 A_COLS = (
     "id, entity_type, entity_id, action, field_name, old_value, new_value, user_id,"
@@ -407,8 +406,7 @@ SPRINT_ACTIVE_OTHER = query(
     _positional(Sprint),
 )
 SPRINT_INSERT = query(
-    f"INSERT INTO pm_sprints ({S_INSERT_COLS})"
-    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
+    f"INSERT INTO pm_sprints ({S_INSERT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
     args=_fields,
 )
 SPRINT_UPDATE = query(

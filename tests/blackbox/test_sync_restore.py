@@ -21,10 +21,9 @@ from typing import Any
 
 import httpx
 import pytest
+from harness import ON_POSTGRES, fixture_path
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-
-from harness import ON_POSTGRES, fixture_path
 
 from .conftest import FULL_FIXTURE, ServerFactory
 from .helpers import (
@@ -64,9 +63,7 @@ KINDS = (
 )
 Step = tuple[str, int, int, int]
 HISTORIES = st.lists(
-    st.tuples(
-        st.sampled_from(KINDS), st.integers(0, 63), st.integers(0, 63), st.integers(0, 3)
-    ),
+    st.tuples(st.sampled_from(KINDS), st.integers(0, 63), st.integers(0, 63), st.integers(0, 3)),
     min_size=5,
     max_size=40,
 )
@@ -85,6 +82,8 @@ PRELUDE: list[Step] = [
     ("link", 2, 1, 0),
     ("link", 5, 4, 0),
 ]
+
+
 # Servers are shared by the examples of a test (each example adds to what is there),
 # and no history touches the rows of another.
 def examples(n: int) -> settings:
@@ -96,6 +95,8 @@ def examples(n: int) -> settings:
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
+
+
 FLAGS = {"comments": True, "sprints": True, "dependencies": True, "time_entries": True}
 LISTS = ("projects", "work_items", "sprints", "comments", "dependencies", "time_entries")
 
@@ -399,35 +400,113 @@ def test_same_database_same_order_as_original(
 # characters), as pm-server 0.1.4 lists them.
 FIXTURE_FULL = {
     "projects": ["API", "WEB"],
-    "work_items": (
-        "WEB-1 WEB-2 WEB-3 WEB-7 WEB-11 WEB-15 WEB-16 WEB-20 WEB-24 API-1 API-2 API-3 API-7"
-        " API-11 API-15 API-16 API-20 API-24 WEB-4 WEB-6 WEB-8 WEB-12 WEB-14 WEB-17 WEB-19"
-        " WEB-21 WEB-25 API-4 API-6 API-8 API-12 API-14 API-17 API-19 API-21 API-25 WEB-5"
-        " WEB-9 WEB-10 WEB-13 WEB-18 WEB-22 WEB-23 WEB-26 API-5 API-9 API-10 API-13 API-18"
-        " API-22 API-23 API-26"
-    ).split(),
+    "work_items": [
+        "WEB-1",
+        "WEB-2",
+        "WEB-3",
+        "WEB-7",
+        "WEB-11",
+        "WEB-15",
+        "WEB-16",
+        "WEB-20",
+        "WEB-24",
+        "API-1",
+        "API-2",
+        "API-3",
+        "API-7",
+        "API-11",
+        "API-15",
+        "API-16",
+        "API-20",
+        "API-24",
+        "WEB-4",
+        "WEB-6",
+        "WEB-8",
+        "WEB-12",
+        "WEB-14",
+        "WEB-17",
+        "WEB-19",
+        "WEB-21",
+        "WEB-25",
+        "API-4",
+        "API-6",
+        "API-8",
+        "API-12",
+        "API-14",
+        "API-17",
+        "API-19",
+        "API-21",
+        "API-25",
+        "WEB-5",
+        "WEB-9",
+        "WEB-10",
+        "WEB-13",
+        "WEB-18",
+        "WEB-22",
+        "WEB-23",
+        "WEB-26",
+        "API-5",
+        "API-9",
+        "API-10",
+        "API-13",
+        "API-18",
+        "API-22",
+        "API-23",
+        "API-26",
+    ],
     # equal dates: the newest row first
     "sprints": ["2b855c1f", "8d116ece"],
     # all created in the same second: the newest row first
-    "comments": (
-        "121ae3e6 4fdebbec 453bf491 f0836085 c5b2e75a 804c25d6 efe09f07 b0a844e5 298cb3a5"
-        " 14a0f9e7 c3baea9e 301850c5"
-    ).split(),
+    "comments": [
+        "121ae3e6",
+        "4fdebbec",
+        "453bf491",
+        "f0836085",
+        "c5b2e75a",
+        "804c25d6",
+        "efe09f07",
+        "b0a844e5",
+        "298cb3a5",
+        "14a0f9e7",
+        "c3baea9e",
+        "301850c5",
+    ],
     # by blocked item
     "dependencies": ["7a605a91", "f8fdd208", "3e940bb4", "ca04c79f"],
     # all started in the same second: the oldest row first
-    "time_entries": (
-        "b64ce422 e01f5057 8ca81811 0d75985d c215a82a f47aebdd 53740902 8fcd7f40 5dbe3023"
-        " 6c18d982 c26e7a42 416e99b0"
-    ).split(),
+    "time_entries": [
+        "b64ce422",
+        "e01f5057",
+        "8ca81811",
+        "0d75985d",
+        "c215a82a",
+        "f47aebdd",
+        "53740902",
+        "8fcd7f40",
+        "5dbe3023",
+        "6c18d982",
+        "c26e7a42",
+        "416e99b0",
+    ],
 }
 FIXTURE_SCOPED = {
     "WEB-14": {
         "projects": [],
-        "work_items": (
-            "WEB-15 WEB-16 WEB-20 WEB-24 WEB-14 WEB-17 WEB-19 WEB-21 WEB-25 WEB-18 WEB-22"
-            " WEB-23 WEB-26"
-        ).split(),
+        "work_items": [
+            "WEB-15",
+            "WEB-16",
+            "WEB-20",
+            "WEB-24",
+            "WEB-14",
+            "WEB-17",
+            "WEB-19",
+            "WEB-21",
+            "WEB-25",
+            "WEB-18",
+            "WEB-22",
+            "WEB-23",
+            "WEB-26",
+        ],
         "sprints": ["8d116ece"],
         "comments": ["efe09f07", "b0a844e5", "298cb3a5"],
         "dependencies": [],
@@ -435,9 +514,21 @@ FIXTURE_SCOPED = {
     },
     "API-1": {
         "projects": [],
-        "work_items": (
-            "API-1 API-2 API-3 API-7 API-11 API-4 API-6 API-8 API-12 API-5 API-9 API-10 API-13"
-        ).split(),
+        "work_items": [
+            "API-1",
+            "API-2",
+            "API-3",
+            "API-7",
+            "API-11",
+            "API-4",
+            "API-6",
+            "API-8",
+            "API-12",
+            "API-5",
+            "API-9",
+            "API-10",
+            "API-13",
+        ],
         "sprints": ["2b855c1f"],
         "comments": ["f0836085", "c5b2e75a", "804c25d6"],
         "dependencies": ["f8fdd208", "3e940bb4"],
@@ -450,8 +541,7 @@ def listed(data: dict[str, Any]) -> dict[str, list[str]]:
     """Each list of an export by project key, display key or shortened id."""
     name = {"projects": "key", "work_items": "display_key"}
     return {
-        kind: [x[name[kind]] if kind in name else x["id"][:8] for x in data[kind]]
-        for kind in LISTS
+        kind: [x[name[kind]] if kind in name else x["id"][:8] for x in data[kind]] for kind in LISTS
     }
 
 

@@ -365,9 +365,7 @@ async def test_stored_running_timer_decades_old_still_stops(
         )["time_entry"]
         assert stopped["duration_seconds"] == I32_MAX
         # a duration stored beyond int32 is read as int32 max
-        srv.sql(
-            "UPDATE pm_time_entries SET duration_seconds = ? WHERE id = ?", (2**40, first.id)
-        )
+        srv.sql("UPDATE pm_time_entries SET duration_seconds = ? WHERE id = ?", (2**40, first.id))
         listed = await c.call("get_time_entries_request", work_item_id=w.id)
         assert sorted(t.duration_seconds for t in listed.time_entries) == [I32_MAX, I32_MAX]
         third = await c.call("start_timer_request", work_item_id=w.id)
