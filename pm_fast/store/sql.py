@@ -385,7 +385,8 @@ MEMBER_ADD = query(
 )
 
 # sprints
-_SPRINT_ORDER = " ORDER BY start_date DESC, id"
+# Equal start dates come out oldest first, as the original lists them.
+_SPRINT_ORDER = " ORDER BY start_date DESC, {seq}"
 SPRINT_GET = query(
     f"SELECT {S_COLS} FROM pm_sprints WHERE id = $1 AND deleted_at IS NULL",
     "one",

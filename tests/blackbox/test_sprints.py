@@ -405,3 +405,15 @@ def test_update_validation_order(api: httpx.Client) -> None:
     r = put_sprint(api, s["id"], 1, end_date=s["start_date"] - 5, status="bad")
     assert_error(r, 400, "VALIDATION_ERROR", "end_date must be after start_date", field="end_date")
     assert ok(api.get(f"/api/v1/sprints/{s['id']}"))["sprint"] == s
+
+
+def test_equal_start_dates_list_oldest_first(api: httpx.Client) -> None:
+    # the spec orders by start_date desc; the original lists ties in creation order
+    p = create_project(api)
+    names = ["s1", "s2", "s3", "s4"]
+    for n in names:
+        end = 1700500000 if n == "s3" else 1800000000
+        create_sprint(api, p["id"], n, start=1700000000, end=end)
+    create_sprint(api, p["id"], "later", start=1700000001, end=1800000000)
+    listed = ok(api.get(f"/api/v1/projects/{p['id']}/sprints"))["sprints"]
+    assert [s["name"] for s in listed] == ["later", *names]
