@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -25,9 +26,11 @@ from ..service import (
     time_entries,
     work_items,
 )
+from ..service.common import Ctx
 from ..store.base import Program
 from ..store.breaker import Breaker
-from .http import Response, domain_error, encode, fail, ok, wrapped
+from .auth import authenticator, quiet
+from .http import Response, domain_error, encode, error_body, fail, ok, wrapped
 
 log = logging.getLogger("pm_fast")
 T = TypeVar("T")
@@ -53,6 +56,8 @@ class Request:
     query_string: str
     header: Callable[[str], str | None]
     read_body: Callable[[int], Awaitable[bytes]]
+    # The caller's user once its bearer token is verified (auth enabled, `/api/` only).
+    user: str | None = None
 
     def query(self, fields: tuple[str, ...]) -> dict[str, str]:
         """The route's query `fields` that are present; others are ignored, and a field
@@ -169,14 +174,46 @@ def _u32(query: dict[str, str], name: str) -> int:
 
 
 def actor(app: App, req: Request) -> str:
+    """Who a write acts as with auth disabled: the `X-User-Id` header, else the LLM user.
+    An invalid header is logged bounded and at most once a minute (a client repeating a
+    large one must not fill the log)."""
     raw = req.header("x-user-id")
     if raw is None:
         return app.llm_user
     user = try_uuid(trim(raw))
     if user is None:
-        log.warning("ignoring invalid X-User-Id header %r; acting as the LLM user", raw)
+        quiet.warning(
+            "x-user-id",
+            "ignoring invalid X-User-Id header %s; acting as the LLM user",
+            quiet.bounded(raw),
+        )
         return app.llm_user
     return user
+
+
+def caller(app: App, req: Request, reads: bool = False) -> Ctx:
+    """The service context of an `/api/v1` request. With auth enabled it is the bearer
+    token's user, authenticated, so the services enforce project membership exactly as
+    for a WebSocket connection, and `X-User-Id` is never read. With auth disabled it is
+    the unauthenticated caller of the original: `X-User-Id` (writes) or nobody (reads)."""
+    if req.user is not None:
+        return Ctx(
+            actor=req.user,
+            now=int(time.time()),
+            limits=app.limits,
+            authenticated=True,
+            llm_user=app.llm_user,
+        )
+    return app.ctx(app.llm_user if reads else actor(app, req))
+
+
+def unauthenticated() -> Response:
+    """401: auth is enabled and the request has no valid bearer token (docs/compat.md)."""
+    return Response(
+        401,
+        error_body("UNAUTHORIZED", "Missing or invalid bearer token (Authorization: Bearer <jwt>)"),
+        headers=[("www-authenticate", 'Bearer realm="pm"')],
+    )
 
 
 # -- handlers ---------------------------------------------------------------------
@@ -184,7 +221,7 @@ def reader(key: str, program: Callable[..., Program[Any]]) -> Handler:
     """GET: run a read program on the path parameters, answer `{"<key>": result}`."""
 
     async def handle_read(app: App, req: Request, p: list[str]) -> Response:
-        return wrapped(key, await app.store.read(program(*p)))
+        return wrapped(key, await app.store.read(program(caller(app, req, reads=True), *p)))
 
     return handle_read
 
@@ -199,7 +236,7 @@ def writer(key: str | None, program: Callable[..., Program[Any]], kind: type | N
         args: list[Any] = list(p)
         if kind is not None:
             args.append(await body(req, kind))
-        value = await app.mutate(program(app.ctx(actor(app, req)), *args))
+        value = await app.mutate(program(caller(app, req), *args))
         return ok(value) if key is None else wrapped(key, value)
 
     return handle_write
@@ -209,7 +246,7 @@ def deleter(program: Callable[..., Program[Any]], echo_path: bool = False) -> Ha
     """DELETE: answer `{"deleted_id": <uuid>}` (the path text itself for dependencies)."""
 
     async def handle_delete(app: App, req: Request, p: list[str]) -> Response:
-        entity = await app.mutate(program(app.ctx(actor(app, req)), *p))
+        entity = await app.mutate(program(caller(app, req), *p))
         return ok({"deleted_id": p[0] if echo_path else entity.id})
 
     return handle_delete
@@ -247,7 +284,8 @@ async def list_work_items(app: App, req: Request, p: list[str]) -> Response:
         ancestors_of=q.get("ancestors_of"),
         include_done=_bool(q, "include_done"),
     )
-    return wrapped("work_items", await app.store.read(work_items.list_work_items(p[0], flt)))
+    ctx = caller(app, req, reads=True)
+    return wrapped("work_items", await app.store.read(work_items.list_work_items(ctx, p[0], flt)))
 
 
 async def export(app: App, req: Request, p: list[str]) -> Response:
@@ -260,13 +298,12 @@ async def export(app: App, req: Request, p: list[str]) -> Response:
         dependencies=_bool(q, "dependencies"),
         time_entries=_bool(q, "time_entries"),
     )
-    return ok(await app.store.read(sync.export(scope)))
+    return ok(await app.store.read(sync.export(caller(app, req, reads=True), scope)))
 
 
 async def import_(app: App, req: Request, p: list[str]) -> Response:
     data = await body(req, sync.ImportData, IMPORT_BODY_LIMIT)
-    ctx = app.ctx(actor(app, req))
-    return ok(await app.store.write(sync.import_data(ctx, data)))
+    return ok(await app.store.write(sync.import_data(caller(app, req), data)))
 
 
 async def health(app: App, req: Request, p: list[str]) -> Response:
@@ -324,7 +361,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/ready", ready),
     ("POST", "/admin/checkpoint", checkpoint),
     ("POST", "/admin/shutdown", shutdown),
-    ("GET", "/api/v1/projects", reader("projects", projects.list_projects)),
+    ("GET", "/api/v1/projects", reader("projects", projects.list_projects_for)),
     ("POST", "/api/v1/projects", writer("project", projects.create_project, cmd.CreateProject)),
     ("GET", "/api/v1/projects/{}", reader("project", projects.get_project)),
     ("PUT", "/api/v1/projects/{}", writer("project", projects.update_project, cmd.UpdateProject)),
@@ -422,6 +459,11 @@ class Router:
 
 
 ROUTER = Router(ROUTES)
+_PREFLIGHT = (
+    ("access-control-allow-methods", "*"),
+    ("access-control-allow-headers", "*, authorization"),
+    ("access-control-max-age", "600"),
+)
 
 
 async def handle(app: App, req: Request) -> Response:
@@ -437,16 +479,17 @@ async def handle(app: App, req: Request) -> Response:
         handler = methods.get("GET")
     if handler is None:
         if req.method == "OPTIONS":
-            return Response(
-                200,
-                b"",
-                None,
-                [
-                    ("access-control-allow-methods", "*"),
-                    ("access-control-allow-headers", "*"),
-                ],
-            )
+            # A preflight: the engine's guard has already refused origins that are not
+            # allowed and adds Access-Control-Allow-Origin for the allowed ones.
+            # `Authorization` is named because a wildcard does not cover it.
+            return Response(200, b"", None, list(_PREFLIGHT))
         return fail("METHOD_NOT_ALLOWED", f"Method {req.method} is not allowed for {req.path}")
+    if req.path.startswith("/api/"):
+        auth = authenticator(app)
+        if auth.enabled:
+            req.user = auth.bearer(req.header("authorization"))
+            if req.user is None:
+                return unauthenticated()
     try:
         resp = await handler(app, req, params)
         if head:

@@ -5,13 +5,16 @@ members are the LLM user, or that has no members at all, is *shared*: every user
 admin. That is how projects the `pm` CLI creates anonymously (and the original's REST
 projects, which have no members) stay usable from the desktop (docs/compat.md).
 
-Membership is enforced for authenticated callers (WebSocket). REST has no
-authentication, as in the original, so its callers are not checked.
+Membership is enforced for authenticated callers: every WebSocket connection, and REST
+requests when auth is enabled (the bearer token's user). With auth disabled REST has no
+authentication, as in the original, so its callers are not checked. Reads are checked
+here too: every read program takes the caller's `Ctx`.
 """
 
 from __future__ import annotations
 
 from ..core.errors import forbidden
+from ..core.model import WorkItem
 from ..store.base import Program, db
 from .common import Ctx
 
@@ -40,6 +43,17 @@ def require(ctx: Ctx, project_id: str, need: str) -> Program[None]:
     label, level = NEED[need]
     if LEVEL[role] < level:
         raise forbidden(f"Insufficient permission. Required: {label}, have: {role}")
+
+
+def require_item_project(ctx: Ctx, item_id: str, need: str) -> Program[None]:
+    """`require` on the project of work item `item_id` (a missing item has no project
+    anyone may see)."""
+    if not ctx.authenticated:
+        return
+    item: WorkItem | None = yield db.item_get(item_id)
+    if item is None:
+        raise forbidden("Not a member of this project")
+    yield from require(ctx, item.project_id, need)
 
 
 def may_view(ctx: Ctx, project_id: str) -> Program[bool]:

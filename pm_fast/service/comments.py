@@ -13,8 +13,9 @@ from .access import require
 from .common import Ctx, Outcome, begin, committed, new_id, require_item, resolve_work_item
 
 
-def list_comments(item_ident: str) -> Program[list[Comment]]:
+def list_comments(ctx: Ctx, item_ident: str) -> Program[list[Comment]]:
     item = yield from resolve_work_item(item_ident)
+    yield from require(ctx, item.project_id, "view")
     comments: list[Comment] = yield db.comments_by_item(item.id)
     return comments
 

@@ -12,8 +12,9 @@ from .access import require
 from .common import Ctx, Outcome, begin, committed, new_id, require_item, resolve_work_item
 
 
-def list_dependencies(item_ident: str) -> Program[list[Dependency]]:
+def list_dependencies(ctx: Ctx, item_ident: str) -> Program[list[Dependency]]:
     item = yield from resolve_work_item(item_ident)
+    yield from require(ctx, item.project_id, "view")
     deps: list[Dependency] = yield db.deps_for_item(item.id)
     return deps
 

@@ -28,8 +28,10 @@ def list_projects_for(ctx: Ctx) -> Program[list[Project]]:
     return projects
 
 
-def get_project(ident: str) -> Program[Project]:
-    return (yield from resolve_project(ident))
+def get_project(ctx: Ctx, ident: str) -> Program[Project]:
+    project = yield from resolve_project(ident)
+    yield from require(ctx, project.id, "view")
+    return project
 
 
 def _title(ctx: Ctx, value: str) -> str:

@@ -15,8 +15,9 @@ from .access import require
 from .common import Ctx, Outcome, begin, changes_note, committed, diff, new_id, resolve_project
 
 
-def list_sprints(project_ident: str) -> Program[list[Sprint]]:
+def list_sprints(ctx: Ctx, project_ident: str) -> Program[list[Sprint]]:
     project = yield from resolve_project(project_ident)
+    yield from require(ctx, project.id, "view")
     sprints: list[Sprint] = yield db.sprints_by_project(project.id)
     return sprints
 
@@ -36,8 +37,10 @@ def require_sprint(text: str) -> Program[Sprint]:
     return sprint
 
 
-def get_sprint(text: str) -> Program[Sprint]:
-    return (yield from require_sprint(text))
+def get_sprint(ctx: Ctx, text: str) -> Program[Sprint]:
+    sprint = yield from require_sprint(text)
+    yield from require(ctx, sprint.project_id, "view")
+    return sprint
 
 
 def _name(ctx: Ctx, value: str) -> str:

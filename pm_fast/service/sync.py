@@ -9,7 +9,7 @@ import msgspec
 
 from ..core import rules
 from ..core.commands import ExportScope, Int32
-from ..core.errors import DomainError, conflict, invalid, not_found
+from ..core.errors import DomainError, conflict, forbidden, invalid, not_found
 from ..core.model import (
     Comment,
     Dependency,
@@ -20,6 +20,7 @@ from ..core.model import (
     WorkItem,
 )
 from ..store.base import Program, db
+from .access import require
 from .common import Ctx, new_id, resolve_work_item
 
 SCHEMA_VERSION = 1
@@ -169,11 +170,15 @@ def _now_rfc3339() -> str:
 # -- export ---------------------------------------------------------------------------
 # Both exports hold exactly what an import restores, in the original's order (the
 # queries in store/sql.py say which rows and why; docs/compat.md).
-def export(scope: ExportScope) -> Program[ExportData]:
+# With auth enabled an export holds only the projects the caller may view.
+def export(ctx: Ctx, scope: ExportScope) -> Program[ExportData]:
     if scope.work_item is None:
         everything: dict[str, Any] = yield db.export_all()
+        if ctx.authenticated:
+            everything = yield from _viewable_part(ctx, everything)
         return ExportData(SCHEMA_VERSION, _now_rfc3339(), "pm-server", **everything)
     root = yield from resolve_work_item(scope.work_item)
+    yield from require(ctx, root.project_id, "view")
     ids = [root.id]
     seen = {root.id}
     frontier = [root.id]
@@ -185,6 +190,9 @@ def export(scope: ExportScope) -> Program[ExportData]:
         seen.update(frontier)
         ids.extend(frontier)
     items: list[WorkItem] = yield db.export_items(ids)
+    if ctx.authenticated:
+        visible = yield from _viewable_ids(ctx)
+        items = [i for i in items if i.project_id in visible]
     if not any(i.id == root.id for i in items):
         # An item of a deleted project: never exported (an import could not restore it).
         raise not_found(f"Work item with ID {root.id} not found")
@@ -196,9 +204,36 @@ def export(scope: ExportScope) -> Program[ExportData]:
     if scope.sprints:
         sprint_ids = list(dict.fromkeys(i.sprint_id for i in items if i.sprint_id))
         sprints = yield db.export_sprints(sprint_ids)
+        if ctx.authenticated:
+            sprints = [s for s in sprints if s.project_id in visible]
     return ExportData(
         SCHEMA_VERSION, _now_rfc3339(), "pm-server", [], items, sprints, comments, [], deps, entries
     )
+
+
+def _viewable_ids(ctx: Ctx) -> Program[set[str]]:
+    found: list[Project] = yield db.viewable_projects(ctx.actor, ctx.llm_user)
+    return {p.id for p in found}
+
+
+def _viewable_part(ctx: Ctx, rows: dict[str, Any]) -> Program[dict[str, Any]]:
+    """The rows of a full export that belong to projects `ctx` may view."""
+    visible = yield from _viewable_ids(ctx)
+    items = [w for w in rows["work_items"] if w.project_id in visible]
+    item_ids = {w.id for w in items}
+    return {
+        "projects": [p for p in rows["projects"] if p.id in visible],
+        "work_items": items,
+        "sprints": [s for s in rows["sprints"] if s.project_id in visible],
+        "swim_lanes": [s for s in rows["swim_lanes"] if s.project_id in visible],
+        "comments": [c for c in rows["comments"] if c.work_item_id in item_ids],
+        "dependencies": [
+            d
+            for d in rows["dependencies"]
+            if d.blocking_item_id in item_ids and d.blocked_item_id in item_ids
+        ],
+        "time_entries": [t for t in rows["time_entries"] if t.work_item_id in item_ids],
+    }
 
 
 # -- import ---------------------------------------------------------------------------
@@ -353,6 +388,10 @@ def _parents_first(items: list[WorkItem]) -> list[WorkItem]:
 
 def import_data(ctx: Ctx, data: ImportData) -> Program[ImportResult]:
     """Upsert everything in one transaction (the original had none; docs/compat.md)."""
+    if ctx.authenticated:
+        # An import overwrites rows of any project by id: with auth enabled nobody may
+        # run it over REST (docs/compat.md).
+        raise forbidden("Import is not available while auth is enabled")
     if data.schema_version != SCHEMA_VERSION:
         raise invalid(f"Unsupported schema version: {data.schema_version}", "schema_version")
     projects = _convert("project", data.projects, _project)

@@ -9,7 +9,7 @@ from ..core.commands import CreateManualTimeEntry, CreateTimeEntry, UpdateTimeEn
 from ..core.errors import forbidden, invalid, not_found
 from ..core.model import TimeEntry, WorkItem
 from ..store.base import Program, db
-from .access import require
+from .access import require, require_item_project
 from .common import (
     Ctx,
     Outcome,
@@ -26,8 +26,9 @@ MAX_DESCRIPTION = 1000
 MAX_DURATION = 24 * 3600
 
 
-def list_time_entries(item_ident: str) -> Program[list[TimeEntry]]:
+def list_time_entries(ctx: Ctx, item_ident: str) -> Program[list[TimeEntry]]:
     item = yield from resolve_work_item(item_ident)
+    yield from require(ctx, item.project_id, "view")
     entries: list[TimeEntry] = yield db.te_by_item(item.id)
     return entries
 
@@ -58,8 +59,10 @@ def require_entry(text: str, field: str | None = None) -> Program[TimeEntry]:
     return entry
 
 
-def get_time_entry(text: str) -> Program[TimeEntry]:
-    return (yield from require_entry(text))
+def get_time_entry(ctx: Ctx, text: str) -> Program[TimeEntry]:
+    entry = yield from require_entry(text)
+    yield from require_item_project(ctx, entry.work_item_id, "view")
+    return entry
 
 
 def _require_own(text: str, ctx: Ctx, verb: str, field: str | None = None) -> Program[TimeEntry]:

@@ -28,12 +28,15 @@ from .common import (
 MAX_PARENT_DEPTH = 100
 
 
-def get_work_item(ident: str) -> Program[WorkItem]:
-    return (yield from resolve_work_item(ident))
+def get_work_item(ctx: Ctx, ident: str) -> Program[WorkItem]:
+    item = yield from resolve_work_item(ident)
+    yield from require(ctx, item.project_id, "view")
+    return item
 
 
-def list_work_items(project_ident: str, flt: WorkItemFilter) -> Program[list[WorkItem]]:
+def list_work_items(ctx: Ctx, project_ident: str, flt: WorkItemFilter) -> Program[list[WorkItem]]:
     project = yield from resolve_project(project_ident)
+    yield from require(ctx, project.id, "view")
     # Given but empty is still given: the original refuses it as a display key.
     below: WorkItem | None = None
     above: WorkItem | None = None

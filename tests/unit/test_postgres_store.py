@@ -153,7 +153,7 @@ async def test_concurrent_creates_from_two_pools_get_unique_numbers_and_position
         made = await asyncio.gather(*(create(a if i % 2 else b, i) for i in range(40)))
         assert sorted(w.item_number for w in made) == list(range(1, 41))
         assert sorted(w.position for w in made) == list(range(1, 41))
-        listed = await a.read(work_items.get_work_item("UNQ-40"))
+        listed = await a.read(work_items.get_work_item(_ctx(), "UNQ-40"))
         assert listed.display_key == "UNQ-40"
     finally:
         await a.close()

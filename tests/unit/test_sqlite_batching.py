@@ -75,5 +75,5 @@ def _project_or_item(ident: str) -> Any:
     from pm_fast.service.common import resolve_project
 
     if "-" in ident:
-        return get_work_item(ident)
+        return get_work_item(Ctx(actor=LLM, now=int(time.time())), ident)
     return resolve_project(ident)
