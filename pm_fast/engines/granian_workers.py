@@ -9,7 +9,13 @@ registry. SQLite is served by one process only: the caller refuses workers there
 Shutdown: SIGINT/SIGTERM to the parent stops every worker (Granian sends each a
 SIGTERM). A worker first closes its WebSockets with a Close frame, then lets Granian
 stop its listener, then closes its store. `POST /admin/shutdown` on any worker signals
-the parent, which stops them all. A worker that dies is replaced by a new one.
+the parent, which stops them all.
+
+A worker that dies is replaced after a back-off (0.5 s, doubling up to 30 s per slot, back
+to 0.5 s once a replacement has served for 30 s), while the other workers go on serving.
+Granian's own supervisor gives up instead when a slot dies twice within 5.5 s; ours gives
+up only when nothing can start at all: every worker of the first start died before it
+was ready (a worker tells the supervisor it is ready through a pipe).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import logging
 import os
 import signal
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +50,8 @@ class WorkerApp(RsgiApp):
         self.environ = environ
         self.parent = os.getpid()
         self._granian_stop: Any = None
+        # The write end of the supervisor's readiness pipe (inherited over fork).
+        self.ready_fd: int | None = None
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         from ..cli import open_app
@@ -60,6 +69,11 @@ class WorkerApp(RsgiApp):
                 loop.add_signal_handler(sig, self._on_signal, opened)
         loop.create_task(self._stop_when_asked(opened), name="pm-fast-shutdown")
         log.info("worker %d ready", os.getpid())
+        if self.ready_fd is not None:
+            try:
+                os.write(self.ready_fd, f"{os.getpid()}\n".encode())
+            except OSError:
+                log.warning("worker %d: could not tell the supervisor it is ready", os.getpid())
 
     _by_signal = False
 
@@ -90,11 +104,18 @@ class WorkerApp(RsgiApp):
                 log.exception("worker %d: closing the store failed", os.getpid())
 
 
+BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 30.0
+STABLE_AFTER = 30.0
+
+
 class Supervisor(MPServer):
-    """Granian's process supervisor, with the port file written once the port is bound."""
+    """Granian's process supervisor, with the port file written once the port is bound
+    and dead workers replaced with a back-off instead of its crash-loop exit."""
 
     port_file: PortFile
     host: str
+    ready_rx: int
 
     def _init_shared_socket(self) -> None:
         # One listener bound here and inherited by every worker (Granian would have each
@@ -111,6 +132,76 @@ class Supervisor(MPServer):
             self.workers,
         )
         self.port_file.write(self.host, port)
+
+    def _serve_loop(self, spawn_target: Any, target_loader: Any) -> None:
+        """Granian's main loop for what pm-fast uses (signals, dead workers, SIGHUP)."""
+        delay = dict.fromkeys(range(self.workers), BACKOFF_FIRST)
+        due: dict[int, float] = {}  # slot -> when its replacement starts
+        ready: set[int] = set()  # pids that reported ready
+        ever_ready = False
+        first_failed: set[int] = set()  # slots whose first worker died before ready
+        replaced = dict.fromkeys(range(self.workers), 0)  # replacements per slot
+        while True:
+            now = time.monotonic()
+            timeout = min([1.0, *(max(0.0, t - now) for t in due.values())])
+            self.main_loop_interrupt.wait(timeout)
+            if self.interrupt_signal:
+                break
+            ready |= self._drain_ready()
+            ever_ready = ever_ready or bool(ready)
+            self.main_loop_interrupt.clear()
+            dead: list[int] = []
+            while self.interrupt_children:  # appended to by Granian's watcher threads
+                dead.append(self.interrupt_children.pop(0))
+            now = time.monotonic()
+            for idx in dead:
+                wrk = self.wrks[idx]
+                pid = wrk.inner.pid
+                lived = now - wrk.birth
+                was_ready = pid in ready
+                ready.discard(pid)
+                if not was_ready and not replaced[idx]:
+                    first_failed.add(idx)
+                if was_ready and lived >= STABLE_AFTER:
+                    delay[idx] = BACKOFF_FIRST
+                log.warning(
+                    "worker %s (slot %d) died after %.1f s (exit code %s, %s); replaced in %.1f s",
+                    pid,
+                    idx + 1,
+                    lived,
+                    wrk.inner.exitcode,
+                    "was serving" if was_ready else "before it was ready",
+                    delay[idx],
+                )
+                due[idx] = now + delay[idx]
+                delay[idx] = min(delay[idx] * 2, BACKOFF_MAX)
+            if not ever_ready and len(first_failed) == self.workers:
+                log.error("no worker could start; stopping")
+                self.interrupt_children.append(0)  # Granian's shutdown then exits 1
+                break
+            for idx, when in sorted(due.items()):
+                if when <= now:
+                    del due[idx]
+                    replaced[idx] += 1
+                    self._respawn_workers([idx], spawn_target, target_loader)
+            if self.reload_signal:
+                self._reload(spawn_target, target_loader)  # type: ignore[no-untyped-call]
+
+    def _drain_ready(self) -> set[int]:
+        pids: set[int] = set()
+        data = b""
+        while True:
+            try:
+                chunk = os.read(self.ready_rx, 4096)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        for line in data.split():
+            if line.isdigit():
+                pids.add(int(line))
+        return pids
 
 
 def serve_workers(
@@ -132,11 +223,15 @@ def serve_workers(
     )
     server.port_file = PortFile(pm_dir)
     server.host = cfg.server.host
+    server.ready_rx, target.ready_fd = os.pipe()
+    os.set_blocking(server.ready_rx, False)
     try:
         server.serve(target_loader=lambda *_: target, wrap_loader=False)
     except SystemExit as exc:
         return int(exc.code or 0)
     finally:
         server.port_file.remove()
+        os.close(server.ready_rx)
+        os.close(target.ready_fd)
     log.info("stopped")
     return 0
