@@ -16,6 +16,16 @@
  * PM_FAST_UNPACK_ONLY=1 (it unpacks, the server exits at once), writes the marker,
  * deletes the temporary file and then execs the same way. If anything about that
  * fails, the onefile executable is run as it is (two processes, as before).
+ *
+ * Before all that, when the environment names the address the server will listen on
+ * (PM_SERVER_HOST as an IP literal and PM_SERVER_PORT, as the desktop shell sets them),
+ * the listening socket is bound here, within a millisecond of exec, and handed to the
+ * server as PM_FAST_LISTEN_FD. Connections made while the interpreter starts wait in
+ * the socket's backlog and are answered once it serves, instead of being refused: the
+ * shell gives up on a restarted server after three refused /ready polls, 100 ms apart
+ * (spec/server.md §3.3 "Restart"). The server checks the socket is bound where its
+ * configuration says (else it closes it and binds as usual); if binding fails here,
+ * nothing is passed and the server reports the error itself.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,6 +35,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -131,8 +144,53 @@ static int mkdirs(char *path) {
     return mkdir(path, 0700) == 0 || errno == EEXIST;
 }
 
+/* Bind and listen on PM_SERVER_HOST:PM_SERVER_PORT; export the descriptor as
+ * PM_FAST_LISTEN_FD (inherited across exec). Silently does nothing if the variables are
+ * missing, are not an IP literal and a port 1-65535, or the address cannot be bound. */
+static void prebind(void) {
+    const char *host = getenv("PM_SERVER_HOST");
+    const char *port_s = getenv("PM_SERVER_PORT");
+    unsetenv("PM_FAST_LISTEN_FD");
+    if (host == NULL || port_s == NULL || port_s[0] == '\0') return;
+    long port = 0;
+    for (const char *c = port_s; *c; c++) {
+        if (*c < '0' || *c > '9' || port > 65535) return;
+        port = port * 10 + (*c - '0');
+    }
+    if (port < 1 || port > 65535) return;
+
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    memset(&addr, 0, sizeof addr);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&addr;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&addr;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        addr_len = sizeof *v4;
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        addr_len = sizeof *v6;
+    } else {
+        return; /* a name: the server resolves it as usual */
+    }
+    int fd = socket(addr.ss_family, SOCK_STREAM, 0); /* no CLOEXEC: the server inherits it */
+    if (fd < 0) return;
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&addr, addr_len) != 0 || listen(fd, 1024) != 0) {
+        close(fd);
+        return;
+    }
+    char text[16];
+    snprintf(text, sizeof text, "%d", fd);
+    setenv("PM_FAST_LISTEN_FD", text, 1);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
+    prebind();
     static char self[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
     if (len <= 0) die("cannot find its own executable");
@@ -179,6 +237,7 @@ int main(int argc, char **argv) {
         pid_t pid = fork();
         if (pid == 0) {
             setenv("PM_FAST_UNPACK_ONLY", "1", 1);
+            unsetenv("PM_FAST_LISTEN_FD"); /* the listener is for the server, not this run */
             int null = open("/dev/null", O_RDWR);
             if (null >= 0) {
                 dup2(null, 0);

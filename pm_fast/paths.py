@@ -1,6 +1,8 @@
 """Where ``<pm>`` (the ``.pm`` config directory) is: spec/server.md §3.1.
 
-1. ``git -C <cwd> rev-parse --show-toplevel`` succeeds -> ``<toplevel>/.pm``;
+1. ``git -C <cwd> rev-parse --show-toplevel`` succeeds -> ``<toplevel>/.pm`` (when
+   ``<cwd>`` is plainly a repository's top level, as where the desktop shell starts the
+   server, that is known without running git);
 2. else ``config.json`` next to the executable with ``{"repo_root": ...}`` ->
    ``<repo_root>/.pm``;
 3. else ``~/.pm``.
@@ -64,6 +66,32 @@ def _git_toplevel(cwd: Path, git: str) -> Path | None:
     return Path(top) if top else None
 
 
+def _plain_toplevel(cwd: Path) -> Path | None:
+    """``cwd`` itself when it is plainly the top level of a repository git would accept,
+    found without running git (a process spawn is a good part of the sidecar's start-up).
+
+    Only the unambiguous case: ``cwd/.git`` is a directory with a ``HEAD`` file, both
+    owned by this user (git refuses repositories of other users), and no ``GIT_*``
+    variable could change what git finds. Everything else asks git.
+    """
+    if any(name.startswith("GIT_") for name in os.environ):
+        return None
+    try:
+        top = cwd.resolve()
+        gitdir = top / ".git"
+        if not gitdir.is_dir() or not (gitdir / "HEAD").is_file():
+            return None
+        geteuid = getattr(os, "geteuid", None)  # POSIX; git checks ownership there
+        if geteuid is not None:
+            uid = geteuid()
+            for path in (top, gitdir, gitdir / "HEAD"):
+                if path.stat().st_uid != uid:
+                    return None
+    except OSError:
+        return None
+    return top
+
+
 def _repo_root_beside(exe: Path) -> Path | None:
     try:
         data = (exe.parent / "config.json").read_bytes()
@@ -81,7 +109,8 @@ def find_pm_dir(
     git: str = "git",
 ) -> Path:
     """Locate ``<pm>`` without creating it. ``git`` names the git executable (tests)."""
-    top = _git_toplevel(cwd if cwd is not None else Path.cwd(), git)
+    here = cwd if cwd is not None else Path.cwd()
+    top = _plain_toplevel(here) or _git_toplevel(here, git)
     if top is not None:
         return top / PM_DIR_NAME
     root = _repo_root_beside(exe if exe is not None else default_executable())

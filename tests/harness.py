@@ -282,6 +282,8 @@ class ServerProcess:
         self.git = git
         self.python = python
         self.proc: subprocess.Popen[bytes] | None = None
+        # Descriptors the child inherits (e.g. a listener bound before it starts).
+        self.pass_fds: tuple[int, ...] = ()
         self._port: int | None = None
         self._log_dir = Path(tempfile.mkdtemp(prefix="pmfast-logs-"))
         self._stdout_path = self._log_dir / "stdout.log"
@@ -412,6 +414,7 @@ class ServerProcess:
             stdout=self._stdout,
             stderr=self._stderr,
             start_new_session=True,
+            pass_fds=self.pass_fds,
         )
         self._port = None
         self.port_file_info = None
@@ -523,9 +526,16 @@ class ServerProcess:
         assert self.proc is not None
         self.proc.send_signal(sig)
 
+    def admin_headers(self) -> dict[str, str]:
+        """With auth enabled the admin routes need the token in ``.pm/admin.token``."""
+        token_file = self.pm_dir / "admin.token"
+        if not token_file.exists():
+            return {}
+        return {"Authorization": "Bearer " + token_file.read_text().strip()}
+
     def request_shutdown(self) -> httpx.Response:
         with httpx.Client(timeout=10.0, trust_env=False) as c:
-            return c.post(self.url + "/admin/shutdown")
+            return c.post(self.url + "/admin/shutdown", headers=self.admin_headers())
 
     def stop(self, timeout: float = DEFAULT_STOP_TIMEOUT) -> int:
         """Graceful stop through ``POST /admin/shutdown``; asserts 202 and exit 0."""

@@ -184,6 +184,41 @@ def import_granian_core() -> None:
         del granian.server
 
 
+LISTEN_FD_VAR = "PM_FAST_LISTEN_FD"
+
+
+def inherited_listener(host: str, port: int) -> int | None:
+    """The listening socket the sidecar's launcher bound before the interpreter started
+    (build/launcher.c, PM_FAST_LISTEN_FD), if it listens exactly where the configuration
+    says: its descriptor, else None (a mismatched one is closed). Read once: the
+    variable is removed, so nothing this process starts inherits the claim."""
+    raw = os.environ.pop(LISTEN_FD_VAR, None)
+    if raw is None or not raw.isdigit():
+        return None
+    fd = int(raw)
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError:
+        return None  # not a socket (or already closed)
+    try:
+        wanted = socket.getaddrinfo(host, port, sock.family, socket.SOCK_STREAM)
+        bound = sock.getsockname()
+        listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+    except OSError:
+        sock.close()
+        return None
+    matches = sock.type == socket.SOCK_STREAM and listening and port != 0
+    matches = matches and any(info[4][:2] == bound[:2] for info in wanted)
+    if not matches:
+        log.warning(
+            "ignoring the inherited listener %s: the server listens on %s:%d", bound, host, port
+        )
+        sock.close()
+        return None
+    os.set_inheritable(fd, False)
+    return sock.detach()
+
+
 class EmbeddedServer:
     """One Granian RSGI worker inside our own event loop (what Granian's embedded server
     does for one worker, without its supervisor). The listener is bound first, so the
@@ -212,7 +247,12 @@ class EmbeddedServer:
         new_scheduler: Any = _futures._new_cbscheduler
 
         loop = asyncio.get_running_loop()
-        self._holder = ListenerSpec(self.bind_addr, self.bind_port, self.backlog).build()
+        inherited = inherited_listener(self.bind_addr, self.bind_port)
+        if inherited is not None:
+            holder_type: Any = sys.modules["granian._granian"].SocketHolder
+            self._holder = holder_type(inherited, False, self.backlog)  # fd, unix?, backlog
+        else:
+            self._holder = ListenerSpec(self.bind_addr, self.bind_port, self.backlog).build()
         if self.on_bound is not None:
             self.on_bound(self.bound_port())
         warm_up = getattr(self.target, "warm_up", None)

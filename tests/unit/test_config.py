@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,13 +109,54 @@ def test_no_git_repo_uses_config_json_beside_exe(tmp_path: Path, no_git_above: N
 def test_git_not_installed_falls_through(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     git_init(repo)
+    sub = repo / "sub"  # below the top level only git can tell where the top is
+    sub.mkdir()
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "config.json").write_text('{"repo_root": "/srv/project"}')
     found = find_pm_dir(
-        cwd=repo, exe=bin_dir / "pm-server", home=tmp_path / "home", git=str(tmp_path / "no-git")
+        cwd=sub, exe=bin_dir / "pm-server", home=tmp_path / "home", git=str(tmp_path / "no-git")
     )
     assert found == Path("/srv/project/.pm")
+
+
+def test_top_level_of_a_repository_is_known_without_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Where the desktop shell starts the server (cwd = the repository's top level) no git
+    # process is spawned: a missing git changes nothing there (docs/compat.md).
+    for name in [n for n in os.environ if n.startswith("GIT_")]:
+        monkeypatch.delenv(name)
+    repo = tmp_path / "repo"
+    git_init(repo)
+    found = find_pm_dir(
+        cwd=repo, exe=tmp_path / "pm-server", home=tmp_path / "home", git=str(tmp_path / "no-git")
+    )
+    assert found == repo.resolve() / ".pm"
+
+
+@pytest.mark.parametrize("case", ["git-variable", "head-missing", "git-file", "other-owner"])
+def test_unclear_top_levels_are_left_to_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    for name in [n for n in os.environ if n.startswith("GIT_")]:
+        monkeypatch.delenv(name)
+    repo = tmp_path / "repo"
+    git_init(repo)
+    if case == "git-variable":
+        monkeypatch.setenv("GIT_DIR", str(tmp_path / "elsewhere"))
+    elif case == "head-missing":
+        (repo / ".git" / "HEAD").unlink()
+    elif case == "git-file":  # a worktree or submodule: .git is a file naming the gitdir
+        shutil.rmtree(repo / ".git")
+        (repo / ".git").write_text("gitdir: /nowhere\n")
+    else:
+        if os.geteuid() != 0:
+            pytest.skip("changing a directory's owner needs root")
+        os.chown(repo / ".git", 12345, 12345)
+    home = tmp_path / "home"
+    found = find_pm_dir(cwd=repo, exe=tmp_path / "pm-server", home=home, git=str(tmp_path / "no"))
+    assert found == home / ".pm"  # git (missing here) was asked, and fell through
 
 
 def test_neither_git_nor_config_json_uses_home(tmp_path: Path, no_git_above: None) -> None:
