@@ -18,6 +18,7 @@ import msgspec
 from .core.rules import try_uuid
 
 __all__ = [
+    "DEFAULT_ALLOWED_ORIGINS",
     "DEFAULT_DESKTOP_USER_ID",
     "DEFAULT_LLM_USER_ID",
     "LOG_LEVELS",
@@ -48,6 +49,21 @@ __all__ = [
 CONFIG_FILE_NAME: Final = "config.toml"
 DEFAULT_LLM_USER_ID: Final = "00000000-0000-0000-0000-000000000001"
 DEFAULT_DESKTOP_USER_ID: Final = "local-user"
+# Browser origins allowed to call the server (pm-fast only; docs/compat.md "Browsers and
+# origins"): the desktop app's web view (Tauri 2: tauri://localhost, or
+# http(s)://tauri.localhost on Windows) and development servers on loopback, any port
+# (":*" also matches no port).
+DEFAULT_ALLOWED_ORIGINS: Final = (
+    "tauri://localhost",
+    "http://tauri.localhost",
+    "https://tauri.localhost",
+    "http://localhost:*",
+    "http://127.0.0.1:*",
+    "http://[::1]:*",
+    "https://localhost:*",
+    "https://127.0.0.1:*",
+    "https://[::1]:*",
+)
 MIN_JWT_SECRET_BYTES: Final = 32
 # Accepted spellings of logging.level, least to most verbose.
 LOG_LEVELS: Final = ("off", "error", "warn", "info", "debug", "trace")
@@ -84,6 +100,9 @@ class ServerConfig(msgspec.Struct, kw_only=True, frozen=True):
     port: U16 = 0
     max_connections: USize = 10000
     idle_shutdown_secs: U64 = 0
+    # pm-fast only: which browser origins and Host names are served (pm_fast/api/guard.py).
+    allowed_origins: tuple[str, ...] = DEFAULT_ALLOWED_ORIGINS
+    allowed_hosts: tuple[str, ...] = ()
 
 
 class DatabaseConfig(msgspec.Struct, kw_only=True, frozen=True):
@@ -249,6 +268,11 @@ def _parse_str(var: str, text: str) -> object:
     return text
 
 
+def _parse_list(var: str, text: str) -> object:
+    """A comma-separated list; blanks around items are dropped, "" is the empty list."""
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
 _u16 = _int_parser(0, _U16_MAX)
 _u32 = _int_parser(0, _U32_MAX)
 _u64 = _int_parser(0, _U64_MAX)
@@ -261,6 +285,8 @@ _ENV_OVERRIDES: Final[tuple[tuple[str, str, str, _Parser], ...]] = (
     ("PM_SERVER_PORT", "server", "port", _u16),
     ("PM_SERVER_MAX_CONNECTIONS", "server", "max_connections", _u64),
     ("PM_IDLE_SHUTDOWN_SECS", "server", "idle_shutdown_secs", _u64),
+    ("PM_ALLOWED_ORIGINS", "server", "allowed_origins", _parse_list),
+    ("PM_ALLOWED_HOSTS", "server", "allowed_hosts", _parse_list),
     ("PM_DATABASE_PATH", "database", "path", _parse_str),
     ("PM_DATABASE_URL", "database", "url", _parse_str),
     ("PM_AUTH_ENABLED", "auth", "enabled", _parse_bool),
@@ -397,11 +423,36 @@ def _validate_auth(auth: AuthConfig, pm_dir: Path) -> None:
         )
 
 
+# An allowed origin: "*" (any), or scheme://host with an optional :port or :* (any port,
+# or none). An allowed host: "*" (any) or a name or IP address, without a port.
+_ORIGIN_RE: Final = re.compile(
+    r"\*|[a-z][a-z0-9+.-]*://(?:\[[0-9a-f:.]+\]|[a-z0-9._~-]+)(?::(?:[0-9]{1,5}|\*))?/?",
+    re.IGNORECASE,
+)
+_HOST_RE: Final = re.compile(r"\*|\[[0-9a-f:.]+\]|[a-z0-9._-]+", re.IGNORECASE)
+
+
+def _validate_browser_keys(server: ServerConfig) -> None:
+    for origin in server.allowed_origins:
+        if _ORIGIN_RE.fullmatch(origin) is None:
+            raise ConfigError(
+                "server.allowed_origins (PM_ALLOWED_ORIGINS) takes origins such as "
+                f"'http://localhost:8080', 'http://localhost:*' or '*' (got {origin!r})"
+            )
+    for host in server.allowed_hosts:
+        if _HOST_RE.fullmatch(host) is None:
+            raise ConfigError(
+                "server.allowed_hosts (PM_ALLOWED_HOSTS) takes host names or IP addresses "
+                f"without a port, or '*' (got {host!r})"
+            )
+
+
 def validate_config(cfg: Config, pm_dir: Path) -> None:
     """Raise ConfigError for the first value outside its allowed range."""
     port = cfg.server.port
     if port != 0 and not 1024 <= port <= _U16_MAX:
         raise ConfigError(f"server.port must be 0 or between 1024 and {_U16_MAX} (got {port})")
+    _validate_browser_keys(cfg.server)
     _check_range("server.max_connections", cfg.server.max_connections, 1, 100000)
     _validate_auth(cfg.auth, pm_dir)
     for table, key, lo, hi in _RANGES:

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..api.auth import Authenticator
-from ..api.http import JSON, error_body
+from ..api.guard import Guard
+from ..api.http import JSON, Response, error_body
 from ..api.rest import BodyTooLarge, Request, handle
 from ..app import App
 from ..boot import enable_asyncio_tls
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pm_fast")
 
-_CORS = ("access-control-allow-origin", "*")
 # Answered from memory, so they keep answering while the store closes at shutdown.
 _STORELESS = frozenset(("/health", "/live"))
 _SHUTTING_DOWN = error_body("SERVICE_UNAVAILABLE", "The server is shutting down")
@@ -37,6 +37,7 @@ class RsgiApp:
     def __init__(self, app: App) -> None:
         self.app = app
         self.auth = Authenticator(app.cfg, app.pm_dir, desktop_user_id(app.cfg))
+        self.guard = Guard(app.cfg, app.pm_dir)
         # The WebSocket edge (protobuf and its codec) is imported after start-up, so the
         # first /ready is answered sooner: by `warm_up` once the first request has been
         # answered, or by the first WebSocket connection, whichever comes first.
@@ -77,6 +78,10 @@ class RsgiApp:
             await self._ws(scope, proto)
 
     async def _ws(self, scope: Any, proto: Any) -> None:
+        refused = self.guard.ws(scope)
+        if refused is not None:
+            proto.close(refused)
+            return
         if scope.path != "/ws":
             proto.close(404)
             return
@@ -105,13 +110,17 @@ class RsgiApp:
             log.warning("%d HTTP request(s) still running after %s s", self.inflight, timeout)
 
     async def _http(self, scope: Any, proto: Any) -> None:
+        cors = self.guard.http(scope)
+        if isinstance(cors, Response):  # refused before any route runs
+            proto.response_bytes(cors.status, [*cors.headers, ("content-type", JSON)], cors.body)
+            return
         if self.closing and scope.path not in _STORELESS:
-            proto.response_bytes(503, [_CORS, ("content-type", JSON)], _SHUTTING_DOWN)
+            proto.response_bytes(503, [*cors, ("content-type", JSON)], _SHUTTING_DOWN)
             return
         self.inflight += 1
         self.quiet.clear()
         try:
-            await self._answer(scope, proto)
+            await self._answer(scope, proto, cors)
         finally:
             self.inflight -= 1
             if not self.inflight:
@@ -119,7 +128,7 @@ class RsgiApp:
             if self._ws_module is None:
                 asyncio.get_running_loop().call_soon(self.warm_up)
 
-    async def _answer(self, scope: Any, proto: Any) -> None:
+    async def _answer(self, scope: Any, proto: Any, cors: tuple[tuple[str, str], ...]) -> None:
         headers = scope.headers
 
         async def read_body(limit: int) -> bytes:
@@ -140,7 +149,7 @@ class RsgiApp:
 
         req = Request(scope.method, scope.path, scope.query_string, headers.get, read_body)
         resp = await handle(self.app, req)
-        out = [_CORS, *resp.headers]
+        out = [*cors, *resp.headers]
         if resp.content_type is not None:
             out.append(("content-type", resp.content_type))
             proto.response_bytes(resp.status, out, resp.body)

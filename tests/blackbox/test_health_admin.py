@@ -57,9 +57,13 @@ def test_health_wrong_method_405(api: httpx.Client) -> None:
 
 
 def test_cors_simple_request(api: httpx.Client) -> None:
-    r = api.get("/api/v1/projects", headers={"Origin": "http://example.test"})
+    # Only configured origins get CORS headers (docs/compat.md; tests in test_origins.py).
+    r = api.get("/api/v1/projects", headers={"Origin": "http://localhost:8080"})
     assert r.status_code == 200
-    assert r.headers.get("access-control-allow-origin") == "*"
+    assert r.headers.get("access-control-allow-origin") == "http://localhost:8080"
+    r = api.get("/api/v1/projects", headers={"Origin": "http://example.test"})
+    assert r.status_code == 403
+    assert "access-control-allow-origin" not in r.headers
 
 
 def test_cors_preflight(api: httpx.Client) -> None:
@@ -67,17 +71,17 @@ def test_cors_preflight(api: httpx.Client) -> None:
         "OPTIONS",
         "/api/v1/projects",
         headers={
-            "Origin": "http://example.test",
+            "Origin": "tauri://localhost",
             "Access-Control-Request-Method": "POST",
             "Access-Control-Request-Headers": "content-type,x-user-id",
         },
     )
     assert r.status_code == 200
-    assert r.headers.get("access-control-allow-origin") == "*"
+    assert r.headers.get("access-control-allow-origin") == "tauri://localhost"
     methods = r.headers.get("access-control-allow-methods", "")
     assert methods == "*" or "POST" in methods.upper()
     allowed = r.headers.get("access-control-allow-headers", "")
-    assert allowed == "*" or "x-user-id" in allowed.lower()
+    assert "*" in allowed or "x-user-id" in allowed.lower()
 
 
 def test_json_content_type_on_api(api: httpx.Client) -> None:
