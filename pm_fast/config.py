@@ -103,6 +103,10 @@ class ServerConfig(msgspec.Struct, kw_only=True, frozen=True):
     # pm-fast only: which browser origins and Host names are served (pm_fast/api/guard.py).
     allowed_origins: tuple[str, ...] = DEFAULT_ALLOWED_ORIGINS
     allowed_hosts: tuple[str, ...] = ()
+    # pm-fast only: how long a client may take to send a request's line and headers (also
+    # the idle time allowed between two requests on one connection), and its whole body.
+    header_read_timeout_secs: U64 = 15
+    body_read_timeout_secs: U64 = 30
 
 
 class DatabaseConfig(msgspec.Struct, kw_only=True, frozen=True):
@@ -287,6 +291,8 @@ _ENV_OVERRIDES: Final[tuple[tuple[str, str, str, _Parser], ...]] = (
     ("PM_IDLE_SHUTDOWN_SECS", "server", "idle_shutdown_secs", _u64),
     ("PM_ALLOWED_ORIGINS", "server", "allowed_origins", _parse_list),
     ("PM_ALLOWED_HOSTS", "server", "allowed_hosts", _parse_list),
+    ("PM_HEADER_READ_TIMEOUT_SECS", "server", "header_read_timeout_secs", _u64),
+    ("PM_BODY_READ_TIMEOUT_SECS", "server", "body_read_timeout_secs", _u64),
     ("PM_DATABASE_PATH", "database", "path", _parse_str),
     ("PM_DATABASE_URL", "database", "url", _parse_str),
     ("PM_AUTH_ENABLED", "auth", "enabled", _parse_bool),
@@ -365,6 +371,8 @@ def _check_range(key: str, value: float, lo: float, hi: float) -> None:
 
 _RANGES: Final[tuple[tuple[str, str, float, float], ...]] = (
     ("server", "max_connections", 1, 100000),
+    ("server", "header_read_timeout_secs", 1, 300),
+    ("server", "body_read_timeout_secs", 1, 3600),
     ("websocket", "send_buffer_size", 1, 10000),
     ("websocket", "heartbeat_interval_secs", 5, 300),
     ("websocket", "heartbeat_timeout_secs", 10, 600),

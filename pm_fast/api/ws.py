@@ -892,53 +892,74 @@ def ensure_user(user: str, now: int) -> Program[None]:
 async def session(
     app: App, registry: Registry, conn: Connection, receive: Callable[[], Awaitable[Any]]
 ) -> None:
-    """Read frames until the client or the server closes; answer each one in order."""
+    """Read frames until the client or the server closes; answer each one in order.
+
+    Heartbeat: a client must send a frame at least every `websocket.heartbeat_timeout_secs`
+    (the protocol's Ping does; the desktop client sends one every 30 s), and must take
+    its replies within that time when its send buffer is full. Otherwise the connection
+    is closed (Close frame, then the socket) and its slot freed. The clock runs while
+    the server waits for the client, never while it answers a request. It covers a whole
+    frame: one that stops half-way counts as nothing received.
+    """
     limiter = RateLimiter(app.cfg.rate_limit.max_requests, app.cfg.rate_limit.window_secs)
     violations = 0
+    idle = float(app.cfg.websocket.heartbeat_timeout_secs)
+    loop = asyncio.get_running_loop()
     writer = asyncio.create_task(conn.writer())
     registry.connections.add(conn)
     app.ws_connections = len(registry)
+    waiting = "nothing received"
     try:
         try:
             await app.store.write(ensure_user(conn.user, int(time.time())))
         except Exception as err:  # noqa: BLE001 - e.g. the breaker is open; writes ensure it again
             log.warning("could not record user %s on connect: %s", conn.user, err)
             err.__traceback__ = None
-        while not conn.closed:
-            try:
-                msg = await receive()
-            except (RuntimeError, OSError):  # the transport closed under us
-                break
-            kind = int(msg.kind)
-            if kind == 0:
-                break
-            app.touch()
-            if not limiter.allow():
-                violations += 1
-                if violations >= MAX_VIOLATIONS:
-                    await conn.send(
-                        f"Rate limit exceeded {MAX_VIOLATIONS} times. Connection closed."
-                    )
+        async with asyncio.timeout(None) as heartbeat:
+            while not conn.closed:
+                waiting = "nothing received"
+                heartbeat.reschedule(loop.time() + idle)
+                try:
+                    msg = await receive()
+                except (RuntimeError, OSError):  # the transport closed under us
                     break
-                await conn.send(
-                    f"Rate limit exceeded. Slow down. ({violations}/{MAX_VIOLATIONS} warnings)"
-                )
-                continue
-            violations = 0
-            if kind == 1:
-                data = msg.data
-                if len(data) > MAX_FRAME_BYTES:
-                    await conn.send(
-                        codec.error_frame(
-                            "",
-                            "INVALID_MESSAGE",
-                            f"Invalid message: frame larger than {MAX_FRAME_BYTES} bytes",
+                kind = int(msg.kind)
+                if kind == 0:
+                    break
+                app.touch()
+                waiting = "replies not taken"  # from here on only sends wait for the client
+                heartbeat.reschedule(loop.time() + idle)
+                if not limiter.allow():
+                    violations += 1
+                    if violations >= MAX_VIOLATIONS:
+                        await conn.send(
+                            f"Rate limit exceeded {MAX_VIOLATIONS} times. Connection closed."
                         )
+                        break
+                    await conn.send(
+                        f"Rate limit exceeded. Slow down. ({violations}/{MAX_VIOLATIONS} warnings)"
                     )
-                    break
-                await conn.send(await answer(conn, data))
-            else:
-                await conn.send(TEXT_HELP)
+                    continue
+                violations = 0
+                if kind == 1:
+                    data = msg.data
+                    if len(data) > MAX_FRAME_BYTES:
+                        await conn.send(
+                            codec.error_frame(
+                                "",
+                                "INVALID_MESSAGE",
+                                f"Invalid message: frame larger than {MAX_FRAME_BYTES} bytes",
+                            )
+                        )
+                        break
+                    heartbeat.reschedule(None)  # a request has its own time limit
+                    reply = await answer(conn, data)
+                    heartbeat.reschedule(loop.time() + idle)
+                    await conn.send(reply)
+                else:
+                    await conn.send(TEXT_HELP)
+    except TimeoutError:
+        log.info("closing WebSocket of user %s: %s for %g s", conn.user[:8], waiting, idle)
     finally:
         registry.connections.discard(conn)
         app.ws_connections = len(registry)

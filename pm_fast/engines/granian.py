@@ -29,6 +29,15 @@ log = logging.getLogger("pm_fast")
 # Answered from memory, so they keep answering while the store closes at shutdown.
 _STORELESS = frozenset(("/health", "/live"))
 _SHUTTING_DOWN = error_body("SERVICE_UNAVAILABLE", "The server is shutting down")
+_BODY_TIMEOUT = error_body("REQUEST_TIMEOUT", "The request body did not arrive in time")
+
+
+class _BodyTimeout(BaseException):
+    """The request body took longer than `server.body_read_timeout_secs`.
+
+    A BaseException, so it passes the route layer's catch-all for failed handlers (which
+    would log it as a server fault and answer 500): it is raised before the handler does
+    anything else, and `RsgiApp._answer` answers 408."""
 
 
 class RsgiApp:
@@ -130,8 +139,16 @@ class RsgiApp:
 
     async def _answer(self, scope: Any, proto: Any, cors: tuple[tuple[str, str], ...]) -> None:
         headers = scope.headers
+        body_timeout = float(self.app.cfg.server.body_read_timeout_secs)
 
         async def read_body(limit: int) -> bytes:
+            # The whole body within `server.body_read_timeout_secs`, however slowly it comes.
+            try:
+                return await asyncio.wait_for(read_all(limit), body_timeout)
+            except TimeoutError:
+                raise _BodyTimeout from None
+
+        async def read_all(limit: int) -> bytes:
             declared = headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 raise BodyTooLarge
@@ -148,7 +165,12 @@ class RsgiApp:
             return bytes(chunks)
 
         req = Request(scope.method, scope.path, scope.query_string, headers.get, read_body)
-        resp = await handle(self.app, req)
+        try:
+            resp = await handle(self.app, req)
+        except _BodyTimeout:
+            out408 = [*cors, ("connection", "close"), ("content-type", JSON)]
+            proto.response_bytes(408, out408, _BODY_TIMEOUT)
+            return
         out = [*cors, *resp.headers]
         if resp.content_type is not None:
             out.append(("content-type", resp.content_type))
@@ -228,16 +250,34 @@ def inherited_listener(host: str, port: int) -> int | None:
     return sock.detach()
 
 
+def http_settings(header_read_timeout: int) -> tuple[Any, Any]:
+    """Granian's HTTP mode and HTTP/1 settings, the same for every engine.
+
+    HTTP/1 only: in "auto" mode Granian first waits for the bytes that tell HTTP/1 from
+    HTTP/2, with no time limit, so a connection that sends nothing would be kept forever.
+    In HTTP/1 mode `header_read_timeout` bounds the wait for a request's line and headers
+    from the moment the connection is accepted, and the idle time between two requests
+    on one connection; the connection is closed when it runs out.
+    """
+    from granian.constants import HTTPModes
+    from granian.http import HTTP1Settings
+
+    return HTTPModes.http1, HTTP1Settings(header_read_timeout=header_read_timeout * 1000)
+
+
 class EmbeddedServer:
     """One Granian RSGI worker inside our own event loop (what Granian's embedded server
     does for one worker, without its supervisor). The listener is bound first, so the
     OS-chosen port is known before serving starts and the port file can name it."""
 
-    def __init__(self, target: Any, host: str, port: int, backlog: int = 1024) -> None:
+    def __init__(
+        self, target: Any, host: str, port: int, backlog: int = 1024, header_read_timeout: int = 15
+    ) -> None:
         self.target = target  # an RSGI application (here a RsgiApp)
         self.bind_addr = host
         self.bind_port = port
         self.backlog = backlog
+        self.header_read_timeout = header_read_timeout  # s, see `http_settings`
         self.on_bound: Callable[[int], object] | None = None
         self._stop: Any = None
         self._holder: Any = None
@@ -246,7 +286,7 @@ class EmbeddedServer:
         import_granian_core()
         from granian import _futures, rsgi
         from granian._granian import ListenerSpec, WorkerSignal
-        from granian.constants import HTTPModes, SSLProtocols
+        from granian.constants import SSLProtocols
 
         # Called as Granian's embedded server calls them (2.8.9; the bundled type stub
         # of RSGIWorker is older than its constructor).
@@ -290,8 +330,7 @@ class EmbeddedServer:
             1,  # blocking threads (RSGI allows one)
             30,  # blocking threads' idle timeout, s
             self.backlog,  # backpressure: Granian's default of backlog / workers
-            HTTPModes.auto,
-            None,  # HTTP/1 settings: defaults
+            *http_settings(self.header_read_timeout),
             None,  # HTTP/2 settings: defaults
             True,  # WebSockets
             None,  # no static files
@@ -322,4 +361,5 @@ class EmbeddedServer:
 def make_server(app: App, host: str, port: int, log_options: dict[str, Any]) -> EmbeddedServer:
     # Granian's loggers need nothing from `log_options` here: they have no handlers of
     # their own and pass records to ours at the levels logsetup gave them.
-    return EmbeddedServer(RsgiApp(app), host, port)
+    timeout = int(app.cfg.server.header_read_timeout_secs)
+    return EmbeddedServer(RsgiApp(app), host, port, header_read_timeout=timeout)

@@ -35,7 +35,7 @@ from granian.server.mp import MPServer
 from ..app import COMPAT_VERSION, App
 from ..config import Config
 from ..sidecar import PortFile
-from .granian import RsgiApp, bind_listener
+from .granian import RsgiApp, bind_listener, http_settings
 
 log = logging.getLogger("pm_fast")
 
@@ -209,6 +209,7 @@ def serve_workers(
 ) -> int:
     """Run until SIGINT/SIGTERM or /admin/shutdown; the exit code."""
     target = WorkerApp(cfg, pm_dir, environ)
+    http_mode, http1 = http_settings(int(cfg.server.header_read_timeout_secs))
     server = Supervisor(
         target,  # type: ignore[arg-type]
         address=cfg.server.host,
@@ -216,6 +217,8 @@ def serve_workers(
         interface=Interfaces.RSGI,
         workers=workers,
         websockets=True,
+        http=http_mode,
+        http1_settings=http1,
         backlog=1024,
         respawn_failed_workers=True,
         workers_kill_timeout=15,
