@@ -170,7 +170,10 @@ def _open_target(cfg: Config, pm_dir: Path) -> logging.Handler:
         # With an empty name the target is <pm>/<logging.dir> itself: like the original,
         # the directory is created and then refused by the open below.
         directory = path if cfg.logging.file == "" else path.parent
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # A new log file is owner-only (it names projects and users); an existing one
+        # keeps its mode.
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
         return logging.FileHandler(path, mode="a", encoding="utf-8")
     except OSError as exc:
         reason = "it is a directory" if path.is_dir() else (exc.strerror or str(exc))

@@ -128,9 +128,10 @@ def find_pm_dir(
 
 
 def ensure_pm_dir(path: Path) -> Path:
-    """Create ``<pm>`` (and missing parents) if needed and return it."""
+    """Create ``<pm>`` (and missing parents) if needed and return it. A ``<pm>`` made
+    here is owner-only (0700); an existing one is left as it is."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"Cannot create config directory {path}: {exc.strerror or exc}") from exc
     return path

@@ -83,8 +83,13 @@ class PortFile:
             "started_at": datetime.now(UTC).isoformat(timespec="microseconds"),
             "version": COMPAT_VERSION,
         }
+        # Owner-only from the start (written to a fresh temporary file, then renamed), as
+        # every file pm-fast keeps in <pm> (docs/compat.md).
         tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(info, indent=2) + "\n")
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(json.dumps(info, indent=2) + "\n")
         os.replace(tmp, self.path)
         self.owned = True
         return True

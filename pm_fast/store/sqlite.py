@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -184,6 +186,41 @@ sql.install(SqliteTx, _sqlite_op)
 SYNCHRONOUS = ("NORMAL", "FULL")
 
 
+# The modes pm-fast and the original left under the usual umask 022 (before the files
+# were made private): such files are tightened, any other mode was chosen by someone.
+_DEFAULT_MODE = 0o644
+
+
+def make_private(path: Path) -> None:
+    """Create the database file readable by its owner only, before SQLite opens it:
+    SQLite gives its -wal and -shm files the database file's mode (docs/compat.md).
+
+    An existing database (and a -wal/-shm left beside it) that still has the default
+    0644 is made 0600; any other mode is kept, with a warning if others may read it.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        os.close(fd)  # an empty file is an empty SQLite database
+        return
+    if os.name != "posix":
+        return
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = stat.S_IMODE(os.stat(name).st_mode)
+            if mode == _DEFAULT_MODE:
+                os.chmod(name, 0o600)
+                log.info("made %s readable by its owner only (was %o)", name, mode)
+            elif mode & 0o077:
+                log.warning("%s has mode %o: other users of this machine may read it", name, mode)
+        except FileNotFoundError:
+            continue
+        except OSError as err:
+            log.warning("could not check or tighten the mode of %s: %s", name, err)
+
+
 def _configure(conn: sqlite3.Connection, synchronous: str = "NORMAL") -> None:
     conn.execute("PRAGMA busy_timeout = 5000")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -233,6 +270,7 @@ class SqliteStore:
     # -- life cycle ----------------------------------------------------------------
     async def open(self, llm_user_id: str, llm_user_name: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private(self.path)
         writer = await aiosqlite.connect(str(self.path), isolation_level=None)
         self._writer = writer
         try:
