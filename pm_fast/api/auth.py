@@ -63,7 +63,7 @@ class QuietLog:
         dropped = self._dropped.pop(kind, 0)
         if dropped:
             message += f" ({dropped} more like this in the last {self.interval:.0f} s)"
-        log.log(level, message, *args)
+        log.log(level, message, *args, stacklevel=3)  # the line names the caller
 
 
 quiet = QuietLog()

@@ -28,8 +28,10 @@ class Ctx:
     """Who is acting, and when (one timestamp for the whole mutation).
 
     `authenticated` says whether the edge vouches for `actor` (WebSocket connections
-    do; REST's X-User-Id header is a claim, not an identity), and so whether project
-    membership is enforced. `llm_user` is the identity anonymous REST callers act as.
+    do, and REST requests with auth enabled, by their bearer token; with auth disabled
+    REST's X-User-Id header is a claim, not an identity), and so whether project
+    membership is enforced, for reads and writes alike. `llm_user` is the identity
+    anonymous REST callers act as.
     """
 
     actor: str

@@ -82,11 +82,10 @@ def world(owner: User) -> dict[str, Any]:
     empty = owner.ok("POST", "/api/v1/projects", {"title": "Empty", "key": uniq_key("E")})
     pid = p["id"]
 
-    def item(kind: str, parent: str | None = None) -> dict[str, Any]:
+    def item(kind: str) -> dict[str, Any]:
         body = {"project_id": pid, "item_type": kind, "title": f"{kind} one"}
-        if parent is not None:
-            body["parent_id"] = parent
-        return owner.ok("POST", "/api/v1/work-items", body)["work_item"]
+        made: dict[str, Any] = owner.ok("POST", "/api/v1/work-items", body)["work_item"]
+        return made
 
     epic = item("epic")
     task = item("task")
