@@ -12,7 +12,14 @@ POST /admin/shutdown. One unmeasured launch comes first, so every measured run i
 
 --busy N starts N CPU-bound processes (`while 1: pass`) for the whole measurement, the
 condition of a machine whose cores are all busy; they are killed at the end.
---serve measures `pm-fast serve` from the venv instead of the binary, --cmd any command.
+--serve measures `pm-fast serve` from the venv instead of the binary, --cmd any command
+(e.g. the unpacked server `~/.cache/pm-fast/pm-server-*/pm-server.bin`: the same
+server without the launcher, so without the listener bound before it starts).
+
+--shell polls as the desktop shell's restart path does (spec/server.md §3.3 "Restart"):
+`/ready` every 100 ms with a 5 s timeout, giving up after 3 consecutive failures; each
+run then also reports how many polls failed, and the summary how many runs the shell
+would have given up on.
 
 Prints every run and the median / p90 / max in milliseconds.
 """
@@ -81,10 +88,12 @@ def launch(cmd: list[str], repo: Path, port: int) -> subprocess.Popen[bytes]:
     )
 
 
-def one_run(cmd: list[str], repo: Path, interval: float) -> float:
+def one_run(cmd: list[str], repo: Path, interval: float, timeout: float = 1.0) -> tuple[float, int]:
+    """Seconds from exec to the first 2xx /ready, and the longest run of failed polls."""
     port = free_port()
     t0 = time.perf_counter()
     proc = launch(cmd, repo, port)
+    failures = worst = 0
     try:
         while True:
             elapsed = time.perf_counter() - t0
@@ -92,9 +101,11 @@ def one_run(cmd: list[str], repo: Path, interval: float) -> float:
                 raise RuntimeError(f"not ready after {READY_TIMEOUT} s")
             if proc.poll() is not None:
                 raise RuntimeError(f"exited with {proc.returncode} before it was ready")
-            code = status(port, "GET", "/ready")
+            code = status(port, "GET", "/ready", timeout)
             if code is not None and 200 <= code < 300:
-                return time.perf_counter() - t0
+                return time.perf_counter() - t0, worst
+            failures += 1
+            worst = max(worst, failures)
             time.sleep(interval)
     finally:
         status(port, "POST", "/admin/shutdown", timeout=5.0)
@@ -122,6 +133,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--busy", type=int, default=0, help="CPU-bound processes to run meanwhile")
     ap.add_argument("--interval", type=float, default=0.002, help="poll interval, seconds")
+    ap.add_argument("--shell", action="store_true", help="poll like the shell's restart path")
     args = ap.parse_args()
     if args.cmd:
         cmd = args.cmd.split()
@@ -141,15 +153,20 @@ def main() -> int:
             repo = Path(tmp) / "repo"
             repo.mkdir()
             subprocess.run(["git", "init", "-q", str(repo)], check=True, timeout=30)
-            one_run(cmd, repo, args.interval)  # unmeasured: fills caches, creates the db
-            times = [one_run(cmd, repo, args.interval) for _ in range(args.runs)]
+            interval, timeout = (0.1, 5.0) if args.shell else (args.interval, 1.0)
+            one_run(cmd, repo, interval, timeout)  # unmeasured: fills caches, creates the db
+            results = [one_run(cmd, repo, interval, timeout) for _ in range(args.runs)]
     finally:
         for p in busy:
             p.kill()
             p.wait()
-    ms = [t * 1000 for t in times]
+    ms = [t * 1000 for t, _ in results]
     print(f"command: {' '.join(cmd)}; busy loops: {args.busy}; runs: {args.runs}")
     print("runs (ms): " + ", ".join(f"{x:.0f}" for x in ms))
+    if args.shell:
+        failed = [f for _, f in results]
+        print("failed polls before the first answer: " + ", ".join(map(str, failed)))
+        print(f"the shell would have given up on {sum(f >= 3 for f in failed)} of {len(failed)}")
     print(
         f"median {statistics.median(ms):.0f} ms, p90 {percentile(ms, 0.9):.0f} ms,"
         f" max {max(ms):.0f} ms"
