@@ -7,14 +7,20 @@ added without an entry in `_request` below fails here until its access is decide
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from pm_fast.api.rest import ROUTES
 
@@ -469,3 +475,46 @@ def test_with_auth_x_user_id_is_not_parsed_and_bad_tokens_do_not_flood(
     grown = srv.logs()[start:]
     assert "X-User-Id" not in grown
     assert len(grown) < 4096, len(grown)
+
+
+# --------------------------------------------------------------------------- RS256
+def _hs256_with_key(claims: dict[str, Any], key: bytes) -> str:
+    """An HS256 token whose HMAC key is the server's RSA public key (key confusion)."""
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64(json.dumps(claims).encode())
+    sig = hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64(sig)}"
+
+
+def test_rs256_server_takes_its_tokens_on_rest_and_refuses_key_confusion(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    root = tmp_path / "rs"
+    (root / ".pm").mkdir(parents=True)
+    (root / ".pm" / "jwt-public.pem").write_bytes(pem)
+    srv = server_factory(
+        root=root,
+        env={
+            "PM_AUTH_ENABLED": "true",
+            "PM_AUTH_JWT_PUBLIC_KEY_PATH": "jwt-public.pem",
+            "PM_AUTH_JWT_SECRET": None,
+        },
+    )
+    sub = str(uuid.uuid4())
+    t = int(time.time())
+    claims = {"sub": sub, "iat": t, "exp": t + 3600}
+    good = jwt.encode(claims, key, algorithm="RS256")
+    with srv.client(headers={"Authorization": f"Bearer {good}"}) as c:
+        made = assert_json(c.post("/api/v1/projects", json={"title": "R", "key": uniq_key("R")}))
+        assert made["project"]["created_by"] == sub
+    for bad in (_hs256_with_key(claims, pem), token(sub)):
+        with srv.client(headers={"Authorization": f"Bearer {bad}"}) as c:
+            assert_error(c.get("/api/v1/projects"), 401, "UNAUTHORIZED")
