@@ -518,3 +518,40 @@ def test_rs256_server_takes_its_tokens_on_rest_and_refuses_key_confusion(
     for bad in (_hs256_with_key(claims, pem), token(sub)):
         with srv.client(headers={"Authorization": f"Bearer {bad}"}) as c:
             assert_error(c.get("/api/v1/projects"), 401, "UNAUTHORIZED")
+
+
+def test_projects_made_without_auth_are_shared_once_auth_is_enabled(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    """The CLI's anonymous projects (LLM user only) stay usable by every JWT user, while a
+    project made by a named X-User-Id caller is that caller's alone."""
+    root = tmp_path / "switch"
+    plain = server_factory(root=root)
+    named = str(uuid.uuid4())
+    with plain.client() as c:
+        shared = assert_json(c.post("/api/v1/projects", json={"title": "S", "key": uniq_key("S")}))
+        owned = assert_json(
+            c.post(
+                "/api/v1/projects",
+                json={"title": "O", "key": uniq_key("O")},
+                headers={"X-User-Id": named},
+            )
+        )
+    plain.stop()
+    authed = server_factory(
+        root=root, env={"PM_AUTH_ENABLED": "true", "PM_AUTH_JWT_SECRET": SECRET}
+    )
+    eve = str(uuid.uuid4())
+    with authed.client(headers=bearer(eve)) as c:
+        listed = {p["id"] for p in assert_json(c.get("/api/v1/projects"))["projects"]}
+        assert shared["project"]["id"] in listed
+        assert owned["project"]["id"] not in listed
+        r = c.put(
+            f"/api/v1/projects/{shared['project']['id']}",
+            json={"expected_version": 1, "title": "renamed"},
+        )
+        assert assert_json(r)["project"]["title"] == "renamed"
+        assert_error(c.get(f"/api/v1/projects/{owned['project']['id']}"), 403, "UNAUTHORIZED")
+    with authed.client(headers=bearer(named)) as c:
+        got = assert_json(c.get(f"/api/v1/projects/{owned['project']['id']}"))
+        assert got["project"]["created_by"] == named
