@@ -9,7 +9,7 @@ from ..core.commands import CreateComment, UpdateComment
 from ..core.errors import forbidden, not_found
 from ..core.model import Comment, WorkItem
 from ..store.base import Program, db
-from .access import require
+from .access import require, require_item_project
 from .common import Ctx, Outcome, begin, committed, new_id, require_item, resolve_work_item
 
 
@@ -36,6 +36,8 @@ def _require_own(text: str, ctx: Ctx, verb: str) -> Program[Comment]:
         raise forbidden(f"Cannot {verb} another user's comment")
     if (yield db.row_state("work_item", comment.work_item_id)) != "live":
         raise not_found(f"Work item {comment.work_item_id} not found")
+    # One's own comment, but in a project one may (no longer) write: refused too.
+    yield from require_item_project(ctx, comment.work_item_id, "edit")
     return comment
 
 

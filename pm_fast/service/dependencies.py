@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import accel
 from ..core import rules
 from ..core.commands import CreateDependency
-from ..core.errors import DomainError, invalid, not_found
+from ..core.errors import DomainError, forbidden, invalid, not_found
 from ..core.model import Dependency, WorkItem
 from ..store.base import Program, db
 from .access import require
@@ -90,14 +90,34 @@ def create_dependency(ctx: Ctx, cmd: CreateDependency) -> Program[Outcome[Depend
     return (yield from committed(ctx, "dependency", "created", dep, blocked.project_id))
 
 
+def _require_link_writer(ctx: Ctx, dep: Dependency) -> Program[None]:
+    """The caller must be allowed to edit the project the link is in. A link between two
+    projects (stored before links were checked) may be removed by an editor of either."""
+    projects: list[str] = []
+    for wid in (dep.blocking_item_id, dep.blocked_item_id):
+        item: WorkItem | None = yield db.item_get(wid)
+        if item is not None and item.project_id not in projects:
+            projects.append(item.project_id)
+    refused: DomainError | None = None
+    for pid in projects:
+        try:
+            yield from require(ctx, pid, "edit")
+            return
+        except DomainError as err:
+            refused = refused or err
+    if refused is not None:
+        raise refused
+    if not projects and ctx.authenticated:
+        # both ends are deleted: no project vouches for the caller
+        raise forbidden("Not a member of this project")
+
+
 def delete_dependency(ctx: Ctx, text: str) -> Program[Outcome[Dependency]]:
     did = rules.parse_uuid(text)
     dep: Dependency | None = yield db.dep_get(did)
     if dep is None:
         raise not_found(f"Dependency {text} not found")
-    blocking: WorkItem | None = yield db.item_get(dep.blocking_item_id)
-    if blocking is not None:
-        yield from require(ctx, blocking.project_id, "edit")
+    yield from _require_link_writer(ctx, dep)
     yield from begin(ctx)
     yield db.dep_soft_delete(dep.id, ctx.now)
     item: WorkItem | None = yield db.item_get(dep.blocked_item_id)

@@ -400,7 +400,9 @@ def import_data(ctx: Ctx, data: ImportData) -> Program[ImportResult]:
     comments = _convert("comment", data.comments, _comment)
     deps = _convert("dependency", data.dependencies, _dependency)
     entries = _convert("time_entry", data.time_entries, _time_entry)
+    items, deps, crossing = yield from _confine_references(items, sprints, deps)
     result = ImportResult(Counts(), Counts(), Counts(), Counts(), Counts(), Counts(), Counts())
+    result.dependencies.skipped = crossing
     result.swim_lanes.skipped = len(data.swim_lanes)
 
     for p in projects:
@@ -475,6 +477,60 @@ def import_data(ctx: Ctx, data: ImportData) -> Program[ImportResult]:
             ctx, result.time_entries, "time_entry", t, db.te_get, db.te_insert, db.te_update
         )
     return result
+
+
+def _confine_references(
+    items: list[WorkItem], sprints: list[Sprint], deps: list[Dependency]
+) -> Program[tuple[list[WorkItem], list[Dependency], int]]:
+    """Keep every reference of the file inside its project (docs/compat.md).
+
+    A record that this server keeps in another project than the file says (an item or
+    sprint moved between projects) refuses the whole import (400, naming it). A work
+    item's parent or sprint in another project is imported as null and a link between
+    two projects is left out (counted as skipped), as the export leaves them out: the
+    original did not check them, so its backups may hold some. Rows are placed by the
+    file first, else by this server (live or deleted); unknown ones are left to the
+    rules below. Returns the items, the links to import and how many were left out.
+    """
+    item_project = {w.id: w.project_id for w in items}
+    sprint_project = {s.id: s.project_id for s in sprints}
+
+    def stored(kind: str, rid: str) -> Program[str | None]:
+        found: str | None = yield (
+            db.item_project(rid) if kind == "work_item" else db.sprint_project(rid)
+        )
+        return found
+
+    for kind, rows in (("sprint", sprints), ("work_item", items)):
+        for row in rows:
+            here = yield from stored(kind, row.id)
+            if here is not None and here != row.project_id:
+                shown = "Sprint" if kind == "sprint" else "Work item"
+                raise invalid(
+                    f"{shown} {row.id} is in project {here} here; the import would move it"
+                    f" to project {row.project_id}",
+                    "project_id",
+                )
+    kept: list[WorkItem] = []
+    for w in items:
+        changes: dict[str, None] = {}
+        if w.parent_id:
+            parent = item_project.get(w.parent_id) or (yield from stored("work_item", w.parent_id))
+            if parent is not None and parent != w.project_id:
+                changes["parent_id"] = None
+        if w.sprint_id:
+            sprint = sprint_project.get(w.sprint_id) or (yield from stored("sprint", w.sprint_id))
+            if sprint is not None and sprint != w.project_id:
+                changes["sprint_id"] = None
+        kept.append(msgspec.structs.replace(w, **changes) if changes else w)
+    links: list[Dependency] = []
+    for d in deps:
+        ends = []
+        for wid in (d.blocking_item_id, d.blocked_item_id):
+            ends.append(item_project.get(wid) or (yield from stored("work_item", wid)))
+        if None in ends or ends[0] == ends[1]:
+            links.append(d)
+    return kept, links, len(deps) - len(links)
 
 
 def _owners_known(entity: str, row: Any) -> Program[bool]:

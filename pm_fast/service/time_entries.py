@@ -69,15 +69,17 @@ def _require_own(text: str, ctx: Ctx, verb: str, field: str | None = None) -> Pr
     entry = yield from require_entry(text, field)
     if entry.user_id != ctx.actor:
         raise forbidden(f"Cannot {verb} another user's time entry")
-    yield from _require_live_item(entry)
+    yield from _require_live_item(ctx, entry)
     return entry
 
 
-def _require_live_item(entry: TimeEntry) -> Program[None]:
+def _require_live_item(ctx: Ctx, entry: TimeEntry) -> Program[None]:
     # Entries of a deleted work item are read-only (the original saved the change and
     # then answered NOT_FOUND; pm-fast answers NOT_FOUND and saves nothing).
     if (yield db.row_state("work_item", entry.work_item_id)) != "live":
         raise not_found(f"Work item {entry.work_item_id} not found")
+    # One's own entry, but in a project one may (no longer) write: refused too.
+    yield from require_item_project(ctx, entry.work_item_id, "edit")
 
 
 def _check_description(ctx: Ctx, value: str | None) -> None:
@@ -167,7 +169,7 @@ def stop_timer(ctx: Ctx, text: str) -> Program[Outcome[TimeEntry]]:
         raise forbidden("Cannot stop another user's timer")
     if not te.is_running:
         raise invalid("Timer is not running", "time_entry_id")
-    yield from _require_live_item(te)
+    yield from _require_live_item(ctx, te)
     yield from begin(ctx)
     stopped = _stopped(te, ctx.now)
     yield db.te_update(stopped)

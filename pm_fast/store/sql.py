@@ -395,6 +395,8 @@ SPRINT_GET = query(
 )
 # The project of a sprint, deleted or not (an item may name a deleted sprint).
 SPRINT_PROJECT = query("SELECT project_id FROM pm_sprints WHERE id = $1", "one", lambda r: r[0])
+# The project of a work item, live or deleted.
+ITEM_PROJECT = query("SELECT project_id FROM pm_work_items WHERE id = $1", "one", lambda r: r[0])
 SPRINTS_BY_PROJECT = query(
     f"SELECT {S_COLS} FROM pm_sprints WHERE project_id = $1 AND deleted_at IS NULL" + _SPRINT_ORDER,
     "all",
@@ -466,8 +468,11 @@ ITEM_NUMBER_USED = query(
     "one",
     _bool,
 )
+# Children in another project (stored by versions that did not check, or by the
+# original) do not hold their parent: its owners could neither see nor delete them.
 ITEM_LIVE_CHILDREN = query(
-    "SELECT COUNT(*) FROM pm_work_items WHERE parent_id = $1 AND deleted_at IS NULL",
+    "SELECT COUNT(*) FROM pm_work_items WHERE parent_id = $1 AND deleted_at IS NULL"
+    " AND project_id = (SELECT project_id FROM pm_work_items WHERE id = $1)",
     "one",
     _int,
 )
@@ -653,15 +658,25 @@ _EXPORTED_ITEMS = (
     "SELECT xi.id FROM pm_work_items xi JOIN pm_projects xp ON xp.id = xi.project_id"
     " WHERE xi.deleted_at IS NULL AND xp.deleted_at IS NULL"
 )
-_EXPORTED_SPRINTS = (
-    "SELECT xs.id FROM pm_sprints xs JOIN pm_projects xq ON xq.id = xs.project_id"
-    " WHERE xs.deleted_at IS NULL AND xq.deleted_at IS NULL"
+# A parent or sprint in another project is exported as null, and a link between two
+# projects is left out: an import stores no such reference either (docs/compat.md).
+_SAME_PROJECT_PARENT = (
+    "EXISTS (SELECT 1 FROM pm_work_items xw WHERE xw.id = w.parent_id"
+    " AND xw.project_id = w.project_id AND xw.deleted_at IS NULL)"
+)
+_SAME_PROJECT_SPRINT = (
+    "EXISTS (SELECT 1 FROM pm_sprints xt WHERE xt.id = w.sprint_id"
+    " AND xt.project_id = w.project_id AND xt.deleted_at IS NULL)"
+)
+_SAME_PROJECT_LINK = (
+    "(SELECT project_id FROM pm_work_items WHERE id = blocking_item_id)"
+    " = (SELECT project_id FROM pm_work_items WHERE id = blocked_item_id)"
 )
 _EXPORT_W_COLS = (
     "w.id, p.key || '-' || w.item_number, w.item_type, w.title, w.description, w.status,"
-    f" w.priority, CASE WHEN w.parent_id IN ({_EXPORTED_ITEMS}) THEN w.parent_id END,"
+    f" w.priority, CASE WHEN {_SAME_PROJECT_PARENT} THEN w.parent_id END,"
     " w.project_id, w.assignee_id,"
-    f" CASE WHEN w.sprint_id IN ({_EXPORTED_SPRINTS}) THEN w.sprint_id END,"
+    f" CASE WHEN {_SAME_PROJECT_SPRINT} THEN w.sprint_id END,"
     f" {W_INTS}, w.created_at, w.updated_at, w.created_by, w.updated_by"
 )
 
@@ -703,7 +718,7 @@ def _export_lists(scoped: bool) -> dict[str, Query]:
         "dependencies": query(
             f"SELECT {D_COLS} FROM pm_dependencies WHERE deleted_at IS NULL"
             f" AND blocking_item_id IN ({_EXPORTED_ITEMS})"
-            f" AND blocked_item_id IN ({_EXPORTED_ITEMS})"
+            f" AND blocked_item_id IN ({_EXPORTED_ITEMS}) AND {_SAME_PROJECT_LINK}"
             + only("(blocking_item_id {ids} OR blocked_item_id {ids})")
             + " ORDER BY blocked_item_id, {seq}",
             "all",
@@ -761,6 +776,7 @@ OPS: dict[str, Query] = {
     "member_add": MEMBER_ADD,
     "sprint_get": SPRINT_GET,
     "sprint_project": SPRINT_PROJECT,
+    "item_project": ITEM_PROJECT,
     "sprints_by_project": SPRINTS_BY_PROJECT,
     "sprint_active_other": SPRINT_ACTIVE_OTHER,
     "sprint_update": SPRINT_UPDATE,

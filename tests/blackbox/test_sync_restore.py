@@ -6,7 +6,8 @@
 * An export of the original pm-server after such a history imports into pm-fast, which
   then exports what it restored: the original's export less the rows an import cannot
   restore (docs/compat.md: rows of deleted owners are left out, a deleted parent or
-  sprint is exported as null), in the original's order.
+  sprint, or one in another project, is exported as null, a link across projects is
+  left out), in the original's order.
 * On the same SQLite database, pm-fast's exports list the rows exactly as the original's
   do, less those rows (the fixture, with its orders written out; random histories, live
   against the original binary when it is present).
@@ -219,14 +220,15 @@ def restorable(data: dict[str, Any], whole: dict[str, Any] | None = None) -> dic
     a scoped `data` (whose references point outside it)."""
     whole = data if whole is None else whole
     projects = {p["id"] for p in whole["projects"]}
-    items = {w["id"] for w in whole["work_items"] if w["project_id"] in projects}
-    sprints = {s["id"] for s in whole["sprints"] if s["project_id"] in projects}
+    items = {w["id"]: w["project_id"] for w in whole["work_items"] if w["project_id"] in projects}
+    sprints = {s["id"]: s["project_id"] for s in whole["sprints"] if s["project_id"] in projects}
     out = dict(data)
+    # a parent or sprint in another project is nulled too, a link across projects left out
     out["work_items"] = [
         dict(
             w,
-            parent_id=w["parent_id"] if w["parent_id"] in items else None,
-            sprint_id=w["sprint_id"] if w["sprint_id"] in sprints else None,
+            parent_id=w["parent_id"] if items.get(w["parent_id"]) == w["project_id"] else None,
+            sprint_id=w["sprint_id"] if sprints.get(w["sprint_id"]) == w["project_id"] else None,
         )
         for w in data["work_items"]
         if w["id"] in items
@@ -240,6 +242,7 @@ def restorable(data: dict[str, Any], whole: dict[str, Any] | None = None) -> dic
         for d in data["dependencies"]
         if d["blocking_item_id"] in items
         and d["blocked_item_id"] in items
+        and items[d["blocking_item_id"]] == items[d["blocked_item_id"]]
         and (d["blocking_item_id"] in exported or d["blocked_item_id"] in exported)
     ]
     return out

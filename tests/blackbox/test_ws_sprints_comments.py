@@ -481,14 +481,19 @@ async def test_update_and_delete_comment(srv: ServerProcess) -> None:
         assert list((await author.call(GC, work_item_id=w.id)).comments) == []
 
 
-async def test_comment_owner_checks_do_not_need_membership(srv: ServerProcess) -> None:
-    # §4.1: author-only operations check only authorship, not membership
+async def test_comment_owner_checks_also_need_write_access(srv: ServerProcess) -> None:
+    # §4.1 checks only authorship; pm-fast also wants the Edit role in the comment's
+    # project (docs/compat.md): an author who is now a viewer can no longer change it
     async with clients(srv.port, "new", "new") as (owner, author):
         p = await owner.project()
         add_member(srv, p.id, author.user_id, "editor")
         w = await owner.item(p.id)
         cm = await author.comment(w.id, "mine")
         add_member(srv, p.id, author.user_id, "viewer")
+        err = await author.error(UC, comment_id=cm.id, content="still mine")
+        assert_error(err, "UNAUTHORIZED", "Required: Edit, have: viewer")
+        assert_error(await author.error(DC, comment_id=cm.id), "UNAUTHORIZED")
+        add_member(srv, p.id, author.user_id, "editor")
         upd = await author.call(UC, comment_id=cm.id, content="still mine")
         assert upd.comment.content == "still mine"
         await author.call(DC, comment_id=cm.id)
