@@ -9,7 +9,7 @@ import msgspec
 
 from ..core import rules
 from ..core.commands import ExportScope, Int32
-from ..core.errors import DomainError, conflict, forbidden, invalid, not_found
+from ..core.errors import DomainError, conflict, invalid, not_found
 from ..core.model import (
     Comment,
     Dependency,
@@ -386,12 +386,56 @@ def _parents_first(items: list[WorkItem]) -> list[WorkItem]:
     return ordered
 
 
+def _require_import_rights(
+    ctx: Ctx,
+    projects: list[Project],
+    sprints: list[Sprint],
+    items: list[WorkItem],
+    comments: list[Comment],
+    deps: list[Dependency],
+    entries: list[TimeEntry],
+) -> Program[None]:
+    """With auth enabled an import may write only into projects the caller administers
+    or that the import creates (docs/compat.md). A row is placed by the file and, if it
+    exists here, by where it is now; rows of projects unknown here are skipped by the
+    import and need nothing."""
+    created: set[str] = set()
+    touched: set[str] = set()
+    for p in projects:
+        if (yield db.row_state("project", p.id)) is None:
+            created.add(p.id)
+        else:
+            touched.add(p.id)
+    touched.update(s.project_id for s in sprints)
+    touched.update(w.project_id for w in items)
+    for s in sprints:
+        stored_sprint: str | None = yield db.sprint_project(s.id)
+        if stored_sprint is not None:
+            touched.add(stored_sprint)
+    in_file = {w.id: w.project_id for w in items}
+    item_ids = [w.id for w in items]
+    item_ids += [c.work_item_id for c in comments] + [t.work_item_id for t in entries]
+    for d in deps:
+        item_ids += [d.blocking_item_id, d.blocked_item_id]
+    for c in comments:
+        stored_comment: Comment | None = yield db.comment_get(c.id)
+        if stored_comment is not None:
+            item_ids.append(stored_comment.work_item_id)
+    for t in entries:
+        stored_entry: TimeEntry | None = yield db.te_get(t.id)
+        if stored_entry is not None:
+            item_ids.append(stored_entry.work_item_id)
+    for wid in dict.fromkeys(item_ids):
+        for pid in (in_file.get(wid), (yield db.item_project(wid))):
+            if pid is not None:
+                touched.add(pid)
+    for pid in sorted(touched - created):
+        if (yield db.row_state("project", pid)) is not None:
+            yield from require(ctx, pid, "admin")
+
+
 def import_data(ctx: Ctx, data: ImportData) -> Program[ImportResult]:
     """Upsert everything in one transaction (the original had none; docs/compat.md)."""
-    if ctx.authenticated:
-        # An import overwrites rows of any project by id: with auth enabled nobody may
-        # run it over REST (docs/compat.md).
-        raise forbidden("Import is not available while auth is enabled")
     if data.schema_version != SCHEMA_VERSION:
         raise invalid(f"Unsupported schema version: {data.schema_version}", "schema_version")
     projects = _convert("project", data.projects, _project)
@@ -400,6 +444,8 @@ def import_data(ctx: Ctx, data: ImportData) -> Program[ImportResult]:
     comments = _convert("comment", data.comments, _comment)
     deps = _convert("dependency", data.dependencies, _dependency)
     entries = _convert("time_entry", data.time_entries, _time_entry)
+    if ctx.authenticated:
+        yield from _require_import_rights(ctx, projects, sprints, items, comments, deps, entries)
     items, deps, crossing = yield from _confine_references(items, sprints, deps)
     result = ImportResult(Counts(), Counts(), Counts(), Counts(), Counts(), Counts(), Counts())
     result.dependencies.skipped = crossing
@@ -412,7 +458,11 @@ def import_data(ctx: Ctx, data: ImportData) -> Program[ImportResult]:
             if taken is not None:
                 raise conflict(f"Project with key '{p.key}' already exists", taken[0].version)
             yield db.project_insert(p)
-            yield db.member_add(p.id, p.created_by, "admin", ctx.now, new_id())
+            # With auth enabled the importing user administers what it creates.
+            admin = ctx.actor if ctx.authenticated else p.created_by
+            if ctx.authenticated:
+                yield db.ensure_user(ctx.actor, ctx.now)
+            yield db.member_add(p.id, admin, "admin", ctx.now, new_id())
             result.projects.created += 1
             continue
         current: Project | None = None

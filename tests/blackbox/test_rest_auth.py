@@ -130,6 +130,26 @@ def world(owner: User) -> dict[str, Any]:
     }
 
 
+def payload(**rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A sync import body holding `rows` (every other list empty)."""
+    body: dict[str, Any] = {
+        "schema_version": 1,
+        "exported_at": "2026-01-01T00:00:00Z",
+        "exported_by": "pm-server",
+    }
+    for kind in (
+        "projects",
+        "work_items",
+        "sprints",
+        "comments",
+        "swim_lanes",
+        "dependencies",
+        "time_entries",
+    ):
+        body[kind] = rows.get(kind, [])
+    return body
+
+
 def _request(method: str, pattern: str, w: dict[str, Any]) -> tuple[str, Any]:
     """The URL and body that exercise route `method pattern` on world `w`."""
     pid, task = w["project"]["id"], w["task"]["id"]
@@ -177,30 +197,21 @@ def _request(method: str, pattern: str, w: dict[str, Any]) -> tuple[str, Any]:
         ("PUT", "/api/v1/time-entries/{}"): (w["entry"]["id"], {"stop": True}),
         ("DELETE", "/api/v1/time-entries/{}"): (w["entry"]["id"], None),
         ("GET", "/api/v1/sync/export"): (None, None),
+        # a newer copy of the project: an import that overwrites it
         ("POST", "/api/v1/sync/import"): (
             None,
-            {
-                "schema_version": 1,
-                "exported_at": "2026-01-01T00:00:00Z",
-                "exported_by": "pm-server",
-                "projects": [],
-                "work_items": [],
-                "sprints": [],
-                "comments": [],
-                "swim_lanes": [],
-                "dependencies": [],
-                "time_entries": [],
-            },
+            payload(
+                projects=[{**w["project"], "title": "Imported", "updated_at": t + 100}],
+            ),
         ),
     }
     param, body = table[(method, pattern)]  # a new route must be added here
     return (pattern.replace("{}", param) if param is not None else pattern), body
 
 
-# What a caller gets on each route: the owner (admin) may do everything but import;
-# a non-member may only list (its own), create its own project and export (its own).
+# What a caller gets on each route: the owner (admin) may do everything; a non-member
+# may only list (its own), create its own project and export (its own).
 _OWN = {("GET", "/api/v1/projects"), ("POST", "/api/v1/projects"), ("GET", "/api/v1/sync/export")}
-_IMPORT = ("POST", "/api/v1/sync/import")
 
 
 def _snapshot(owner: User) -> dict[str, Any]:
@@ -265,10 +276,11 @@ def test_owner_may_use_every_route(
     w = world(alice)
     url, body = _request(method, pattern, w)
     r = alice.client.request(method, url, json=body)
-    if (method, pattern) == _IMPORT:
-        assert_error(r, 403, "UNAUTHORIZED")
-        return
     assert r.status_code == 200, r.text
+    if pattern == "/api/v1/sync/import":
+        assert r.json()["projects"]["updated"] == 1
+        got = alice.ok("GET", f"/api/v1/projects/{w['project']['id']}")
+        assert got["project"]["title"] == "Imported"
     if method != "DELETE" and pattern != "/api/v1/sync/export":
         assert isinstance(assert_json(r), (dict, list))
     if pattern == "/api/v1/sync/export":
@@ -555,3 +567,76 @@ def test_projects_made_without_auth_are_shared_once_auth_is_enabled(
     with authed.client(headers=bearer(named)) as c:
         got = assert_json(c.get(f"/api/v1/projects/{owned['project']['id']}"))
         assert got["project"]["created_by"] == named
+
+
+def test_import_writes_only_where_the_caller_is_admin(srv: ServerProcess, alice: User) -> None:
+    w = world(alice)
+    before = _snapshot(alice)
+    bob = User(srv, pose_as=alice.id)
+    t = int(time.time())
+    task = w["task"]
+    comment = {**w["comment"], "id": str(uuid.uuid4()), "content": "planted", "updated_at": t}
+    entry = {
+        "id": str(uuid.uuid4()),
+        "work_item_id": task["id"],
+        "user_id": bob.id,
+        "started_at": t - 60,
+        "ended_at": t,
+        "duration_seconds": 60,
+        "is_running": False,
+        "created_at": t,
+        "updated_at": t,
+    }
+    # Bob's own new project, claiming Alice made it
+    pid = str(uuid.uuid4())
+    key = uniq_key("I")
+    project = {
+        **w["project"],
+        "id": pid,
+        "key": key,
+        "title": "Bob's import",
+        "next_work_item_number": 2,
+    }
+    item = {
+        **task,
+        "id": str(uuid.uuid4()),
+        "project_id": pid,
+        "display_key": f"{key}-1",
+        "item_number": 1,
+        "parent_id": None,
+        "sprint_id": None,
+    }
+    try:
+        refused = [
+            payload(comments=[comment]),
+            payload(time_entries=[entry]),
+            payload(work_items=[{**task, "title": "hijacked", "updated_at": t + 100}]),
+            # Alice's item carried into Bob's new project
+            payload(projects=[project], work_items=[{**task, "project_id": pid}]),
+            payload(
+                dependencies=[
+                    {
+                        "id": str(uuid.uuid4()),
+                        "blocking_item_id": w["epic"]["id"],
+                        "blocked_item_id": w["leaf"]["id"],
+                        "dependency_type": "relates_to",
+                        "created_at": t,
+                        "created_by": bob.id,
+                    }
+                ]
+            ),
+        ]
+        for body in refused:
+            r = bob.client.post("/api/v1/sync/import", json=body)
+            assert_error(r, 403, "UNAUTHORIZED")
+        assert _snapshot(alice) == before
+        made = bob.ok("POST", "/api/v1/sync/import", payload(projects=[project], work_items=[item]))
+        assert made["projects"]["created"] == 1 and made["work_items"]["created"] == 1
+        assert bob.ok("GET", f"/api/v1/projects/{pid}")["project"]["created_by"] == alice.id
+        listed = bob.ok("GET", f"/api/v1/projects/{pid}/work-items")["work_items"]
+        assert [i["id"] for i in listed] == [item["id"]]
+        # the importer administers it, not the creator the file names
+        assert_error(alice.client.get(f"/api/v1/projects/{pid}"), 403, "UNAUTHORIZED")
+        assert _snapshot(alice) == before
+    finally:
+        bob.client.close()
