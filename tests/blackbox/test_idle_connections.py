@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
+import socket
 import time
 from collections.abc import Iterator
 
 import pytest
 import websockets
+
+from pm_fast.api import pm_pb2 as pb
 
 from .wsclient import (
     ServerProcess,
@@ -58,9 +62,12 @@ async def connect(port: int) -> Stream:
     return await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 10)
 
 
-async def upgrade(port: int) -> Stream:
+async def upgrade(port: int, sock: socket.socket | None = None) -> Stream:
     """A WebSocket by hand: the upgrade request, the 101, then whatever the test sends."""
-    reader, writer = await connect(port)
+    if sock is None:
+        reader, writer = await connect(port)
+    else:
+        reader, writer = await asyncio.open_connection(sock=sock)
     key = base64.b64encode(os.urandom(16)).decode()
     writer.write(
         (
@@ -171,6 +178,56 @@ async def test_ws_client_that_pings_stays_connected(srv: ServerProcess) -> None:
         left = started + HEARTBEAT_TIMEOUT + SLACK - time.monotonic()
         with pytest.raises(websockets.ConnectionClosed):
             await asyncio.wait_for(silent.ws.recv(), max(left, 0.1))
+
+
+def masked_frame(payload: bytes) -> bytes:
+    """One binary client frame (masked, as RFC 6455 requires of clients)."""
+    mask = os.urandom(4)
+    size = len(payload)
+    head = bytes([0x82]) + (
+        bytes([0x80 | size]) if size < 126 else bytes([0x80 | 126]) + size.to_bytes(2, "big")
+    )
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+async def test_ws_client_that_takes_no_replies_closed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A client that sends requests and reads nothing: once its send queue (one frame
+    here) and the socket buffers are full, the server waits for it; after the heartbeat
+    timeout it gives up, closes the connection and frees the slot."""
+    env = {
+        **ENV,
+        "PM_WS_SEND_BUFFER_SIZE": "1",
+        "PM_RATE_LIMIT_MAX_REQUESTS": "10000",
+        "PM_SERVER_MAX_CONNECTIONS": "1",
+    }
+    root = tmp_path_factory.mktemp("idle-reader")
+    with running_server(root, env=env) as tight:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", tight.port))
+        reader, writer = await upgrade(tight.port, sock=sock)
+        request = pb.WebSocketMessage(
+            message_id="r", get_llm_context_request=pb.GetLlmContextRequest()
+        )
+        writer.write(masked_frame(request.SerializeToString()) * 3000)
+        with contextlib.suppress(TimeoutError):  # the server stops reading at some point
+            await asyncio.wait_for(writer.drain(), 5)
+        started = time.monotonic()
+        try:
+            # the log says so before anything is read (reading would unblock the server)
+            marker = "replies not taken"
+            while marker not in tight.logs():
+                assert time.monotonic() < started + HEARTBEAT_TIMEOUT + SLACK, tight.logs()
+                await asyncio.sleep(0.2)
+            await closed_by(reader, time.monotonic() + SLACK)
+        finally:
+            close(writer)
+        async with clients(tight.port, "new") as (c,):  # the only slot is free again
+            reply, _ = await c.request("ping", timestamp=9)
+            assert case_of(reply) == "pong"
 
 
 # --------------------------------------------------------------------------- HTTP
