@@ -11,13 +11,12 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..api.auth import Authenticator
+from ..api.auth import authenticator
 from ..api.guard import Guard
 from ..api.http import JSON, Response, error_body
 from ..api.rest import BodyTooLarge, Request, handle
 from ..app import App
 from ..boot import enable_asyncio_tls
-from ..config import desktop_user_id
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -45,7 +44,8 @@ class RsgiApp:
 
     def __init__(self, app: App) -> None:
         self.app = app
-        self.auth = Authenticator(app.cfg, app.pm_dir, desktop_user_id(app.cfg))
+        # The same instance checks REST bearer tokens (api/rest.py).
+        self.auth = authenticator(app)
         self.guard = Guard(app.cfg, app.pm_dir)
         # The WebSocket edge (protobuf and its codec) is imported after start-up, so the
         # first /ready is answered sooner: by `warm_up` once the first request has been
