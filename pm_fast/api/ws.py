@@ -885,6 +885,56 @@ async def answer(conn: Connection, data: bytes) -> bytes:
         return codec.error_frame(mid, "DATABASE_ERROR", "Database error")
 
 
+class Heartbeat:
+    """Cancels the session's task when it has waited for its client `limit` s in one go.
+
+    `wait` marks the start of a wait for the client (a frame, or room for a reply),
+    `busy` the server's own work, which is never timed here. Both only note the time:
+    one timer, re-armed when it fires, checks the mark, so a frame costs no timer work.
+    """
+
+    __slots__ = ("_handle", "_loop", "_task", "limit", "since", "tripped", "what")
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self.since: float | None = None
+        self.what = ""
+        self.tripped = False
+        self._handle = self._loop.call_at(self._loop.time() + limit, self._check)
+
+    def wait(self, what: str) -> None:
+        self.since = self._loop.time()
+        self.what = what
+
+    def busy(self) -> None:
+        self.since = None
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        since = self.since
+        if since is not None and now - since >= self.limit:
+            self.tripped = True
+            self._task.cancel()
+            return
+        due = (now if since is None else since) + self.limit
+        self._handle = self._loop.call_at(due, self._check)
+
+    def expired(self) -> bool:
+        """Whether the cancellation being handled is this one's (and if so, absorb it)."""
+        if not self.tripped:
+            return False
+        self.tripped = False
+        self._task.uncancel()
+        return True
+
+    def stop(self) -> None:
+        self._handle.cancel()
+
+
 def ensure_user(user: str, now: int) -> Program[None]:
     yield db.ensure_user(user, now)
 
@@ -904,21 +954,19 @@ async def session(
     limiter = RateLimiter(app.cfg.rate_limit.max_requests, app.cfg.rate_limit.window_secs)
     violations = 0
     idle = float(app.cfg.websocket.heartbeat_timeout_secs)
-    loop = asyncio.get_running_loop()
     writer = asyncio.create_task(conn.writer())
     registry.connections.add(conn)
     app.ws_connections = len(registry)
-    waiting = "nothing received"
     try:
         try:
             await app.store.write(ensure_user(conn.user, int(time.time())))
         except Exception as err:  # noqa: BLE001 - e.g. the breaker is open; writes ensure it again
             log.warning("could not record user %s on connect: %s", conn.user, err)
             err.__traceback__ = None
-        async with asyncio.timeout(None) as heartbeat:
+        heartbeat = Heartbeat(idle)
+        try:
             while not conn.closed:
-                waiting = "nothing received"
-                heartbeat.reschedule(loop.time() + idle)
+                heartbeat.wait("nothing received")
                 try:
                     msg = await receive()
                 except (RuntimeError, OSError):  # the transport closed under us
@@ -927,8 +975,7 @@ async def session(
                 if kind == 0:
                     break
                 app.touch()
-                waiting = "replies not taken"  # from here on only sends wait for the client
-                heartbeat.reschedule(loop.time() + idle)
+                heartbeat.wait("replies not taken")  # only sends wait for the client now
                 if not limiter.allow():
                     violations += 1
                     if violations >= MAX_VIOLATIONS:
@@ -952,14 +999,20 @@ async def session(
                             )
                         )
                         break
-                    heartbeat.reschedule(None)  # a request has its own time limit
+                    heartbeat.busy()  # a request has its own time limit
                     reply = await answer(conn, data)
-                    heartbeat.reschedule(loop.time() + idle)
+                    heartbeat.wait("replies not taken")
                     await conn.send(reply)
                 else:
                     await conn.send(TEXT_HELP)
-    except TimeoutError:
-        log.info("closing WebSocket of user %s: %s for %g s", conn.user[:8], waiting, idle)
+        except asyncio.CancelledError:
+            if not heartbeat.expired():
+                raise
+            log.info(
+                "closing WebSocket of user %s: %s for %g s", conn.user[:8], heartbeat.what, idle
+            )
+        finally:
+            heartbeat.stop()
     finally:
         registry.connections.discard(conn)
         app.ws_connections = len(registry)
