@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import faulthandler
 import logging
 import os
@@ -10,7 +11,7 @@ import signal
 import sqlite3
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from . import config as config_mod
 from .app import COMPAT_VERSION, App
@@ -244,7 +245,26 @@ def main(argv: list[str] | None = None) -> int:
     pm_dir = find_pm_dir()
     if workers > 1:
         return serve_many(pm_dir, environ, workers)
-    return asyncio.run(serve(pm_dir, environ))
+    leave(asyncio.run(serve(pm_dir, environ)))
+    return 1  # not reached
+
+
+def leave(code: int) -> NoReturn:
+    """End the serving process now that everything is closed, without interpreter
+    finalization.
+
+    Granian's runtime threads may still be winding down connections when the event loop
+    has closed. A thread that asks for the GIL while CPython 3.11 finalizes is ended
+    with pthread_exit, whose forced unwind through Granian's Rust frames aborts the
+    process (SIGABRT, "panic in a function that cannot unwind") and so turns a clean
+    shutdown into a crash. By now the store is closed, the port file removed and the
+    WebSockets closed; only the logs and standard streams need flushing.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
