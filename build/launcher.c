@@ -18,7 +18,7 @@
  * fails, the onefile executable is run as it is (two processes, as before).
  *
  * Before all that, when the environment names the address the server will listen on
- * (PM_SERVER_HOST as an IP literal and PM_SERVER_PORT, as the desktop shell sets them),
+ * (PM_SERVER_HOST and PM_SERVER_PORT, as the desktop shell sets them),
  * the listening socket is bound here, within a millisecond of exec, and handed to the
  * server as PM_FAST_LISTEN_FD. Connections made while the interpreter starts wait in
  * the socket's backlog and are answered once it serves, instead of being refused: the
@@ -35,8 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include <netdb.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -146,7 +145,7 @@ static int mkdirs(char *path) {
 
 /* Bind and listen on PM_SERVER_HOST:PM_SERVER_PORT; export the descriptor as
  * PM_FAST_LISTEN_FD (inherited across exec). Silently does nothing if the variables are
- * missing, are not an IP literal and a port 1-65535, or the address cannot be bound. */
+ * missing, the port is not 1-65535, or no address of the host can be bound. */
 static void prebind(void) {
     const char *host = getenv("PM_SERVER_HOST");
     const char *port_s = getenv("PM_SERVER_PORT");
@@ -159,30 +158,28 @@ static void prebind(void) {
     }
     if (port < 1 || port > 65535) return;
 
-    struct sockaddr_storage addr;
-    socklen_t addr_len;
-    memset(&addr, 0, sizeof addr);
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&addr;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&addr;
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)port);
-        addr_len = sizeof *v4;
-    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)port);
-        addr_len = sizeof *v6;
-    } else {
-        return; /* a name: the server resolves it as usual */
+    struct addrinfo hints, *found = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    if (getaddrinfo(host, port_s, &hints, &found) != 0) return;
+    /* IPv4 addresses first, as the server orders them: the shell polls 127.0.0.1. */
+    int fd = -1;
+    for (int pass = 0; pass < 2 && fd < 0; pass++) {
+        for (struct addrinfo *ai = found; ai != NULL && fd < 0; ai = ai->ai_next) {
+            if ((ai->ai_family == AF_INET) != (pass == 0)) continue;
+            fd = socket(ai->ai_family, SOCK_STREAM, 0); /* no CLOEXEC: the server inherits it */
+            if (fd < 0) continue;
+            int one = 1;
+            if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+                bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+                close(fd);
+                fd = -1;
+            }
+        }
     }
-    int fd = socket(addr.ss_family, SOCK_STREAM, 0); /* no CLOEXEC: the server inherits it */
+    freeaddrinfo(found);
     if (fd < 0) return;
-    int one = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        bind(fd, (struct sockaddr *)&addr, addr_len) != 0 || listen(fd, 1024) != 0) {
-        close(fd);
-        return;
-    }
     char text[16];
     snprintf(text, sizeof text, "%d", fd);
     setenv("PM_FAST_LISTEN_FD", text, 1);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import socket
@@ -182,9 +183,7 @@ class RsgiApp:
 def bind_listener(server: Any) -> int:
     """Bind one listener for a Granian server (embedded or multi-process) and record it
     where Granian looks for a shared socket; the listening file descriptor."""
-    from granian._granian import ListenerSpec
-
-    holder: Any = ListenerSpec(server.bind_addr, server.bind_port, server.backlog).build()
+    holder: Any = build_listener(server.bind_addr, server.bind_port, server.backlog)
     server._ssp = None
     server._shd = holder
     server._sfd = holder.get_fd()
@@ -213,6 +212,32 @@ def import_granian_core() -> None:
             del sys.modules["granian.server"]
     if getattr(granian, "server", None) is placeholder:
         del granian.server
+
+
+def build_listener(host: str, port: int, backlog: int) -> Any:
+    """A bound, listening Granian socket holder for `host:port`.
+
+    Granian binds IP addresses only; a name (`server.host = "localhost"`, which the
+    desktop shell allows) is resolved and its addresses tried, IPv4 ones first, until
+    one binds.
+    """
+    from granian._granian import ListenerSpec
+
+    try:
+        ipaddress.ip_address(host)
+        candidates = [host]
+    except ValueError:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        # IPv4 first: the desktop shell polls http://127.0.0.1:<port> whatever the name
+        infos.sort(key=lambda info: info[0] != socket.AF_INET)
+        candidates = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    error: Exception | None = None
+    for address in candidates:
+        try:
+            return ListenerSpec(address, port, backlog).build()
+        except Exception as exc:  # noqa: BLE001 - Granian raises its own error types
+            error = exc
+    raise error if error is not None else OSError(f"{host} has no address to bind")
 
 
 LISTEN_FD_VAR = "PM_FAST_LISTEN_FD"
@@ -285,7 +310,7 @@ class EmbeddedServer:
     async def serve(self) -> None:
         import_granian_core()
         from granian import _futures, rsgi
-        from granian._granian import ListenerSpec, WorkerSignal
+        from granian._granian import WorkerSignal
         from granian.constants import SSLProtocols
 
         # Called as Granian's embedded server calls them (2.8.9; the bundled type stub
@@ -301,7 +326,7 @@ class EmbeddedServer:
             holder_type: Any = sys.modules["granian._granian"].SocketHolder
             self._holder = holder_type(inherited, False, self.backlog)  # fd, unix?, backlog
         else:
-            self._holder = ListenerSpec(self.bind_addr, self.bind_port, self.backlog).build()
+            self._holder = build_listener(self.bind_addr, self.bind_port, self.backlog)
         if self.on_bound is not None:
             self.on_bound(self.bound_port())
         warm_up = getattr(self.target, "warm_up", None)

@@ -95,3 +95,29 @@ def test_a_listener_that_does_not_match_the_configuration_is_closed(
     elif stray is not None:
         stray.close()
     srv.stop()
+
+
+def test_host_given_as_a_name_is_resolved_and_bound(server_factory: ServerFactory) -> None:
+    # The desktop shell allows server.host = "localhost" and passes it as PM_SERVER_HOST;
+    # the server binds an address of that name (IPv4 first: the shell polls 127.0.0.1)
+    # and the port file keeps the name, as the original's does.
+    srv = server_factory(host="localhost")
+    assert srv.port_file_info is not None and srv.port_file_info["host"] == "localhost"
+    with httpx.Client(trust_env=False, timeout=10) as c:
+        assert c.get(f"http://127.0.0.1:{srv.port}/ready").status_code == 200
+    srv.stop()
+
+
+def test_inherited_listener_for_a_host_name(server_factory: ServerFactory) -> None:
+    sock = listener()
+    port = sock.getsockname()[1]
+    srv = server_factory(
+        start=False, port=port, host="localhost", env={"PM_FAST_LISTEN_FD": str(sock.fileno())}
+    )
+    srv.pass_fds = (sock.fileno(),)
+    srv.spawn()
+    sock.close()
+    response = raw_get(port, "/ready")
+    assert response.startswith(b"HTTP/1.1 200"), response[:300]
+    srv._port = port
+    srv.stop()
