@@ -20,11 +20,9 @@ agents, curl) costs two header look-ups and a dictionary hit here.
 from __future__ import annotations
 
 import contextlib
-import hmac
 import ipaddress
 import logging
 import os
-import secrets
 import time
 from pathlib import Path
 from typing import Any, Final
@@ -123,6 +121,8 @@ def load_admin_token(pm_dir: Path) -> str:
     Several worker processes may start at once: the token is written to a private
     temporary file and linked into place, so every process reads the same complete one.
     """
+    import secrets  # with its hashlib/OpenSSL: only when auth is enabled (start-up time)
+
     path = pm_dir / ADMIN_TOKEN_FILE
     for _ in range(3):
         try:
@@ -266,6 +266,8 @@ class Guard:
             self._quiet.note("/admin request with content type", content_type)
             return _ADMIN_FORM
         if self.admin_token is not None:
+            import hmac  # imported once auth is in use (start-up time)
+
             given = get("authorization") or ""
             scheme, _, token = given.partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(
