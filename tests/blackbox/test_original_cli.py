@@ -2966,6 +2966,17 @@ def test_sprint_in_soft_deleted_project(
 
 
 # --------------------------------------------------------------------------- export order
+def in_order(
+    rows: list[dict[str, Any]], name: str, key: Callable[[dict[str, Any]], Any]
+) -> list[str]:
+    """The rows' names, sorted, after asserting the rows come in the order `key` gives
+    (their names say in which order they were made)."""
+    names = [row[name] for row in rows]
+    expected = [row[name] for row in sorted(rows, key=key)]
+    assert names == expected, f"order {names}, expected {expected}: {rows}"
+    return sorted(names)
+
+
 def order_view(pid: str) -> Callable[[Any], Any]:
     """The export's lists of one project in the order the server gave them."""
 
@@ -2975,14 +2986,24 @@ def order_view(pid: str) -> Callable[[Any], Any]:
         return {
             "order of work items": [w["display_key"] for w in part["work_items"]],
             "order of sprints": [s["name"] for s in part["sprints"]],
-            "order of comments": [c["content"] for c in part["comments"]],
+            # Comments (oldest first) and timers (newest first) are made one CLI process
+            # after another, so whether two share a second differs from run to run and
+            # server to server: each server's order is checked against the rule applied
+            # to its own timestamps (ties: the original's index order), not to the other.
+            "comments": in_order(
+                part["comments"], "content", lambda c: (c["created_at"], -int(c["content"][1:]))
+            ),
             # "table order" in the original is not insertion order (it varies from run
             # to run with the random ids), so links are compared as a set
             "links": sorted(
                 f"{keys.get(x['blocking_item_id'])}>{keys.get(x['blocked_item_id'])}"
                 for x in part["dependencies"]
             ),
-            "order of timers": [t["description"] for t in part["time_entries"]],
+            "timers": in_order(
+                part["time_entries"],
+                "description",
+                lambda t: (-t["started_at"], int(t["description"][1:])),
+            ),
         }
 
     return view
