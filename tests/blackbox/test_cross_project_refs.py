@@ -400,10 +400,15 @@ def test_an_import_that_moves_a_row_to_another_project_is_refused(
         before = export_all(fresh)
         for kind in ("work_items", "sprints"):
             moved = copy.deepcopy(data)
-            row = next(x for x in moved[kind] if x["project_id"] == moved["projects"][0]["id"])
-            row["project_id"] = moved["projects"][1]["id"]
+            # the project with the sprint (projects are exported by title, random here)
+            home = next(
+                p for p in moved["projects"] if p["id"] == moved["sprints"][0]["project_id"]
+            )
+            other = next(p for p in moved["projects"] if p["id"] != home["id"])
+            row = next(x for x in moved[kind] if x["project_id"] == home["id"])
+            row["project_id"] = other["id"]
             row["updated_at"] += 10
-            moved["projects"].append(dict(moved["projects"][0], id=str(uuid.uuid4()), key="NEWPRJ"))
+            moved["projects"].append(dict(home, id=str(uuid.uuid4()), key="NEWPRJ"))
             r = fresh.post("/api/v1/sync/import", json=moved)
             err = assert_error(r, 400, "VALIDATION_ERROR", field="project_id")
             assert row["id"] in err["message"], err
