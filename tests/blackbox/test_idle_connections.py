@@ -18,9 +18,11 @@ import os
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import websockets
+from harness import ON_POSTGRES, git_init, run_to_exit
 
 from pm_fast.api import pm_pb2 as pb
 
@@ -319,8 +321,6 @@ async def test_http_request_within_bounds_is_served(srv: ServerProcess) -> None:
 # --------------------------------------------------------------------------- workers
 def test_workers_apply_the_same_http_bounds(tmp_path_factory: pytest.TempPathFactory) -> None:
     """`serve --workers 2` (PostgreSQL only) bounds a silent connection the same way."""
-    from harness import ON_POSTGRES
-
     if not ON_POSTGRES:
         pytest.skip("--workers runs on PostgreSQL only")
     root = tmp_path_factory.mktemp("idle-workers")
@@ -342,3 +342,40 @@ def test_workers_apply_the_same_http_bounds(tmp_path_factory: pytest.TempPathFac
                 close(writer)
 
         asyncio.run(check())
+
+
+# --------------------------------------------------------------------------- configuration
+def test_bounds_read_from_config_file(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The `[server]` keys in config.toml apply as the variables do."""
+    root = tmp_path_factory.mktemp("idle-toml")
+    toml = f"[server]\nheader_read_timeout_secs = {HEADER_TIMEOUT}\n"
+    with running_server(root, config_toml=toml) as configured:
+
+        async def check() -> None:
+            started = time.monotonic()
+            reader, writer = await connect(configured.port)
+            try:
+                await closed_by(reader, started + HEADER_TIMEOUT + SLACK)
+            finally:
+                close(writer)
+
+        asyncio.run(check())
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("PM_HEADER_READ_TIMEOUT_SECS", "0"),
+        ("PM_HEADER_READ_TIMEOUT_SECS", "301"),
+        ("PM_BODY_READ_TIMEOUT_SECS", "0"),
+        ("PM_BODY_READ_TIMEOUT_SECS", "3601"),
+    ],
+)
+def test_bounds_out_of_range_refused(tmp_path: Path, var: str, value: str) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    git_init(root)
+    rc, out, err = run_to_exit(root, env={var: value}, timeout=20)
+    assert rc == 2, (rc, out, err)
+    key = var.removeprefix("PM_").lower()
+    assert f"server.{key} must be between" in out + err, out + err
