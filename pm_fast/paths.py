@@ -27,6 +27,15 @@ __all__ = ["PM_DIR_NAME", "default_executable", "ensure_pm_dir", "find_pm_dir"]
 
 PM_DIR_NAME: Final = ".pm"
 _GIT_TIMEOUT_SECS: Final = 10.0
+# Variables that change which repository and work tree git finds (git help environment).
+_DISCOVERY_VARIABLES: Final = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_COMMON_DIR",
+    "GIT_CEILING_DIRECTORIES",
+    "GIT_DISCOVERY_ACROSS_FILESYSTEM",
+    "GIT_CONFIG",
+)
 
 
 class _ExeConfig(msgspec.Struct):
@@ -71,16 +80,22 @@ def _plain_toplevel(cwd: Path) -> Path | None:
     found without running git (a process spawn is a good part of the sidecar's start-up).
 
     Only the unambiguous case: ``cwd/.git`` is a directory with a ``HEAD`` file, both
-    owned by this user (git refuses repositories of other users), and no ``GIT_*``
-    variable could change what git finds. Everything else asks git.
+    owned by this user (git refuses repositories of other users), its config sets no
+    ``core.worktree`` and no ``core.bare = true``, and no variable that steers git's
+    discovery (``GIT_DIR``, ``GIT_WORK_TREE``, ``GIT_CONFIG_*``, ...) is set. Everything
+    else asks git.
     """
-    if any(name.startswith("GIT_") for name in os.environ):
+    if any(name.startswith(_DISCOVERY_VARIABLES) for name in os.environ):
         return None
     try:
         top = cwd.resolve()
         gitdir = top / ".git"
         if not gitdir.is_dir() or not (gitdir / "HEAD").is_file():
             return None
+        config = (gitdir / "config").read_text(encoding="utf-8", errors="replace")
+        settings = "".join(config.lower().split())
+        if "worktree=" in settings or "bare=true" in settings:
+            return None  # the work tree is elsewhere, or there is none
         geteuid = getattr(os, "geteuid", None)  # POSIX; git checks ownership there
         if geteuid is not None:
             uid = geteuid()

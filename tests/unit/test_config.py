@@ -127,6 +127,7 @@ def test_top_level_of_a_repository_is_known_without_git(
     # process is spawned: a missing git changes nothing there (docs/compat.md).
     for name in [n for n in os.environ if n.startswith("GIT_")]:
         monkeypatch.delenv(name)
+    monkeypatch.setenv("GIT_SSL_CAINFO", "/etc/ssl/certs/ca.crt")  # not about discovery
     repo = tmp_path / "repo"
     git_init(repo)
     found = find_pm_dir(
@@ -135,7 +136,10 @@ def test_top_level_of_a_repository_is_known_without_git(
     assert found == repo.resolve() / ".pm"
 
 
-@pytest.mark.parametrize("case", ["git-variable", "head-missing", "git-file", "other-owner"])
+@pytest.mark.parametrize(
+    "case",
+    ["git-dir", "git-config", "head-missing", "git-file", "worktree", "bare", "other-owner"],
+)
 def test_unclear_top_levels_are_left_to_git(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
@@ -143,8 +147,14 @@ def test_unclear_top_levels_are_left_to_git(
         monkeypatch.delenv(name)
     repo = tmp_path / "repo"
     git_init(repo)
-    if case == "git-variable":
+    if case == "git-dir":
         monkeypatch.setenv("GIT_DIR", str(tmp_path / "elsewhere"))
+    elif case == "git-config":
+        monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    elif case in ("worktree", "bare"):
+        setting = "\tworktree = /elsewhere\n" if case == "worktree" else "\tbare = true\n"
+        with (repo / ".git" / "config").open("a") as config:
+            config.write("[core]\n" + setting)
     elif case == "head-missing":
         (repo / ".git" / "HEAD").unlink()
     elif case == "git-file":  # a worktree or submodule: .git is a file naming the gitdir
