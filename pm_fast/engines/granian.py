@@ -12,10 +12,10 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..api import probes
 from ..api.auth import authenticator
 from ..api.guard import Guard
 from ..api.http import JSON, Response, error_body
-from ..api.rest import BodyTooLarge, Request, handle
 from ..app import App
 from ..boot import enable_asyncio_tls
 
@@ -48,10 +48,13 @@ class RsgiApp:
         # The same instance checks REST bearer tokens (api/rest.py).
         self.auth = authenticator(app)
         self.guard = Guard(app.cfg, app.pm_dir)
-        # The WebSocket edge (protobuf and its codec) is imported after start-up, so the
-        # first /ready is answered sooner: by `warm_up` once the first request has been
-        # answered, or by the first WebSocket connection, whichever comes first.
-        # Until then nobody can be subscribed, so the hub needs no encoder.
+        # The REST router (with every service) and the WebSocket edge (protobuf and its
+        # codec) are imported after start-up, so the first /ready is answered sooner: the
+        # probes need neither (api/probes.py). `warm_up` imports both once the first
+        # request has been answered; the first other HTTP request imports the router and
+        # the first WebSocket connection the edge, if they come sooner. Until then nobody
+        # can be subscribed, so the hub needs no encoder.
+        self._rest_module: ModuleType | None = None
         self._ws_module: ModuleType | None = None
         self.registry: Registry | None = None
         app.on_shutdown.append(self._close_websockets)
@@ -71,9 +74,21 @@ class RsgiApp:
             self._ws_module = ws
         return self._ws_module
 
+    def rest(self) -> ModuleType:
+        """The REST router module, imported on first use."""
+        if self._rest_module is None:
+            from ..api import rest
+
+            self._rest_module = rest
+        return self._rest_module
+
     def warm_up(self) -> None:
         """Import what start-up left out (see `__init__`), once."""
-        if self._ws_module is None and not self.closing:
+        if self.closing:
+            return
+        if self._rest_module is None:
+            self.rest()
+        if self._ws_module is None:
             enable_asyncio_tls()
             self.ws()
 
@@ -135,10 +150,16 @@ class RsgiApp:
             self.inflight -= 1
             if not self.inflight:
                 self.quiet.set()
-            if self._ws_module is None:
+            if self._ws_module is None or self._rest_module is None:
                 asyncio.get_running_loop().call_soon(self.warm_up)
 
     async def _answer(self, scope: Any, proto: Any, cors: tuple[tuple[str, str], ...]) -> None:
+        probe = await probes.answer(self.app, scope.method, scope.path)
+        if probe is not None:  # answered without the router (see `__init__`)
+            self._send(proto, cors, probe)
+            return
+        rest = self.rest()
+        too_large: type[Exception] = rest.BodyTooLarge
         headers = scope.headers
         body_timeout = float(self.app.cfg.server.body_read_timeout_secs)
 
@@ -152,26 +173,30 @@ class RsgiApp:
         async def read_all(limit: int) -> bytes:
             declared = headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > limit:
-                raise BodyTooLarge
+                raise too_large
             if declared is not None:
                 data: bytes = await proto()
                 if len(data) > limit:
-                    raise BodyTooLarge
+                    raise too_large
                 return data
             chunks = bytearray()
             async for chunk in proto:
                 chunks += chunk
                 if len(chunks) > limit:
-                    raise BodyTooLarge
+                    raise too_large
             return bytes(chunks)
 
-        req = Request(scope.method, scope.path, scope.query_string, headers.get, read_body)
+        req = rest.Request(scope.method, scope.path, scope.query_string, headers.get, read_body)
         try:
-            resp = await handle(self.app, req)
+            resp = await rest.handle(self.app, req)
         except _BodyTimeout:
             out408 = [*cors, ("connection", "close"), ("content-type", JSON)]
             proto.response_bytes(408, out408, _BODY_TIMEOUT)
             return
+        self._send(proto, cors, resp)
+
+    @staticmethod
+    def _send(proto: Any, cors: tuple[tuple[str, str], ...], resp: Response) -> None:
         out = [*cors, *resp.headers]
         if resp.content_type is not None:
             out.append(("content-type", resp.content_type))
@@ -256,8 +281,11 @@ def inherited_listener(host: str, port: int) -> int | None:
         sock = socket.socket(fileno=fd)
     except OSError:
         return None  # not a socket (or already closed)
+    # An ASCII name goes to getaddrinfo as bytes, as the str would after the idna codec,
+    # whose import (unicodedata, stringprep) would otherwise delay the first answer.
+    name: str | bytes = host.encode("ascii") if host.isascii() else host
     try:
-        wanted = socket.getaddrinfo(host, port, sock.family, socket.SOCK_STREAM)
+        wanted = socket.getaddrinfo(name, port, sock.family, socket.SOCK_STREAM)
         bound = sock.getsockname()
         listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
     except OSError:
@@ -309,15 +337,17 @@ class EmbeddedServer:
 
     async def serve(self) -> None:
         import_granian_core()
-        from granian import _futures, rsgi
+        from granian import _futures
         from granian._granian import WorkerSignal
         from granian.constants import SSLProtocols
 
         # Called as Granian's embedded server calls them (2.8.9; the bundled type stub
-        # of RSGIWorker is older than its constructor).
+        # of RSGIWorker is older than its constructor). `granian.rsgi` is not imported:
+        # without an access log its `_callback_wrapper` returns the target unchanged, and
+        # importing it imports `granian.log`, hence logging.config, logging.handlers,
+        # pickle and socketserver (some 9 ms of start-up for nothing).
         worker_type: Any = sys.modules["granian._granian"].RSGIWorker
         wrap_watcher: Any = _futures._future_watcher_wrapper
-        wrap_callback: Any = rsgi._callback_wrapper
         new_scheduler: Any = _futures._new_cbscheduler
 
         loop = asyncio.get_running_loop()
@@ -362,7 +392,7 @@ class EmbeddedServer:
             *no_tls,
             (None, None),
         )
-        callback = wrap_watcher(wrap_callback(self.target, None))
+        callback = wrap_watcher(self.target)
         scheduler = new_scheduler(loop, callback, impl_asyncio=True)
         log.info("serving HTTP and WebSockets (Granian RSGI, one worker)")
         worker.serve_async(scheduler, loop, self._stop)
