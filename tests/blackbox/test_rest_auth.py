@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pm_fast.api.rest import ROUTES
 
 from .conftest import ServerFactory
-from .helpers import assert_error, assert_json, uniq_key
+from .helpers import EXPORT_KEYS, assert_error, assert_json, uniq_key
 from .wsclient import ServerProcess, WsClient, add_member, module_server
 
 SECRET = "rest-auth-secret-of-at-least-32-bytes-length"
@@ -137,15 +137,7 @@ def payload(**rows: list[dict[str, Any]]) -> dict[str, Any]:
         "exported_at": "2026-01-01T00:00:00Z",
         "exported_by": "pm-server",
     }
-    for kind in (
-        "projects",
-        "work_items",
-        "sprints",
-        "comments",
-        "swim_lanes",
-        "dependencies",
-        "time_entries",
-    ):
+    for kind in EXPORT_KEYS[3:]:  # the lists, after the three header fields
         body[kind] = rows.get(kind, [])
     return body
 
