@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import faulthandler
+import gc
 import logging
 import os
 import signal
@@ -136,6 +137,7 @@ async def serve(pm_dir: Path, environ: dict[str, str]) -> int:
     def on_bound(port: int) -> None:
         log.info("pm-fast %s listening on http://%s:%d", COMPAT_VERSION, cfg.server.host, port)
         port_file.write(cfg.server.host, port)
+        gc.enable()  # the sidecar's entry point starts without it (build/pm_server_main.py)
 
     server.on_bound = on_bound
     install_signal_handlers(app)
@@ -244,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     pm_dir = find_pm_dir()
     if workers > 1:
+        gc.enable()  # see `serve`
         return serve_many(pm_dir, environ, workers)
     leave(asyncio.run(serve(pm_dir, environ)))
     return 1  # not reached

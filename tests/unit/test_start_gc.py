@@ -1,0 +1,62 @@
+"""The sidecar's entry point starts without the cyclic garbage collector (start-up
+time, build/pm_server_main.py); the server turns it back on once it listens, so a
+long-running server collects cycles as usual. Run in a fresh interpreter."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = r"""
+import gc, json, sys, tempfile
+from pathlib import Path
+
+gc.disable()  # as build/pm_server_main.py does
+from pm_fast.boot import import_asyncio_without_ssl
+
+import_asyncio_without_ssl()
+import asyncio
+
+from pm_fast import cli
+
+seen = {}
+
+
+async def main():
+    pm = Path(tempfile.mkdtemp()) / ".pm"
+    pm.mkdir()
+    serving = asyncio.create_task(cli.serve(pm, {"PM_SERVER_PORT": "0"}))
+    port_file = pm / "server.json"
+    for _ in range(500):
+        if port_file.exists():
+            break
+        assert not serving.done(), serving.exception()
+        await asyncio.sleep(0.01)
+    seen["listening"] = gc.isenabled()
+    import signal, os
+
+    os.kill(os.getpid(), signal.SIGTERM)  # graceful stop
+    return await serving
+
+
+assert not gc.isenabled()
+code = asyncio.run(main())
+assert seen["listening"], "the collector is still off while serving"
+print("ok", code)
+"""
+
+
+def test_collector_on_once_listening(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PM_")}
+    res = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1] == "ok 0", res.stdout
