@@ -17,6 +17,7 @@ from . import accel
 from .config import Config, llm_user_id
 from .core.errors import DomainError
 from .core.model import Event
+from .realtime.delivery import Delivery
 from .realtime.hub import HubApi
 from .service.common import Ctx, Limits, Outcome
 from .store.base import Program, Store
@@ -43,9 +44,13 @@ class App:
     on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     llm_user: str = ""
     limits: Limits = field(default_factory=Limits)
+    # flow control between mutations and WebSocket subscribers (realtime/delivery.py)
+    delivery: Delivery = field(init=False)
 
     def __post_init__(self) -> None:
         self.llm_user = llm_user_id(self.cfg)
+        ws = self.cfg.websocket
+        self.delivery = Delivery(ws.send_buffer_size, float(ws.stuck_client_secs))
         v = self.cfg.validation
         self.limits = Limits(
             max_title_length=v.max_title_length,
@@ -65,8 +70,14 @@ class App:
             return
         self.last_activity = time.monotonic()
 
+    async def admit(self) -> None:
+        """Wait until the subscribers that are reading have caught up (flow control;
+        every mutation of both edges awaits this before it runs)."""
+        await self.delivery.admit()
+
     async def mutate(self, program: Program[Outcome[T]]) -> T:
         """Run a mutation, then hand its events to the hub (after commit, in order)."""
+        await self.delivery.admit()
         outcome = await self.store.write(sealed(program))
         if outcome.events:
             self.publish(outcome.events)

@@ -24,6 +24,7 @@ from ..core import commands as cmd
 from ..core import rules
 from ..core.errors import DomainError, invalid
 from ..core.model import Event
+from ..realtime.delivery import BACKLOG_LIMIT
 from ..service import (
     access,
     activity,
@@ -95,13 +96,18 @@ def _nothing() -> None:
 
 
 class Connection:
-    """One client: its identity, subscriptions and bounded outgoing queue.
+    """One client: its identity, subscriptions and outgoing queue.
 
-    `outbox` holds at most `websocket.send_buffer_size` frames; one writer task (the
-    only caller of the transport's send methods) drains it. Broadcasts never wait: a
-    subscriber with no room left is closed (`deliver`). Replies to the connection's own
-    requests wait for room (`send`). Closing the outbox lets the writer finish what is
-    queued and stop.
+    `outbox` holds the frames not yet sent: broadcasts (the hub's shared frames) and
+    replies, in order; one writer task (the only caller of the transport's send
+    methods) drains it. Broadcasts never wait and are never dropped: flow control
+    (`App.delivery`, realtime/delivery.py) holds mutations back while a reading
+    subscriber is more than `websocket.send_buffer_size` frames behind, and closes a
+    subscriber that is stuck (frames pending, no send completed for
+    `websocket.stuck_client_secs`). Only a connection more than `BACKLOG_LIMIT` frames
+    behind is closed for that. Replies to the connection's own requests wait while
+    `send_buffer_size` frames are queued (`send`). Closing the outbox lets the writer
+    finish what is queued and stop.
     """
 
     def __init__(self, app: App, user: str, transport: Transport, close: Callable[[], None]):
@@ -109,11 +115,18 @@ class Connection:
         self.user = user
         self.transport = transport
         self._close = close
-        self.outbox = accel.Outbox(app.cfg.websocket.send_buffer_size)
+        self.outbox = accel.Outbox(BACKLOG_LIMIT)
         # a `send` waiting for room, woken by the writer as it takes a frame out
         self._room: asyncio.Future[None] | None = None
         self.closed = False
         self.ctx_limits = app.limits
+        # time.monotonic() of the writer's last progress (see realtime/delivery.py)
+        self.progress = time.monotonic()
+        # why the server ends this connection (set once; the session then stops)
+        self.ending = ""
+        self._session: asyncio.Task[Any] | None = None
+        self._heartbeat: Heartbeat | None = None
+        self.cancelled_session = False
 
     def ctx(self) -> Ctx:
         return Ctx(
@@ -126,25 +139,66 @@ class Connection:
             change_notes=True,
         )
 
-    def deliver(self, frame: bytes) -> None:
-        """Queue a broadcast frame without waiting; a full outbox closes the connection.
+    def pending(self) -> int:
+        return len(self.outbox)
 
-        The Rust hub offers frames to `outbox` itself and calls this only for a refused
-        one, so this must stay "offer, and only if refused ..." (see realtime/hub.py).
-        """
+    def deliver(self, frame: bytes) -> None:
+        """Queue a broadcast frame without waiting; called by the hub only for a frame
+        the outbox refused (it offers to `outbox` itself), so this must stay "offer,
+        and only if refused ..." (see realtime/hub.py): refused means closed, or
+        `BACKLOG_LIMIT` frames queued."""
         if not self.outbox.offer(frame) and not self.outbox.closed:  # full
-            log.warning("closing WebSocket of user %s: send buffer full", self.user[:8])
+            self.end(
+                f"more than {BACKLOG_LIMIT} frames behind",
+                f"Connection closed: more than {BACKLOG_LIMIT} events were waiting to be"
+                " sent to this client.",
+            )
+
+    def stuck(self, pending: int, idle: float) -> None:
+        """Flow control's watchdog: frames pending and no send completed for long."""
+        secs = self.app.cfg.websocket.stuck_client_secs
+        self.end(
+            f"{pending} frame(s) pending and none sent for {idle:.1f} s"
+            f" (websocket.stuck_client_secs = {secs})",
+            f"Connection closed: the client read nothing for {secs} s while events were"
+            " waiting to be sent.",
+        )
+
+    def end(self, why: str, text: str) -> None:
+        """Close for slowness: log `why`, drop the queued frames (never sent anyway),
+        queue the Text frame `text` (after the frame being sent, if any), then let the
+        session stop: it gives the writer its usual time to send what is queued, then
+        closes."""
+        if self.ending or self.closed:
+            return
+        self.ending = why
+        log.warning("closing WebSocket of user %s: %s", self.user[:8], why)
+        self.app.delivery.discard(self)
+        outbox = self.outbox
+        outbox.clear()
+        outbox.offer(text)
+        outbox.close()
+        self._wake_sender()
+        session, heartbeat = self._session, self._heartbeat
+        # Stop the session now if it waits for its client; one answering a request
+        # stops after it (cancelling it there could lose a committed change's events).
+        if session is not None and heartbeat is not None and heartbeat.since is not None:
+            self.cancelled_session = True
+            session.cancel()
+        elif session is None:
             self.close()
 
     async def send(self, frame: bytes | str) -> None:
-        """Queue a reply, waiting while the outbox is full (dropped once closed)."""
+        """Queue a reply, waiting while `websocket.send_buffer_size` frames are queued
+        (back-pressure on this connection's own requests; dropped once closed)."""
         outbox = self.outbox
-        while not outbox.offer(frame):
+        room = self.app.cfg.websocket.send_buffer_size
+        while len(outbox) >= room or not outbox.offer(frame):
             if outbox.closed:
                 return
-            room: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._room = room
-            await room
+            wait: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._room = wait
+            await wait
 
     def _wake_sender(self) -> None:
         room = self._room
@@ -164,11 +218,15 @@ class Connection:
         """Drop the references to the transport so the socket goes with the session."""
         self.transport = _GONE
         self._close = _nothing
+        self._session = None
+        self._heartbeat = None
         self.outbox.clear()
 
     async def writer(self) -> None:
         outbox = self.outbox
+        delivery = self.app.delivery
         loop = asyncio.get_running_loop()
+        monotonic = time.monotonic
         try:
             while True:
                 item = outbox.pop()
@@ -178,6 +236,7 @@ class Connection:
                     waiter: asyncio.Future[None] = loop.create_future()
                     outbox.park(waiter)
                     await waiter
+                    self.progress = monotonic()
                     continue
                 if self._room is not None:
                     self._wake_sender()
@@ -185,6 +244,8 @@ class Connection:
                     await self.transport.send_bytes(item)
                 elif isinstance(item, str):
                     await self.transport.send_str(item)
+                self.progress = monotonic()
+                delivery.drained(len(outbox))
         except (RuntimeError, OSError):  # the client went away
             self.close()
 
@@ -274,6 +335,7 @@ async def _mutate(
     program: Program[Outcome[Any]],
     build_reply: Callable[[Outcome[Any]], bytes],
 ) -> bytes:
+    await conn.app.admit()
     outcome, reply = await conn.app.store.write(_replying(program, build_reply))
     conn.app.publish(outcome.events)
     return reply
@@ -307,6 +369,7 @@ async def _create(
 ) -> bytes:
     key = f"{conn.user}:{operation}:{mid}" if mid else None
     ctx = conn.ctx()
+    await conn.app.admit()
     reply, events = await conn.app.store.write(
         _idempotent(key, operation, ctx.now, program, build_reply)
     )
@@ -956,6 +1019,8 @@ async def session(
     idle = float(app.cfg.websocket.heartbeat_timeout_secs)
     writer = asyncio.create_task(conn.writer())
     registry.connections.add(conn)
+    conn._session = asyncio.current_task()
+    app.delivery.add(conn)
     app.ws_connections = len(registry)
     try:
         try:
@@ -963,9 +1028,9 @@ async def session(
         except Exception as err:  # noqa: BLE001 - e.g. the breaker is open; writes ensure it again
             log.warning("could not record user %s on connect: %s", conn.user, err)
             err.__traceback__ = None
-        heartbeat = Heartbeat(idle)
+        heartbeat = conn._heartbeat = Heartbeat(idle)
         try:
-            while not conn.closed:
+            while not conn.closed and not conn.ending:
                 heartbeat.wait("nothing received")
                 try:
                     msg = await receive()
@@ -1006,17 +1071,27 @@ async def session(
                 else:
                     await conn.send(TEXT_HELP)
         except asyncio.CancelledError:
-            if not heartbeat.expired():
+            if conn.cancelled_session:  # Connection.end stopped it (and logged why)
+                conn.cancelled_session = False
+                task = asyncio.current_task()
+                if task is None or task.uncancel() > 0:
+                    raise
+            elif not heartbeat.expired():
                 raise
-            log.info(
-                "closing WebSocket of user %s: %s for %g s", conn.user[:8], heartbeat.what, idle
-            )
+            else:
+                log.info(
+                    "closing WebSocket of user %s: %s for %g s",
+                    conn.user[:8],
+                    heartbeat.what,
+                    idle,
+                )
         finally:
             heartbeat.stop()
     finally:
         registry.connections.discard(conn)
         app.ws_connections = len(registry)
         app.hub.remove(conn)
+        app.delivery.discard(conn)
         if not writer.done():
             outbox = conn.outbox
             if outbox.limit and len(outbox) >= outbox.limit:

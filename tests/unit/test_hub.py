@@ -372,26 +372,35 @@ class Transport:
         self.sent.append(data)
 
 
-def ws_connection(make_outbox: Callable[[int], Any], limit: int) -> tuple[Any, list[int]]:
+def ws_connection(
+    make_outbox: Callable[[int], Any], limit: int, backlog: int = 0
+) -> tuple[Any, list[int]]:
+    """A Connection with `send_buffer_size` = `limit` whose outbox holds at most
+    `backlog` frames (0: as the server sets it)."""
     from types import SimpleNamespace
 
     from pm_fast.api.ws import Connection
+    from pm_fast.realtime.delivery import BACKLOG_LIMIT, Delivery
 
     closes: list[int] = []
     app: Any = SimpleNamespace(
-        cfg=SimpleNamespace(websocket=SimpleNamespace(send_buffer_size=limit)), limits=None
+        cfg=SimpleNamespace(
+            websocket=SimpleNamespace(send_buffer_size=limit, stuck_client_secs=30)
+        ),
+        limits=None,
+        delivery=Delivery(limit, 30.0),
     )
     conn = Connection(app, "user-1", Transport(), lambda: closes.append(1))
-    conn.outbox = make_outbox(limit)
+    conn.outbox = make_outbox(backlog or BACKLOG_LIMIT)
     return conn, closes
 
 
 @OUTBOXES
 @HUBS
-async def test_connection_replies_wait_and_slow_subscribers_close(
+async def test_connection_replies_wait_and_subscribers_get_every_broadcast(
     make: Callable[[], Any], make_outbox: Callable[[int], Any]
 ) -> None:
-    conn, closes = ws_connection(make_outbox, 2)
+    conn, closes = ws_connection(make_outbox, 2, backlog=5)
     hub, _ = make_hub(make)
     hub.subscribe(conn, ["p"])
     writer = asyncio.create_task(conn.writer())
@@ -402,14 +411,22 @@ async def test_connection_replies_wait_and_slow_subscribers_close(
     for _ in range(10):
         await asyncio.sleep(0)
     assert conn.transport.sent == [b"r0", b"r1", b"r2", b"r3", b"r4", b"r5", "text"]
-    # broadcasts never wait: the third of one burst finds the buffer full
-    hub.publish([ev("a", "p"), ev("b", "p")])
-    assert not conn.closed
-    hub.publish([ev("c", "p")])
-    assert conn.closed and closes == [1]
-    hub.publish([ev("d", "p")])  # closed: dropped quietly
-    await asyncio.wait_for(writer, 1)  # drains what was queued, then stops
-    assert conn.transport.sent[7:] == [b"a", b"b"]
+    # broadcasts never wait and are kept beyond send_buffer_size (flow control holds
+    # the producers instead) ...
+    hub.publish([ev("a", "p"), ev("b", "p"), ev("c", "p")])
+    assert not conn.closed and conn.pending() == 3
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert conn.transport.sent[7:] == [b"a", b"b", b"c"]
+    # ... up to the backlog limit: beyond it the connection ends with a Text frame
+    hub.publish([ev(k, "p") for k in "defghi"])
+    assert conn.ending and conn.outbox.closed
+    hub.publish([ev("j", "p")])  # ending: dropped quietly
+    await asyncio.wait_for(writer, 1)  # sends the Text frame, then stops
+    assert conn.transport.sent[10:] == [
+        "Connection closed: more than 100000 events were waiting to be sent to this client."
+    ]
+    assert closes == [1]  # no session: closed at once
     await conn.send(b"late")  # dropped once closed
     assert closes == [1]
 
