@@ -97,7 +97,7 @@ async def store_level(writers: int, seconds: float, synchronous: str = "NORMAL")
                 out[label] = round(await _hammer(store.write, make, writers, seconds), 1)
                 if synchronous == "NORMAL":  # reads do not depend on the commit mode
                     # the same number of tasks, each getting an item by display key
-                    get = functools.partial(get_work_item, f"{key}-1")
+                    get = functools.partial(get_work_item, ctx, f"{key}-1")
                     rate = await _hammer(store.read, get, writers, seconds)
                     out[f"reads_{label}"] = round(rate, 1)
             finally:
