@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import socket
 import time
@@ -350,3 +351,39 @@ async def test_stuck_reader_is_closed_and_holds_nobody_back(tmp_path: Path) -> N
             returning.cancel()
             await healthy.stop()
             await stuck.close()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("PM_FAST_PG_URL"),
+    reason='needs PostgreSQL: eval "$(build/pg.sh)" sets PM_FAST_PG_URL',
+)
+async def test_other_processes_events_are_delivered_without_deadlock(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Two processes on one PostgreSQL database: writers on the first, a fast and a
+    slow subscriber on each. Events reach the second process through the bus, which
+    never waits for admission (they are committed already): every subscriber on both
+    gets every event in commit order, and everything ends in bounded time."""
+    env = {**ENV, "PM_DATABASE_URL": pg_url}
+    with (
+        running_server(tmp_path / "a", env=env) as a,
+        running_server(tmp_path / "b", env=env) as b,
+    ):
+        user, project = await setup(a.port)
+        readers = [
+            Reader(await subscriber(srv.port, user, project, **kw), pause=pause)
+            for srv in (a, b)
+            for pause, kw in ((0.0, {}), (0.005, {"sock": small_socket(srv.port)}))
+        ]
+        for r in readers:
+            r.start()
+        writers = Writers(a.port, user, project, 8, description="d" * 2000)
+        try:
+            total = await asyncio.wait_for(writers.run(seconds=4.0), 60)
+            for r in readers:
+                await r.wait_for(total, 60)
+                assert not r.closed
+                assert_commit_order(r.numbers, total)
+        finally:
+            for r in readers:
+                await r.stop()
