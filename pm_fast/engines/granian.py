@@ -154,10 +154,11 @@ class RsgiApp:
                 asyncio.get_running_loop().call_soon(self.warm_up)
 
     async def _answer(self, scope: Any, proto: Any, cors: tuple[tuple[str, str], ...]) -> None:
-        probe = await probes.answer(self.app, scope.method, scope.path)
-        if probe is not None:  # answered without the router (see `__init__`)
-            self._send(proto, cors, probe)
-            return
+        if scope.path in probes.PROBES:  # no coroutine for every other request
+            probe = await probes.answer(self.app, scope.method, scope.path)
+            if probe is not None:  # answered without the router (see `__init__`)
+                self._send(proto, cors, probe)
+                return
         rest = self.rest()
         too_large: type[Exception] = rest.BodyTooLarge
         headers = scope.headers

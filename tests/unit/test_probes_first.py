@@ -8,10 +8,9 @@ fake requests in a fresh interpreter (this one has imported everything long ago)
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from .fresh import run_fresh
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -117,17 +116,8 @@ asyncio.run(main())
 
 
 def test_probes_answer_before_the_router_is_imported(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PM_")}
-    res = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.strip().endswith("ok"), res.stdout
+    stdout = run_fresh(SCRIPT, tmp_path)
+    assert stdout.strip().endswith("ok"), stdout
 
 
 def test_router_first_when_the_first_request_is_not_a_probe(tmp_path: Path) -> None:
@@ -149,14 +139,5 @@ def test_router_first_when_the_first_request_is_not_a_probe(tmp_path: Path) -> N
         "\n"
         "asyncio.run(main())\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PM_")}
-    res = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.strip().endswith("ok"), res.stdout
+    stdout = run_fresh(script, tmp_path)
+    assert stdout.strip().endswith("ok"), stdout

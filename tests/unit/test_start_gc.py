@@ -4,10 +4,9 @@ long-running server collects cycles as usual. Run in a fresh interpreter."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from .fresh import run_fresh
 
 SCRIPT = r"""
 import gc, json, sys, tempfile
@@ -49,14 +48,5 @@ print("ok", code)
 
 
 def test_collector_on_once_listening(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PM_")}
-    res = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.strip().splitlines()[-1] == "ok 0", res.stdout
+    stdout = run_fresh(SCRIPT, tmp_path)
+    assert stdout.strip().splitlines()[-1] == "ok 0", stdout
