@@ -2,6 +2,7 @@
 
     .venv/bin/python benches/load_ws.py [--quick] [--json out.json] [--markdown out.md]
                                         [--servers rust,pure,baseline] [--seconds S]
+                                        [--window N]
 
 Three servers run side by side, each on loopback in a process of its own:
 
@@ -15,13 +16,15 @@ For every cell of writers (1, 8, 32) × subscribers (1, 10, 100), the three serv
 measured one after the other, so they share the machine's state. A cell: one project,
 the subscribers subscribe to it, then each writer connection sends
 ``CreateWorkItemRequest``s back to back (the next as soon as its reply arrives) for a
-fixed time, never more than 64 mutations ahead of the slowest subscriber (flow
-control: beyond that the load would exceed what can be delivered, and a server drops a
-subscriber whose send buffer overflows). Latency of a mutation = from sending the
-request to the moment the *last* subscriber has its entity event. Reported per cell and
-server: mutations per second,
-delivered frames per second, p50 and p99 of that latency; and pm-fast's frames per
-second as a fraction of the baseline's.
+fixed time: plain closed loops with the servers' default settings, the natural load. A
+server that cannot keep up must slow the writers down itself (pm-fast: admission,
+docs/delivery.md) or it loses subscribers: every cell counts the subscribers the server
+closed and the frames they never received. `--window N` is a second, labelled mode in
+which the client holds the writers at most N mutations ahead of the slowest subscriber.
+Latency of a mutation = from sending the request to the moment the *last* subscriber
+still open has its entity event. Reported per cell and server: mutations per second,
+delivered frames per second, p50 and p99 of that latency, closed subscribers and lost
+frames; and pm-fast's frames per second as a fraction of the baseline's.
 
 The load generator (benches/wsfast.py, a lean client) runs in this process on the same
 2 cores as the server: the numbers are floors, comparable within one run.
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -51,15 +55,16 @@ from pm_fast.api import pm_pb2 as pb  # noqa: E402
 from tests.harness import ServerProcess  # noqa: E402
 
 WRITERS = (1, 8, 32)
-# How many mutations the writers may run ahead of the slowest subscriber (each is two
-# frames; pm-fast's send buffer is set to 10,000 frames below).
-WINDOW = 64
+# --window N: the writers run at most N mutations ahead of the slowest subscriber
+# (client-side throttle; 0, the default, is none).
+WINDOW = [0]
 SUBSCRIBERS = (1, 10, 100)
+# How long the subscribers may take to receive what was written once the writers stop.
+DRAIN_SECS = 60.0
 SERVER_ENV = {
     "PM_LOG_LEVEL": "warn",
     "PM_RATE_LIMIT_MAX_REQUESTS": "10000",
     "PM_RATE_LIMIT_WINDOW_SECS": "1",
-    "PM_WS_SEND_BUFFER_SIZE": "10000",
     "PM_SERVER_MAX_CONNECTIONS": "1000",
 }
 
@@ -188,14 +193,14 @@ async def run_cell(
 
         issued = [0]
 
+        window = WINDOW[0]
+
         async def write(j: int, w: Writer) -> int:
             pid = pids[j % projects]
             i = 0
             while time.perf_counter() < stop_at:
-                # Flow control: no writer runs more than WINDOW mutations ahead of the
-                # slowest subscriber, so the load stays at what can be delivered (a
-                # server drops a subscriber whose send buffer overflows).
-                while issued[0] - min(len(s.times) for s in subs) // 2 >= WINDOW:
+                # --window only: the client holds the writers back itself.
+                while window and issued[0] - min(len(s.times) for s in subs) // 2 >= window:
                     if time.perf_counter() >= stop_at:
                         return i
                     await asyncio.sleep(0.001)
@@ -210,8 +215,15 @@ async def run_cell(
 
         done = sum(await asyncio.gather(*(write(j, w) for j, w in enumerate(ws))))
         writer_elapsed = time.perf_counter() - start
-        for s in subs:
-            await s.wait_for(2 * done, 60)
+        drain_until = time.perf_counter() + DRAIN_SECS
+        for s, c in zip(subs, clients, strict=False):
+            left = drain_until - time.perf_counter()
+            while not c.closed.done() and len(s.times) < 2 * done and left > 0:
+                with contextlib.suppress(TimeoutError):
+                    await s.wait_for(2 * done, min(left, 0.5))
+                left = drain_until - time.perf_counter()
+        closed = sum(c.closed.done() for c in clients[: len(subs)])
+        lost = sum(max(0, 2 * done - len(s.times)) for s in subs)
     finally:
         for c in clients:
             c.close()
@@ -220,11 +232,12 @@ async def run_cell(
     if any(t is None for t in order) or any(t is not None for t in titles[0::2]):
         raise RuntimeError("unexpected frame order: want (activity, entity event) pairs")
     lat = sorted(
-        (max(s.times[2 * k + 1] for s in subs) - sent[title]) * 1000
+        (max(s.times[2 * k + 1] for s in subs if len(s.times) > 2 * k + 1) - sent[title]) * 1000
         for k, title in enumerate(order)
         if title is not None
     )
-    last = max(s.times[2 * done - 1] for s in subs) if done else start
+    delivered = sum(len(s.times) for s in subs)
+    last = max((s.times[-1] for s in subs if s.times), default=start)
 
     def pct(q: float) -> float:
         return round(lat[min(len(lat) - 1, int(q * len(lat)))], 2) if lat else 0.0
@@ -235,9 +248,12 @@ async def run_cell(
         "projects": projects,
         "mutations": done,
         "mutations_per_s": round(done / writer_elapsed, 1),
-        "frames_per_s": round(2 * done * subscribers / (last - start), 1) if done else 0.0,
+        "frames_per_s": round(delivered / (last - start), 1) if delivered else 0.0,
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
+        "closed": closed,
+        "lost": lost,
+        "window": window,
     }
 
 
@@ -252,7 +268,8 @@ async def bench(ports: dict[str, int], seconds: float) -> list[dict]:
                 print(
                     f"{name:8} writers={writers:2} subs={subscribers:3}"
                     f" {row['mutations_per_s']:8.1f} mut/s {row['frames_per_s']:9.1f} frames/s"
-                    f" p50 {row['p50_ms']:6.2f} ms p99 {row['p99_ms']:6.2f} ms",
+                    f" p50 {row['p50_ms']:6.2f} ms p99 {row['p99_ms']:6.2f} ms"
+                    f" closed {row['closed']} lost {row['lost']}",
                     file=sys.stderr,
                 )
     return results
@@ -264,8 +281,8 @@ def markdown(results: list[dict]) -> str:
     head = "| writers | subscribers |"
     rule = "|---:|---:|"
     for s in servers:
-        head += f" {s} mut/s | {s} frames/s | {s} p50 / p99 ms |"
-        rule += "---:|---:|---:|"
+        head += f" {s} mut/s | {s} frames/s | {s} p50 / p99 ms | {s} closed / lost |"
+        rule += "---:|---:|---:|---:|"
     if "baseline" in servers:
         for s in servers:
             if s != "baseline":
@@ -282,8 +299,9 @@ def markdown(results: list[dict]) -> str:
                 if r:
                     line += f" {r['mutations_per_s']} | {r['frames_per_s']} |"
                     line += f" {r['p50_ms']} / {r['p99_ms']} |"
+                    line += f" {r.get('closed', 0)} / {r.get('lost', 0)} |"
                 else:
-                    line += " | | |"
+                    line += " | | | |"
             base = by.get(("baseline", w, n))
             if base:
                 for s in servers:
@@ -302,7 +320,11 @@ def main() -> int:
     parser.add_argument("--servers", default="rust,pure,baseline")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path)
+    parser.add_argument(
+        "--window", type=int, default=0, help="client-side throttle (mutations); 0: none"
+    )
     args = parser.parse_args()
+    WINDOW[0] = max(0, args.window)
     seconds = args.seconds or (1.5 if args.quick else 5.0)
     names = [n for n in args.servers.split(",") if n]
     with_pure = {**SERVER_ENV, "PM_FAST_PURE": "1"}
@@ -321,7 +343,9 @@ def main() -> int:
     print(text)
     if args.json:
         args.json.write_text(
-            json.dumps({"seconds_per_cell": seconds, "results": results}, indent=2)
+            json.dumps(
+                {"seconds_per_cell": seconds, "window": WINDOW[0], "results": results}, indent=2
+            )
         )
     if args.markdown:
         args.markdown.write_text(text)
