@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import load_group_commit
 import load_pg
+import load_resume
 import load_rest
 import load_ws
 
@@ -40,7 +41,8 @@ def main() -> int:
     load = json.loads(Path(sys.argv[2]).read_text())
     ws = json.loads(Path(sys.argv[3]).read_text()) if len(sys.argv) > 3 else {"results": []}
     gc = json.loads(Path(sys.argv[4]).read_text()) if len(sys.argv) > 4 else {"results": []}
-    pg = json.loads(Path(sys.argv[5]).read_text()) if len(sys.argv) > 5 else None
+    resume = json.loads(Path(sys.argv[5]).read_text()) if len(sys.argv) > 5 else None
+    pg = json.loads(Path(sys.argv[6]).read_text()) if len(sys.argv) > 6 else None
     env = load["env"]
     machine = micro.get("machine_info", {})
     out = [
@@ -82,6 +84,18 @@ def main() -> int:
         "",
         load_ws.markdown(ws["results"]),
     ]
+    if resume is not None:
+        out += [
+            "",
+            "## Exact resume and stuck subscribers (`benches/load_resume.py`)",
+            "",
+            "Replay: one project's event log (1,000 real creates, rows copied and renumbered",
+            "up to N events), the server restarted, then one client resumes from 0 and reads",
+            "everything (request → ack). Then 100 subscribers of which 10 never read, under",
+            "8 writers, with the default `websocket.stuck_client_secs` (30 s).",
+            "",
+            load_resume.markdown(resume),
+        ]
     out += [
         "",
         "## Group commit (`benches/load_group_commit.py`)",

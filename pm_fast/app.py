@@ -18,6 +18,7 @@ from .config import Config, llm_user_id
 from .core.errors import DomainError
 from .core.model import Event
 from .realtime.delivery import Delivery
+from .realtime.eventlog import EventLog
 from .realtime.hub import HubApi
 from .service.common import Ctx, Limits, Outcome
 from .store.base import Program, Store
@@ -46,11 +47,14 @@ class App:
     limits: Limits = field(default_factory=Limits)
     # flow control between mutations and WebSocket subscribers (realtime/delivery.py)
     delivery: Delivery = field(init=False)
+    # what this process has broadcast of each project's event log (exact resume)
+    events: EventLog = field(init=False)
 
     def __post_init__(self) -> None:
         self.llm_user = llm_user_id(self.cfg)
         ws = self.cfg.websocket
         self.delivery = Delivery(ws.send_buffer_size, float(ws.stuck_client_secs))
+        self.events = EventLog(ws.event_retention_secs)
         v = self.cfg.validation
         self.limits = Limits(
             max_title_length=v.max_title_length,
@@ -84,6 +88,7 @@ class App:
         return outcome.value
 
     def publish(self, events: list[Event]) -> None:
+        self.events.note(events)
         try:
             self.hub.publish(events)
         except Exception:  # a broadcast problem never fails the mutation

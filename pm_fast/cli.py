@@ -20,6 +20,7 @@ from .boot import enable_asyncio_tls
 from .config import Config, ConfigError
 from .logsetup import granian_log_options, setup_logging
 from .paths import ensure_pm_dir, find_pm_dir
+from .service.events import event_positions
 from .sidecar import PortFile, idle_monitor, install_signal_handlers
 from .store.base import Store
 from .store.breaker import Breaker, GuardedStore
@@ -99,6 +100,7 @@ async def open_app(cfg: Config, pm_dir: Path, environ: dict[str, str]) -> App | 
             read_batch_limit=read_batch,
             synchronous=synchronous,
         )
+        sqlite_store.event_retention = cfg.websocket.event_retention_secs
         store = sqlite_store
         try:
             await sqlite_store.open(cfg.api.llm_user_id, cfg.api.llm_user_name)
@@ -112,10 +114,13 @@ async def open_app(cfg: Config, pm_dir: Path, environ: dict[str, str]) -> App | 
     if pg is not None:
         # Events committed by other processes reach this process's subscribers.
         try:
-            await pg.start_bus(app.publish)
+            bus = await pg.start_bus(app.publish, cfg.websocket.event_retention_secs)
         except PgOpenError as err:
             await pg.close()
             return _cannot_open(err)
+        app.events.start(bus.positions)
+    else:
+        app.events.start(await store.read(event_positions()))
     return app
 
 

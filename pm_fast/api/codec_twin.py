@@ -81,8 +81,11 @@ _Layout = tuple[tuple[str, int], ...]
 def _layout(descriptor: Descriptor) -> _Layout:
     out = []
     for f in sorted(descriptor.fields, key=lambda f: f.number):
-        # no request message and no WorkItem has a message-typed field
-        assert f.type != FieldDescriptor.TYPE_MESSAGE, f.full_name
+        if f.type == FieldDescriptor.TYPE_MESSAGE:
+            # only pm-fast's own extension has one (`Subscribe.resume`, docs/events.md):
+            # like the Rust decoder, this one reads the original's fields only
+            assert f.full_name == "pm.Subscribe.resume", f.full_name
+            continue
         how = _REPEATED if f.is_repeated else _OPTIONAL if f.has_presence else _PLAIN
         out.append((f.name, how))
     return tuple(out)

@@ -27,6 +27,8 @@ _REST_STATUS: dict[str, tuple[int, str]] = {
     "UNAUTHORIZED": (403, "UNAUTHORIZED"),
     "INTERNAL_ERROR": (500, "INTERNAL_ERROR"),
     "SERVICE_UNAVAILABLE": (503, "SERVICE_UNAVAILABLE"),
+    # pm-fast: an event-log position older than what is kept (docs/events.md)
+    "RESYNC_REQUIRED": (410, "RESYNC_REQUIRED"),
     "UNSUPPORTED_MEDIA_TYPE": (415, "UNSUPPORTED_MEDIA_TYPE"),
     "PAYLOAD_TOO_LARGE": (413, "PAYLOAD_TOO_LARGE"),
     "METHOD_NOT_ALLOWED": (405, "METHOD_NOT_ALLOWED"),

@@ -19,6 +19,7 @@ from ..core.rules import trim, try_uuid
 from ..service import (
     comments,
     dependencies,
+    events,
     projects,
     sprints,
     swim_lanes,
@@ -173,6 +174,21 @@ def _u32(query: dict[str, str], name: str) -> int:
     )
 
 
+def _count(query: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    """A decimal query parameter in [low, high], `default` when absent."""
+    value = query.get(name)
+    if value is None:
+        return default
+    if value.isascii() and value.isdigit() and len(value) <= 19 and low <= int(value) <= high:
+        return int(value)
+    raise BadInput(
+        fail(
+            "BAD_REQUEST",
+            f"Invalid query string: {name} must be an integer from {low} to {high}, got '{value}'",
+        )
+    )
+
+
 def actor(app: App, req: Request) -> str:
     """Who a write acts as with auth disabled: the `X-User-Id` header, else the LLM user.
     An invalid header is logged bounded and at most once a minute (a client repeating a
@@ -301,6 +317,15 @@ async def export(app: App, req: Request, p: list[str]) -> Response:
     return ok(await app.store.read(sync.export(caller(app, req, reads=True), scope)))
 
 
+async def project_events(app: App, req: Request, p: list[str]) -> Response:
+    """The project's event log after `since` (docs/events.md)."""
+    q = req.query(("since", "limit"))
+    since = _count(q, "since", 0, 0, 2**63 - 1)
+    limit = _count(q, "limit", events.PAGE, 1, events.MAX_PAGE)
+    ctx = caller(app, req, reads=True)
+    return ok(await app.store.read(events.events_since(ctx, p[0], since, limit)))
+
+
 async def import_(app: App, req: Request, p: list[str]) -> Response:
     data = await body(req, sync.ImportData, IMPORT_BODY_LIMIT)
     return ok(await app.store.write(sync.import_data(caller(app, req), data)))
@@ -345,6 +370,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("PUT", "/api/v1/projects/{}", writer("project", projects.update_project, cmd.UpdateProject)),
     ("DELETE", "/api/v1/projects/{}", deleter(projects.delete_project)),
     ("GET", "/api/v1/projects/{}/sprints", reader("sprints", sprints.list_sprints)),
+    ("GET", "/api/v1/projects/{}/events", project_events),
     ("POST", "/api/v1/sprints", writer("sprint", sprints.create_sprint, cmd.CreateSprint)),
     ("GET", "/api/v1/sprints/{}", reader("sprint", sprints.get_sprint)),
     ("PUT", "/api/v1/sprints/{}", writer("sprint", sprints.update_sprint, cmd.UpdateSprint)),

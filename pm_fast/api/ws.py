@@ -24,6 +24,7 @@ from ..core import commands as cmd
 from ..core import rules
 from ..core.errors import DomainError, invalid
 from ..core.model import Event
+from ..realtime import eventlog
 from ..realtime.delivery import BACKLOG_LIMIT
 from ..service import (
     access,
@@ -35,6 +36,7 @@ from ..service import (
     time_entries,
     work_items,
 )
+from ..service import events as events_service
 from ..service.common import Ctx, Outcome
 from ..store.base import Program, db
 from . import pm_pb2 as pb
@@ -297,10 +299,15 @@ def _entity_event(outcome: Outcome[Any]) -> Event | None:
 
 
 def event_frame(event: Event) -> bytes | None:
-    """One broadcast frame (fresh random message id) for `event` (the hub's encoder)."""
-    return accel.encode_event(
+    """One broadcast frame (fresh random message id) for `event` (the hub's encoder),
+    carrying the event's place in its project's log (docs/events.md)."""
+    frame = accel.encode_event(
         event.kind, event.entity, event.actor, event.extra, str(uuid.uuid4()), int(time.time())
     )
+    if frame is not None and event.seq:
+        assert event.project_id is not None
+        frame += codec.event_position(codec.EVENT_TAG, event.project_id, event.seq)
+    return frame
 
 
 def _event_reply(mid: str, event: Event | None) -> bytes:
@@ -402,10 +409,76 @@ async def _ping(conn: Connection, mid: str, msg: pb.Ping) -> bytes:
 
 @handles("subscribe")
 async def _subscribe(conn: Connection, mid: str, msg: pb.Subscribe) -> bytes:
+    """Subscribe; for each `resume` position first send the project's events after it
+    from the log, then go live (docs/events.md). The ack carries, per project, the last
+    event number sent before live delivery began."""
     ctx = conn.ctx()
-    allowed = await conn.app.store.read(_viewable(ctx, list(msg.project_ids), list(msg.sprint_ids)))
-    conn.app.hub.subscribe(conn, allowed[0], allowed[1])
-    return codec.envelope(mid)
+    resume = {pos.project_id: pos.seq for pos in msg.resume}
+    projects, sprints = await conn.app.store.read(
+        _subscribable(ctx, [*msg.project_ids, *resume], list(msg.sprint_ids), resume)
+    )
+    hub, log = conn.app.hub, conn.app.events
+    live = [pid for pid in projects if pid not in resume]
+    hub.subscribe(conn, live)
+    positions = {pid: log.position(pid) for pid in live}
+    for pid in projects:
+        if pid in resume:
+            positions[pid] = await _replay(conn, pid, resume[pid])
+    # sprints last: a sprint's events are its project's, which may have been replaying
+    hub.subscribe(conn, (), sprints)
+    ack = codec.envelope(mid)
+    for pid, seq in positions.items():
+        ack += codec.event_position(codec.POSITIONS_TAG, pid, seq)
+    return ack
+
+
+def _subscribable(
+    ctx: Ctx, project_ids: list[str], sprint_ids: list[str], resume: dict[str, int]
+) -> Program[tuple[list[str], list[str]]]:
+    """`_viewable`, and RESYNC_REQUIRED if the events after a viewable project's resume
+    position are no longer all kept (then nothing is subscribed)."""
+    projects, sprints = yield from _viewable(ctx, project_ids, sprint_ids)
+    yield from events_service.check_resume({p: resume[p] for p in projects if p in resume})
+    return projects, sprints
+
+
+# How long a resume waits for this process to broadcast events the client has already
+# seen elsewhere (PostgreSQL: another process committed them, our bus has not read them).
+RESUME_CATCH_UP = 10.0
+
+
+async def _replay(conn: Connection, pid: str, after: int) -> int:
+    """Send the project's events after `after`, then subscribe to it: the last number
+    this process broadcast is read and the connection joins the hub in one step (no
+    await between), so every later event comes live and no earlier one twice."""
+    app = conn.app
+    cursor = after
+    deadline = time.monotonic() + RESUME_CATCH_UP
+    while not conn.closed and not conn.ending:
+        upto = app.events.position(pid)
+        if cursor == upto:
+            app.hub.subscribe(conn, (pid,))
+            return cursor
+        if cursor > upto:
+            if time.monotonic() > deadline:
+                raise DomainError(
+                    "RESYNC_REQUIRED",
+                    f"Cannot resume project {pid} after event {after}: this server has not"
+                    f" received events after {upto} yet. Reload the project and subscribe"
+                    " again.",
+                )
+            await asyncio.sleep(0.02)
+            continue
+        events = await app.store.read(events_service.replay_step(pid, cursor, upto))
+        if not events or events[0].seq != cursor + 1:  # pruned meanwhile
+            oldest = events[0].seq if events else None
+            raise eventlog.resync(pid, cursor, oldest, upto)
+        for event in events:
+            frame = event_frame(event)
+            if frame is not None:
+                await conn.send(frame)
+        cursor = events[-1].seq
+    return cursor
 
 
 def _viewable(

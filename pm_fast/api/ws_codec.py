@@ -297,6 +297,8 @@ _WS_ERRORS: dict[str, tuple[str, str]] = {
     "UNAUTHORIZED": ("UNAUTHORIZED", "Unauthorized: "),
     "SERVICE_UNAVAILABLE": ("SERVICE_UNAVAILABLE", ""),
     "TIMEOUT": ("TIMEOUT", ""),
+    # pm-fast: a resume position older than the event log keeps (docs/events.md)
+    "RESYNC_REQUIRED": ("RESYNC_REQUIRED", ""),
 }
 
 
@@ -321,3 +323,26 @@ def domain_error_frame(message_id: str, error: DomainError) -> bytes:
     elif prefix and not message.startswith(prefix):
         message = prefix + message
     return error_frame(message_id, code, message, error.field)
+
+
+# -- pm-fast's event positions (docs/events.md) -------------------------------------------
+# Envelope fields outside the payload numbering, appended to an encoded envelope (a
+# protobuf message's fields may come in any order): 200 `event`, 201 `positions`.
+EVENT_TAG = b"\xc2\x0c"  # field 200, length-delimited
+POSITIONS_TAG = b"\xca\x0c"  # field 201, length-delimited
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def event_position(tag: bytes, project_id: str, seq: int) -> bytes:
+    """An `EventPosition` as envelope field `tag` (EVENT_TAG or POSITIONS_TAG)."""
+    pid = project_id.encode()
+    body = b"\x0a" + _varint(len(pid)) + pid + b"\x10" + _varint(seq)
+    return tag + _varint(len(body)) + body

@@ -142,3 +142,6 @@ class Event(msgspec.Struct):
     entity: Any
     actor: str
     extra: dict[str, Any] = {}
+    # Place in the project's event log (1, 2, ... in commit order), given by the store
+    # inside the change's transaction; 0 for an event of no project (docs/events.md).
+    seq: int = 0

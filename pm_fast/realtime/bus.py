@@ -119,16 +119,23 @@ def encode_events(events: Sequence[Event]) -> bytes:
     )
 
 
-def decode_events(payload: bytes) -> list[Event]:
-    """The inverse of `encode_events`: the same Event and entity types."""
-    return [
+def decode_events(payload: bytes, first_seq: int | None = None) -> list[Event]:
+    """The inverse of `encode_events`: the same Event and entity types; numbered from
+    `first_seq` in their project's log when it is given (realtime/eventlog.py)."""
+    events = [
         Event(kind, project_id, _unpack(entity), actor, _unpack(extra))
         for kind, project_id, entity, actor, extra in _decoder.decode(payload)
     ]
+    if first_seq:
+        for i, event in enumerate(events):
+            event.seq = first_seq + i
+    return events
 
 
 # -- writing -----------------------------------------------------------------------------
-Row = tuple[int, str, bytes | None]  # (seq, origin, payload or None for own rows)
+# (seq, origin, payload or None for own rows, first number of its events in their
+# project's log or None)
+Row = tuple[int, str, bytes | None, int | None]
 
 
 class Outbox:
@@ -159,7 +166,9 @@ class Outbox:
         earlier: list[Row] = []
         # Projects in a fixed order: two writers never wait for each other's locks.
         for pid in sorted(groups):
-            args = (self.origin, pid, encode_events(groups[pid]), now, floor, gaps)
+            mine = groups[pid]
+            count = len(mine) if pid else 0  # events of no project are not numbered
+            args = (self.origin, pid, encode_events(mine), now, floor, gaps, count)
             if before is not None:
                 statement, params = before
                 before = None
@@ -169,6 +178,10 @@ class Outbox:
             for r in rows:
                 if r["mine"]:
                     own.append(int(r["seq"]))
+                    first = r["first_seq"]
+                    if first is not None:
+                        for i, event in enumerate(mine):
+                            event.seq = int(first) + i
                 else:
                     earlier.append(_row(r, self.origin))
         earlier.sort()
@@ -178,8 +191,9 @@ class Outbox:
 # Lock the project's outbox, insert, notify, and read the project's committed rows this
 # process may not have handled: one round trip (schema migration 3).
 _APPEND = """
-SELECT r_seq AS seq, r_origin AS origin, r_payload AS payload, r_mine AS mine
-FROM pm_fast_outbox_append($1, $2, $3, $4, $5, $6::bigint[])
+SELECT r_seq AS seq, r_origin AS origin, r_payload AS payload, r_mine AS mine,
+       r_first AS first_seq
+FROM pm_fast_outbox_append_seq($1, $2, $3, $4, $5, $6::bigint[], $7::integer)
 """
 
 
@@ -192,13 +206,26 @@ def _append_after(statement: str, shift: int) -> str:
 
 def _row(r: Any, origin: str) -> Row:
     payload = r["payload"]
-    return (int(r["seq"]), str(r["origin"]), None if r["origin"] == origin else bytes(payload))
+    first = r["first_seq"]
+    return (
+        int(r["seq"]),
+        str(r["origin"]),
+        None if r["origin"] == origin else bytes(payload),
+        None if first is None else int(first),
+    )
 
 
 # -- reading -----------------------------------------------------------------------------
 _FETCH = """
-SELECT seq, origin, CASE WHEN origin = $1 THEN NULL ELSE payload END AS payload
+SELECT seq, origin, CASE WHEN origin = $1 THEN NULL ELSE payload END AS payload, first_seq
 FROM pm_fast_events WHERE seq > $2 OR seq = ANY($3::bigint[]) ORDER BY seq LIMIT 5000
+"""
+
+
+_START = """
+SELECT (SELECT COALESCE(MAX(seq), 0) FROM pm_fast_events) AS high, s.pids, s.lasts
+FROM (SELECT array_agg(project_id) AS pids, array_agg(last_seq) AS lasts
+      FROM pm_fast_event_seq) s
 """
 
 
@@ -210,6 +237,7 @@ class Bus:
         connect: Callable[[], Any],
         publish: Callable[[list[Event]], None],
         origin: str | None = None,
+        retention: int = RETENTION_SECS,
     ) -> None:
         self.origin = origin or str(uuid.uuid4())
         self.outbox = Outbox(self.origin)
@@ -230,6 +258,11 @@ class Bus:
         self._stopping = False
         self.connected = asyncio.Event()
         self.delivered = 0  # foreign events handed to `publish` (for tests and logs)
+        # outbox rows live this long (at least RETENTION_SECS: other processes read them)
+        self.retention = max(retention, RETENTION_SECS)
+        # last event number per project when this process started listening (the
+        # event log's starting point: later events reach `publish`)
+        self.positions: dict[str, int] = {}
 
     # -- life cycle ------------------------------------------------------------------
     async def start(self, timeout: float = 10.0) -> None:
@@ -253,9 +286,10 @@ class Bus:
             conn.add_termination_listener(self._on_terminated)
             if initial:
                 # LISTEN first, then read the end: nothing committed after this is missed.
-                self.high = int(
-                    await conn.fetchval("SELECT COALESCE(MAX(seq), 0) FROM pm_fast_events")
-                )
+                # One statement, one snapshot: the event numbers committed by then.
+                row = await conn.fetchrow(_START)
+                self.high = int(row["high"])
+                self.positions = dict(zip(row["pids"] or (), row["lasts"] or (), strict=True))
         except BaseException:
             await conn.close()
             raise
@@ -304,7 +338,7 @@ class Bus:
                     async with self._polling:
                         await self._conn.execute(
                             "DELETE FROM pm_fast_events WHERE created_at < $1",
-                            int(time.time()) - RETENTION_SECS,
+                            int(time.time()) - self.retention,
                         )
             except asyncio.CancelledError:
                 raise
@@ -350,13 +384,13 @@ class Bus:
         False when a row was skipped.
         """
         complete = True
-        for seq, origin, payload in rows:
+        for seq, origin, payload, first in rows:
             if self.handled(seq):
                 continue
             events: list[Event] = []
             if payload is not None and origin != self.origin:
                 try:
-                    events = decode_events(payload)
+                    events = decode_events(payload, first)
                 except Exception:
                     log.exception("event bus: undecodable row %d skipped", seq)
                 if events and self._held(events[0].project_id, seq):

@@ -59,7 +59,7 @@ from ..core.model import (
     TimeEntry,
     WorkItem,
 )
-from ..realtime.bus import Bus
+from ..realtime.bus import RETENTION_SECS, Bus
 from . import sql
 from .base import Program
 from .llm_seed import seed_rows
@@ -122,6 +122,21 @@ _ACTIVITY_ROWS = (
 )
 
 
+_EVENT_BOUNDS = """
+SELECT (SELECT MIN(first_seq) FROM pm_fast_events WHERE project_id = $1) AS oldest,
+       COALESCE((SELECT last_seq FROM pm_fast_event_seq WHERE project_id = $1), 0) AS last
+"""
+# Rows are contiguous and do not overlap: start at the row holding number $2.
+_EVENT_ROWS = """
+SELECT first_seq, payload, created_at FROM pm_fast_events
+WHERE project_id = $1 AND first_seq IS NOT NULL
+  AND first_seq >= COALESCE((SELECT MAX(first_seq) FROM pm_fast_events
+                             WHERE project_id = $1 AND first_seq <= $2), 0)
+  AND first_seq <= $3
+ORDER BY first_seq LIMIT $4
+"""
+
+
 class PgTx:
     """The operations a program may yield, awaited on one connection in a transaction.
 
@@ -147,6 +162,24 @@ class PgTx:
 
     async def emit(self, events: list[Event]) -> None:
         self.events.extend(events)
+
+    # -- the event log (realtime/eventlog.py): numbered by the outbox append ------------
+    async def event_bounds(self, project_id: str) -> tuple[int | None, int]:
+        """(first number kept or None, last number given) of a project's log."""
+        row = await self.c.fetchrow(_EVENT_BOUNDS, project_id)
+        oldest = row["oldest"]
+        return (None if oldest is None else int(oldest)), int(row["last"])
+
+    async def event_rows(
+        self, project_id: str, after: int, upto: int, limit: int
+    ) -> list[tuple[int, bytes, int]]:
+        """Log rows (first_seq, payload, created_at) holding numbers in (after, upto]."""
+        rows = await self.c.fetch(_EVENT_ROWS, project_id, after + 1, upto, limit)
+        return [(int(r[0]), bytes(r[1]), int(r[2])) for r in rows]
+
+    async def event_positions(self) -> dict[str, int]:
+        rows = await self.c.fetch("SELECT project_id, last_seq FROM pm_fast_event_seq")
+        return {r[0]: int(r[1]) for r in rows}
 
     async def activity_insert(self, a: ActivityEntry) -> None:
         self.activity.append(a)
@@ -500,9 +533,10 @@ class PostgresStore:
             # Idempotency keys live a day (docs/compat.md), as on SQLite.
             await conn.execute(sql.IDEM_PRUNE.pg, now - 86400)
 
-    async def start_bus(self, publish: Any) -> Bus:
-        """Start cross-process fan-out: events of other processes reach `publish`."""
-        bus = Bus(self.connect_one, publish)
+    async def start_bus(self, publish: Any, retention: int = RETENTION_SECS) -> Bus:
+        """Start cross-process fan-out: events of other processes reach `publish`;
+        outbox rows (the event log) are kept `retention` s."""
+        bus = Bus(self.connect_one, publish, retention=retention)
         try:
             await bus.start()
         except (*_UNAVAILABLE, asyncpg.PostgresError) as err:

@@ -372,6 +372,52 @@ _SPRINT_SEQ = """
 ALTER TABLE pm_sprints ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY;
 """
 
+# The event log for exact resume (realtime/eventlog.py): each project's events numbered
+# 1, 2, ... in commit order. The number is taken under the project's outbox lock, which
+# is held until commit, so numbers are gapless per project and their order is commit
+# order; the outbox row records the numbers of its events.
+_EVENT_SEQ = f"""
+ALTER TABLE pm_fast_events ADD COLUMN first_seq BIGINT, ADD COLUMN last_seq BIGINT;
+CREATE INDEX idx_pm_fast_events_first ON pm_fast_events(project_id, first_seq);
+CREATE TABLE pm_fast_event_seq (
+    project_id {_T} PRIMARY KEY,
+    last_seq BIGINT NOT NULL
+);
+
+CREATE FUNCTION pm_fast_outbox_append_seq(
+    p_origin TEXT, p_project TEXT, p_payload BYTEA, p_now BIGINT, p_floor BIGINT,
+    p_gaps BIGINT[], p_count INTEGER
+) RETURNS TABLE (r_seq BIGINT, r_origin TEXT, r_payload BYTEA, r_mine BOOLEAN, r_first BIGINT)
+LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+    new_seq BIGINT;
+    v_first BIGINT;
+    v_last BIGINT;
+BEGIN
+    -- Held until commit: per project, seq order is commit order (realtime/bus.py).
+    PERFORM pg_advisory_xact_lock(hashtextextended('pm_fast_events:' || p_project, 0));
+    IF p_count > 0 THEN
+        INSERT INTO pm_fast_event_seq AS s (project_id, last_seq) VALUES (p_project, p_count)
+            ON CONFLICT (project_id) DO UPDATE SET last_seq = s.last_seq + EXCLUDED.last_seq
+            RETURNING s.last_seq INTO v_last;
+        v_first := v_last - p_count + 1;
+    END IF;
+    INSERT INTO pm_fast_events (origin, project_id, payload, created_at, first_seq, last_seq)
+        VALUES (p_origin, p_project, p_payload, p_now, v_first, v_last)
+        RETURNING seq INTO new_seq;
+    PERFORM pg_notify('pm_fast_events', new_seq::text);
+    RETURN QUERY SELECT new_seq, p_origin, NULL::BYTEA, true, v_first;
+    -- Rows of the project committed before the lock that the caller may not have seen.
+    RETURN QUERY
+        SELECT e.seq, e.origin::TEXT,
+               CASE WHEN e.origin = p_origin THEN NULL ELSE e.payload END, false, e.first_seq
+        FROM pm_fast_events e
+        WHERE e.project_id = p_project AND e.seq <> new_seq
+          AND (e.seq > p_floor OR e.seq = ANY(p_gaps));
+END
+$fn$;
+"""
+
 # (version, description, SQL). Append only: a released migration never changes.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "pm-server 0.1.4 tables", _INITIAL),
@@ -380,6 +426,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (4, "function: work item create", _CREATE_ITEM),
     (5, "function: work item create keeps positions within int32", _CREATE_ITEM_FITTING),
     (6, "sprints: insertion order", _SPRINT_SEQ),
+    (7, "event log: numbers per project for exact resume", _EVENT_SEQ),
 )
 
 BOOKKEEPING = """

@@ -22,6 +22,7 @@ from msgspec import structs
 
 from ..core import rules
 from ..core.model import Event, WorkItem
+from ..realtime import eventlog
 from . import sql
 from .base import Program, drive
 from .sqlite_schema import MIGRATIONS, SCHEMA
@@ -74,9 +75,31 @@ class SqliteTx:
         self.events: list[Event] = []
 
     def emit(self, events: list[Event]) -> None:
-        """Events of this program's change. SQLite has one process and no outbox: the
-        caller publishes them after commit (App.mutate)."""
+        """Events of this program's change: numbered in their projects' logs and kept
+        there (realtime/eventlog.py), in this transaction. SQLite has one process and no
+        outbox: the caller publishes them after commit (App.mutate)."""
         self.events.extend(events)
+        eventlog.sqlite_log(self.c, events, int(time.time()))
+
+    # -- the event log (realtime/eventlog.py) ----------------------------------------
+    def event_bounds(self, project_id: str) -> tuple[int | None, int]:
+        """(first number kept or None, last number given) of a project's log."""
+        oldest, last = self.c.execute(eventlog.BOUNDS, (project_id,)).fetchone()
+        return (None if oldest is None else int(oldest)), int(last)
+
+    def event_rows(
+        self, project_id: str, after: int, upto: int, limit: int
+    ) -> list[tuple[int, bytes, int]]:
+        """Log rows (first_seq, payload, created_at) holding numbers in (after, upto]."""
+        return [
+            (int(first), bytes(payload), int(created))
+            for first, payload, created in self.c.execute(
+                eventlog.ROWS, (project_id, after + 1, upto, limit)
+            )
+        ]
+
+    def event_positions(self) -> dict[str, int]:
+        return {pid: int(last) for pid, last in self.c.execute(eventlog.POSITIONS)}
 
     def _run(self, q: sql.Query, args: tuple[Any, ...]) -> Any:
         if q.ids:
@@ -266,6 +289,9 @@ class SqliteStore:
         # Reads queue here and each free reader takes up to this many per thread hop.
         self._read_pending: list[tuple[Program[Any], asyncio.Future[Any]]] = []
         self.read_batch_limit = read_batch_limit
+        # Event-log rows live this long (websocket.event_retention_secs; set by the caller).
+        self.event_retention = 86400
+        self._pruned = -1e9
 
     # -- life cycle ----------------------------------------------------------------
     async def open(self, llm_user_id: str, llm_user_name: str) -> None:
@@ -308,6 +334,8 @@ class SqliteStore:
             self._create(conn, now)
         else:
             self._check_migrations(conn, tables)
+        # pm-fast's own tables (the event log); the original ignores them
+        eventlog.sqlite_prepare(conn)
         conn.execute(
             sql.USER_INSERT.lite, (llm_user_id, f"{llm_user_id}@system.local", llm_user_name, now)
         )
@@ -408,6 +436,7 @@ class SqliteStore:
                 results.append((True, value))
                 new_users.extend(tx.new_users)
             if conn.in_transaction:
+                self._prune(conn)
                 conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -415,6 +444,14 @@ class SqliteStore:
             self._positions.by_project.clear()
             raise
         return results, new_users
+
+    def _prune(self, conn: sqlite3.Connection) -> None:
+        """Drop event-log rows older than the retention, at most once a minute."""
+        now = time.monotonic()
+        if now - self._pruned < 60.0:
+            return
+        self._pruned = now
+        conn.execute(eventlog.PRUNE, (int(time.time()) - self.event_retention,))
 
     def _run_reads(
         self, conn: sqlite3.Connection, programs: list[Program[Any]]

@@ -447,6 +447,12 @@ def db_rows(path: Path, table: str) -> list[tuple[Any, ...]]:
         con.close()
 
 
+# pm-fast's own tables and index in a SQLite database (the event log, docs/events.md);
+# everything else is the original's schema.
+PM_FAST_TABLES = frozenset({"pm_fast_event_seq", "pm_fast_events"})
+PM_FAST_INDEXES = frozenset({"idx_pm_fast_events_created"})
+
+
 def db_tables(path: Path) -> list[str]:
     con = sqlite3.connect(str(path))
     try:

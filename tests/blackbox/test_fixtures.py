@@ -12,6 +12,8 @@ import pytest
 from .conftest import EMPTY_FIXTURE, FULL_FIXTURE, ServerFactory
 from .helpers import (
     LLM_USER,
+    PM_FAST_INDEXES,
+    PM_FAST_TABLES,
     create_comment,
     create_dependency,
     create_item,
@@ -292,7 +294,8 @@ def test_fixture_opened_served_and_unchanged(server_factory: ServerFactory, fixt
             assert projects == []
     srv.stop()
     after = db_dump(srv.db_path)
-    assert set(after) == set(before)
+    # the original's tables, and pm-fast's event log beside them
+    assert set(after) == set(before) | PM_FAST_TABLES
     for table in before:
         if table == "users" and fixture == EMPTY_FIXTURE:
             added = [r for r in after["users"] if r not in before["users"]]
@@ -410,7 +413,7 @@ def test_new_database_matches_original_schema_and_seed(
             )
         ]
 
-    assert tables(db) == tables(original)
+    assert tables(db) == sorted([*tables(original), *PM_FAST_TABLES])
     for t in tables(original):
         assert db_query(db, f'PRAGMA table_info("{t}")') == db_query(
             original, f'PRAGMA table_info("{t}")'
@@ -425,7 +428,8 @@ def test_new_database_matches_original_schema_and_seed(
             "AND name NOT LIKE 'sqlite_autoindex_%' ORDER BY name",
         )
 
-    assert indexes(db) == indexes(original)
+    assert [i for i in indexes(db) if i[0] not in PM_FAST_INDEXES] == indexes(original)
+    assert {i[0] for i in indexes(db)} >= PM_FAST_INDEXES
     seed_cols = "id, context_type, category, priority, deleted_at"
     assert db_query(db, f"SELECT {seed_cols} FROM pm_llm_context ORDER BY id") == db_query(
         original, f"SELECT {seed_cols} FROM pm_llm_context ORDER BY id"

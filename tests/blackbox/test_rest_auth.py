@@ -153,6 +153,7 @@ def _request(method: str, pattern: str, w: dict[str, Any]) -> tuple[str, Any]:
         ("PUT", "/api/v1/projects/{}"): (pid, {"expected_version": 1, "title": "Renamed"}),
         ("DELETE", "/api/v1/projects/{}"): (w["empty"]["id"], None),
         ("GET", "/api/v1/projects/{}/sprints"): (pid, None),
+        ("GET", "/api/v1/projects/{}/events"): (pid, None),
         ("POST", "/api/v1/sprints"): (
             None,
             {"project_id": pid, "name": "S2", "start_date": t, "end_date": t + 86400},

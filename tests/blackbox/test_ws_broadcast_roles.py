@@ -61,10 +61,18 @@ async def test_subscribe_and_unsubscribe_acks_are_empty(srv: ServerProcess) -> N
             assert reply.message_id == f"ack-{case}"
             assert case_of(reply) is None, reply
             assert reply.timestamp > 0
-            assert reply.ListFields() == [
+            fields_set = reply.ListFields()
+            assert fields_set[:2] == [
                 (pb.WebSocketMessage.DESCRIPTOR.fields_by_name["message_id"], f"ack-{case}"),
                 (pb.WebSocketMessage.DESCRIPTOR.fields_by_name["timestamp"], reply.timestamp),
             ]
+            # pm-fast's extension (docs/events.md, a field number the original leaves
+            # unused): a Subscribe ack gives the position of each project it subscribed
+            subscribed = [p.id] if case == "subscribe" and fields else []
+            assert [(q.project_id, q.seq) for q in reply.positions] == [
+                (pid, 2) for pid in subscribed
+            ]
+            assert len(fields_set) == 2 + bool(subscribed)
 
 
 async def test_broadcast_reaches_every_subscriber_in_order(srv: ServerProcess) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from pm_fast.core.model import Event
-from pm_fast.realtime.bus import Bus, encode_events
+from pm_fast.realtime.bus import Bus, Row, encode_events
 
 
 def _bus() -> tuple[Bus, list[str]]:
@@ -18,9 +18,9 @@ def _bus() -> tuple[Bus, list[str]]:
     return Bus(lambda: None, publish, origin="me"), published
 
 
-def _row(seq: int, project: str, origin: str = "other") -> tuple[int, str, bytes | None]:
+def _row(seq: int, project: str, origin: str = "other") -> Row:
     event = Event("work_item.created", project, f"e{seq}", "u", {})
-    return seq, origin, None if origin == "me" else encode_events([event])
+    return seq, origin, None if origin == "me" else encode_events([event]), seq
 
 
 async def test_rows_publish_in_seq_order_and_once() -> None:

@@ -24,7 +24,7 @@ from pm_fast.api.proto_names import Direction
 Field = tuple[int, str, str]
 
 PLAIN, OPT, REP, ONEOF = "plain", "optional", "repeated", "oneof"
-S, I32, I64, B = "string", "int32", "int64", "bool"
+S, I32, I64, B, U64 = "string", "int32", "int64", "bool", "uint64"
 
 ENUMS: dict[str, dict[str, int]] = {
     "ProjectStatus": {
@@ -420,6 +420,25 @@ ENTITIES = [
     "FieldChange", "ActivityLogEntry", "LlmContextEntry",
 ]  # fmt: skip
 
+# pm-fast's extension (docs/events.md): one new message and new fields, only under
+# numbers the original leaves unused, so a client built from its .proto sees none of it.
+SPEC_MESSAGE_COUNT = len(MESSAGES)
+EXTENSION_MESSAGES: dict[str, dict[str, Field]] = {
+    "EventPosition": {"project_id": (1, S, PLAIN), "seq": (2, U64, PLAIN)},
+}
+EXTENSION_FIELDS: dict[str, dict[str, Field]] = {
+    "WebSocketMessage": {
+        "event": (200, "EventPosition", PLAIN),
+        "positions": (201, "EventPosition", REP),
+    },
+    "Subscribe": {"resume": (3, "EventPosition", REP)},
+}
+for _name, _fields in EXTENSION_FIELDS.items():
+    _taken = {number for number, _, _ in MESSAGES[_name].values()}
+    assert not _taken & {number for number, _, _ in _fields.values()}, _name
+    MESSAGES[_name] = {**MESSAGES[_name], **_fields}
+MESSAGES.update(EXTENSION_MESSAGES)
+
 # --------------------------------------------------------------------------- helpers
 
 _SCALAR_TYPES = {
@@ -427,6 +446,7 @@ _SCALAR_TYPES = {
     descriptor_pb2.FieldDescriptorProto.TYPE_INT32: I32,
     descriptor_pb2.FieldDescriptorProto.TYPE_INT64: I64,
     descriptor_pb2.FieldDescriptorProto.TYPE_BOOL: B,
+    descriptor_pb2.FieldDescriptorProto.TYPE_UINT64: U64,
 }
 
 
@@ -466,6 +486,8 @@ def _sample_scalar(typ: str, number: int, field: str) -> Any:
         return -(1000 + number)  # negative int32 takes the 10-byte varint form
     if typ == I64:
         return 1_700_000_000_000 + number
+    if typ == U64:
+        return 2**63 + number  # beyond int64: uint64 on the wire
     if typ == B:
         return True
     if typ in ENUMS:
@@ -565,16 +587,19 @@ def _roundtrip(msg: Message) -> Message:
 
 def test_counts_match_spec_3_13() -> None:
     fp = _file_proto()
-    assert len(MESSAGES) == 73
+    assert SPEC_MESSAGE_COUNT == 73
+    assert len(MESSAGES) == 73 + len(EXTENSION_MESSAGES)
     assert len(ENUMS) == 4
     assert len(ENVELOPE_CASES) == 62
     assert len(ENTITIES) == 10
     assert sum(1 for c in ENVELOPE_CASES if c[3] == "C2S") == 31
-    assert len(fp.message_type) == 73
+    assert len(fp.message_type) == 73 + len(EXTENSION_MESSAGES)
     assert len(fp.enum_type) == 4
     payload_names = {c[2] for c in ENVELOPE_CASES}
     assert len(payload_names) == 62  # one message type per case
-    assert set(MESSAGES) == payload_names | set(ENTITIES) | {"WebSocketMessage"}
+    assert set(MESSAGES) == (
+        payload_names | set(ENTITIES) | {"WebSocketMessage"} | set(EXTENSION_MESSAGES)
+    )
 
 
 def test_file_identity() -> None:
