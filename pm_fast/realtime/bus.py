@@ -88,7 +88,16 @@ _decoder = msgspec.msgpack.Decoder()
 
 
 # -- encoding --------------------------------------------------------------------------
+# Every type above has scalar fields only (tests/unit/test_bus.py checks it): its values
+# need no tagging, so a C-level `astuple` packs it.
+_FLAT = {t: name for name, t in _TYPES.items()}
+_astuple = msgspec.structs.astuple
+
+
 def _pack(value: Any) -> Any:
+    name = _FLAT.get(type(value))
+    if name is not None:
+        return {_TAG: name, _VAL: _astuple(value)}
     if isinstance(value, msgspec.Struct):
         name = type(value).__name__
         if name not in _TYPES:

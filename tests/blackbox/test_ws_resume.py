@@ -223,12 +223,13 @@ async def test_resume_from_the_current_position_replays_nothing(srv: ServerProce
     await sub.drop()
 
 
+@pytest.mark.parametrize("beyond", [99, 2**63, 2**64 - 1])
 async def test_a_position_the_log_never_gave_is_refused_and_nothing_subscribed(
-    srv: ServerProcess,
+    srv: ServerProcess, beyond: int
 ) -> None:
     pid, user = await new_project(srv.port)
     sub = Follower(srv.port, user, pid)
-    sub.seqs = [99]
+    sub.seqs = [beyond]
     ack = await sub.connect(resume=True)
     assert case_of(ack) == "error" and ack.error.code == "RESYNC_REQUIRED", ack
     assert pid in ack.error.message
@@ -236,7 +237,7 @@ async def test_a_position_the_log_never_gave_is_refused_and_nothing_subscribed(
     await sub.client.item(pid)
     assert await sub.client.sync(WAIT) == []  # not subscribed
     with httpx.Client(base_url=srv.url, timeout=WAIT, trust_env=False) as c:
-        r = c.get(f"/api/v1/projects/{pid}/events", params={"since": 99})
+        r = c.get(f"/api/v1/projects/{pid}/events", params={"since": min(beyond, 2**63 - 1)})
     assert r.status_code == 410 and r.json()["error"]["code"] == "RESYNC_REQUIRED"
     await sub.drop()
 

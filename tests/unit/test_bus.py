@@ -62,3 +62,19 @@ async def test_release_wakes_the_listener_after_a_skip() -> None:
     bus.release(["A"], 1)
     assert bus._wake.is_set()
     await asyncio.sleep(0)
+
+
+def test_entity_types_are_flat() -> None:
+    """`_pack` sends these types' field values untagged: none may hold a Struct."""
+    import typing
+
+    import msgspec
+
+    from pm_fast.realtime import bus
+
+    for name, kind in bus._TYPES.items():
+        for field, hint in typing.get_type_hints(kind).items():
+            for arg in (hint, *typing.get_args(hint)):
+                is_struct = isinstance(arg, type) and issubclass(arg, msgspec.Struct)
+                assert not is_struct, f"{name}.{field} holds a {arg}"
+            assert hint is not typing.Any, f"{name}.{field} may hold anything"
