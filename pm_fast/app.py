@@ -53,7 +53,7 @@ class App:
     def __post_init__(self) -> None:
         self.llm_user = llm_user_id(self.cfg)
         ws = self.cfg.websocket
-        self.delivery = Delivery(ws.send_buffer_size, float(ws.stuck_client_secs))
+        self.delivery = Delivery(ws.flow_control_frames, float(ws.stuck_client_secs))
         self.events = EventLog(ws.event_retention_secs)
         v = self.cfg.validation
         self.limits = Limits(

@@ -141,6 +141,9 @@ class WebSocketConfig(msgspec.Struct, kw_only=True, frozen=True):
     # pm-fast: a subscriber with frames pending and no send completed for this long is
     # closed (docs/delivery.md)
     stuck_client_secs: U64 = 30
+    # pm-fast: mutations wait while a subscriber that is reading has more than this
+    # many frames queued (flow control, docs/delivery.md); the latency bound
+    flow_control_frames: USize = 16
     # pm-fast: how long committed events stay in the event log for exact resume
     # (docs/events.md)
     event_retention_secs: U64 = 86400
@@ -314,6 +317,7 @@ _ENV_OVERRIDES: Final[tuple[tuple[str, str, str, _Parser], ...]] = (
     ("PM_WS_HEARTBEAT_INTERVAL_SECS", "websocket", "heartbeat_interval_secs", _u64),
     ("PM_WS_HEARTBEAT_TIMEOUT_SECS", "websocket", "heartbeat_timeout_secs", _u64),
     ("PM_WS_STUCK_CLIENT_SECS", "websocket", "stuck_client_secs", _u64),
+    ("PM_WS_FLOW_CONTROL_FRAMES", "websocket", "flow_control_frames", _u64),
     ("PM_WS_EVENT_RETENTION_SECS", "websocket", "event_retention_secs", _u64),
     ("PM_RATE_LIMIT_MAX_REQUESTS", "rate_limit", "max_requests", _u32),
     ("PM_RATE_LIMIT_WINDOW_SECS", "rate_limit", "window_secs", _u64),
@@ -385,6 +389,7 @@ _RANGES: Final[tuple[tuple[str, str, float, float], ...]] = (
     ("websocket", "heartbeat_interval_secs", 5, 300),
     ("websocket", "heartbeat_timeout_secs", 10, 600),
     ("websocket", "stuck_client_secs", 1, 3600),
+    ("websocket", "flow_control_frames", 2, 10000),
     ("websocket", "event_retention_secs", 60, 31_536_000),
     ("rate_limit", "max_requests", 1, 10000),
     ("rate_limit", "window_secs", 1, 3600),

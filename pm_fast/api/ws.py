@@ -104,7 +104,7 @@ class Connection:
     replies, in order; one writer task (the only caller of the transport's send
     methods) drains it. Broadcasts never wait and are never dropped: flow control
     (`App.delivery`, realtime/delivery.py) holds mutations back while a reading
-    subscriber is more than `websocket.send_buffer_size` frames behind, and closes a
+    subscriber is more than `websocket.flow_control_frames` frames behind, and closes a
     subscriber that is stuck (frames pending, no send completed for
     `websocket.stuck_client_secs`). Only a connection more than `BACKLOG_LIMIT` frames
     behind is closed for that. Replies to the connection's own requests wait while

@@ -44,13 +44,13 @@ from .wsclient import (
     uniq_key,
 )
 
-BUFFER = 100  # websocket.send_buffer_size (the default): the flow-control bound, in frames
+BUFFER = 100  # websocket.flow_control_frames: the flow-control bound, in frames
 ENV = {
     "PM_RATE_LIMIT_MAX_REQUESTS": "10000",
     "PM_RATE_LIMIT_WINDOW_SECS": "1",
     # the readers here send nothing while they read
     "PM_WS_HEARTBEAT_TIMEOUT_SECS": "600",
-    "PM_WS_SEND_BUFFER_SIZE": str(BUFFER),
+    "PM_WS_FLOW_CONTROL_FRAMES": str(BUFFER),
 }
 STUCK_SECS = 3
 SLACK = 20.0
