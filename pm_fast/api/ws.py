@@ -97,6 +97,12 @@ def _nothing() -> None:
     pass
 
 
+class Replayed(bytes):
+    """A frame of a replay of the event log (counted apart by flow control)."""
+
+    __slots__ = ()
+
+
 class Connection:
     """One client: its identity, subscriptions and outgoing queue.
 
@@ -118,8 +124,13 @@ class Connection:
         self.transport = transport
         self._close = close
         self.outbox = accel.Outbox(BACKLOG_LIMIT)
-        # a `send` waiting for room, woken by the writer as it takes a frame out
+        # a `send` waiting for room, woken by the writer once fewer than `_room_at`
+        # frames are queued
         self._room: asyncio.Future[None] | None = None
+        self._room_at = 0
+        # frames of a replay of the event log still queued (`Replayed`): this
+        # connection's own request, not a lag behind the producers
+        self.replay_pending = 0
         self.closed = False
         self.ctx_limits = app.limits
         # time.monotonic() of the writer's last progress (see realtime/delivery.py)
@@ -143,6 +154,9 @@ class Connection:
 
     def pending(self) -> int:
         return len(self.outbox)
+
+    def behind(self) -> int:
+        return len(self.outbox) - self.replay_pending
 
     def deliver(self, frame: bytes) -> None:
         """Queue a broadcast frame without waiting; called by the hub only for a frame
@@ -178,6 +192,7 @@ class Connection:
         self.app.delivery.discard(self)
         outbox = self.outbox
         outbox.clear()
+        self.replay_pending = 0
         outbox.offer(text)
         outbox.close()
         self._wake_sender()
@@ -198,9 +213,24 @@ class Connection:
         while len(outbox) >= room or not outbox.offer(frame):
             if outbox.closed:
                 return
-            wait: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._room = wait
-            await wait
+            await self._wait_room(room)
+
+    async def send_many(self, frames: list[bytes], low: int) -> None:
+        """Queue frames of a replay together, once fewer than `low` are queued (the
+        writer then drains without waking this task for every frame)."""
+        outbox = self.outbox
+        while len(outbox) >= low and not outbox.closed:
+            await self._wait_room(low)
+        for frame in frames:
+            if not outbox.offer(Replayed(frame)):
+                return  # closed
+            self.replay_pending += 1
+
+    async def _wait_room(self, below: int) -> None:
+        wait: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._room = wait
+        self._room_at = below
+        await wait
 
     def _wake_sender(self) -> None:
         room = self._room
@@ -223,6 +253,7 @@ class Connection:
         self._session = None
         self._heartbeat = None
         self.outbox.clear()
+        self.replay_pending = 0
 
     async def writer(self) -> None:
         outbox = self.outbox
@@ -240,14 +271,16 @@ class Connection:
                     await waiter
                     self.progress = monotonic()
                     continue
-                if self._room is not None:
+                if self._room is not None and len(outbox) < self._room_at:
                     self._wake_sender()
+                if type(item) is Replayed:
+                    self.replay_pending -= 1
                 if isinstance(item, bytes):
                     await self.transport.send_bytes(item)
                 elif isinstance(item, str):
                     await self.transport.send_str(item)
                 self.progress = monotonic()
-                delivery.drained(len(outbox))
+                delivery.drained(len(outbox) - self.replay_pending)
         except (RuntimeError, OSError):  # the client went away
             self.close()
 
@@ -442,6 +475,8 @@ def _subscribable(
     return projects, sprints
 
 
+# A replay queues its next chunk once fewer frames than this are waiting to be sent.
+REPLAY_QUEUE = 512
 # How long a resume waits for this process to broadcast events the client has already
 # seen elsewhere (PostgreSQL: another process committed them, our bus has not read them).
 RESUME_CATCH_UP = 10.0
@@ -473,10 +508,8 @@ async def _replay(conn: Connection, pid: str, after: int) -> int:
         if not events or events[0].seq != cursor + 1:  # pruned meanwhile
             oldest = events[0].seq if events else None
             raise eventlog.resync(pid, cursor, oldest, upto)
-        for event in events:
-            frame = event_frame(event)
-            if frame is not None:
-                await conn.send(frame)
+        frames = [f for f in map(event_frame, events) if f is not None]
+        await conn.send_many(frames, REPLAY_QUEUE)
         cursor = events[-1].seq
     return cursor
 

@@ -48,6 +48,10 @@ class Feed(Protocol):
     def progress(self) -> float:
         """`time.monotonic()` of the writer's last progress."""
 
+    def behind(self) -> int:
+        """Frames queued, not counting those of a replay of the event log the client
+        asked for (exact resume): that is not a lag behind the producers."""
+
     def stuck(self, pending: int, idle: float) -> None:
         """Close: `pending` frames and no progress for `idle` s."""
 
@@ -80,7 +84,7 @@ class Delivery:
         bound = self.bound
         now = 0.0
         for feed in self.feeds:
-            if feed.pending() > bound:
+            if feed.behind() > bound:
                 now = now or time.monotonic()
                 if now - feed.progress < self.lag:
                     return feed

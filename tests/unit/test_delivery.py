@@ -15,11 +15,15 @@ from pm_fast.realtime.delivery import Delivery
 class FakeFeed:
     def __init__(self) -> None:
         self.queued = 0
+        self.replayed = 0  # of which frames of a replay the client asked for
         self.progress = time.monotonic()
         self.closed: tuple[int, float] | None = None
 
     def pending(self) -> int:
         return self.queued
+
+    def behind(self) -> int:
+        return self.queued - self.replayed
 
     def stuck(self, pending: int, idle: float) -> None:
         self.closed = (pending, idle)
@@ -121,3 +125,20 @@ async def test_watchdog_closes_only_stuck_feeds() -> None:
         sender.cancel()
         for f in (stuck, idle, busy):
             d.discard(f)
+
+
+async def test_a_replay_the_client_asked_for_holds_nobody_back() -> None:
+    d = Delivery(bound=10, stuck=30)
+    feed = FakeFeed()
+    d.add(feed)
+    feed.queued, feed.replayed = 500, 495  # a resume's replay, and 5 live frames
+    await asyncio.wait_for(d.admit(), 1)
+    feed.replayed = 489  # 11 live frames: behind the bound
+    waiting = asyncio.ensure_future(d.admit())
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    feed.queued = 499  # the writer sent one
+    feed.progress = time.monotonic()
+    d.drained(feed.behind())
+    await asyncio.wait_for(waiting, 1)
+    d.discard(feed)
