@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import load_group_commit
 import load_pg
-import load_resume
 import load_rest
+import load_resume
 import load_ws
 
 
