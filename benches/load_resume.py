@@ -167,6 +167,10 @@ async def replay_cell(store: str, events: int, tmp: Path) -> dict[str, Any]:
     return {"store": store, **result}
 
 
+def stuck_closed(srv: ServerProcess) -> int:
+    return srv.logs().count("frame(s) pending and none sent for")
+
+
 async def stuck_cell(seconds: float, tmp: Path) -> dict[str, Any]:
     srv = ServerProcess(tmp / "stuck", env=dict(SERVER_ENV))
     clients: list[Client] = []
@@ -215,10 +219,16 @@ async def stuck_cell(seconds: float, tmp: Path) -> dict[str, Any]:
             drain = time.perf_counter() + 30
             while time.perf_counter() < drain and any(len(s.times) < 2 * made[0] for s in subs):
                 await asyncio.sleep(0.1)
+        # the stuck ones read nothing, not even their Close: count the server's log lines
+        # (one per connection closed as stuck), waiting for them at most the stuck
+        # timeout and a little more
+        stuck_at = time.perf_counter()
+        while time.perf_counter() - stuck_at < 35 and stuck_closed(srv) < 10:
+            await asyncio.sleep(0.5)
         await asyncio.sleep(1.0)
         after = rss_mib(srv.pid)
         closed_readers = sum(c.closed.done() for c in clients[:90])
-        closed_stuck = sum(c.closed.done() for c in clients[90:])
+        closed_stuck = stuck_closed(srv)
         lost = sum(max(0, 2 * made[0] - len(s.times)) for s in subs)
     finally:
         for c in clients:

@@ -319,7 +319,12 @@ class ServerProcess:
         ``?`` placeholders; portable SQL only (e.g. ``INSERT ... ON CONFLICT DO
         NOTHING``). Returns the rows (empty for statements that return none).
         """
-        if self.pg_url is None and not (ON_POSTGRES and "PM_DATABASE_URL" not in self.extra_env):
+        url = (
+            self.pg_url
+            or self.extra_env.get("PM_DATABASE_URL")
+            or (self.environment()["PM_DATABASE_URL"] if ON_POSTGRES else None)
+        )
+        if url is None:
             import sqlite3
 
             con = sqlite3.connect(str(self.pm_dir / "data.db"), timeout=10)
@@ -329,11 +334,6 @@ class ServerProcess:
                 return [tuple(r) for r in rows]
             finally:
                 con.close()
-        url = (
-            self.pg_url
-            or self.extra_env.get("PM_DATABASE_URL")
-            or self.environment()["PM_DATABASE_URL"]
-        )
         parts = query.split("?")
         pg_query = parts[0] + "".join(f"${i}{p}" for i, p in enumerate(parts[1:], 1))
         return pg_fetch(str(url), pg_query, tuple(params))
