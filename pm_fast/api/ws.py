@@ -280,7 +280,7 @@ class Connection:
                 elif isinstance(item, str):
                     await self.transport.send_str(item)
                 self.progress = monotonic()
-                delivery.drained(len(outbox) - self.replay_pending)
+                delivery.drained(self, len(outbox) - self.replay_pending)
         except (RuntimeError, OSError):  # the client went away
             self.close()
 

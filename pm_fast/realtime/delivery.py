@@ -57,7 +57,7 @@ class Feed(Protocol):
 
 
 class Delivery:
-    __slots__ = ("_wake", "_watchdog", "bound", "feeds", "lag", "stuck")
+    __slots__ = ("_blocker", "_wake", "_watchdog", "bound", "feeds", "lag", "stuck")
 
     def __init__(self, bound: int, stuck: float) -> None:
         self.bound = bound
@@ -66,6 +66,9 @@ class Delivery:
         self.lag = min(1.0, stuck / 4)
         self.feeds: set[Feed] = set()
         self._wake: asyncio.Future[None] | None = None
+        # the feed the waiting mutations found behind: only its draining wakes them (so
+        # that a hundred subscribers sending do not wake them for every frame)
+        self._blocker: Feed | None = None
         self._watchdog: asyncio.Task[None] | None = None
 
     # -- connections ------------------------------------------------------------------
@@ -94,11 +97,15 @@ class Delivery:
         """Return when no reading feed is more than `bound` frames behind.
 
         Raises SERVICE_UNAVAILABLE after `ADMIT_TIMEOUT` s (the mutation has not run)."""
-        if not self.feeds or self.behind() is None:
+        if not self.feeds:
+            return
+        blocker = self.behind()
+        if blocker is None:
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + ADMIT_TIMEOUT
-        while self.behind() is not None:
+        while blocker is not None:
+            self._blocker = blocker
             left = deadline - loop.time()
             if left <= 0:
                 raise DomainError(
@@ -112,14 +119,18 @@ class Delivery:
             # re-check at least every `lag` s: a feed that stops progressing turns
             # lagging without any send to wake us
             await asyncio.wait((wake,), timeout=min(left, self.lag / 2))
+            blocker = self.behind()
 
     # -- writers ----------------------------------------------------------------------
-    def drained(self, pending: int) -> None:
-        """A writer completed a send and has `pending` frames left."""
-        if self._wake is not None and pending <= self.bound:
+    def drained(self, feed: Feed, pending: int) -> None:
+        """`feed`'s writer completed a send and has `pending` frames left (not counting
+        a replay): waiting mutations look again once the feed that held them is back
+        within the bound."""
+        if self._wake is not None and pending <= self.bound and feed is self._blocker:
             self.wake()
 
     def wake(self) -> None:
+        self._blocker = None
         wake, self._wake = self._wake, None
         if wake is not None and not wake.done():
             wake.set_result(None)

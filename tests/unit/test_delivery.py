@@ -40,7 +40,7 @@ async def test_admit_waits_for_a_reading_feed_behind_the_bound() -> None:
     assert not waiting.done()
     feed.queued = 10  # the writer sent one frame
     feed.progress = time.monotonic()
-    d.drained(feed.queued)
+    d.drained(feed, feed.queued)
     await asyncio.wait_for(waiting, 1)
     d.discard(feed)
 
@@ -139,6 +139,42 @@ async def test_a_replay_the_client_asked_for_holds_nobody_back() -> None:
     assert not waiting.done()
     feed.queued = 499  # the writer sent one
     feed.progress = time.monotonic()
-    d.drained(feed.behind())
+    d.drained(feed, feed.behind())
     await asyncio.wait_for(waiting, 1)
     d.discard(feed)
+
+
+class Counting(Delivery):
+    """Counts the scans of the connections (`behind`)."""
+
+    __slots__ = ("checks",)
+
+    def __init__(self, bound: int, stuck: float) -> None:
+        super().__init__(bound, stuck)
+        self.checks = 0
+
+    def behind(self) -> FakeFeed | None:  # type: ignore[override]
+        self.checks += 1
+        return super().behind()  # type: ignore[return-value]
+
+
+async def test_only_the_feed_that_holds_mutations_back_wakes_them() -> None:
+    d = Counting(bound=10, stuck=30)
+    held, other = FakeFeed(), FakeFeed()
+    d.add(held)
+    d.add(other)
+    held.queued = 50
+    waiting = asyncio.ensure_future(d.admit())
+    await asyncio.sleep(0.02)
+    for _ in range(100):  # another subscriber sending frames wakes nobody
+        other.progress = time.monotonic()
+        d.drained(other, 0)
+        await asyncio.sleep(0)
+    assert not waiting.done() and d.checks == 1
+    held.queued = 10
+    held.progress = time.monotonic()
+    d.drained(held, held.queued)
+    await asyncio.wait_for(waiting, 1)
+    assert d.checks == 2
+    d.discard(held)
+    d.discard(other)
