@@ -2,7 +2,7 @@
 
     .venv/bin/python benches/load_ws.py [--quick] [--json out.json] [--markdown out.md]
                                         [--servers rust,pure,baseline] [--seconds S]
-                                        [--window N]
+                                        [--window N] [--cells WxS,...] [--rounds R]
 
 Three servers run side by side, each on loopback in a process of its own:
 
@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -257,22 +258,47 @@ async def run_cell(
     }
 
 
-async def bench(ports: dict[str, int], seconds: float) -> list[dict]:
+async def bench(
+    ports: dict[str, int],
+    seconds: float,
+    cells: list[tuple[int, int]] | None = None,
+    rounds: int = 1,
+) -> list[dict]:
+    """Every cell on every server in turn; with `rounds` > 1 each cell is measured that
+    many times (servers alternating) and reported by the medians of its rounds."""
     results = []
-    for writers in WRITERS:
-        for subscribers in SUBSCRIBERS:
+    every = cells or [(w, s) for w in WRITERS for s in SUBSCRIBERS]
+    for writers, subscribers in every:
+        runs: dict[str, list[dict]] = {name: [] for name in ports}
+        for _ in range(rounds):
             for name, port in ports.items():
-                row = await run_cell(port, name == "baseline", writers, subscribers, seconds)
-                row["server"] = name
-                results.append(row)
-                print(
-                    f"{name:8} writers={writers:2} subs={subscribers:3}"
-                    f" {row['mutations_per_s']:8.1f} mut/s {row['frames_per_s']:9.1f} frames/s"
-                    f" p50 {row['p50_ms']:6.2f} ms p99 {row['p99_ms']:6.2f} ms"
-                    f" closed {row['closed']} lost {row['lost']}",
-                    file=sys.stderr,
+                runs[name].append(
+                    await run_cell(port, name == "baseline", writers, subscribers, seconds)
                 )
+        for name in ports:
+            row = _median_row(runs[name])
+            row["server"] = name
+            results.append(row)
+            print(
+                f"{name:8} writers={writers:2} subs={subscribers:3}"
+                f" {row['mutations_per_s']:8.1f} mut/s {row['frames_per_s']:9.1f} frames/s"
+                f" p50 {row['p50_ms']:6.2f} ms p99 {row['p99_ms']:6.2f} ms"
+                f" closed {row['closed']} lost {row['lost']}",
+                file=sys.stderr,
+            )
     return results
+
+
+def _median_row(rows: list[dict]) -> dict:
+    if len(rows) == 1:
+        return rows[0]
+    out = dict(rows[0])
+    for key in ("mutations_per_s", "frames_per_s", "p50_ms", "p99_ms"):
+        out[key] = statistics.median(r[key] for r in rows)
+    out["closed"] = max(r["closed"] for r in rows)
+    out["lost"] = max(r["lost"] for r in rows)
+    out["rounds"] = len(rows)
+    return out
 
 
 def markdown(results: list[dict]) -> str:
@@ -323,7 +349,12 @@ def main() -> int:
     parser.add_argument(
         "--window", type=int, default=0, help="client-side throttle (mutations); 0: none"
     )
+    parser.add_argument("--cells", help="only these cells, e.g. 32x100,8x10")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds per cell (medians)")
     args = parser.parse_args()
+    cells = None
+    if args.cells:
+        cells = [(int(c.split("x")[0]), int(c.split("x")[1])) for c in args.cells.split(",")]
     WINDOW[0] = max(0, args.window)
     seconds = args.seconds or (1.5 if args.quick else 5.0)
     names = [n for n in args.servers.split(",") if n]
@@ -338,7 +369,7 @@ def main() -> int:
         for name, srv in (("rust", rust), ("pure", pure), ("baseline", base)):
             if srv is not None:
                 ports[name] = srv.port
-        results = asyncio.run(bench(ports, seconds))
+        results = asyncio.run(bench(ports, seconds, cells, max(1, args.rounds)))
     text = markdown(results)
     print(text)
     if args.json:
