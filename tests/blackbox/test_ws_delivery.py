@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import os
 import re
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from .wsclient import (
     module_server,
     new_id,
     running_server,
+    small_socket,
     uniq_key,
 )
 
@@ -59,16 +59,6 @@ SLACK = 20.0
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     yield from module_server(tmp_path_factory, "delivery", env=ENV)
-
-
-def small_socket(port: int, rcvbuf: int = 8192) -> socket.socket:
-    """A connected socket with a small receive buffer, so that a client that stops
-    reading fills it (and the server's sends stop completing) after a few frames."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    sock.connect(("127.0.0.1", port))
-    sock.setblocking(False)
-    return sock
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -23,7 +24,14 @@ from harness import ON_POSTGRES, ServerProcess
 
 from pm_fast.api import pm_pb2 as pb
 
-from .wsclient import WsClient, case_of, envelope, module_server, running_server
+from .wsclient import (
+    WsClient,
+    case_of,
+    envelope,
+    module_server,
+    running_server,
+    small_socket,
+)
 
 WAIT = 30.0
 ENV = {
@@ -381,6 +389,78 @@ async def test_a_position_older_than_the_retention_needs_a_resync(tmp_path: Path
         assert case_of(ack) is None, ack
         assert sub.seqs == [kept, kept + 1, kept + 2]
         await sub.drop()
+
+
+async def test_replays_hold_nobody_back_and_a_stuck_one_is_closed(tmp_path: Path) -> None:
+    """While one client reads its replay slowly and another stops reading its replay,
+    the writers keep going, the slow one gets the whole log in order, the live
+    subscriber every event, and the stuck one is closed as stuck like any other. (That
+    replay frames do not count for flow control is checked in tests/unit/
+    test_delivery.py; here the slow reader is not slow enough for it to show.)"""
+    stuck_secs = 3
+    env = {**ENV, "PM_WS_STUCK_CLIENT_SECS": str(stuck_secs)}
+    with running_server(tmp_path, env=env) as srv:
+        pid, user = await new_project(srv.port)
+        async with contextlib.AsyncExitStack() as stack:
+            w = await WsClient.connect(srv.port, user)
+            stack.push_async_callback(w.close)
+            for _ in range(700):  # some 13 MB of events: more than the sockets hold
+                await w.item(pid, description="d" * 9000)
+        logged = last_seq(srv, pid)
+        live = Follower(srv.port, user, pid)
+        base = position(await live.connect(resume=False), pid)
+        resume = envelope("subscribe", resume=[pb.EventPosition(project_id=pid, seq=0)])
+        # resumes from the start, then reads nothing (a 4 KiB receive buffer)
+        stuck = await WsClient.connect(srv.port, user, sock=small_socket(srv.port, 4096))
+        await stuck.send_env(resume)
+        # resumes from the start and reads one frame every 4 ms (some 6 s in all)
+        slow = await WsClient.connect(srv.port, user, sock=small_socket(srv.port))
+        slow_seqs: list[int] = []
+
+        async def read_slowly() -> None:
+            mid = await slow.send_env(envelope("subscribe", resume=[resume.subscribe.resume[0]]))
+            while mid not in slow.replies:
+                ev = slow._classify(await slow.recv_frame(WAIT))
+                if ev is not None and ev.event.seq <= logged:
+                    slow_seqs.append(ev.event.seq)
+                await asyncio.sleep(0.004)
+            await slow.close()
+
+        async def follow() -> None:  # the live subscriber keeps reading
+            while True:
+                await live.drain()
+                await asyncio.sleep(0.1)
+
+        replies: list[float] = []
+        start = time.monotonic()
+        following = asyncio.get_running_loop().create_task(follow())
+        async with writers(srv.port, user, pid, count=2) as made:
+            reading = asyncio.get_running_loop().create_task(read_slowly())
+            while not reading.done() or time.monotonic() - start < stuck_secs + 2:
+                count = len(made)
+                await asyncio.sleep(0.05)
+                if len(made) > count:
+                    replies.append(time.monotonic())
+                assert time.monotonic() - start < 60, "the slow replay did not finish"
+            await reading
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await following
+        await live.drain()
+        end = last_seq(srv, pid)
+        assert slow_seqs == list(range(1, logged + 1))  # the whole log, in order
+        assert live.seqs == list(range(base + 1, end + 1))
+        closes = re.findall(r"closing WebSocket of user \w+: (.*)", srv.logs())
+        # the stuck one (a client that leaves with frames still queued for it, as the slow
+        # one does here, is logged the same way once its writer gives up)
+        assert any("none sent for" in why for why in closes), closes
+        # the writers never waited for a replay: progress in every stretch shorter than
+        # the stuck time, all along the slow replay (longer than that) and after it
+        gaps = [b - a for a, b in zip([start, *replies], replies, strict=False)]
+        assert max(gaps) < stuck_secs, f"writers paused {max(gaps):.1f} s"
+        assert replies[-1] - start > stuck_secs
+        await live.drop()
+        await stuck.close()
 
 
 # -- REST ------------------------------------------------------------------------------------

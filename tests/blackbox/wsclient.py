@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import socket
 import sys
 import time
 import uuid
@@ -512,6 +513,16 @@ def field_changes(changes: Any) -> dict[str, tuple[str | None, str | None]]:
         )
         for c in changes
     }
+
+
+def small_socket(port: int, rcvbuf: int = 8192) -> socket.socket:
+    """A connected socket with a small receive buffer, so that a client that stops
+    reading fills it (and the server's sends stop completing) after a few frames."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    return sock
 
 
 # ---------------------------------------------------------------------- servers
