@@ -89,6 +89,8 @@ def test_default_origins_are_echoed(c: httpx.Client, origin: str) -> None:
 def test_foreign_origins_are_refused_before_the_route(c: httpx.Client, origin: str) -> None:
     refused_origin(c.get("/api/v1/projects", headers={"Origin": origin}))
     refused_origin(c.get("/api/v1/sync/export", headers={"Origin": origin}))
+    # the event log (docs/events.md): a page must not read a project's history either
+    refused_origin(c.get("/api/v1/projects/WEB/events?since=0", headers={"Origin": origin}))
     refused_origin(c.get("/health", headers={"Origin": origin}))
 
 
