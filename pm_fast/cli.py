@@ -18,6 +18,7 @@ from . import config as config_mod
 from .app import COMPAT_VERSION, App
 from .boot import enable_asyncio_tls
 from .config import Config, ConfigError
+from .engines.loop import new_loop
 from .logsetup import granian_log_options, setup_logging
 from .paths import ensure_pm_dir, find_pm_dir
 from .service.events import event_positions
@@ -253,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     if workers > 1:
         gc.enable()  # see `serve`
         return serve_many(pm_dir, environ, workers)
-    leave(asyncio.run(serve(pm_dir, environ)))
+    with asyncio.Runner(loop_factory=new_loop) as runner:
+        code = runner.run(serve(pm_dir, environ))
+    leave(code)
     return 1  # not reached
 
 

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from granian._loops import loops
 from granian.constants import Interfaces
 from granian.server.mp import MPServer
 
@@ -36,6 +37,7 @@ from ..app import COMPAT_VERSION, App
 from ..config import Config
 from ..sidecar import PortFile
 from .granian import RsgiApp, bind_listener, http_settings
+from .loop import new_loop
 
 log = logging.getLogger("pm_fast")
 
@@ -204,6 +206,18 @@ class Supervisor(MPServer):
         return pids
 
 
+LOOP = "pm-fast"
+
+
+@loops.register(LOOP)
+def _worker_loop() -> asyncio.AbstractEventLoop:
+    """Each worker's event loop: the same as the one-process server's (engines/loop.py);
+    built in the worker by Granian, which forks its workers from this process."""
+    loop = new_loop()
+    asyncio.set_event_loop(loop)
+    return loop
+
+
 def serve_workers(
     cfg: Config, pm_dir: Path, environ: dict[str, str], workers: int, log_options: dict[str, Any]
 ) -> int:
@@ -215,6 +229,7 @@ def serve_workers(
         address=cfg.server.host,
         port=cfg.server.port,
         interface=Interfaces.RSGI,
+        loop=LOOP,  # type: ignore[arg-type]
         workers=workers,
         websockets=True,
         http=http_mode,
