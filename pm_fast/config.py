@@ -143,7 +143,7 @@ class WebSocketConfig(msgspec.Struct, kw_only=True, frozen=True):
     stuck_client_secs: U64 = 30
     # pm-fast: mutations wait while a subscriber that is reading has more than this
     # many frames queued (flow control, docs/delivery.md); the latency bound
-    flow_control_frames: USize = 16
+    flow_control_frames: USize = 8
     # pm-fast: how long committed events stay in the event log for exact resume
     # (docs/events.md)
     event_retention_secs: U64 = 86400
