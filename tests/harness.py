@@ -40,9 +40,12 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,7 +80,7 @@ def skip_sqlite_only(reason: str) -> None:
         pytest.skip(f"SQLite-only ({test}): {reason}" if test else f"SQLite-only: {reason}")
 
 
-def sqlite_only(reason: str) -> Any:
+def sqlite_only(reason: str) -> pytest.MarkDecorator:
     """Decorator form: ``@sqlite_only("reads the WAL file")``."""
     import pytest
 

@@ -91,8 +91,9 @@ async def test_acknowledged_writes_survive_sigkill(
         await asyncio.wait_for(asyncio.gather(*writers), 60)
     assert len(acked) >= 150
     again = server_factory(root=srv.root, env=env)
-    with again.client() as c:
-        items = c.get(f"/api/v1/projects/{pid}/work-items?include_done=true").json()["work_items"]
+    with again.client() as rest:
+        got = rest.get(f"/api/v1/projects/{pid}/work-items?include_done=true")
+        items = got.json()["work_items"]
     stored = {w["id"] for w in items}
     missing = [i for i in acked if i not in stored]
     assert missing == [], f"{len(missing)} acknowledged writes lost"

@@ -201,8 +201,8 @@ async def test_sigkill_loses_no_acknowledged_write_and_others_carry_on(
                 await asyncio.wait_for(asyncio.gather(*writers), WAIT)
             # the others carry on
             more = await create_items(procs[2], pid, "after", 10)
-            with procs[1].client() as c:
-                r = c.get(f"/api/v1/projects/{pid}/work-items?include_done=true")
+            with procs[1].client() as rest:
+                r = rest.get(f"/api/v1/projects/{pid}/work-items?include_done=true")
                 stored = {w["id"] for w in r.json()["work_items"]}
             missing = [i for i in acked if i not in stored]
             assert missing == [], f"{len(missing)} acknowledged writes lost"

@@ -90,7 +90,7 @@ async def test_a_worker_crash_loop_keeps_the_server_serving(tmp_path: Path, pg_u
         finally:
             poller.stop.set()
             poller.join(10)
-        assert srv.proc.poll() is None, srv.logs()[-4000:]
+        assert srv.proc is not None and srv.proc.poll() is None, srv.logs()[-4000:]
         # served throughout: answers during every gap between kills and after them
         for a, b in [*itertools.pairwise(kills), (kills[-1], time.monotonic())]:
             assert any(a <= t <= b for t in poller.ok), (a, b, poller.failed[-10:])
@@ -101,6 +101,6 @@ async def test_a_worker_crash_loop_keeps_the_server_serving(tmp_path: Path, pg_u
             for c in conns:
                 assert (await c.call("list_projects_request")) is not None
                 await c.close()
-        with srv.client() as c:
-            assert c.get("/ready").status_code == 200
+        with srv.client() as rest:
+            assert rest.get("/ready").status_code == 200
         assert "crash loop" not in srv.logs()

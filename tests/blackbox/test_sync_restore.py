@@ -142,6 +142,7 @@ class History:
     def step(self, kind: str, a: int, b: int, c: int) -> None:
         project = self.pick("project", a)
         item = self.pick("item", a)
+        body: dict[str, Any]
         if kind == "project":
             title = ("Alpha", "Beta", "Gamma")[c % 3]  # equal titles sort by key
             body = {"title": title, "key": uniq_key()}
@@ -157,13 +158,13 @@ class History:
             got = self.send("GET", f"/api/v1/work-items/{item}")
             if got is None:
                 return
-            change: dict[str, Any] = [
+            changes: list[dict[str, Any]] = [
                 {"status": ("done", "in_progress", "todo", "review")[b % 4]},
                 {"position": b % 4},
                 {"sprint_id": self.pick("sprint", b) or ""},
                 {"title": f"renamed {b}", "priority": ("low", "high")[b % 2]},
-            ][c]
-            body = {"expected_version": got["work_item"]["version"], **change}
+            ]
+            body = {"expected_version": got["work_item"]["version"], **changes[c]}
             self.send("PUT", f"/api/v1/work-items/{item}", json=body)
         elif kind == "delete_item" and item is not None:
             self.send("DELETE", f"/api/v1/work-items/{item}")

@@ -95,7 +95,7 @@ class Follower:
 def position(reply: pb.WebSocketMessage, pid: str) -> int:
     found = [p.seq for p in reply.positions if p.project_id == pid]
     assert len(found) == 1, f"the ack should give the position of {pid}: {reply}"
-    return found[0]
+    return int(found[0])
 
 
 def rest_log(srv: ServerProcess, pid: str, since: int = 0, limit: int = 10000) -> dict[str, Any]:

@@ -153,7 +153,7 @@ class Counting(Delivery):
         super().__init__(bound, stuck)
         self.checks = 0
 
-    def behind(self) -> FakeFeed | None:  # type: ignore[override]
+    def behind(self) -> FakeFeed | None:
         self.checks += 1
         return super().behind()  # type: ignore[return-value]
 

@@ -179,11 +179,12 @@ async def test_an_update_based_on_a_stale_read_is_a_conflict(pg_url: str) -> Non
     try:
         t1 = c1.transaction()
         await t1.start()
-        tx1 = PgTx(c1, set(), writing=True)
+        # Any: PgTx gets its item operations at run time (sql.install)
+        tx1: Any = PgTx(c1, set(), writing=True)
         seen1 = await tx1.item_get(item.id)
         # meanwhile another process updates and commits
         async with c2.transaction():
-            tx2 = PgTx(c2, set(), writing=True)
+            tx2: Any = PgTx(c2, set(), writing=True)
             seen2 = await tx2.item_get(item.id)
             await tx2.item_update(_bump(seen2, title="theirs"))
         with pytest.raises(DomainError) as err:
@@ -198,7 +199,7 @@ async def test_an_update_based_on_a_stale_read_is_a_conflict(pg_url: str) -> Non
         await c2.close()
 
 
-def _bump(item: Any, **changes: Any) -> WorkItem:
+def _bump(item: WorkItem, **changes: Any) -> WorkItem:
     from msgspec import structs
 
     return structs.replace(item, version=item.version + 1, **changes)
