@@ -33,7 +33,7 @@ from httpload import run  # noqa: E402
 from tests.harness import ServerProcess  # noqa: E402
 
 
-async def measure(port: int, clients: int, total: int) -> dict:
+async def measure(port: int, clients: int, total: int) -> dict[str, Any]:
     import httpx
 
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False) as c:
@@ -69,7 +69,7 @@ async def _hammer(
     return sum(counts) / (time.perf_counter() - start)
 
 
-async def store_level(writers: int, seconds: float, synchronous: str = "NORMAL") -> dict:
+async def store_level(writers: int, seconds: float, synchronous: str = "NORMAL") -> dict[str, Any]:
     """Creates per second through SqliteStore.write, group commit on and off, alternately."""
     import tempfile
 
@@ -108,7 +108,7 @@ async def store_level(writers: int, seconds: float, synchronous: str = "NORMAL")
     return {"writers": writers, **out}
 
 
-def store_table(rows: list[dict]) -> list[str]:
+def store_table(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| tasks | creates/s group commit | one tx each | ratio"
         " | with synchronous=FULL: group commit | one tx each | ratio"
@@ -134,7 +134,7 @@ def main() -> int:
     args = parser.parse_args()
     total = 600 if args.quick else 3000
     quiet = {"PM_LOG_LEVEL": "warn"}
-    rows = []
+    rows: list[dict[str, Any]] = []
     with (
         ServerProcess(env=quiet) as on,
         ServerProcess(env={**quiet, "PM_FAST_GROUP_COMMIT": "0"}) as off,

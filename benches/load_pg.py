@@ -29,6 +29,7 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -84,7 +85,9 @@ def cpu_snapshot(server: int) -> dict[str, dict[int, float]]:
     }
 
 
-def cpu_used(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]):
+def cpu_used(
+    before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
+) -> dict[str, float]:
     return {k: round(sum(v - before[k].get(p, 0.0) for p, v in after[k].items()), 2) for k in after}
 
 
@@ -93,7 +96,7 @@ def self_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-async def bench(servers: dict[str, ServerProcess], seconds: float) -> list[dict]:
+async def bench(servers: dict[str, ServerProcess], seconds: float) -> list[dict[str, Any]]:
     results = []
     for writers, subscribers, projects in CELLS:
         for name, srv in servers.items():
@@ -115,7 +118,7 @@ async def bench(servers: dict[str, ServerProcess], seconds: float) -> list[dict]
     return results
 
 
-def table(results: list[dict]) -> list[str]:
+def table(results: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| server | writers | subscribers | projects | mutations/s | p50 ms"
         " | p99 ms (to last subscriber) | CPU s: pm-fast | PostgreSQL | load generator | wall s |",

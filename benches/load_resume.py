@@ -87,7 +87,7 @@ async def write_items(port: int, pid: str, count: int, writers: int = 8) -> None
         try:
             while left[0] > 0:
                 left[0] -= 1
-                req = pb.CreateWorkItemRequest(item_type=4, title="t", project_id=pid)
+                req = pb.CreateWorkItemRequest(item_type=pb.TASK, title="t", project_id=pid)
                 await w.request(envelope("create_work_item_request", req, str(uuid.uuid4())))
         finally:
             w.client.close()
@@ -206,7 +206,7 @@ async def stuck_cell(seconds: float, tmp: Path) -> dict[str, Any]:
                 w.client = await connect("127.0.0.1", srv.port, path, w.on_frames)
                 try:
                     while time.perf_counter() < stop_at:
-                        req = pb.CreateWorkItemRequest(item_type=4, title="t", project_id=pid,
+                        req = pb.CreateWorkItemRequest(item_type=pb.TASK, title="t", project_id=pid,
                                                        description="x" * 2000)  # fmt: skip
                         await w.request(
                             envelope("create_work_item_request", req, str(uuid.uuid4()))

@@ -45,6 +45,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -73,7 +74,7 @@ SERVER_ENV = {
 def envelope(case: str, msg: object, mid: str) -> bytes:
     env = pb.WebSocketMessage(message_id=mid)
     getattr(env, case).CopyFrom(msg)
-    return env.SerializeToString()
+    return bytes(env.SerializeToString())
 
 
 class Baseline:
@@ -160,15 +161,15 @@ def event_title(payload: bytes) -> str | None:
     env = pb.WebSocketMessage.FromString(payload)
     case = env.WhichOneof("payload")
     if case == "work_item_created":
-        return env.work_item_created.work_item.title
+        return str(env.work_item_created.work_item.title)
     if case == "create_work_item_request":
-        return env.create_work_item_request.title
+        return str(env.create_work_item_request.title)
     return None
 
 
 async def run_cell(
     port: int, baseline: bool, writers: int, subscribers: int, seconds: float, projects: int = 1
-):
+) -> dict[str, Any]:
     """One measurement; with `projects` > 1 writer j writes to project j % projects and
     every subscriber subscribes to all of them."""
     pids = [str(uuid.uuid4()) if baseline else new_project(port) for _ in range(projects)]
@@ -207,7 +208,7 @@ async def run_cell(
                     await asyncio.sleep(0.001)
                 issued[0] += 1
                 title = f"w{j}m{i}"
-                req = pb.CreateWorkItemRequest(item_type=4, title=title, project_id=pid)
+                req = pb.CreateWorkItemRequest(item_type=pb.TASK, title=title, project_id=pid)
                 payload = envelope("create_work_item_request", req, str(uuid.uuid4()))
                 sent[title] = time.perf_counter()
                 await w.request(payload)
@@ -263,13 +264,13 @@ async def bench(
     seconds: float,
     cells: list[tuple[int, int]] | None = None,
     rounds: int = 1,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Every cell on every server in turn; with `rounds` > 1 each cell is measured that
     many times (servers alternating) and reported by the medians of its rounds."""
-    results = []
+    results: list[dict[str, Any]] = []
     every = cells or [(w, s) for w in WRITERS for s in SUBSCRIBERS]
     for writers, subscribers in every:
-        runs: dict[str, list[dict]] = {name: [] for name in ports}
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in ports}
         for _ in range(rounds):
             for name, port in ports.items():
                 runs[name].append(
@@ -289,7 +290,7 @@ async def bench(
     return results
 
 
-def _median_row(rows: list[dict]) -> dict:
+def _median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
     if len(rows) == 1:
         return rows[0]
     out = dict(rows[0])
@@ -301,7 +302,7 @@ def _median_row(rows: list[dict]) -> dict:
     return out
 
 
-def markdown(results: list[dict]) -> str:
+def markdown(results: list[dict[str, Any]]) -> str:
     by = {(r["server"], r["writers"], r["subscribers"]): r for r in results}
     servers = [s for s in ("rust", "pure", "baseline") if any(k[0] == s for k in by)]
     head = "| writers | subscribers |"

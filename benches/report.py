@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -19,7 +21,7 @@ import load_resume
 import load_ws
 
 
-def micro_table(data: dict) -> list[str]:
+def micro_table(data: dict[str, Any]) -> list[str]:
     groups: dict[str, dict[str, float]] = defaultdict(dict)
     for bench in data["benchmarks"]:
         impl = bench["param"] if bench.get("param") else bench["name"]
@@ -31,7 +33,9 @@ def micro_table(data: dict) -> list[str]:
     for group, impls in sorted(groups.items()):
         rust, py = impls.get("rust"), impls.get("python")
         ratio = f"{py / rust:.2f}×" if rust and py else "—"
-        fmt = lambda v: f"{v * 1e6:.1f}" if v else "—"  # noqa: E731
+        fmt: Callable[[float | None], str] = (  # noqa: E731
+            lambda v: f"{v * 1e6:.1f}" if v else "—"
+        )
         lines.append(f"| {group} | {fmt(rust)} | {fmt(py)} | {ratio} |")
     return lines
 

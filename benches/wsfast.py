@@ -16,6 +16,7 @@ import os
 import struct
 import time
 from collections.abc import Callable
+from typing import cast
 
 _ZERO_MASK = b"\x00\x00\x00\x00"
 
@@ -43,8 +44,11 @@ class Client(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  (uvloop's is not a subclass)
-        transport.write(self.request)
+        # A stream connection's transport has asyncio.Transport's methods (uvloop's is not a
+        # subclass of it, hence a cast rather than an isinstance check).
+        stream = cast(asyncio.Transport, transport)
+        self.transport = stream
+        stream.write(self.request)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.upgraded.done():
