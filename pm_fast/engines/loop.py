@@ -14,10 +14,12 @@ looks at the flag. If it sees a wake-up pending, the flag is cleared later, by
 `_read_from_self` (a callback of the loop) once it has drained the pipe; after that the
 loop computes its next select timeout, sees the caller's callback in the ready queue
 and does not block. A caller that finds the flag clear writes a byte that nothing
-drains before the next select. (Clearing before draining would lose wake-ups: a byte
-written in between would be drained while the flag stayed set.) (Signals wake
-the loop through `signal.set_wakeup_fd`, which writes to the same socket directly and is
-not affected.)
+drains before the next select. Clearing before draining would lose wake-ups: a byte
+written in between would be drained while the flag stayed set.
+
+Signals wake the loop through `signal.set_wakeup_fd`, which writes to the same socket
+directly and is not affected. The two methods overridden are private to asyncio's
+selector loop (CPython 3.11); tests/unit/test_loop.py fails if they change meaning.
 """
 
 from __future__ import annotations
