@@ -145,7 +145,7 @@ def main() -> int:
         "",
         "Graph functions: 5,000 work items in three levels and 5,000 `blocks` links (the",
         "shape the server passes: SQLite rows in position order). Codec: protobuf frames",
-        "encoded from the domain Structs and decoded to dicts (twin: upb).",
+        "encoded from the domain Structs (twin: upb).",
         "Fan-out: one `hub.publish` of a work-item event to N subscribed connections",
         "(real `Connection` objects and outboxes; same encoder on both sides).",
         "",

@@ -20,8 +20,6 @@ __all__ = [
     "Hub",
     "Outbox",
     "ancestors",
-    "decode_envelope",
-    "decode_work_items_list",
     "descendants",
     "encode_event",
     "encode_work_items_list",
@@ -60,8 +58,6 @@ if USING_RUST:
     from pm_fast_ext import Outbox as _RustOutbox
     from pm_fast_ext import (
         ancestors,
-        decode_envelope,
-        decode_work_items_list,
         descendants,
         encode_event,
         encode_work_items_list,
@@ -72,8 +68,6 @@ if USING_RUST:
     Hub, Outbox = _RustHub, _RustOutbox
 else:
     from pm_fast.api.codec_twin import (
-        decode_envelope,
-        decode_work_items_list,
         encode_event,
         encode_work_items_list,
     )

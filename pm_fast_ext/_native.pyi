@@ -11,8 +11,6 @@ __all__ = [
     "Hub",
     "Outbox",
     "ancestors",
-    "decode_envelope",
-    "decode_work_items_list",
     "descendants",
     "encode_event",
     "encode_work_items_list",
@@ -48,8 +46,6 @@ def encode_work_items_list(
     descendants: Mapping[str, Iterable[str]],
     as_of: int,
 ) -> bytes: ...
-def decode_envelope(data: bytes) -> tuple[str, int, str | None, dict[str, Any]]: ...
-def decode_work_items_list(data: bytes) -> tuple[str, int, list[dict[str, Any]]]: ...
 
 @final
 class Outbox:

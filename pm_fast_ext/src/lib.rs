@@ -3,14 +3,14 @@
 //! Only conversions live here. Graph walks (`graph`): the ids are borrowed as `&str`
 //! from the caller's own string objects, the algorithm runs with the GIL released, and
 //! the answer is built from those same string objects, so no id is copied either way.
-//! Protobuf codec (`codec`): entity attributes are read into a `codec::Writer` and
-//! frames parsed by `codec::decode`; see the section below. Event fan-out (`fanout`):
+//! Protobuf codec (`codec`): entity attributes are read into a `codec::Writer`; see the
+//! section below. Event fan-out (`fanout`):
 //! the `Hub` and `Outbox` classes live in `hub`.
 
 use pyo3::exceptions::{PyAttributeError, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
+use pyo3::pybacked::PyBackedStr;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
 
@@ -293,19 +293,18 @@ fn is_reachable_parent_cycle<'py>(
 //
 // The wire rules and the schema live in `codec`; this layer reads the entities'
 // attributes into a `codec::Writer` (keeping the Python strings themselves, so nothing is
-// copied before the final write) and turns `codec::Decoded` values into dicts.
+// copied before the final write).
 
-/// Frames of at least this many bytes are written or parsed with the GIL released
-/// (parsing 32 KiB takes some 30 µs). Below it the pure-Rust part takes a few
-/// microseconds: less than what handing the GIL to another thread can cost in waiting
-/// to take it back (up to the 5 ms switch interval), so those keep it. Reading the
-/// entities' attributes and building the dicts need the GIL anyway.
+/// Frames of at least this many bytes are written with the GIL released. Below it the
+/// pure-Rust part takes a few microseconds: less than what handing the GIL to another
+/// thread can cost in waiting to take it back (up to the 5 ms switch interval), so those
+/// keep it. Reading the entities' attributes needs the GIL anyway.
 const DETACH_AT: usize = 32 * 1024;
 
 type Writer = codec::Writer<PyBackedStr>;
 
-/// Every field name of every message as an interned Python string (dict keys when
-/// decoding, attribute names when encoding): `names(py)[message.id][field index]`.
+/// Every field name of every message as an interned Python string (the attribute names
+/// read from entities): `names(py)[message.id][field index]`.
 static NAMES: PyOnceLock<Vec<Vec<Py<PyString>>>> = PyOnceLock::new();
 
 fn names(py: Python<'_>) -> &'static [Vec<Py<PyString>>] {
@@ -346,11 +345,11 @@ fn int64(value: &Bound<'_, PyAny>) -> PyResult<i64> {
     int_in(value, i64::MIN, i64::MAX)
 }
 
-/// The singular fields of `entity`'s message, read from the attributes of `obj`.
-fn write_entity(w: &mut Writer, obj: &Bound<'_, PyAny>, entity: &codec::Entity) -> PyResult<()> {
+/// The singular fields of `message`, read from the attributes of the entity `obj`.
+fn write_entity(w: &mut Writer, obj: &Bound<'_, PyAny>, message: &codec::Message) -> PyResult<()> {
     let py = obj.py();
-    let names = &names(py)[entity.message.id];
-    for (index, field) in entity.fields() {
+    let names = &names(py)[message.id];
+    for (index, field) in message.entity_fields() {
         let value = obj.getattr(names[index].bind(py))?;
         // ws_codec passes attributes as keyword arguments, and a None keyword leaves a
         // protobuf field unset; its own `is not None` checks for optional fields agree
@@ -367,16 +366,18 @@ fn write_entity(w: &mut Writer, obj: &Bound<'_, PyAny>, entity: &codec::Entity) 
                 present,
             ),
             codec::Type::Int64 => w.int(number, int64(&value)?, present),
-            codec::Type::Enum => {
+            codec::Type::Enum(values) => {
                 // `ITEM_TYPE.get(value, 0)`: unknown names and non-strings are 0, but
                 // an unhashable value raises
                 let known = match value.cast::<PyString>() {
-                    Ok(s) => s.to_str().map_or(0, |s| entity.enum_value(s)),
+                    Ok(s) => s.to_str().map_or(0, |s| values.value(s)),
                     Err(_) => value.hash().map(|_| 0)?,
                 };
                 w.int(number, known.into(), present);
             }
-            codec::Type::Bool | codec::Type::Msg(_) => unreachable!("not in entity messages"),
+            codec::Type::Uint64 | codec::Type::Bool | codec::Type::Msg(_) => {
+                unreachable!("not in entity messages")
+            }
         }
     }
     Ok(())
@@ -508,7 +509,7 @@ fn encode_event<'py>(
     let mut w = envelope(message_id, timestamp, event.case, 32)?;
     match &event.body {
         codec::Body::Entity {
-            entity: shape,
+            message: shape,
             changes,
             actor: with_actor,
             ancestry,
@@ -577,7 +578,7 @@ fn encode_work_items_list<'py>(
         let above = ancestors.get_item(&id)?;
         let below = descendants.get_item(&id)?;
         w.open(codec::WORK_ITEMS);
-        write_entity(&mut w, &item, &codec::WORK_ITEM_ENTITY)?;
+        write_entity(&mut w, &item, &codec::WORK_ITEM)?;
         write_strings(&mut w, codec::ANCESTOR_IDS, &above)?;
         write_strings(&mut w, codec::DESCENDANT_IDS, &below)?;
         w.close();
@@ -595,108 +596,6 @@ fn encode_work_items_list<'py>(
     emit(py, w)
 }
 
-/// Parses a frame (unattached when it is large); malformed bytes are a ValueError.
-fn parse<'a>(py: Python<'_>, data: &'a [u8]) -> PyResult<codec::Decoded<'a>> {
-    let decoded = if data.len() >= DETACH_AT {
-        py.detach(|| codec::decode(data))
-    } else {
-        codec::decode(data)
-    };
-    decoded.map_err(|err| PyValueError::new_err(err.to_string()))
-}
-
-fn value_to_py<'py>(py: Python<'py>, value: &codec::Value<'_>) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match value {
-        codec::Value::Str(s) => PyString::new(py, s).into_any(),
-        codec::Value::Int(v) => v.into_pyobject(py)?.into_any(),
-        codec::Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
-        codec::Value::Msg(m) => to_dict(py, m)?.into_any(),
-    })
-}
-
-/// A decoded message as a dict: plain fields always (default when absent), fields with
-/// presence only when present, repeated fields as lists, enums as ints.
-fn to_dict<'py>(py: Python<'py>, message: &codec::Decoded<'_>) -> PyResult<Bound<'py, PyDict>> {
-    let dict = PyDict::new(py);
-    let keys = &names(py)[message.desc.id];
-    for ((field, slot), key) in message.desc.fields.iter().zip(&message.slots).zip(keys) {
-        let key = key.bind(py);
-        match slot {
-            codec::Slot::One(value) => dict.set_item(key, value_to_py(py, value)?)?,
-            codec::Slot::Many(values) => {
-                let values = values
-                    .iter()
-                    .map(|v| value_to_py(py, v))
-                    .collect::<PyResult<Vec<_>>>()?;
-                dict.set_item(key, PyList::new(py, values)?)?;
-            }
-            codec::Slot::Absent if field.label == codec::Label::Plain => match field.ty {
-                codec::Type::Str => dict.set_item(key, intern!(py, ""))?,
-                codec::Type::Bool => dict.set_item(key, false)?,
-                _ => dict.set_item(key, 0)?,
-            },
-            codec::Slot::Absent => {}
-        }
-    }
-    Ok(dict)
-}
-
-/// `(message_id, timestamp, payload case or None, payload fields)`.
-type Envelope<'py> = (
-    Bound<'py, PyString>,
-    i64,
-    Option<Bound<'py, PyString>>,
-    Bound<'py, PyDict>,
-);
-
-/// `(message_id, timestamp, payload case or None, payload fields)`; the fields only for
-/// the client→server requests, an empty dict for any other case.
-#[pyfunction]
-fn decode_envelope<'py>(py: Python<'py>, data: PyBackedBytes) -> PyResult<Envelope<'py>> {
-    let envelope = parse(py, &data)?;
-    let (case, fields) = match envelope.payload() {
-        Some((index, field, message)) => {
-            let name = names(py)[envelope.desc.id][index].bind(py).clone();
-            let fields = if codec::is_request(field.number) {
-                to_dict(py, message)?
-            } else {
-                PyDict::new(py)
-            };
-            (Some(name), fields)
-        }
-        None => (None, PyDict::new(py)),
-    };
-    Ok((
-        PyString::new(py, envelope.message_id()),
-        envelope.timestamp(),
-        case,
-        fields,
-    ))
-}
-
-/// `(message_id, timestamp, work items as dicts)`; no items unless the payload is a
-/// `work_items_list`.
-#[pyfunction]
-fn decode_work_items_list<'py>(
-    py: Python<'py>,
-    data: PyBackedBytes,
-) -> PyResult<(Bound<'py, PyString>, i64, Bound<'py, PyList>)> {
-    let envelope = parse(py, &data)?;
-    let items = PyList::empty(py);
-    if let Some((_, field, list)) = envelope.payload() {
-        if field.number == codec::WORK_ITEMS_LIST_CASE {
-            for item in list.messages(codec::WORK_ITEMS) {
-                items.append(to_dict(py, item)?)?;
-            }
-        }
-    }
-    Ok((
-        PyString::new(py, envelope.message_id()),
-        envelope.timestamp(),
-        items,
-    ))
-}
-
 /// Rust implementations of pm-fast's hot paths; each has a pure-Python twin in `pm_fast`.
 #[pymodule]
 mod _native {
@@ -704,7 +603,7 @@ mod _native {
     use super::hub::{Hub, Outbox};
     #[pymodule_export]
     use super::{
-        ancestors, decode_envelope, decode_work_items_list, descendants, encode_event,
-        encode_work_items_list, is_reachable_parent_cycle, would_cycle,
+        ancestors, descendants, encode_event, encode_work_items_list, is_reachable_parent_cycle,
+        would_cycle,
     };
 }

@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 import websockets
 from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
 from websockets.asyncio.client import ClientConnection
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -46,39 +47,11 @@ from pm_fast.api import pm_pb2 as pb
 WAIT = 10.0  # seconds: upper bound of any single wait for a frame
 LLM_USER = "00000000-0000-0000-0000-000000000001"
 
-# payload case -> request message class (C->S)
-REQUEST_CASES: dict[str, type[Message]] = {
-    "ping": pb.Ping,
-    "subscribe": pb.Subscribe,
-    "unsubscribe": pb.Unsubscribe,
-    "create_work_item_request": pb.CreateWorkItemRequest,
-    "update_work_item_request": pb.UpdateWorkItemRequest,
-    "delete_work_item_request": pb.DeleteWorkItemRequest,
-    "get_work_items_request": pb.GetWorkItemsRequest,
-    "create_sprint_request": pb.CreateSprintRequest,
-    "update_sprint_request": pb.UpdateSprintRequest,
-    "delete_sprint_request": pb.DeleteSprintRequest,
-    "get_sprints_request": pb.GetSprintsRequest,
-    "create_comment_request": pb.CreateCommentRequest,
-    "update_comment_request": pb.UpdateCommentRequest,
-    "delete_comment_request": pb.DeleteCommentRequest,
-    "get_comments_request": pb.GetCommentsRequest,
-    "create_project_request": pb.CreateProjectRequest,
-    "update_project_request": pb.UpdateProjectRequest,
-    "delete_project_request": pb.DeleteProjectRequest,
-    "list_projects_request": pb.ListProjectsRequest,
-    "start_timer_request": pb.StartTimerRequest,
-    "stop_timer_request": pb.StopTimerRequest,
-    "create_time_entry_request": pb.CreateTimeEntryRequest,
-    "update_time_entry_request": pb.UpdateTimeEntryRequest,
-    "delete_time_entry_request": pb.DeleteTimeEntryRequest,
-    "get_time_entries_request": pb.GetTimeEntriesRequest,
-    "get_running_timer_request": pb.GetRunningTimerRequest,
-    "create_dependency_request": pb.CreateDependencyRequest,
-    "delete_dependency_request": pb.DeleteDependencyRequest,
-    "get_dependencies_request": pb.GetDependenciesRequest,
-    "get_activity_log_request": pb.GetActivityLogRequest,
-    "get_llm_context_request": pb.GetLlmContextRequest,
+# payload case -> its message class, every case of the envelope's `oneof payload`, read
+# from the descriptor (a case added to pm.proto needs nothing here)
+PAYLOAD_CLASSES: dict[str, type[Message]] = {
+    f.name: GetMessageClass(f.message_type)
+    for f in pb.WebSocketMessage.DESCRIPTOR.oneofs_by_name["payload"].fields
 }
 
 
@@ -98,7 +71,7 @@ def envelope(
         message_id=new_id() if message_id is None else message_id, timestamp=now()
     )
     if case is not None:
-        getattr(env, case).CopyFrom(REQUEST_CASES[case](**fields))
+        getattr(env, case).CopyFrom(PAYLOAD_CLASSES[case](**fields))
     return env
 
 
