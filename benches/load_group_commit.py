@@ -30,7 +30,11 @@ sys.path.insert(0, str(ROOT / "benches"))
 
 from httpload import run  # noqa: E402
 
+from pm_fast import accel  # noqa: E402
 from tests.harness import ServerProcess  # noqa: E402
+
+# the start-up choice a server makes (pm_fast.bootstrap.start): the Rust extension
+accel.select(pure=False)
 
 
 async def measure(port: int, clients: int, total: int) -> dict[str, Any]:

@@ -21,11 +21,15 @@ import asyncpg  # type: ignore[import-untyped]
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pm_fast import accel  # noqa: E402
 from pm_fast.core.commands import CreateProject, CreateWorkItem  # noqa: E402
 from pm_fast.service import projects, work_items  # noqa: E402
 from pm_fast.service.common import Ctx  # noqa: E402
 from pm_fast.store.postgres import PostgresStore  # noqa: E402
 from tests.harness import create_pg_database, drop_pg_database  # noqa: E402
+
+# the start-up choice a server makes (pm_fast.bootstrap.start): the Rust extension
+accel.select(pure=False)
 
 LLM = "00000000-0000-0000-0000-000000000001"
 counts: collections.Counter[str] = collections.Counter()

@@ -1,19 +1,32 @@
 """The one place that chooses between the Rust extension and its pure-Python twins.
 
-The choice is made once, at import: the Rust functions from ``pm_fast_ext`` when the
-extension imports, the twins from ``pm_fast.core.graph`` (graph walks) and
-``pm_fast.api.codec_twin`` (protobuf codec) and ``pm_fast.realtime`` (event fan-out:
-``Hub`` and ``Outbox``) when it does not or when the environment
-sets ``PM_FAST_PURE=1``. The server imports these functions from here only, so both
-paths run the same code above this module.
+The choice is an explicit call, `select`, made once at start-up by the composition root
+(`pm_fast.bootstrap.start`, from `PM_FAST_PURE`) or by a test: the Rust functions from
+``pm_fast_ext`` when the extension imports, otherwise (or with ``pure=True``) the twins
+from ``pm_fast.core.graph`` (graph walks), ``pm_fast.api.codec_twin`` (protobuf codec)
+and ``pm_fast.realtime`` (event fan-out: ``Hub`` and ``Outbox``). The server reaches
+these names through this module only (``accel.name`` at call time), so both paths run
+the same code above it. Before `select`, using a name raises RuntimeError.
 """
 
+from __future__ import annotations
+
 import logging
-import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from pm_fast.realtime.hub import HubApi
 from pm_fast.realtime.outbox import OutboxApi
+
+if TYPE_CHECKING:  # the signatures, from the extension's checked stubs
+    from pm_fast_ext import (
+        ancestors,
+        descendants,
+        encode_event,
+        encode_work_items_list,
+        is_reachable_parent_cycle,
+        would_cycle,
+    )
 
 __all__ = [
     "USING_RUST",
@@ -24,60 +37,72 @@ __all__ = [
     "encode_event",
     "encode_work_items_list",
     "is_reachable_parent_cycle",
+    "select",
     "would_cycle",
 ]
 
 _log = logging.getLogger("pm_fast")
 
+# Set by `select`. Classes: the Rust ones or the twins (realtime/hub.py, outbox.py).
+USING_RUST: bool
+Hub: Callable[[], HubApi]
+Outbox: Callable[[int], OutboxApi]
 
-def _rust_available() -> bool:
-    if os.environ.get("PM_FAST_PURE") == "1":
-        _log.info("PM_FAST_PURE=1: using the pure-Python twins instead of pm_fast_ext")
-        return False
+
+def _rust() -> dict[str, Any] | None:
     try:
-        import pm_fast_ext  # noqa: F401  (imported to find out whether it can be)
+        import pm_fast_ext
     except ImportError as exc:
         _log.warning(
             "pm_fast_ext (the Rust extension) is not importable, using the slower "
             "pure-Python twins: %s",
             exc,
         )
-        return False
-    _log.info("using the Rust extension pm_fast_ext")
-    return True
+        return None
+    return {name: getattr(pm_fast_ext, name) for name in _NATIVE}
 
 
-USING_RUST: bool = _rust_available()
+def _twins() -> dict[str, Any]:
+    from pm_fast.api import codec_twin
+    from pm_fast.core import graph
+    from pm_fast.realtime import hub, outbox
 
-# classes: the Rust ones or the twins (pm_fast/realtime/hub.py, outbox.py)
-Hub: Callable[[], HubApi]
-Outbox: Callable[[int], OutboxApi]
+    found: dict[str, Any] = {}
+    for module in (codec_twin, graph, hub, outbox):
+        found.update((n, getattr(module, n)) for n in _NATIVE if hasattr(module, n))
+    return found
 
-if USING_RUST:
-    from pm_fast_ext import Hub as _RustHub
-    from pm_fast_ext import Outbox as _RustOutbox
-    from pm_fast_ext import (
-        ancestors,
-        descendants,
-        encode_event,
-        encode_work_items_list,
-        is_reachable_parent_cycle,
-        would_cycle,
-    )
 
-    Hub, Outbox = _RustHub, _RustOutbox
-else:
-    from pm_fast.api.codec_twin import (
-        encode_event,
-        encode_work_items_list,
-    )
-    from pm_fast.core.graph import (
-        ancestors,
-        descendants,
-        is_reachable_parent_cycle,
-        would_cycle,
-    )
-    from pm_fast.realtime.hub import Hub as _TwinHub
-    from pm_fast.realtime.outbox import Outbox as _TwinOutbox
+_NATIVE = [name for name in __all__ if name not in ("USING_RUST", "select")]
 
-    Hub, Outbox = _TwinHub, _TwinOutbox
+
+def select(pure: bool) -> bool:
+    """Bind this module's names: the twins when `pure` or when the extension does not
+    import (logged once, as a warning), else the Rust ones. Returns whether Rust is used.
+    Calling it again switches (tests do)."""
+    names = None
+    if pure:
+        _log.info("PM_FAST_PURE=1: using the pure-Python twins instead of pm_fast_ext")
+    else:
+        names = _rust()
+        if names is not None:
+            _log.info("using the Rust extension pm_fast_ext")
+    using_rust = names is not None
+    if names is None:
+        names = _twins()
+    missing = sorted(set(_NATIVE) - set(names))
+    if missing:  # a twin or an export lost its name
+        raise RuntimeError(f"pm_fast.accel: nothing provides {', '.join(missing)}")
+    globals().update(names, USING_RUST=using_rust)
+    return using_rust
+
+
+if not TYPE_CHECKING:  # hidden from mypy, which then still rejects unknown names
+
+    def __getattr__(name: str) -> Any:
+        if name in __all__:
+            raise RuntimeError(
+                f"pm_fast.accel.{name} is not chosen yet: call pm_fast.accel.select() first"
+                " (pm_fast.bootstrap.start does, from PM_FAST_PURE)"
+            )
+        raise AttributeError(f"module 'pm_fast.accel' has no attribute {name!r}")

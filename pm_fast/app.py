@@ -36,8 +36,8 @@ class App:
     cfg: Config
     pm_dir: Path
     store: Store
-    # The Rust hub or its twin, as pm_fast.accel chose.
-    hub: HubApi = field(default_factory=accel.Hub)
+    # The Rust hub or its twin (`accel.Hub()`, after pm_fast.accel.select).
+    hub: HubApi
     shutdown: asyncio.Event = field(default_factory=asyncio.Event)
     last_activity: float = field(default_factory=time.monotonic)
     ws_connections: int = 0

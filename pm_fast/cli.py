@@ -9,26 +9,18 @@ import gc
 import logging
 import os
 import signal
-import sqlite3
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
+from . import bootstrap
 from . import config as config_mod
-from .app import COMPAT_VERSION, App
-from .boot import enable_asyncio_tls
-from .config import Config, ConfigError
+from .app import COMPAT_VERSION
+from .bootstrap import Settings, SettingsError
 from .engines.loop import new_loop
-from .logsetup import granian_log_options, setup_logging
-from .paths import ensure_pm_dir, find_pm_dir
-from .service.events import event_positions
+from .logsetup import granian_log_options
+from .paths import find_pm_dir
 from .sidecar import PortFile, idle_monitor, install_signal_handlers
-from .store.base import Store
-from .store.breaker import Breaker, GuardedStore
-from .store.sqlite import SYNCHRONOUS, SqliteStore, StoreOpenError
-
-if TYPE_CHECKING:
-    from .store.postgres import PostgresStore
 
 log = logging.getLogger("pm_fast")
 
@@ -44,94 +36,13 @@ else ~/.pm).
 """
 
 
-def load(pm_dir: Path, environ: dict[str, str]) -> Config | int:
-    """Configuration and logging, or the exit code of a configuration error."""
-    try:
-        cfg = config_mod.load_config(pm_dir, environ)
-        if sqlite_synchronous(environ) is None:
-            raise ConfigError(
-                "PM_FAST_SQLITE_SYNCHRONOUS must be normal or full"
-                f" (got {environ['PM_FAST_SQLITE_SYNCHRONOUS']!r})"
-            )
-        ensure_pm_dir(pm_dir)
-        setup_logging(cfg, pm_dir)
-    except ConfigError as err:
-        print(f"pm-fast: configuration error: {err}", file=sys.stderr)
-        return 2
-    return cfg
-
-
-def _cannot_open(err: BaseException) -> int:
-    log.error("cannot open the database: %s", err)
-    print(f"pm-fast: cannot open the database: {err}", file=sys.stderr)
-    return 1
-
-
-def sqlite_synchronous(environ: dict[str, str]) -> str | None:
-    """PM_FAST_SQLITE_SYNCHRONOUS (pm-fast only): normal (default, as the original) or full."""
-    value = environ.get("PM_FAST_SQLITE_SYNCHRONOUS", "normal").strip().upper()
-    return value if value in SYNCHRONOUS else None
-
-
-async def open_app(cfg: Config, pm_dir: Path, environ: dict[str, str]) -> App | int:
-    """Open the store (and, on PostgreSQL, the change bus): the App, or an exit code."""
-    pg: PostgresStore | None = None
-    store: Store
-    if cfg.database.url:  # PostgreSQL (pm-fast only); config checked the URL's scheme
-        enable_asyncio_tls()  # asyncpg may negotiate TLS
-        from .store.postgres import PostgresStore  # asyncpg only when it is used
-        from .store.postgres import StoreOpenError as PgOpenError
-
-        pg = PostgresStore(cfg.database.url)
-        store = pg
-        try:
-            await pg.open(cfg.api.llm_user_id, cfg.api.llm_user_name)
-        except PgOpenError as err:
-            await pg.close()
-            return _cannot_open(err)
-    else:
-        synchronous = sqlite_synchronous(environ) or "NORMAL"  # load() checked it
-        # For comparisons: PM_FAST_GROUP_COMMIT=0 gives each mutation its own transaction,
-        # PM_FAST_READ_BATCH=0 each read its own hop to a reader thread.
-        batch = 1 if environ.get("PM_FAST_GROUP_COMMIT") == "0" else 64
-        read_batch = 1 if environ.get("PM_FAST_READ_BATCH") == "0" else 64
-        sqlite_store = SqliteStore(
-            config_mod.database_file(cfg, pm_dir),
-            batch_limit=batch,
-            read_batch_limit=read_batch,
-            synchronous=synchronous,
-        )
-        sqlite_store.event_retention = cfg.websocket.event_retention_secs
-        store = sqlite_store
-        try:
-            await sqlite_store.open(cfg.api.llm_user_id, cfg.api.llm_user_name)
-        except (StoreOpenError, OSError) as err:
-            return _cannot_open(err)
-        except sqlite3.DatabaseError as err:  # a corrupt or foreign file
-            await sqlite_store.close()
-            return _cannot_open(err)
-
-    app = App(cfg, pm_dir, GuardedStore(store, Breaker(cfg.circuit_breaker)))
-    if pg is not None:
-        # Events committed by other processes reach this process's subscribers.
-        try:
-            bus = await pg.start_bus(app.publish, cfg.websocket.event_retention_secs)
-        except PgOpenError as err:
-            await pg.close()
-            return _cannot_open(err)
-        app.events.start(bus.positions)
-    else:
-        app.events.start(await store.read(event_positions()))
-    return app
-
-
-async def serve(pm_dir: Path, environ: dict[str, str]) -> int:
-    cfg = load(pm_dir, environ)
+async def serve(pm_dir: Path, environ: dict[str, str], settings: Settings) -> int:
+    cfg = bootstrap.load(pm_dir, environ)
     if isinstance(cfg, int):
         return cfg
     for line in config_mod.config_summary(cfg):
         log.info("%s", line)
-    app = await open_app(cfg, pm_dir, environ)
+    app = await bootstrap.open_app(cfg, pm_dir, settings)
     if isinstance(app, int):
         return app
     store = app.store
@@ -139,6 +50,7 @@ async def serve(pm_dir: Path, environ: dict[str, str]) -> int:
     from .engines.granian import make_server
 
     server = make_server(app, cfg.server.host, cfg.server.port, granian_log_options(cfg))
+    server.listen_fd = settings.listen_fd
 
     def on_bound(port: int) -> None:
         log.info("pm-fast %s listening on http://%s:%d", COMPAT_VERSION, cfg.server.host, port)
@@ -183,26 +95,26 @@ async def serve(pm_dir: Path, environ: dict[str, str]) -> int:
     return code
 
 
-def _workers(args: list[str], environ: dict[str, str]) -> int | str:
-    """The --workers N option (or PM_FAST_WORKERS); an error message if malformed."""
-    raw = environ.get("PM_FAST_WORKERS", "1")
+def _workers_option(args: list[str]) -> str | None:
+    """The value of `serve --workers N` (or `--workers=N`), if given; raises
+    SettingsError on any other option."""
+    value = None
     rest = args[1:]
     while rest:
         opt = rest.pop(0)
         if opt == "--workers" and rest:
-            raw = rest.pop(0)
+            value = rest.pop(0)
         elif opt.startswith("--workers="):
-            raw = opt.split("=", 1)[1]
+            value = opt.split("=", 1)[1]
         else:
-            return f"unknown option {opt!r}"
-    if not raw.isdigit() or not 1 <= int(raw) <= 64:
-        return f"--workers must be a whole number from 1 to 64 (got {raw!r})"
-    return int(raw)
+            raise SettingsError(f"unknown option {opt!r}")
+    return value
 
 
-def serve_many(pm_dir: Path, environ: dict[str, str], workers: int) -> int:
+def serve_many(pm_dir: Path, environ: dict[str, str], settings: Settings) -> int:
     """Several Granian worker processes on one listener; PostgreSQL only."""
-    cfg = load(pm_dir, environ)
+    workers = settings.workers
+    cfg = bootstrap.load(pm_dir, environ)
     if isinstance(cfg, int):
         return cfg
     if not cfg.database.url:
@@ -218,7 +130,7 @@ def serve_many(pm_dir: Path, environ: dict[str, str], workers: int) -> int:
         log.warning("server.idle_shutdown_secs is not applied with --workers")
 
     async def check() -> int:  # fail fast, before any worker starts
-        app = await open_app(cfg, pm_dir, environ)
+        app = await bootstrap.open_app(cfg, pm_dir, settings)
         if isinstance(app, int):
             return app
         await app.store.close()
@@ -229,7 +141,7 @@ def serve_many(pm_dir: Path, environ: dict[str, str], workers: int) -> int:
         return code
     from .engines.granian_workers import serve_workers
 
-    return serve_workers(cfg, pm_dir, environ, workers, granian_log_options(cfg))
+    return serve_workers(cfg, pm_dir, settings, granian_log_options(cfg))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,16 +158,25 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(signal, "SIGUSR1"):  # diagnostics: every thread's stack to stderr
         faulthandler.register(signal.SIGUSR1, all_threads=True)
     environ = dict(os.environ)
-    workers = _workers(args, environ)
-    if isinstance(workers, str):
-        print(f"pm-fast: {workers}\n\n{USAGE}", file=sys.stderr)
+    try:
+        workers = _workers_option(args)
+        if workers is not None:
+            bootstrap.check_workers(workers)
+    except SettingsError as err:
+        print(f"pm-fast: {err}\n\n{USAGE}", file=sys.stderr)
         return 2
+    try:
+        settings = bootstrap.read_settings(environ, workers)
+    except SettingsError as err:
+        print(f"pm-fast: configuration error: {err}", file=sys.stderr)
+        return 2
+    bootstrap.start(settings)
     pm_dir = find_pm_dir()
-    if workers > 1:
+    if settings.workers > 1:
         gc.enable()  # see `serve`
-        return serve_many(pm_dir, environ, workers)
+        return serve_many(pm_dir, environ, settings)
     with asyncio.Runner(loop_factory=new_loop) as runner:
-        code = runner.run(serve(pm_dir, environ))
+        code = runner.run(serve(pm_dir, environ, settings))
     leave(code)
     return 1  # not reached
 

@@ -266,18 +266,11 @@ def build_listener(host: str, port: int, backlog: int) -> Any:
     raise error if error is not None else OSError(f"{host} has no address to bind")
 
 
-LISTEN_FD_VAR = "PM_FAST_LISTEN_FD"
-
-
-def inherited_listener(host: str, port: int) -> int | None:
-    """The listening socket the sidecar's launcher bound before the interpreter started
-    (build/launcher.c, PM_FAST_LISTEN_FD), if it listens exactly where the configuration
-    says: its descriptor, else None (a mismatched one is closed). Read once: the
-    variable is removed, so nothing this process starts inherits the claim."""
-    raw = os.environ.pop(LISTEN_FD_VAR, None)
-    if raw is None or not raw.isdigit():
-        return None
-    fd = int(raw)
+def inherited_listener(fd: int, host: str, port: int) -> int | None:
+    """`fd`, the listening socket the sidecar's launcher bound before the interpreter
+    started (build/launcher.c, PM_FAST_LISTEN_FD, read by pm_fast.bootstrap), if it
+    listens exactly where the configuration says; else None (a mismatched one is
+    closed)."""
     try:
         sock = socket.socket(fileno=fd)
     except OSError:
@@ -333,6 +326,9 @@ class EmbeddedServer:
         self.backlog = backlog
         self.header_read_timeout = header_read_timeout  # s, see `http_settings`
         self.on_bound: Callable[[int], object] | None = None
+        # a listener bound before start-up, to serve on instead of binding (see
+        # `inherited_listener`)
+        self.listen_fd: int | None = None
         self._stop: Any = None
         self._holder: Any = None
 
@@ -352,7 +348,9 @@ class EmbeddedServer:
         new_scheduler: Any = _futures._new_cbscheduler
 
         loop = asyncio.get_running_loop()
-        inherited = inherited_listener(self.bind_addr, self.bind_port)
+        inherited = None
+        if self.listen_fd is not None:
+            inherited = inherited_listener(self.listen_fd, self.bind_addr, self.bind_port)
         if inherited is not None:
             holder_type: Any = sys.modules["granian._granian"].SocketHolder
             self._holder = holder_type(inherited, False, self.backlog)  # fd, unix?, backlog

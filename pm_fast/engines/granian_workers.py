@@ -34,6 +34,7 @@ from granian.constants import Interfaces
 from granian.server.mp import MPServer
 
 from ..app import COMPAT_VERSION, App
+from ..bootstrap import Settings, open_app
 from ..config import Config
 from ..sidecar import PortFile
 from .granian import RsgiApp, bind_listener, http_settings
@@ -45,20 +46,18 @@ log = logging.getLogger("pm_fast")
 class WorkerApp(RsgiApp):
     """The RSGI application of one worker; its App is built in the worker's own loop."""
 
-    def __init__(self, cfg: Config, pm_dir: Path, environ: dict[str, str]) -> None:
+    def __init__(self, cfg: Config, pm_dir: Path, settings: Settings) -> None:
         # RsgiApp.__init__ runs in the worker (__rsgi_init__), not in the parent.
         self.cfg = cfg
         self.pm_dir = pm_dir
-        self.environ = environ
+        self.settings = settings
         self.parent = os.getpid()
         self._granian_stop: Any = None
         # The write end of the supervisor's readiness pipe (inherited over fork).
         self.ready_fd: int | None = None
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        from ..cli import open_app
-
-        opened = loop.run_until_complete(open_app(self.cfg, self.pm_dir, self.environ))
+        opened = loop.run_until_complete(open_app(self.cfg, self.pm_dir, self.settings))
         if isinstance(opened, int):
             raise SystemExit(opened)
         RsgiApp.__init__(self, opened)
@@ -219,10 +218,10 @@ def _worker_loop() -> asyncio.AbstractEventLoop:
 
 
 def serve_workers(
-    cfg: Config, pm_dir: Path, environ: dict[str, str], workers: int, log_options: dict[str, Any]
+    cfg: Config, pm_dir: Path, settings: Settings, log_options: dict[str, Any]
 ) -> int:
     """Run until SIGINT/SIGTERM or /admin/shutdown; the exit code."""
-    target = WorkerApp(cfg, pm_dir, environ)
+    target = WorkerApp(cfg, pm_dir, settings)
     http_mode, http1 = http_settings(int(cfg.server.header_read_timeout_secs))
     server = Supervisor(
         target,  # type: ignore[arg-type]
@@ -230,7 +229,7 @@ def serve_workers(
         port=cfg.server.port,
         interface=Interfaces.RSGI,
         loop=LOOP,  # type: ignore[arg-type]
-        workers=workers,
+        workers=settings.workers,
         websockets=True,
         http=http_mode,
         http1_settings=http1,

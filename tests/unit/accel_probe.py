@@ -1,4 +1,6 @@
-"""Run a snippet in a fresh interpreter that imports pm_fast.accel as a user would.
+"""Run a snippet in a fresh interpreter that starts as the server does
+(`pm_fast.bootstrap.start` with the settings read from the environment), so that
+`pm_fast.accel` has made its choice.
 
 `mode` "hide-extension" makes `pm_fast_ext` unimportable first; `pure` sets (or, when
 None, removes) PM_FAST_PURE. Returns (stdout, stderr lines).
@@ -15,7 +17,10 @@ import logging, sys
 logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s %(message)s")
 if sys.argv[1] == "hide-extension":
     sys.modules["pm_fast_ext"] = None  # the import system then refuses to import it
+import os
 import pm_fast.accel as accel
+from pm_fast import bootstrap
+bootstrap.start(bootstrap.read_settings(os.environ))
 """
 
 

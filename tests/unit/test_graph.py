@@ -4,6 +4,8 @@ The extension must be built for this suite (``pip install -e .``); a missing ext
 is a failure here, not a skip.
 """
 
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 from types import ModuleType
@@ -220,7 +222,7 @@ def test_rust_accepts_rows_as_other_sequences() -> None:
     assert pm_fast_ext.descendants(rows, "a") == twin.descendants(rows, "a")  # type: ignore[arg-type]
 
 
-# --- pm_fast.accel: the choice made at import ----------------------------------------
+# --- pm_fast.accel: the choice made at start-up ------------------------------------
 
 _GRAPH_PROBE = """
 print(accel.USING_RUST, accel.descendants.__module__, accel.would_cycle([("a", "b")], "b", "a"))
@@ -247,6 +249,25 @@ def test_accel_falls_back_with_one_warning_when_the_extension_is_missing() -> No
     out, log = _probe_accel("hide-extension", "0")
     assert out == "False pm_fast.core.graph ['a', 'b']"
     assert len(log) == 1 and log[0].startswith("WARNING pm_fast pm_fast_ext")
+
+
+def test_accel_names_nothing_before_the_start_up_choice() -> None:
+    """Importing pm_fast.accel chooses nothing: using a name first is a clear error."""
+    code = (
+        "import pm_fast.accel as accel\n"
+        "try:\n    accel.descendants\nexcept RuntimeError as e:\n    print(e)\n"
+        "accel.select(pure=True)\nprint(accel.descendants.__module__)\n"
+        "try:\n    accel.nonexistent\nexcept AttributeError:\n    print('no such name')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.splitlines() == [
+        "pm_fast.accel.descendants is not chosen yet: call pm_fast.accel.select() first"
+        " (pm_fast.bootstrap.start does, from PM_FAST_PURE)",
+        "pm_fast.core.graph",
+        "no such name",
+    ]
 
 
 # --- properties ----------------------------------------------------------------------

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 from pm_fast.boot import import_asyncio_without_ssl
 
 import_asyncio_without_ssl()
-from pm_fast.cli import open_app
+from pm_fast import bootstrap
 from pm_fast.config import load_config
 from pm_fast.engines.granian import RsgiApp
 
@@ -61,7 +61,9 @@ async def main():
     pm = Path(tempfile.mkdtemp()) / ".pm"
     pm.mkdir()
     cfg = load_config(pm, {"PM_SERVER_PORT": "0"})
-    app = await open_app(cfg, pm, {})
+    settings = bootstrap.read_settings({})
+    bootstrap.start(settings)
+    app = await bootstrap.open_app(cfg, pm, settings)
     try:
         await probe_then_route(app)
     finally:
@@ -125,7 +127,9 @@ def test_router_first_when_the_first_request_is_not_a_probe(tmp_path: Path) -> N
         "async def main():\n"
         "    pm = Path(tempfile.mkdtemp()) / '.pm'\n"
         "    pm.mkdir()\n"
-        "    app = await open_app(load_config(pm, {}), pm, {})\n"
+        "    settings = bootstrap.read_settings({})\n"
+        "    bootstrap.start(settings)\n"
+        "    app = await bootstrap.open_app(load_config(pm, {}), pm, settings)\n"
         "    try:\n"
         "        engine = RsgiApp(app)\n"
         "        status, _, body = await call(engine, 'GET', '/api/v1/projects')\n"

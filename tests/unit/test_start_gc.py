@@ -18,7 +18,7 @@ from pm_fast.boot import import_asyncio_without_ssl
 import_asyncio_without_ssl()
 import asyncio
 
-from pm_fast import cli
+from pm_fast import bootstrap, cli
 
 seen = {}
 
@@ -26,7 +26,9 @@ seen = {}
 async def main():
     pm = Path(tempfile.mkdtemp()) / ".pm"
     pm.mkdir()
-    serving = asyncio.create_task(cli.serve(pm, {"PM_SERVER_PORT": "0"}))
+    settings = bootstrap.read_settings({})
+    bootstrap.start(settings)
+    serving = asyncio.create_task(cli.serve(pm, {"PM_SERVER_PORT": "0"}, settings))
     port_file = pm / "server.json"
     for _ in range(500):
         if port_file.exists():
