@@ -38,7 +38,7 @@ from ..service import (
 )
 from ..service import events as events_service
 from ..service.common import Ctx, Outcome
-from ..store.base import Program, db
+from ..store.base import Program, op
 from . import pm_pb2 as pb
 from . import ws_codec as codec
 
@@ -390,13 +390,13 @@ def _idempotent(
 ) -> Program[tuple[bytes, list[Event]]]:
     """Run a create once per key: a repeat returns the stored reply (no row, no event)."""
     if key is not None:
-        stored: str | None = yield db.idem_get(key)
+        stored: str | None = yield from op(lambda tx: tx.idem_get(key))
         if stored is not None:
             return base64.b64decode(stored), []
     outcome = yield from sealed(program)
     reply = build_reply(outcome)
     if key is not None:
-        yield db.idem_put(key, operation, base64.b64encode(reply).decode(), now)
+        yield from op(lambda tx: tx.idem_put(key, operation, base64.b64encode(reply).decode(), now))
     return reply, outcome.events
 
 
@@ -520,13 +520,12 @@ def _viewable(
     """The ids among those asked for whose project the caller may view."""
     keep_projects = []
     for pid in dict.fromkeys(project_ids):
-        if (yield db.row_state("project", pid)) == "live" and (
-            yield from access.may_view(ctx, pid)
-        ):
+        state = yield from op(lambda tx: tx.row_state("project", pid))  # noqa: B023 - run at once
+        if state == "live" and (yield from access.may_view(ctx, pid)):
             keep_projects.append(pid)
     keep_sprints = []
     for sid in dict.fromkeys(sprint_ids):
-        sprint = yield db.sprint_get(sid)
+        sprint = yield from op(lambda tx: tx.sprint_get(sid))  # noqa: B023 - run at once
         if sprint is not None and (yield from access.may_view(ctx, sprint.project_id)):
             keep_sprints.append(sid)
     return keep_projects, keep_sprints
@@ -1105,7 +1104,7 @@ class Heartbeat:
 
 
 def ensure_user(user: str, now: int) -> Program[None]:
-    yield db.ensure_user(user, now)
+    yield from op(lambda tx: tx.ensure_user(user, now))
 
 
 async def session(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ..core.errors import forbidden
 from ..core.model import WorkItem
-from ..store.base import Program, db
+from ..store.base import Program, op
 from .common import Ctx
 
 LEVEL = {"viewer": 1, "editor": 2, "admin": 3}
@@ -23,9 +23,9 @@ NEED = {"view": ("View", 1), "edit": ("Edit", 2), "admin": ("Admin", 3)}
 
 
 def role_in(ctx: Ctx, project_id: str) -> Program[str | None]:
-    if (yield db.row_state("project", project_id)) != "live":
+    if (yield from op(lambda tx: tx.row_state("project", project_id))) != "live":
         return None
-    members: list[tuple[str, str]] = yield db.members_of(project_id)
+    members: list[tuple[str, str]] = yield from op(lambda tx: tx.members_of(project_id))
     if all(user == ctx.llm_user for user, _ in members):
         return "admin"
     for user, role in members:
@@ -50,7 +50,7 @@ def require_item_project(ctx: Ctx, item_id: str, need: str) -> Program[None]:
     anyone may see)."""
     if not ctx.authenticated:
         return
-    item: WorkItem | None = yield db.item_get(item_id)
+    item: WorkItem | None = yield from op(lambda tx: tx.item_get(item_id))
     if item is None:
         raise forbidden("Not a member of this project")
     yield from require(ctx, item.project_id, need)

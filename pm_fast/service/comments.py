@@ -8,7 +8,7 @@ from ..core import rules
 from ..core.commands import CreateComment, UpdateComment
 from ..core.errors import forbidden, not_found
 from ..core.model import Comment, WorkItem
-from ..store.base import Program, db
+from ..store.base import Program, op
 from .access import require, require_item_project
 from .common import Ctx, Outcome, begin, committed, new_id, require_item, resolve_work_item
 
@@ -16,25 +16,25 @@ from .common import Ctx, Outcome, begin, committed, new_id, require_item, resolv
 def list_comments(ctx: Ctx, item_ident: str) -> Program[list[Comment]]:
     item = yield from resolve_work_item(item_ident)
     yield from require(ctx, item.project_id, "view")
-    comments: list[Comment] = yield db.comments_by_item(item.id)
+    comments: list[Comment] = yield from op(lambda tx: tx.comments_by_item(item.id))
     return comments
 
 
 def list_comments_for(ctx: Ctx, item_id: str) -> Program[list[Comment]]:
     item = yield from require_item(item_id)
     yield from require(ctx, item.project_id, "view")
-    comments: list[Comment] = yield db.comments_by_item(item.id)
+    comments: list[Comment] = yield from op(lambda tx: tx.comments_by_item(item.id))
     return comments
 
 
 def _require_own(text: str, ctx: Ctx, verb: str) -> Program[Comment]:
     cid = rules.parse_uuid(text)
-    comment: Comment | None = yield db.comment_get(cid)
+    comment: Comment | None = yield from op(lambda tx: tx.comment_get(cid))
     if comment is None:
         raise not_found(f"Comment {text} not found")
     if comment.created_by != ctx.actor:
         raise forbidden(f"Cannot {verb} another user's comment")
-    if (yield db.row_state("work_item", comment.work_item_id)) != "live":
+    if (yield from op(lambda tx: tx.row_state("work_item", comment.work_item_id))) != "live":
         raise not_found(f"Work item {comment.work_item_id} not found")
     # One's own comment, but in a project one may (no longer) write: refused too.
     yield from require_item_project(ctx, comment.work_item_id, "edit")
@@ -42,7 +42,7 @@ def _require_own(text: str, ctx: Ctx, verb: str) -> Program[Comment]:
 
 
 def _project_of(comment: Comment) -> Program[str | None]:
-    item: WorkItem | None = yield db.item_get(comment.work_item_id)
+    item: WorkItem | None = yield from op(lambda tx: tx.item_get(comment.work_item_id))
     return item.project_id if item else None
 
 
@@ -60,7 +60,7 @@ def create_comment(ctx: Ctx, item_ident: str, cmd: CreateComment) -> Program[Out
         created_by=ctx.actor,
         updated_by=ctx.actor,
     )
-    yield db.comment_insert(comment)
+    yield from op(lambda tx: tx.comment_insert(comment))
     return (yield from committed(ctx, "comment", "created", comment, item.project_id))
 
 
@@ -71,7 +71,7 @@ def update_comment(ctx: Ctx, text: str, cmd: UpdateComment) -> Program[Outcome[C
         return Outcome(comment)
     yield from begin(ctx)
     updated = structs.replace(comment, content=content, updated_at=ctx.now, updated_by=ctx.actor)
-    yield db.comment_update(updated)
+    yield from op(lambda tx: tx.comment_update(updated))
     project_id = yield from _project_of(comment)
     return (yield from committed(ctx, "comment", "updated", updated, project_id))
 
@@ -79,6 +79,6 @@ def update_comment(ctx: Ctx, text: str, cmd: UpdateComment) -> Program[Outcome[C
 def delete_comment(ctx: Ctx, text: str) -> Program[Outcome[Comment]]:
     comment = yield from _require_own(text, ctx, "delete")
     yield from begin(ctx)
-    yield db.comment_soft_delete(comment.id, ctx.now)
+    yield from op(lambda tx: tx.comment_soft_delete(comment.id, ctx.now))
     project_id = yield from _project_of(comment)
     return (yield from committed(ctx, "comment", "deleted", comment, project_id))

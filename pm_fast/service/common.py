@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 from ..core import rules
 from ..core.errors import not_found
 from ..core.model import ActivityEntry, Event, Project, WorkItem
-from ..store.base import Program, db
+from ..store.base import Program, op
 
 T = TypeVar("T")
 E = TypeVar("E")
@@ -60,7 +60,7 @@ def new_id() -> str:
 
 def begin(ctx: Ctx) -> Program[None]:
     """Make sure the acting user exists (docs/compat.md: unknown callers are created)."""
-    yield db.ensure_user(ctx.actor, ctx.now)
+    yield from op(lambda tx: tx.ensure_user(ctx.actor, ctx.now))
 
 
 def record(
@@ -69,7 +69,7 @@ def record(
     entry = ActivityEntry(
         new_id(), entity_type, entity_id, action, None, None, None, ctx.actor, ctx.now, comment
     )
-    yield db.activity_insert(entry)
+    yield from op(lambda tx: tx.activity_insert(entry))
     return entry
 
 
@@ -100,7 +100,7 @@ def committed(
         activity_event(entry, project_id),
         Event(f"{kind}.{action}", project_id, entity, ctx.actor, extra or {}),
     ]
-    yield db.emit(events)
+    yield from op(lambda tx: tx.emit(events))
     return Outcome(entity, events)
 
 
@@ -116,11 +116,11 @@ def resolve_project(ident: str) -> Program[Project]:
     """UUID, else the raw string as a project key (spec §1.5)."""
     pid = rules.try_uuid(ident)
     if pid is not None:
-        project: Project | None = yield db.project_get(pid)
+        project: Project | None = yield from op(lambda tx: tx.project_get(pid))
         if project is None:
             raise not_found(f"Project with ID {ident} not found")
         return project
-    project = yield db.project_by_key(ident)
+    project = yield from op(lambda tx: tx.project_by_key(ident))
     if project is None:
         raise not_found(f"Project with key '{ident}' not found")
     return project
@@ -130,17 +130,17 @@ def resolve_work_item(ident: str) -> Program[WorkItem]:
     """UUID, else a display key `KEY-N` (spec §1.5)."""
     wid = rules.try_uuid(ident)
     if wid is not None:
-        item: WorkItem | None = yield db.item_get(wid)
+        item: WorkItem | None = yield from op(lambda tx: tx.item_get(wid))
         if item is None:
             raise not_found(f"Work item with ID {ident} not found")
         return item
     key, number = rules.parse_display_key(ident)
-    project: Project | None = yield db.project_by_key(key)
+    project: Project | None = yield from op(lambda tx: tx.project_by_key(key))
     if project is None:
         raise not_found(f"Project with key '{key}' not found")
     item = None
     if number <= rules.I32_MAX:
-        item = yield db.item_by_number(project.id, number)
+        item = yield from op(lambda tx: tx.item_by_number(project.id, number))
     if item is None:
         raise not_found(f"Work item {ident} not found in project {key}")
     return item
@@ -149,7 +149,7 @@ def resolve_work_item(ident: str) -> Program[WorkItem]:
 def require_item(wid: str, shown: str | None = None) -> Program[WorkItem]:
     """The live item `wid`; a miss names it as the caller wrote it (`shown`), as the
     original's messages do."""
-    item: WorkItem | None = yield db.item_get(wid)
+    item: WorkItem | None = yield from op(lambda tx: tx.item_get(wid))
     if item is None:
         raise not_found(f"Work item {shown or wid} not found")
     return item

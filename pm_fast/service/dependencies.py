@@ -7,7 +7,7 @@ from ..core import rules
 from ..core.commands import CreateDependency
 from ..core.errors import DomainError, forbidden, invalid, not_found
 from ..core.model import Dependency, WorkItem
-from ..store.base import Program, db
+from ..store.base import Program, op
 from .access import require
 from .common import Ctx, Outcome, begin, committed, new_id, require_item, resolve_work_item
 
@@ -15,19 +15,19 @@ from .common import Ctx, Outcome, begin, committed, new_id, require_item, resolv
 def list_dependencies(ctx: Ctx, item_ident: str) -> Program[list[Dependency]]:
     item = yield from resolve_work_item(item_ident)
     yield from require(ctx, item.project_id, "view")
-    deps: list[Dependency] = yield db.deps_for_item(item.id)
+    deps: list[Dependency] = yield from op(lambda tx: tx.deps_for_item(item.id))
     return deps
 
 
 def list_dependencies_for(ctx: Ctx, item_id: str) -> Program[list[Dependency]]:
     item = yield from require_item(item_id)
     yield from require(ctx, item.project_id, "view")
-    deps: list[Dependency] = yield db.deps_for_item(item.id)
+    deps: list[Dependency] = yield from op(lambda tx: tx.deps_for_item(item.id))
     return deps
 
 
 def _require_item(wid: str, shown: str, field: str) -> Program[WorkItem]:
-    item: WorkItem | None = yield db.item_get(wid)
+    item: WorkItem | None = yield from op(lambda tx: tx.item_get(wid))
     if item is None:
         raise DomainError("NOT_FOUND", f"Work item {shown} not found", field)
     return item
@@ -47,23 +47,25 @@ def create_dependency(ctx: Ctx, cmd: CreateDependency) -> Program[Outcome[Depend
             "blocking_item_id",
         )
     yield from require(ctx, blocking.project_id, "edit")
-    existing: tuple[Dependency, bool] | None = yield db.dep_pair_any(blocking_id, blocked_id)
+    existing: tuple[Dependency, bool] | None = yield from op(
+        lambda tx: tx.dep_pair_any(blocking_id, blocked_id)
+    )
     if existing is not None and not existing[1]:
         raise DomainError("DUPLICATE", "This dependency already exists", "blocked_item_id")
-    blockers, _ = yield db.dep_counts(blocked_id)
+    blockers, _ = yield from op(lambda tx: tx.dep_counts(blocked_id))
     if blockers >= rules.MAX_LINKS_PER_ITEM:
         raise invalid(
             f"Item already has {blockers} blocking dependencies (max {rules.MAX_LINKS_PER_ITEM})",
             "blocked_item_id",
         )
-    _, blocks = yield db.dep_counts(blocking_id)
+    _, blocks = yield from op(lambda tx: tx.dep_counts(blocking_id))
     if blocks >= rules.MAX_LINKS_PER_ITEM:
         raise invalid(
             f"Item already blocks {blocks} items (max {rules.MAX_LINKS_PER_ITEM})",
             "blocking_item_id",
         )
     if dep_type == "blocks":
-        edges: list[tuple[str, str]] = yield db.blocks_edges()
+        edges: list[tuple[str, str]] = yield from op(lambda tx: tx.blocks_edges())
         path = accel.would_cycle(edges, blocking_id, blocked_id)
         if path is not None:
             shown = " → ".join(rules.short_id(p) for p in path)
@@ -84,9 +86,9 @@ def create_dependency(ctx: Ctx, cmd: CreateDependency) -> Program[Outcome[Depend
         created_by=ctx.actor,
     )
     if existing is not None:
-        yield db.dep_revive(dep)
+        yield from op(lambda tx: tx.dep_revive(dep))
     else:
-        yield db.dep_insert(dep)
+        yield from op(lambda tx: tx.dep_insert(dep))
     return (yield from committed(ctx, "dependency", "created", dep, blocked.project_id))
 
 
@@ -95,7 +97,7 @@ def _require_link_writer(ctx: Ctx, dep: Dependency) -> Program[None]:
     projects (stored before links were checked) may be removed by an editor of either."""
     projects: list[str] = []
     for wid in (dep.blocking_item_id, dep.blocked_item_id):
-        item: WorkItem | None = yield db.item_get(wid)
+        item: WorkItem | None = yield from op(lambda tx: tx.item_get(wid))
         if item is not None and item.project_id not in projects:
             projects.append(item.project_id)
     refused: DomainError | None = None
@@ -114,12 +116,12 @@ def _require_link_writer(ctx: Ctx, dep: Dependency) -> Program[None]:
 
 def delete_dependency(ctx: Ctx, text: str) -> Program[Outcome[Dependency]]:
     did = rules.parse_uuid(text)
-    dep: Dependency | None = yield db.dep_get(did)
+    dep: Dependency | None = yield from op(lambda tx: tx.dep_get(did))
     if dep is None:
         raise not_found(f"Dependency {text} not found")
     yield from _require_link_writer(ctx, dep)
     yield from begin(ctx)
-    yield db.dep_soft_delete(dep.id, ctx.now)
-    item: WorkItem | None = yield db.item_get(dep.blocked_item_id)
+    yield from op(lambda tx: tx.dep_soft_delete(dep.id, ctx.now))
+    item: WorkItem | None = yield from op(lambda tx: tx.item_get(dep.blocked_item_id))
     project_id = item.project_id if item else None
     return (yield from committed(ctx, "dependency", "deleted", dep, project_id))

@@ -8,7 +8,7 @@ import msgspec
 
 from ..core.model import Event
 from ..realtime import eventlog
-from ..store.base import Program, db
+from ..store.base import Program, op
 from .access import require
 from .common import Ctx, resolve_project
 
@@ -40,31 +40,31 @@ class EventPage(msgspec.Struct, kw_only=True):
 
 def event_positions() -> Program[dict[str, int]]:
     """Every project's last event number (this process's starting point)."""
-    positions: dict[str, int] = yield db.event_positions()
+    positions: dict[str, int] = yield from op(lambda tx: tx.event_positions())
     return positions
 
 
 def check_resume(positions: dict[str, int]) -> Program[None]:
     """Raise RESYNC_REQUIRED unless every project's events after its position are kept."""
     for pid, after in positions.items():
-        oldest, last = yield db.event_bounds(pid)
+        oldest, last = yield from op(lambda tx: tx.event_bounds(pid))
         if not eventlog.resumable(after, oldest, last):
             raise eventlog.resync(pid, after, oldest, last)
 
 
 def replay_step(project_id: str, after: int, upto: int) -> Program[list[Event]]:
     """The next events of a project's log after `after`, up to `upto` (one chunk)."""
-    rows = yield db.event_rows(project_id, after, upto, eventlog.REPLAY_CHUNK)
+    rows = yield from op(lambda tx: tx.event_rows(project_id, after, upto, eventlog.REPLAY_CHUNK))
     return [event for event, _ in eventlog.decode_rows(rows, after, upto)]
 
 
 def events_since(ctx: Ctx, ident: str, since: int, limit: int) -> Program[EventPage]:
     project = yield from resolve_project(ident)
     yield from require(ctx, project.id, "view")
-    oldest, last = yield db.event_bounds(project.id)
+    oldest, last = yield from op(lambda tx: tx.event_bounds(project.id))
     if not eventlog.resumable(since, oldest, last):
         raise eventlog.resync(project.id, since, oldest, last)
-    rows = yield db.event_rows(project.id, since, last, limit)
+    rows = yield from op(lambda tx: tx.event_rows(project.id, since, last, limit))
     pairs = eventlog.decode_rows(rows, since, last)[:limit]
     return EventPage(
         project_id=project.id,

@@ -10,13 +10,13 @@ from ..core import rules
 from ..core.commands import CreateProject, UpdateProject
 from ..core.errors import DomainError, conflict, delete_blocked, invalid
 from ..core.model import Project
-from ..store.base import Program, db
+from ..store.base import Program, op
 from .access import require
 from .common import Ctx, Outcome, begin, changes_note, committed, diff, new_id, resolve_project
 
 
 def list_projects() -> Program[list[Project]]:
-    projects: list[Project] = yield db.projects_all()
+    projects: list[Project] = yield from op(lambda tx: tx.projects_all())
     return projects
 
 
@@ -24,7 +24,9 @@ def list_projects_for(ctx: Ctx) -> Program[list[Project]]:
     """The projects `ctx.actor` may view (all of them for unauthenticated callers)."""
     if not ctx.authenticated:
         return (yield from list_projects())
-    projects: list[Project] = yield db.viewable_projects(ctx.actor, ctx.llm_user)
+    projects: list[Project] = yield from op(
+        lambda tx: tx.viewable_projects(ctx.actor, ctx.llm_user)
+    )
     return projects
 
 
@@ -57,7 +59,7 @@ def create_project(ctx: Ctx, cmd: CreateProject) -> Program[Outcome[Project]]:
     key = rules.trim(cmd.key).upper()
     if not key:
         raise invalid("Project key cannot be empty", "key")
-    taken: tuple[Project, bool] | None = yield db.project_by_key_any(key)
+    taken: tuple[Project, bool] | None = yield from op(lambda tx: tx.project_by_key_any(key))
     if taken is not None:
         existing, deleted = taken
         note = " (deleted)" if deleted else ""
@@ -80,9 +82,9 @@ def create_project(ctx: Ctx, cmd: CreateProject) -> Program[Outcome[Project]]:
         updated_by=ctx.actor,
         next_work_item_number=1,
     )
-    yield db.project_insert(project)
+    yield from op(lambda tx: tx.project_insert(project))
     # The creator administers the project (the original only does this on WebSocket).
-    yield db.member_add(project.id, ctx.actor, "admin", ctx.now, new_id())
+    yield from op(lambda tx: tx.member_add(project.id, ctx.actor, "admin", ctx.now, new_id()))
     return (yield from committed(ctx, "project", "created", project, project.id))
 
 
@@ -111,7 +113,7 @@ def update_project(ctx: Ctx, ident: str, cmd: UpdateProject) -> Program[Outcome[
     updated = structs.replace(
         project, **changes, version=version, updated_at=ctx.now, updated_by=ctx.actor
     )
-    yield db.project_update(updated)
+    yield from op(lambda tx: tx.project_update(updated))
     return (
         yield from committed(
             ctx,
@@ -135,11 +137,11 @@ def delete_project(
             f"Version mismatch: expected {expected_version}, found {project.version}",
             project.version,
         )
-    live_items: int = yield db.project_live_item_count(project.id)
+    live_items: int = yield from op(lambda tx: tx.project_live_item_count(project.id))
     if live_items:
         raise delete_blocked(
             f"Cannot delete project with {live_items} work item(s). Delete work items first."
         )
     yield from begin(ctx)
-    yield db.project_soft_delete(project.id, ctx.now)
+    yield from op(lambda tx: tx.project_soft_delete(project.id, ctx.now))
     return (yield from committed(ctx, "project", "deleted", project, project.id))

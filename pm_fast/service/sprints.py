@@ -10,7 +10,7 @@ from ..core import rules
 from ..core.commands import CreateSprint, UpdateSprint
 from ..core.errors import conflict, delete_blocked, invalid, not_found
 from ..core.model import Project, Sprint
-from ..store.base import Program, db
+from ..store.base import Program, op
 from .access import require
 from .common import Ctx, Outcome, begin, changes_note, committed, diff, new_id, resolve_project
 
@@ -18,20 +18,20 @@ from .common import Ctx, Outcome, begin, changes_note, committed, diff, new_id, 
 def list_sprints(ctx: Ctx, project_ident: str) -> Program[list[Sprint]]:
     project = yield from resolve_project(project_ident)
     yield from require(ctx, project.id, "view")
-    sprints: list[Sprint] = yield db.sprints_by_project(project.id)
+    sprints: list[Sprint] = yield from op(lambda tx: tx.sprints_by_project(project.id))
     return sprints
 
 
 def list_sprints_for(ctx: Ctx, project_id: str) -> Program[list[Sprint]]:
     """Sprints of a project by id, for a caller who must be able to view it."""
     yield from require(ctx, project_id, "view")
-    sprints: list[Sprint] = yield db.sprints_by_project(project_id)
+    sprints: list[Sprint] = yield from op(lambda tx: tx.sprints_by_project(project_id))
     return sprints
 
 
 def require_sprint(text: str) -> Program[Sprint]:
     sid = rules.parse_uuid(text)
-    sprint: Sprint | None = yield db.sprint_get(sid)
+    sprint: Sprint | None = yield from op(lambda tx: tx.sprint_get(sid))
     if sprint is None:
         raise not_found(f"Sprint {text} not found")
     return sprint
@@ -67,7 +67,7 @@ def create_sprint(ctx: Ctx, cmd: CreateSprint) -> Program[Outcome[Sprint]]:
     end = rules.check_timestamp(cmd.end_date, "end_date")
     if end <= start:
         raise invalid("end_date must be after start_date", "end_date")
-    project: Project | None = yield db.project_get(pid)
+    project: Project | None = yield from op(lambda tx: tx.project_get(pid))
     if project is None:
         raise not_found(f"Project {cmd.project_id} not found")
     yield from begin(ctx)
@@ -85,7 +85,7 @@ def create_sprint(ctx: Ctx, cmd: CreateSprint) -> Program[Outcome[Sprint]]:
         created_by=ctx.actor,
         updated_by=ctx.actor,
     )
-    yield db.sprint_insert(sprint)
+    yield from op(lambda tx: tx.sprint_insert(sprint))
     return (yield from committed(ctx, "sprint", "created", sprint, pid))
 
 
@@ -114,7 +114,9 @@ def update_sprint(ctx: Ctx, text: str, cmd: UpdateSprint) -> Program[Outcome[Spr
         status = rules.check_choice(cmd.status, rules.SPRINT_STATUSES, "status", "status")
         rules.check_sprint_transition(sprint.status, status)
         if status == "active" and sprint.status != "active":
-            other: Sprint | None = yield db.sprint_active_other(sprint.project_id, sprint.id)
+            other: Sprint | None = yield from op(
+                lambda tx: tx.sprint_active_other(sprint.project_id, sprint.id)
+            )
             if other is not None:
                 raise conflict(
                     f"Another sprint ({other.name}) is already active in this project",
@@ -129,7 +131,7 @@ def update_sprint(ctx: Ctx, text: str, cmd: UpdateSprint) -> Program[Outcome[Spr
     updated = structs.replace(
         sprint, **changes, version=version, updated_at=ctx.now, updated_by=ctx.actor
     )
-    yield db.sprint_update(updated)
+    yield from op(lambda tx: tx.sprint_update(updated))
     return (
         yield from committed(
             ctx,
@@ -149,5 +151,5 @@ def delete_sprint(ctx: Ctx, text: str) -> Program[Outcome[Sprint]]:
     if sprint.status == "completed":
         raise delete_blocked("Cannot delete completed sprint")
     yield from begin(ctx)
-    yield db.sprint_soft_delete(sprint.id, ctx.now)
+    yield from op(lambda tx: tx.sprint_soft_delete(sprint.id, ctx.now))
     return (yield from committed(ctx, "sprint", "deleted", sprint, sprint.project_id))

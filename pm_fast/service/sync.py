@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from ..core.model import (
     TimeEntry,
     WorkItem,
 )
-from ..store.base import Program, db
+from ..store.base import Program, Tx, op
 from .access import require
 from .common import Ctx, new_id, resolve_work_item
 
@@ -173,7 +174,7 @@ def _now_rfc3339() -> str:
 # With auth enabled an export holds only the projects the caller may view.
 def export(ctx: Ctx, scope: ExportScope) -> Program[ExportData]:
     if scope.work_item is None:
-        everything: dict[str, Any] = yield db.export_all()
+        everything: dict[str, Any] = yield from op(lambda tx: tx.export_all())
         if ctx.authenticated:
             everything = yield from _viewable_part(ctx, everything)
         return ExportData(SCHEMA_VERSION, _now_rfc3339(), "pm-server", **everything)
@@ -185,11 +186,13 @@ def export(ctx: Ctx, scope: ExportScope) -> Program[ExportData]:
     for _ in range(scope.descendant_levels):
         if not frontier:
             break
-        rows: list[tuple[str, str | None]] = yield db.item_children_rows(frontier)
+        rows: list[tuple[str, str | None]] = yield from op(
+            lambda tx: tx.item_children_rows(frontier)
+        )
         frontier = [i for i, _ in rows if i not in seen]
         seen.update(frontier)
         ids.extend(frontier)
-    items: list[WorkItem] = yield db.export_items(ids)
+    items: list[WorkItem] = yield from op(lambda tx: tx.export_items(ids))
     if ctx.authenticated:
         visible = yield from _viewable_ids(ctx)
         items = [i for i in items if i.project_id in visible]
@@ -197,13 +200,19 @@ def export(ctx: Ctx, scope: ExportScope) -> Program[ExportData]:
         # An item of a deleted project: never exported (an import could not restore it).
         raise not_found(f"Work item with ID {root.id} not found")
     ids = [i.id for i in items]
-    comments: list[Comment] = (yield db.export_comments(ids)) if scope.comments else []
-    entries: list[TimeEntry] = (yield db.export_time_entries(ids)) if scope.time_entries else []
-    deps: list[Dependency] = (yield db.export_dependencies(ids)) if scope.dependencies else []
+    comments: list[Comment] = (
+        (yield from op(lambda tx: tx.export_comments(ids))) if scope.comments else []
+    )
+    entries: list[TimeEntry] = (
+        (yield from op(lambda tx: tx.export_time_entries(ids))) if scope.time_entries else []
+    )
+    deps: list[Dependency] = (
+        (yield from op(lambda tx: tx.export_dependencies(ids))) if scope.dependencies else []
+    )
     sprints: list[Sprint] = []
     if scope.sprints:
         sprint_ids = list(dict.fromkeys(i.sprint_id for i in items if i.sprint_id))
-        sprints = yield db.export_sprints(sprint_ids)
+        sprints = yield from op(lambda tx: tx.export_sprints(sprint_ids))
         if ctx.authenticated:
             sprints = [s for s in sprints if s.project_id in visible]
     return ExportData(
@@ -212,7 +221,7 @@ def export(ctx: Ctx, scope: ExportScope) -> Program[ExportData]:
 
 
 def _viewable_ids(ctx: Ctx) -> Program[set[str]]:
-    found: list[Project] = yield db.viewable_projects(ctx.actor, ctx.llm_user)
+    found: list[Project] = yield from op(lambda tx: tx.viewable_projects(ctx.actor, ctx.llm_user))
     return {p.id for p in found}
 
 
@@ -402,14 +411,14 @@ def _require_import_rights(
     created: set[str] = set()
     touched: set[str] = set()
     for p in projects:
-        if (yield db.row_state("project", p.id)) is None:
+        if (yield from op(lambda tx: tx.row_state("project", p.id))) is None:
             created.add(p.id)
         else:
             touched.add(p.id)
     touched.update(s.project_id for s in sprints)
     touched.update(w.project_id for w in items)
     for s in sprints:
-        stored_sprint: str | None = yield db.sprint_project(s.id)
+        stored_sprint: str | None = yield from op(lambda tx: tx.sprint_project(s.id))
         if stored_sprint is not None:
             touched.add(stored_sprint)
     in_file = {w.id: w.project_id for w in items}
@@ -418,19 +427,19 @@ def _require_import_rights(
     for d in deps:
         item_ids += [d.blocking_item_id, d.blocked_item_id]
     for c in comments:
-        stored_comment: Comment | None = yield db.comment_get(c.id)
+        stored_comment: Comment | None = yield from op(lambda tx: tx.comment_get(c.id))
         if stored_comment is not None:
             item_ids.append(stored_comment.work_item_id)
     for t in entries:
-        stored_entry: TimeEntry | None = yield db.te_get(t.id)
+        stored_entry: TimeEntry | None = yield from op(lambda tx: tx.te_get(t.id))
         if stored_entry is not None:
             item_ids.append(stored_entry.work_item_id)
     for wid in dict.fromkeys(item_ids):
-        for pid in (in_file.get(wid), (yield db.item_project(wid))):
+        for pid in (in_file.get(wid), (yield from op(lambda tx: tx.item_project(wid)))):
             if pid is not None:
                 touched.add(pid)
     for pid in sorted(touched - created):
-        if (yield db.row_state("project", pid)) is not None:
+        if (yield from op(lambda tx: tx.row_state("project", pid))) is not None:
             yield from require(ctx, pid, "admin")
 
 
@@ -452,28 +461,30 @@ def import_data(ctx: Ctx, data: ImportData) -> Program[ImportResult]:
     result.swim_lanes.skipped = len(data.swim_lanes)
 
     for p in projects:
-        state = yield db.row_state("project", p.id)
+        state = yield from op(lambda tx: tx.row_state("project", p.id))
         if state is None:
-            taken: tuple[Project, bool] | None = yield db.project_by_key_any(p.key)
+            taken: tuple[Project, bool] | None = yield from op(
+                lambda tx: tx.project_by_key_any(p.key)
+            )
             if taken is not None:
                 raise conflict(f"Project with key '{p.key}' already exists", taken[0].version)
-            yield db.project_insert(p)
+            yield from op(lambda tx: tx.project_insert(p))
             # With auth enabled the importing user administers what it creates.
             admin = ctx.actor if ctx.authenticated else p.created_by
             if ctx.authenticated:
-                yield db.ensure_user(ctx.actor, ctx.now)
-            yield db.member_add(p.id, admin, "admin", ctx.now, new_id())
+                yield from op(lambda tx: tx.ensure_user(ctx.actor, ctx.now))
+            yield from op(lambda tx: tx.member_add(p.id, admin, "admin", ctx.now, new_id()))
             result.projects.created += 1
             continue
         current: Project | None = None
         if state == "live":
-            current = yield db.project_get(p.id)
+            current = yield from op(lambda tx: tx.project_get(p.id))
         if current is not None and p.updated_at > current.updated_at:
             if p.key != current.key:
-                other: Project | None = yield db.project_by_key(p.key)
+                other: Project | None = yield from op(lambda tx: tx.project_by_key(p.key))
                 if other is not None and other.id != p.id:
                     raise conflict(f"Project with key '{p.key}' already exists", other.version)
-            yield db.project_update(p)
+            yield from op(lambda tx: tx.project_update(p))
             result.projects.updated += 1
         else:
             result.projects.skipped += 1
@@ -484,31 +495,49 @@ def import_data(ctx: Ctx, data: ImportData) -> Program[ImportResult]:
     # an export lists equal dates newest row first, and so will the next export.
     for s in reversed(sprints):
         yield from _upsert(
-            ctx, result.sprints, "sprint", s, db.sprint_get, db.sprint_insert, db.sprint_update
+            ctx,
+            result.sprints,
+            "sprint",
+            s,
+            lambda tx, r: tx.sprint_get(r),
+            lambda tx, r: tx.sprint_insert(r),
+            lambda tx, r: tx.sprint_update(r),
         )
 
     touched_projects: set[str] = set()
     for w in items:
         created = yield from _upsert(
-            ctx, result.work_items, "work_item", w, db.item_get, db.item_insert, db.item_update
+            ctx,
+            result.work_items,
+            "work_item",
+            w,
+            lambda tx, r: tx.item_get(r),
+            lambda tx, r: tx.item_insert(r),
+            lambda tx, r: tx.item_update(r),
         )
         if created:
             touched_projects.add(w.project_id)
     for pid in touched_projects:
-        yield db.project_raise_counter(pid)
+        yield from op(lambda tx: tx.project_raise_counter(pid))
 
     for c in reversed(comments):
         yield from _upsert(
-            ctx, result.comments, "comment", c, db.comment_get, db.comment_insert, db.comment_update
+            ctx,
+            result.comments,
+            "comment",
+            c,
+            lambda tx, r: tx.comment_get(r),
+            lambda tx, r: tx.comment_insert(r),
+            lambda tx, r: tx.comment_update(r),
         )
 
     for d in deps:
-        state = yield db.row_state("dependency", d.id)
+        state = yield from op(lambda tx: tx.row_state("dependency", d.id))
         if state is not None:
             result.dependencies.skipped += 1
             continue
-        pair: tuple[Dependency, bool] | None = yield db.dep_pair_any(
-            d.blocking_item_id, d.blocked_item_id
+        pair: tuple[Dependency, bool] | None = yield from op(
+            lambda tx: tx.dep_pair_any(d.blocking_item_id, d.blocked_item_id)
         )
         if pair is not None:
             result.dependencies.skipped += 1
@@ -518,13 +547,19 @@ def import_data(ctx: Ctx, data: ImportData) -> Program[ImportResult]:
         if not (yield from _owners_known("dependency", d)):
             result.dependencies.skipped += 1
             continue
-        yield db.ensure_user(d.created_by, ctx.now)
-        yield db.dep_insert(d)
+        yield from op(lambda tx: tx.ensure_user(d.created_by, ctx.now))
+        yield from op(lambda tx: tx.dep_insert(d))
         result.dependencies.created += 1
 
     for t in entries:
         yield from _upsert(
-            ctx, result.time_entries, "time_entry", t, db.te_get, db.te_insert, db.te_update
+            ctx,
+            result.time_entries,
+            "time_entry",
+            t,
+            lambda tx, r: tx.te_get(r),
+            lambda tx, r: tx.te_insert(r),
+            lambda tx, r: tx.te_update(r),
         )
     return result
 
@@ -546,10 +581,9 @@ def _confine_references(
     sprint_project = {s.id: s.project_id for s in sprints}
 
     def stored(kind: str, rid: str) -> Program[str | None]:
-        found: str | None = yield (
-            db.item_project(rid) if kind == "work_item" else db.sprint_project(rid)
-        )
-        return found
+        if kind == "work_item":
+            return (yield from op(lambda tx: tx.item_project(rid)))
+        return (yield from op(lambda tx: tx.sprint_project(rid)))
 
     for kind, rows in (("sprint", sprints), ("work_item", items)):
         for row in rows:
@@ -595,7 +629,7 @@ def _owners_known(entity: str, row: Any) -> Program[bool]:
     else:
         owners = []
     for kind, owner_id in owners:
-        if (yield db.row_state(kind, owner_id)) is None:
+        if (yield from op(lambda tx: tx.row_state(kind, owner_id))) is None:
             return False
     return True
 
@@ -603,9 +637,10 @@ def _owners_known(entity: str, row: Any) -> Program[bool]:
 def _known_references(w: WorkItem) -> Program[WorkItem]:
     """`w` without a parent or sprint that does not exist here."""
     changes: dict[str, None] = {}
-    if w.parent_id and (yield db.row_state("work_item", w.parent_id)) is None:
+    parent, sprint = w.parent_id, w.sprint_id
+    if parent and (yield from op(lambda tx: tx.row_state("work_item", parent))) is None:
         changes["parent_id"] = None
-    if w.sprint_id and (yield db.row_state("sprint", w.sprint_id)) is None:
+    if sprint and (yield from op(lambda tx: tx.row_state("sprint", sprint))) is None:
         changes["sprint_id"] = None
     return msgspec.structs.replace(w, **changes) if changes else w
 
@@ -625,18 +660,18 @@ def _upsert(
     counts: Counts,
     entity: str,
     row: Any,
-    get: Any,
-    insert: Any,
-    update: Any,
+    get: Callable[[Tx, str], Any],
+    insert: Callable[[Tx, Any], None],
+    update: Callable[[Tx, Any], None],
 ) -> Program[bool]:
     """Insert if absent, overwrite if strictly newer, else skip. True when inserted."""
-    state = yield db.row_state(entity, row.id)
+    state = yield from op(lambda tx: tx.row_state(entity, row.id))
     if state == "deleted":
         # A local deletion wins over an imported copy (docs/compat.md).
         counts.skipped += 1
         return False
     if state == "live":
-        current = yield get(row.id)
+        current = yield from op(lambda tx: get(tx, row.id))
         if row.updated_at <= current.updated_at:
             counts.skipped += 1
             return False
@@ -644,18 +679,20 @@ def _upsert(
         counts.skipped += 1
         return False
     if entity == "work_item":
-        if state is None and (yield db.item_number_used(row.project_id, row.item_number)):
+        if state is None and (
+            yield from op(lambda tx: tx.item_number_used(row.project_id, row.item_number))
+        ):
             raise invalid(
                 f"Work item {row.id}: number {row.item_number} is already used in its project",
                 "item_number",
             )
         row = yield from _known_references(row)
     for user in _users_of(entity, row):
-        yield db.ensure_user(user, ctx.now)
+        yield from op(lambda tx: tx.ensure_user(user, ctx.now))
     if state is None:
-        yield insert(row)
+        yield from op(lambda tx: insert(tx, row))
         counts.created += 1
         return True
-    yield update(row)
+    yield from op(lambda tx: update(tx, row))
     counts.updated += 1
     return False

@@ -8,7 +8,7 @@ from ..core import rules
 from ..core.commands import CreateManualTimeEntry, CreateTimeEntry, UpdateTimeEntry
 from ..core.errors import forbidden, invalid, not_found
 from ..core.model import TimeEntry, WorkItem
-from ..store.base import Program, db
+from ..store.base import Program, op
 from .access import require, require_item_project
 from .common import (
     Ctx,
@@ -29,7 +29,7 @@ MAX_DURATION = 24 * 3600
 def list_time_entries(ctx: Ctx, item_ident: str) -> Program[list[TimeEntry]]:
     item = yield from resolve_work_item(item_ident)
     yield from require(ctx, item.project_id, "view")
-    entries: list[TimeEntry] = yield db.te_by_item(item.id)
+    entries: list[TimeEntry] = yield from op(lambda tx: tx.te_by_item(item.id))
     return entries
 
 
@@ -42,18 +42,18 @@ def page_time_entries(
     offset = 0 if offset is None or offset < 0 else offset
     item = yield from require_item(wid)
     yield from require(ctx, item.project_id, "view")
-    entries: list[TimeEntry] = yield db.te_by_item(item.id)
+    entries: list[TimeEntry] = yield from op(lambda tx: tx.te_by_item(item.id))
     return entries[offset : offset + limit], len(entries)
 
 
 def running_timer(ctx: Ctx) -> Program[TimeEntry | None]:
-    running: list[TimeEntry] = yield db.te_running_for_user(ctx.actor)
+    running: list[TimeEntry] = yield from op(lambda tx: tx.te_running_for_user(ctx.actor))
     return running[0] if running else None
 
 
 def require_entry(text: str, field: str | None = None) -> Program[TimeEntry]:
     tid = rules.parse_uuid(text, field)
-    entry: TimeEntry | None = yield db.te_get(tid)
+    entry: TimeEntry | None = yield from op(lambda tx: tx.te_get(tid))
     if entry is None:
         raise not_found(f"Time entry {text} not found")
     return entry
@@ -76,7 +76,7 @@ def _require_own(text: str, ctx: Ctx, verb: str, field: str | None = None) -> Pr
 def _require_live_item(ctx: Ctx, entry: TimeEntry) -> Program[None]:
     # Entries of a deleted work item are read-only (the original saved the change and
     # then answered NOT_FOUND; pm-fast answers NOT_FOUND and saves nothing).
-    if (yield db.row_state("work_item", entry.work_item_id)) != "live":
+    if (yield from op(lambda tx: tx.row_state("work_item", entry.work_item_id))) != "live":
         raise not_found(f"Work item {entry.work_item_id} not found")
     # One's own entry, but in a project one may (no longer) write: refused too.
     yield from require_item_project(ctx, entry.work_item_id, "edit")
@@ -114,7 +114,7 @@ def _check_span(started: int, ended: int, now: int) -> None:
 
 
 def _project_of(work_item_id: str) -> Program[str | None]:
-    item: WorkItem | None = yield db.item_get(work_item_id)
+    item: WorkItem | None = yield from op(lambda tx: tx.item_get(work_item_id))
     return item.project_id if item else None
 
 
@@ -131,10 +131,10 @@ def start_timer(
     yield from begin(ctx)
     events = []
     stopped: TimeEntry | None = None
-    running: list[TimeEntry] = yield db.te_running_for_user(ctx.actor)
+    running: list[TimeEntry] = yield from op(lambda tx: tx.te_running_for_user(ctx.actor))
     for old in running:
         stopped = _stopped(old, ctx.now)
-        yield db.te_update(stopped)
+        yield from op(lambda tx: tx.te_update(stopped))
         project_id = yield from _project_of(old.work_item_id)
         outcome = yield from committed(
             ctx, "time_entry", "updated", stopped, project_id, note=changes_note(ctx, ["ended_at"])
@@ -152,7 +152,7 @@ def start_timer(
         created_at=ctx.now,
         updated_at=ctx.now,
     )
-    yield db.te_insert(te)
+    yield from op(lambda tx: tx.te_insert(te))
     created = yield from committed(ctx, "time_entry", "created", te, item.project_id)
     return Outcome((te, stopped), events + created.events)
 
@@ -172,7 +172,7 @@ def stop_timer(ctx: Ctx, text: str) -> Program[Outcome[TimeEntry]]:
     yield from _require_live_item(ctx, te)
     yield from begin(ctx)
     stopped = _stopped(te, ctx.now)
-    yield db.te_update(stopped)
+    yield from op(lambda tx: tx.te_update(stopped))
     project_id = yield from _project_of(te.work_item_id)
     return (
         yield from committed(
@@ -201,7 +201,7 @@ def create_manual(ctx: Ctx, cmd: CreateManualTimeEntry) -> Program[Outcome[TimeE
         created_at=ctx.now,
         updated_at=ctx.now,
     )
-    yield db.te_insert(te)
+    yield from op(lambda tx: tx.te_insert(te))
     return (yield from committed(ctx, "time_entry", "created", te, item.project_id))
 
 
@@ -237,7 +237,7 @@ def update_time_entry(
         updated = structs.replace(updated, duration_seconds=updated.ended_at - updated.started_at)
     updated = structs.replace(updated, updated_at=ctx.now)
     yield from begin(ctx)
-    yield db.te_update(updated)
+    yield from op(lambda tx: tx.te_update(updated))
     project_id = yield from _project_of(te.work_item_id)
     return (
         yield from committed(
@@ -254,6 +254,6 @@ def update_time_entry(
 def delete_time_entry(ctx: Ctx, text: str, field: str | None = None) -> Program[Outcome[TimeEntry]]:
     te = yield from _require_own(text, ctx, "delete", field)
     yield from begin(ctx)
-    yield db.te_soft_delete(te.id, ctx.now)
+    yield from op(lambda tx: tx.te_soft_delete(te.id, ctx.now))
     project_id = yield from _project_of(te.work_item_id)
     return (yield from committed(ctx, "time_entry", "deleted", te, project_id))

@@ -11,7 +11,7 @@ from ..core import rules
 from ..core.commands import CreateWorkItem, UpdateWorkItem, WorkItemFilter
 from ..core.errors import conflict, delete_blocked, invalid, not_found
 from ..core.model import WorkItem
-from ..store.base import Program, db
+from ..store.base import Program, op
 from .access import require
 from .common import (
     Ctx,
@@ -44,7 +44,7 @@ def list_work_items(ctx: Ctx, project_ident: str, flt: WorkItemFilter) -> Progra
         below = yield from resolve_work_item(flt.descendants_of)
     if flt.ancestors_of is not None:
         above = yield from resolve_work_item(flt.ancestors_of)
-    items: list[WorkItem] = yield db.items_by_project(project.id)
+    items: list[WorkItem] = yield from op(lambda tx: tx.items_by_project(project.id))
     # Traversals run over every live item; done items are dropped afterwards, so a done
     # story does not hide its open tasks (docs/compat.md).
     if below is not None or above is not None:
@@ -113,14 +113,16 @@ def list_with_hierarchy(
     if pid is None:
         raise invalid(f"Invalid project_id: {project_text}", "project_id")
     yield from require(ctx, pid, "view")
-    items: list[WorkItem] = yield db.items_by_project(pid)
+    items: list[WorkItem] = yield from op(lambda tx: tx.items_by_project(pid))
     ancestors, descendants = hierarchy_maps([(i.id, i.parent_id) for i in items])
     return items, ancestors, descendants
 
 
 def item_hierarchy(item: WorkItem) -> Program[tuple[list[str], list[str]]]:
     """Ancestors (nearest first) and descendants (breadth first) of one item."""
-    rows: list[tuple[str, str | None]] = yield db.items_hierarchy(item.project_id)
+    rows: list[tuple[str, str | None]] = yield from op(
+        lambda tx: tx.items_hierarchy(item.project_id)
+    )
     below = accel.descendants(rows, item.id, None)
     above = yield from ancestor_ids(item)
     return above, below
@@ -130,7 +132,9 @@ def ancestor_ids(item: WorkItem) -> Program[list[str]]:
     """The parent chain of `item`, nearest first."""
     if item.parent_id is None:
         return []
-    rows: list[tuple[str, str | None]] = yield db.item_parent_chain(item.id, MAX_PARENT_DEPTH)
+    rows: list[tuple[str, str | None]] = yield from op(
+        lambda tx: tx.item_parent_chain(item.id, MAX_PARENT_DEPTH)
+    )
     return accel.ancestors(rows, item.id, MAX_PARENT_DEPTH)
 
 
@@ -139,7 +143,7 @@ def _check_parent(child_type: str, parent_text: str, project_id: str) -> Program
     original never compared projects, so a caller could hang items under another
     project's epic, out of its owners' sight but blocking their deletes)."""
     pid = rules.parse_uuid(parent_text, "parent_id")
-    parent: WorkItem | None = yield db.item_get(pid)
+    parent: WorkItem | None = yield from op(lambda tx: tx.item_get(pid))
     if parent is None:
         raise invalid("Validation failed: Parent work item not found", "parent_id")
     if parent.project_id != project_id:
@@ -173,27 +177,29 @@ def create_work_item(ctx: Ctx, cmd: CreateWorkItem) -> Program[Outcome[WorkItem]
     )
     yield from begin(ctx)
     # The store numbers the item and puts it after its last sibling.
-    item: WorkItem | None = yield db.item_create(
-        WorkItem(
-            id=new_id(),
-            display_key="",
-            item_type=item_type,
-            title=title,
-            description=description,
-            status=status,
-            priority=priority,
-            parent_id=parent.id if parent else None,
-            project_id=pid,
-            assignee_id=None,
-            sprint_id=None,
-            story_points=None,
-            item_number=0,
-            position=0,
-            version=1,
-            created_at=ctx.now,
-            updated_at=ctx.now,
-            created_by=ctx.actor,
-            updated_by=ctx.actor,
+    item: WorkItem | None = yield from op(
+        lambda tx: tx.item_create(
+            WorkItem(
+                id=new_id(),
+                display_key="",
+                item_type=item_type,
+                title=title,
+                description=description,
+                status=status,
+                priority=priority,
+                parent_id=parent.id if parent else None,
+                project_id=pid,
+                assignee_id=None,
+                sprint_id=None,
+                story_points=None,
+                item_number=0,
+                position=0,
+                version=1,
+                created_at=ctx.now,
+                updated_at=ctx.now,
+                created_by=ctx.actor,
+                updated_by=ctx.actor,
+            )
         )
     )
     if item is None:
@@ -236,14 +242,16 @@ def update_work_item(ctx: Ctx, ident: str, cmd: UpdateWorkItem) -> Program[Outco
         proposed["priority"] = rules.check_item_choice(cmd.priority, rules.PRIORITIES, "priority")
     if cmd.assignee_id is not None:
         assignee = rules.parse_uuid(cmd.assignee_id, "assignee_id") if cmd.assignee_id else None
-        if assignee not in (None, item.assignee_id) and not (yield db.user_exists(assignee)):
+        if assignee not in (None, item.assignee_id) and not (
+            yield from op(lambda tx: tx.user_exists(assignee))
+        ):
             raise invalid(f"User {assignee} not found", "assignee_id")
         proposed["assignee_id"] = assignee
     if cmd.sprint_id is not None:
         sprint = rules.parse_uuid(cmd.sprint_id, "sprint_id") if cmd.sprint_id else None
         if sprint not in (None, item.sprint_id):
             # A deleted sprint may still be named (spec), but only one of this project.
-            owner: str | None = yield db.sprint_project(sprint)
+            owner: str | None = yield from op(lambda tx: tx.sprint_project(sprint))
             if owner is None:
                 raise invalid(f"Sprint {sprint} not found", "sprint_id")
             if owner != item.project_id:
@@ -267,7 +275,7 @@ def update_work_item(ctx: Ctx, ident: str, cmd: UpdateWorkItem) -> Program[Outco
     updated = structs.replace(
         item, **changes, version=version, updated_at=ctx.now, updated_by=ctx.actor
     )
-    yield db.item_update(updated)
+    yield from op(lambda tx: tx.item_update(updated))
     ancestors, descendants = yield from item_hierarchy(updated)
     return (
         yield from committed(
@@ -292,7 +300,9 @@ def _check_reparent(item: WorkItem, parent_text: str) -> Program[str]:
     if new_parent == item.id:
         raise invalid(f"Work item {item.id} cannot be its own parent", "parent_id")
     parent = yield from _check_parent(item.item_type, new_parent, item.project_id)
-    chain: list[tuple[str, str | None]] = yield db.item_parent_chain(parent.id, MAX_PARENT_DEPTH)
+    chain: list[tuple[str, str | None]] = yield from op(
+        lambda tx: tx.item_parent_chain(parent.id, MAX_PARENT_DEPTH)
+    )
     if accel.is_reachable_parent_cycle(chain, item.id, parent.id, MAX_PARENT_DEPTH):
         raise invalid("Validation failed: Setting this parent would create a cycle", "parent_id")
     return parent.id
@@ -301,11 +311,11 @@ def _check_reparent(item: WorkItem, parent_text: str) -> Program[str]:
 def delete_work_item(ctx: Ctx, ident: str) -> Program[Outcome[WorkItem]]:
     item = yield from resolve_work_item(ident)
     yield from require(ctx, item.project_id, "admin")
-    children: int = yield db.item_live_children(item.id)
+    children: int = yield from op(lambda tx: tx.item_live_children(item.id))
     if children:
         raise delete_blocked(
             f"Cannot delete work item with {children} child item(s). Delete children first."
         )
     yield from begin(ctx)
-    yield db.item_soft_delete(item.id, item.project_id, ctx.now, ctx.actor)
+    yield from op(lambda tx: tx.item_soft_delete(item.id, item.project_id, ctx.now, ctx.actor))
     return (yield from committed(ctx, "work_item", "deleted", item, item.project_id))

@@ -42,8 +42,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import asyncpg  # type: ignore[import-untyped]
@@ -61,7 +61,7 @@ from ..core.model import (
 )
 from ..realtime.bus import RETENTION_SECS, Bus
 from . import sql
-from .base import Program
+from .base import AsyncTx, Program, Tx
 from .llm_seed import seed_rows
 from .postgres_schema import BOOKKEEPING, MIGRATION_LOCK_KEY, MIGRATIONS
 
@@ -137,16 +137,43 @@ ORDER BY first_seq LIMIT $4
 """
 
 
-class PgTx:
-    """The operations a program may yield, awaited on one connection in a transaction.
+class _Statements:
+    """A transaction's connection as `PgTx` uses it: activity rows still pending go
+    first, in the round trip of the statement that follows them (`PgTx.activity`)."""
 
-    Operations that are one query of the catalogue (`sql.OPS`) run through `_run`; the
-    methods below add what PostgreSQL needs on top (locks, optimistic version checks,
-    conflicts reported by the database).
+    __slots__ = ("_conn", "_tx")
+
+    def __init__(self, conn: Any, tx: PgTx) -> None:
+        self._conn = conn
+        self._tx = tx
+
+    async def execute(self, query: str, *args: Any) -> Any:
+        if self._tx.activity:
+            await self._tx.flush()
+        return await self._conn.execute(query, *args)
+
+    async def fetch(self, query: str, *args: Any) -> Any:
+        if self._tx.activity:
+            await self._tx.flush()
+        return await self._conn.fetch(query, *args)
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        if self._tx.activity:
+            await self._tx.flush()
+        return await self._conn.fetchrow(query, *args)
+
+
+class PgTx(sql.AsyncQueries):
+    """The operations of `base.AsyncTx`, awaited on one connection in a transaction.
+
+    Operations that are one query (`sql.Queries`) run through `_run`; the methods below
+    add what PostgreSQL needs on top (locks, optimistic version checks, conflicts
+    reported by the database).
     """
 
     def __init__(self, conn: Any, known_users: set[str], writing: bool) -> None:
-        self.c = conn
+        self.conn = conn
+        self.c = _Statements(conn, self)
         self.known_users = known_users
         self.new_users: list[str] = []
         self.writing = writing
@@ -154,7 +181,7 @@ class PgTx:
         self.seen: dict[tuple[str, str], int] = {}
         self._dep_locked = False
         # Activity rows not written yet: they go with the next statement that needs a
-        # round trip anyway (`drive_async` flushes them before any other operation;
+        # round trip anyway (`self.c` sends them before any other statement;
         # `PostgresStore.write` sends the last ones with the outbox row).
         self.activity: list[ActivityEntry] = []
         # Events of this transaction's change (`emit`): the outbox row at the end.
@@ -196,7 +223,7 @@ class PgTx:
         """Write the pending activity rows."""
         pending = self.take_activity()
         if pending is not None:
-            await self.c.execute(pending[0], *pending[1])
+            await self.conn.execute(pending[0], *pending[1])
 
     async def _run(self, q: sql.Query, args: tuple[Any, ...]) -> Any:
         if q.ids:
@@ -367,8 +394,6 @@ class PgTx:
         if status.endswith(" 0"):
             raise not_found(f"Work item {wid} not found")
 
-    import_item_overwrite = item_update
-
     # -- dependencies --------------------------------------------------------------
     async def dep_pair_any(self, blocking: str, blocked: str) -> tuple[Dependency, bool] | None:
         await self._lock_dependencies()
@@ -410,33 +435,16 @@ class PgTx:
         return {kind: await self._run(q, ()) for kind, q in sql.EXPORT.items()}
 
 
-def _pg_op(name: str, q: sql.Query) -> Callable[..., Any]:
-    async def op(self: PgTx, *args: Any) -> Any:
-        return await self._run(q, args)
+async def drive_async(program: Program[T], tx: AsyncTx) -> T:
+    """Run `program`, awaiting each step on `tx` (cf. `store.base.drive`).
 
-    op.__name__ = name
-    return op
-
-
-sql.install(PgTx, _pg_op)
-
-
-# Operations that send nothing to the database (pending activity rows can wait).
-_NO_STATEMENT = frozenset({"activity_insert", "emit"})
-
-
-async def drive_async(program: Program[T], target: PgTx) -> T:
-    """Run `program`, awaiting each operation on `target` (cf. `store.base.drive`).
-
-    Activity rows wait for the next other operation (or the end of the transaction),
-    so that a mutation's last writes share a round trip."""
+    A step is a call on the `Tx` interface; on a `PgTx` every operation is a coroutine
+    with the same parameters and result (`AsyncTx`), which is awaited here."""
+    sync_view = cast(Tx, tx)
     try:
-        op = next(program)
+        step = next(program)
         while True:
-            name, args = op
-            if target.activity and name not in _NO_STATEMENT:
-                await target.flush()
-            op = program.send(await getattr(target, name)(*args))
+            step = program.send(await step(sync_view))
     except StopIteration as stop:
         result: T = stop.value
         return result

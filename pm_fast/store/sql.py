@@ -12,11 +12,11 @@ the two dialects and are written as tokens:
   `IN (?1, ..., ?n)`, expanded per call; PostgreSQL: `= ANY($1::text[])`).
 
 A `Query` also says what its operation returns (`one` row, `all` rows, or nothing) and
-how a row becomes a model; `OPS` lists the store operations that are nothing but one
-query, so each store implements them with one generic method (`SqliteTx._run`,
-`PgTx._run`). Operations that differ between the stores (locking, optimistic version
-checks, caches, upserts that report conflicts) are written by the stores themselves,
-from the statements here.
+how a row becomes a model; `Queries` declares the store operations that are nothing but
+one query, with their argument and result types, so each store implements them with one
+generic method (`SqliteTx._run`, `PgTx._run`). Operations that differ between the
+stores (locking, optimistic version checks, caches, upserts that report conflicts) are
+written by the stores themselves, from the statements here.
 
 Column lists follow the field order of the msgspec Structs in pm_fast/core/model.py,
 so a row builds an entity positionally.
@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from msgspec import structs
 
@@ -766,73 +766,121 @@ EXPORT = {
 # `comments`, `dependencies` touching them, `time_entries`) or of sprints (`sprints`).
 EXPORT_SCOPED = _export_lists(scoped=True)
 
-# Store operations that are exactly one query (see the module docstring).
-OPS: dict[str, Query] = {
-    "project_get": PROJECT_GET,
-    "project_by_key": PROJECT_BY_KEY,
-    "project_by_key_any": PROJECT_BY_KEY_ANY,
-    "projects_all": PROJECTS_ALL,
-    "project_insert": PROJECT_INSERT,
-    "project_update": PROJECT_UPDATE,
-    "project_soft_delete": PROJECT_SOFT_DELETE,
-    "project_live_item_count": PROJECT_LIVE_ITEM_COUNT,
-    "project_raise_counter": PROJECT_RAISE_COUNTER,
-    "members_of": MEMBERS_OF,
-    "viewable_projects": VIEWABLE_PROJECTS,
-    "member_add": MEMBER_ADD,
-    "sprint_get": SPRINT_GET,
-    "sprint_project": SPRINT_PROJECT,
-    "item_project": ITEM_PROJECT,
-    "sprints_by_project": SPRINTS_BY_PROJECT,
-    "sprint_active_other": SPRINT_ACTIVE_OTHER,
-    "sprint_update": SPRINT_UPDATE,
-    "sprint_soft_delete": SPRINT_SOFT_DELETE,
-    "sprint_insert": SPRINT_INSERT,
-    "item_get": ITEM_GET,
-    "item_by_number": ITEM_BY_NUMBER,
-    "items_by_project": ITEMS_BY_PROJECT,
-    "items_hierarchy": ITEMS_HIERARCHY,
-    "item_children_rows": ITEM_CHILDREN_ROWS,
-    "item_parent_chain": ITEM_PARENT_CHAIN,
-    "item_live_children": ITEM_LIVE_CHILDREN,
-    "item_number_used": ITEM_NUMBER_USED,
-    "comment_get": COMMENT_GET,
-    "comments_by_item": COMMENTS_BY_ITEM,
-    "comment_insert": COMMENT_INSERT,
-    "comment_update": COMMENT_UPDATE,
-    "comment_soft_delete": COMMENT_SOFT_DELETE,
-    "dep_get": DEP_GET,
-    "deps_for_item": DEPS_FOR_ITEM,
-    "export_items": EXPORT_SCOPED["work_items"],
-    "export_sprints": EXPORT_SCOPED["sprints"],
-    "export_comments": EXPORT_SCOPED["comments"],
-    "export_dependencies": EXPORT_SCOPED["dependencies"],
-    "export_time_entries": EXPORT_SCOPED["time_entries"],
-    "dep_pair_any": DEP_PAIR_ANY,
-    "dep_counts": DEP_COUNTS,
-    "blocks_edges": BLOCKS_EDGES,
-    "dep_insert": DEP_INSERT,
-    "dep_revive": DEP_REVIVE,
-    "dep_soft_delete": DEP_SOFT_DELETE,
-    "te_get": TE_GET,
-    "te_by_item": TE_BY_ITEM,
-    "te_running_for_user": TE_RUNNING_FOR_USER,
-    "te_insert": TE_INSERT,
-    "te_update": TE_UPDATE,
-    "te_soft_delete": TE_SOFT_DELETE,
-    "lanes_by_project": LANES_BY_PROJECT,
-    "activity_insert": ACTIVITY_INSERT,
-    "activity_for": ACTIVITY_FOR,
-    "activity_count": ACTIVITY_COUNT,
-    "llm_context": LLM_CONTEXT,
-    "idem_get": IDEM_GET,
-    "idem_put": IDEM_PUT,
-    "idem_prune": IDEM_PRUNE,
-}
+# -- store operations that are one query -------------------------------------------------
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def install(cls: type, make: Callable[[str, Query], Callable[..., Any]]) -> None:
-    """Give `cls` a method per entry of OPS it does not define itself."""
-    for name, q in OPS.items():
-        if name not in cls.__dict__:
-            setattr(cls, name, make(name, q))
+class QueryOp(Generic[P, R]):
+    """A store operation that is exactly one query: a method of both stores' `Tx`.
+
+    Read on a transaction object it is a method taking the operation's arguments (`P`)
+    and returning its result (`R`); the SQLite transaction runs the query at once, the
+    PostgreSQL one returns a coroutine. The types are written once, in `Queries`, and
+    mypy checks them against `base.Tx` / `base.AsyncTx` where the stores' drivers take
+    their transactions.
+    """
+
+    __slots__ = ("q",)
+
+    def __init__(self, q: Query) -> None:
+        self.q = q
+
+    @overload
+    def __get__(self, tx: None, owner: type) -> QueryOp[P, R]: ...
+    @overload
+    def __get__(self, tx: SyncQueries, owner: type) -> Callable[P, R]: ...
+    @overload
+    def __get__(self, tx: AsyncQueries, owner: type) -> Callable[P, Coroutine[Any, Any, R]]: ...
+    def __get__(self, tx: SyncQueries | AsyncQueries | None, owner: type) -> Any:
+        if tx is None:
+            return self
+        q, run = self.q, tx._run
+
+        def operation(*args: Any) -> Any:
+            return run(q, args)
+
+        return operation
+
+
+class Queries:
+    """The store operations that are one query each, with their parameters and results.
+
+    Both stores' transaction classes inherit them (through `SyncQueries` and
+    `AsyncQueries`) and override those that need more on their store (caches, locks,
+    optimistic version checks)."""
+
+    project_get = QueryOp[[str], Project | None](PROJECT_GET)
+    project_by_key = QueryOp[[str], Project | None](PROJECT_BY_KEY)
+    project_by_key_any = QueryOp[[str], tuple[Project, bool] | None](PROJECT_BY_KEY_ANY)
+    projects_all = QueryOp[[], list[Project]](PROJECTS_ALL)
+    project_insert = QueryOp[[Project], None](PROJECT_INSERT)
+    project_update = QueryOp[[Project], None](PROJECT_UPDATE)
+    project_soft_delete = QueryOp[[str, int], None](PROJECT_SOFT_DELETE)
+    project_live_item_count = QueryOp[[str], int](PROJECT_LIVE_ITEM_COUNT)
+    project_raise_counter = QueryOp[[str], None](PROJECT_RAISE_COUNTER)
+    members_of = QueryOp[[str], list[tuple[str, str]]](MEMBERS_OF)
+    viewable_projects = QueryOp[[str, str], list[Project]](VIEWABLE_PROJECTS)
+    member_add = QueryOp[[str, str, str, int, str], None](MEMBER_ADD)
+    sprint_get = QueryOp[[str], Sprint | None](SPRINT_GET)
+    sprint_project = QueryOp[[str], str | None](SPRINT_PROJECT)
+    item_project = QueryOp[[str], str | None](ITEM_PROJECT)
+    sprints_by_project = QueryOp[[str], list[Sprint]](SPRINTS_BY_PROJECT)
+    sprint_active_other = QueryOp[[str, str], Sprint | None](SPRINT_ACTIVE_OTHER)
+    sprint_update = QueryOp[[Sprint], None](SPRINT_UPDATE)
+    sprint_soft_delete = QueryOp[[str, int], None](SPRINT_SOFT_DELETE)
+    sprint_insert = QueryOp[[Sprint], None](SPRINT_INSERT)
+    item_get = QueryOp[[str], WorkItem | None](ITEM_GET)
+    item_by_number = QueryOp[[str, int], WorkItem | None](ITEM_BY_NUMBER)
+    items_by_project = QueryOp[[str], list[WorkItem]](ITEMS_BY_PROJECT)
+    items_hierarchy = QueryOp[[str], list[tuple[str, str | None]]](ITEMS_HIERARCHY)
+    item_children_rows = QueryOp[[Sequence[str]], list[tuple[str, str | None]]](ITEM_CHILDREN_ROWS)
+    item_parent_chain = QueryOp[[str, int], list[tuple[str, str | None]]](ITEM_PARENT_CHAIN)
+    item_live_children = QueryOp[[str], int](ITEM_LIVE_CHILDREN)
+    item_number_used = QueryOp[[str, int], bool](ITEM_NUMBER_USED)
+    comment_get = QueryOp[[str], Comment | None](COMMENT_GET)
+    comments_by_item = QueryOp[[str], list[Comment]](COMMENTS_BY_ITEM)
+    comment_insert = QueryOp[[Comment], None](COMMENT_INSERT)
+    comment_update = QueryOp[[Comment], None](COMMENT_UPDATE)
+    comment_soft_delete = QueryOp[[str, int], None](COMMENT_SOFT_DELETE)
+    dep_get = QueryOp[[str], Dependency | None](DEP_GET)
+    deps_for_item = QueryOp[[str], list[Dependency]](DEPS_FOR_ITEM)
+    export_items = QueryOp[[Sequence[str]], list[WorkItem]](EXPORT_SCOPED["work_items"])
+    export_sprints = QueryOp[[Sequence[str]], list[Sprint]](EXPORT_SCOPED["sprints"])
+    export_comments = QueryOp[[Sequence[str]], list[Comment]](EXPORT_SCOPED["comments"])
+    export_dependencies = QueryOp[[Sequence[str]], list[Dependency]](EXPORT_SCOPED["dependencies"])
+    export_time_entries = QueryOp[[Sequence[str]], list[TimeEntry]](EXPORT_SCOPED["time_entries"])
+    dep_pair_any = QueryOp[[str, str], tuple[Dependency, bool] | None](DEP_PAIR_ANY)
+    dep_counts = QueryOp[[str], tuple[int, int]](DEP_COUNTS)
+    blocks_edges = QueryOp[[], list[tuple[str, str]]](BLOCKS_EDGES)
+    dep_insert = QueryOp[[Dependency], None](DEP_INSERT)
+    dep_revive = QueryOp[[Dependency], None](DEP_REVIVE)
+    dep_soft_delete = QueryOp[[str, int], None](DEP_SOFT_DELETE)
+    te_get = QueryOp[[str], TimeEntry | None](TE_GET)
+    te_by_item = QueryOp[[str], list[TimeEntry]](TE_BY_ITEM)
+    te_running_for_user = QueryOp[[str], list[TimeEntry]](TE_RUNNING_FOR_USER)
+    te_insert = QueryOp[[TimeEntry], None](TE_INSERT)
+    te_update = QueryOp[[TimeEntry], None](TE_UPDATE)
+    te_soft_delete = QueryOp[[str, int], None](TE_SOFT_DELETE)
+    lanes_by_project = QueryOp[[str], list[SwimLane]](LANES_BY_PROJECT)
+    activity_insert = QueryOp[[ActivityEntry], None](ACTIVITY_INSERT)
+    activity_for = QueryOp[[str, str, int, int], list[ActivityEntry]](ACTIVITY_FOR)
+    activity_count = QueryOp[[str, str], int](ACTIVITY_COUNT)
+    llm_context = QueryOp[[], list[LlmContextEntry]](LLM_CONTEXT)
+    idem_get = QueryOp[[str], str | None](IDEM_GET)
+    idem_put = QueryOp[[str, str, str, int], None](IDEM_PUT)
+    idem_prune = QueryOp[[int], None](IDEM_PRUNE)
+
+
+class SyncQueries(Queries):
+    """`Queries` run at once (the SQLite store's `SqliteTx`)."""
+
+    def _run(self, q: Query, args: tuple[Any, ...]) -> Any:
+        raise NotImplementedError
+
+
+class AsyncQueries(Queries):
+    """`Queries` as coroutines (the PostgreSQL store's `PgTx`)."""
+
+    async def _run(self, q: Query, args: tuple[Any, ...]) -> Any:
+        raise NotImplementedError

@@ -55,11 +55,11 @@ class PositionCache:
             self.data_version = version
 
 
-class SqliteTx:
-    """The operations a program may yield, executed synchronously on one connection.
+class SqliteTx(sql.SyncQueries):
+    """The operations of `base.Tx`, executed synchronously on one connection.
 
-    Operations that are one query of the catalogue (`sql.OPS`) run through `_run`; the
-    methods below are the ones with more to them (caches, several statements).
+    Operations that are one query (`sql.Queries`) run through `_run`; the methods below
+    are the ones with more to them (caches, several statements).
     """
 
     def __init__(
@@ -185,22 +185,9 @@ class SqliteTx:
         self._forget_positions(pid)
         self._run(sql.ITEM_SOFT_DELETE, (wid, now, actor))
 
-    import_item_overwrite = item_update
-
     # -- several items at once -----------------------------------------------------
     def export_all(self) -> dict[str, list[Any]]:
         return {kind: self._run(q, ()) for kind, q in sql.EXPORT.items()}
-
-
-def _sqlite_op(name: str, q: sql.Query) -> Callable[..., Any]:
-    def op(self: SqliteTx, *args: Any) -> Any:
-        return self._run(q, args)
-
-    op.__name__ = name
-    return op
-
-
-sql.install(SqliteTx, _sqlite_op)
 
 
 # PRAGMA synchronous: NORMAL is the original's (in WAL mode a commit survives a crash

@@ -36,7 +36,7 @@ from pm_fast.core.model import (
 from pm_fast.realtime.bus import Bus, decode_events, encode_events
 from pm_fast.service import projects, work_items
 from pm_fast.service.common import Ctx, Outcome
-from pm_fast.store.base import Program, db
+from pm_fast.store.base import Program, op
 from pm_fast.store.postgres import PgTx, PostgresStore, StoreOpenError
 from pm_fast.store.postgres_schema import MIGRATIONS
 
@@ -179,13 +179,14 @@ async def test_an_update_based_on_a_stale_read_is_a_conflict(pg_url: str) -> Non
     try:
         t1 = c1.transaction()
         await t1.start()
-        # Any: PgTx gets its item operations at run time (sql.install)
-        tx1: Any = PgTx(c1, set(), writing=True)
+        tx1 = PgTx(c1, set(), writing=True)
         seen1 = await tx1.item_get(item.id)
+        assert seen1 is not None
         # meanwhile another process updates and commits
         async with c2.transaction():
-            tx2: Any = PgTx(c2, set(), writing=True)
+            tx2 = PgTx(c2, set(), writing=True)
             seen2 = await tx2.item_get(item.id)
+            assert seen2 is not None
             await tx2.item_update(_bump(seen2, title="theirs"))
         with pytest.raises(DomainError) as err:
             await tx1.item_update(_bump(seen1, title="mine"))
@@ -237,18 +238,18 @@ async def test_services_see_conflict_through_the_store(pg_url: str) -> None:
 
 # -- the bus ----------------------------------------------------------------------------------
 def _emit(events: list[Event]) -> Program[Outcome[None]]:
-    yield db.ensure_user(LLM, 0)
-    yield db.emit(events)
+    yield from op(lambda tx: tx.ensure_user(LLM, 0))
+    yield from op(lambda tx: tx.emit(events))
     return Outcome(None, events)
 
 
 def _returns_only(events: list[Event]) -> Program[Outcome[None]]:
-    yield db.ensure_user(LLM, 0)
+    yield from op(lambda tx: tx.ensure_user(LLM, 0))
     return Outcome(None, events)
 
 
 def _emits_then_fails(events: list[Event]) -> Program[None]:
-    yield db.emit(events)
+    yield from op(lambda tx: tx.emit(events))
     raise DomainError("VALIDATION_ERROR", "no")
 
 

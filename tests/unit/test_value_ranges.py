@@ -3,6 +3,8 @@ before its commit (pm_fast.app.sealed)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import msgspec
 import pytest
 
@@ -12,7 +14,7 @@ from pm_fast.core.commands import UpdateWorkItem
 from pm_fast.core.errors import DomainError
 from pm_fast.core.model import Event, Sprint, WorkItem
 from pm_fast.service.common import Outcome
-from pm_fast.store.base import Program, drive
+from pm_fast.store.base import Program, Tx, drive
 
 I32_MAX = 2**31 - 1
 
@@ -134,9 +136,12 @@ class _NoStore:
     """A program that yields no operation needs no store."""
 
 
+NO_STORE = cast(Tx, _NoStore())
+
+
 def test_sealed_passes_encodable_events_through() -> None:
     events = [Event("work_item.created", "p", _item(position=I32_MAX), "u", {})]
-    outcome = drive(sealed(_program(events)), _NoStore())
+    outcome = drive(sealed(_program(events)), NO_STORE)
     assert outcome.value == "done" and outcome.events == events
 
 
@@ -160,5 +165,5 @@ def test_sealed_passes_encodable_events_through() -> None:
 )
 def test_sealed_fails_the_program_before_commit(event: Event) -> None:
     with pytest.raises(DomainError) as info:
-        drive(sealed(_program([event])), _NoStore())
+        drive(sealed(_program([event])), NO_STORE)
     assert info.value.code == "INTERNAL_ERROR"
