@@ -1,4 +1,4 @@
-"""Rust (pm_fast_ext.Hub + Outbox) vs pure-Python twins (pm_fast.realtime): event fan-out.
+"""Rust (pm_fast_ext.Hub + SendQueue) vs pure-Python twins (pm_fast.realtime): event fan-out.
 
 Run: ``pytest benches/test_bench_fanout.py --benchmark-only``. Each group holds the two
 implementations side by side (parametrized by implementation only, as
@@ -7,7 +7,7 @@ implementations side by side (parametrized by implementation only, as
 * ``fanout: 1 event → N subscribers`` (N = 1, 100, 1,000): one ``hub.publish`` of a
   ``work_item.created`` event to N connections subscribed to its project;
 * ``fanout: 1 event → 1,000 subscribers, writers parked``: as above, but each
-  connection's writer is parked on its outbox (as between bursts in the server), so
+  connection's writer is parked on its queue (as between bursts in the server), so
   every delivery also wakes it (an asyncio future's result set, its callback scheduled
   on the event loop): the cost each recipient has in a real server, mostly the same in
   both implementations;
@@ -17,8 +17,8 @@ implementations side by side (parametrized by implementation only, as
   recipients among many subscriptions, with duplicates to drop.
 
 The subscribers are real ``pm_fast.api.ws.Connection`` objects (their ``deliver`` and
-bounded outbox; no writer task runs, so none has to be woken), each with the outbox of
-the implementation measured: the Rust hub fills Rust outboxes directly, the twin hub
+bounded queue; no writer task runs, so none has to be woken), each with the queue of
+the implementation measured: the Rust hub fills Rust send queues directly, the twin hub
 calls ``Connection.deliver``, as the server does in each mode. Except in the "writers
 parked" group no writer is waiting, so no wake-up is counted. Both sides use the same
 encoder, the server's ``ws.event_frame`` (on the Rust codec when the extension is
@@ -39,11 +39,11 @@ import pm_fast_ext
 from pm_fast.api import ws
 from pm_fast.core.model import Event, WorkItem
 from pm_fast.realtime import hub as twin_hub
-from pm_fast.realtime import outbox as twin_outbox
+from pm_fast.realtime import send_queue as twin_queue
 
 IMPLS = pytest.mark.parametrize(
     "impl",
-    [(pm_fast_ext.Hub, pm_fast_ext.Outbox), (twin_hub.Hub, twin_outbox.Outbox)],
+    [(pm_fast_ext.Hub, pm_fast_ext.SendQueue), (twin_hub.Hub, twin_queue.SendQueue)],
     ids=["rust", "python"],
 )
 SEND_BUFFER = 100  # the default websocket.send_buffer_size
@@ -96,9 +96,9 @@ _APP: Any = SimpleNamespace(
 )
 
 
-def connection(make_outbox: Callable[[int], Any]) -> ws.Connection:
+def connection(make_queue: Callable[[int], Any]) -> ws.Connection:
     conn = ws.Connection(_APP, USER, _Transport(), lambda: None)
-    conn.outbox = make_outbox(SEND_BUFFER)
+    conn.send_queue = make_queue(SEND_BUFFER)
     return conn
 
 
@@ -117,16 +117,16 @@ def _run(
         if loop is not None:
             loop.run_until_complete(asyncio.sleep(0))  # runs the wake-ups scheduled
         for conn in conns:
-            conn.outbox.clear()
+            conn.send_queue.clear()
             if loop is not None:
                 # a parked writer: a future with a done-callback, as a Task awaiting it
                 waiter = loop.create_future()
                 waiter.add_done_callback(_woken)
-                conn.outbox.park(waiter)
+                conn.send_queue.park(waiter)
 
     benchmark.group = group
     benchmark.pedantic(hub.publish, args=(events,), setup=empty, rounds=_rounds(len(conns)))
-    received = sum(len(c.outbox) for c in conns)
+    received = sum(len(c.send_queue) for c in conns)
     assert received == expect and not any(c.closed for c in conns)
 
 
@@ -141,9 +141,9 @@ def _rounds(connections: int) -> int:
 def _subscribers_bench(count: int) -> Callable[..., None]:
     @IMPLS
     def bench(benchmark: Any, impl: tuple[Any, Any]) -> None:
-        make_hub, make_outbox = impl
+        make_hub, make_queue = impl
         hub = make_hub()
-        conns = [connection(make_outbox) for _ in range(count)]
+        conns = [connection(make_queue) for _ in range(count)]
         for conn in conns:
             hub.subscribe(conn, [PROJECT])
         group = f"fanout: 1 event → {count:,} subscriber{'s' if count > 1 else ''}"
@@ -159,9 +159,9 @@ for _count in (1, 100, 1000):
 
 @IMPLS
 def test_fanout_1000_writers_parked(benchmark: Any, impl: tuple[Any, Any]) -> None:
-    make_hub, make_outbox = impl
+    make_hub, make_queue = impl
     hub = make_hub()
-    conns = [connection(make_outbox) for _ in range(1000)]
+    conns = [connection(make_queue) for _ in range(1000)]
     for conn in conns:
         hub.subscribe(conn, [PROJECT])
     loop = asyncio.new_event_loop()
@@ -174,10 +174,10 @@ def test_fanout_1000_writers_parked(benchmark: Any, impl: tuple[Any, Any]) -> No
 
 @IMPLS
 def test_fanout_1000_connections_100_projects(benchmark: Any, impl: tuple[Any, Any]) -> None:
-    make_hub, make_outbox = impl
+    make_hub, make_queue = impl
     hub = make_hub()
     projects = [PROJECT] + [f"{n:08d}-0000-4000-8000-000000000000" for n in range(1, 100)]
-    conns = [connection(make_outbox) for _ in range(1000)]
+    conns = [connection(make_queue) for _ in range(1000)]
     for n, conn in enumerate(conns):
         hub.subscribe(conn, [projects[n % 100]], [SPRINT] if n % 50 == 0 else [])
     # project 0: connections 0, 100, …, 900; the sprint adds 50, 150, …, 950

@@ -4,7 +4,7 @@ The choice is an explicit call, `select`, made once at start-up by the compositi
 (`pm_fast.bootstrap.start`, from `PM_FAST_PURE`) or by a test: the Rust functions from
 ``pm_fast_ext`` when the extension imports, otherwise (or with ``pure=True``) the twins
 from ``pm_fast.core.graph`` (graph walks), ``pm_fast.api.codec_twin`` (protobuf codec)
-and ``pm_fast.realtime`` (event fan-out: ``Hub`` and ``Outbox``). The server reaches
+and ``pm_fast.realtime`` (event fan-out: ``Hub`` and ``SendQueue``). The server reaches
 these names through this module only (``accel.name`` at call time), so both paths run
 the same code above it. Before `select`, using a name raises RuntimeError.
 """
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pm_fast.realtime.hub import HubApi
-from pm_fast.realtime.outbox import OutboxApi
+from pm_fast.realtime.send_queue import SendQueueApi
 
 if TYPE_CHECKING:  # the signatures, from the extension's checked stubs
     from pm_fast_ext import (
@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # the signatures, from the extension's checked stubs
 __all__ = [
     "USING_RUST",
     "Hub",
-    "Outbox",
+    "SendQueue",
     "ancestors",
     "descendants",
     "encode_event",
@@ -43,10 +43,10 @@ __all__ = [
 
 _log = logging.getLogger("pm_fast")
 
-# Set by `select`. Classes: the Rust ones or the twins (realtime/hub.py, outbox.py).
+# Set by `select`. Classes: the Rust ones or the twins (realtime/hub.py, send_queue.py).
 USING_RUST: bool
 Hub: Callable[[], HubApi]
-Outbox: Callable[[int], OutboxApi]
+SendQueue: Callable[[int], SendQueueApi]
 
 
 def _rust() -> dict[str, Any] | None:
@@ -65,10 +65,10 @@ def _rust() -> dict[str, Any] | None:
 def _twins() -> dict[str, Any]:
     from pm_fast.api import codec_twin
     from pm_fast.core import graph
-    from pm_fast.realtime import hub, outbox
+    from pm_fast.realtime import hub, send_queue
 
     found: dict[str, Any] = {}
-    for module in (codec_twin, graph, hub, outbox):
+    for module in (codec_twin, graph, hub, send_queue):
         found.update((n, getattr(module, n)) for n in _NATIVE if hasattr(module, n))
     return found
 

@@ -25,7 +25,7 @@ except ImportError:  # not here; a broken one fails again below with its own err
 
 from pm_fast_ext._native import (
     Hub,
-    Outbox,
+    SendQueue,
     ancestors,
     descendants,
     encode_event,
@@ -36,7 +36,7 @@ from pm_fast_ext._native import (
 
 __all__ = [
     "Hub",
-    "Outbox",
+    "SendQueue",
     "ancestors",
     "descendants",
     "encode_event",

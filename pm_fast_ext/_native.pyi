@@ -2,14 +2,14 @@
 # `python -m mypy.stubtest pm_fast_ext._native`. Semantics: the pure-Python twins
 # document each function (pm_fast/core/graph.py for the graph walks,
 # pm_fast/api/codec_twin.py for the protobuf codec, pm_fast/realtime/hub.py and
-# pm_fast/realtime/outbox.py for the event fan-out); both must behave the same.
+# pm_fast/realtime/send_queue.py for the event fan-out); both must behave the same.
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, final
 
 __all__ = [
     "Hub",
-    "Outbox",
+    "SendQueue",
     "ancestors",
     "descendants",
     "encode_event",
@@ -48,8 +48,8 @@ def encode_work_items_list(
 ) -> bytes: ...
 
 @final
-class Outbox:
-    def __new__(cls, limit: int) -> Outbox: ...
+class SendQueue:
+    def __new__(cls, limit: int) -> SendQueue: ...
     @property
     def limit(self) -> int: ...
     @property

@@ -106,7 +106,7 @@ class Replayed(bytes):
 class Connection:
     """One client: its identity, subscriptions and outgoing queue.
 
-    `outbox` holds the frames not yet sent: broadcasts (the hub's shared frames) and
+    `send_queue` holds the frames not yet sent: broadcasts (the hub's shared frames) and
     replies, in order; one writer task (the only caller of the transport's send
     methods) drains it. Broadcasts never wait and are never dropped: flow control
     (`App.delivery`, realtime/delivery.py) holds mutations back while a reading
@@ -114,7 +114,7 @@ class Connection:
     subscriber that is stuck (frames pending, no send completed for
     `websocket.stuck_client_secs`). Only a connection more than `BACKLOG_LIMIT` frames
     behind is closed for that. Replies to the connection's own requests wait while
-    `send_buffer_size` frames are queued (`send`). Closing the outbox lets the writer
+    `send_buffer_size` frames are queued (`send`). Closing the queue lets the writer
     finish what is queued and stop.
     """
 
@@ -123,7 +123,7 @@ class Connection:
         self.user = user
         self.transport = transport
         self._close = close
-        self.outbox = accel.Outbox(BACKLOG_LIMIT)
+        self.send_queue = accel.SendQueue(BACKLOG_LIMIT)
         # a `send` waiting for room, woken by the writer once fewer than `_room_at`
         # frames are queued
         self._room: asyncio.Future[None] | None = None
@@ -153,17 +153,17 @@ class Connection:
         )
 
     def pending(self) -> int:
-        return len(self.outbox)
+        return len(self.send_queue)
 
     def behind(self) -> int:
-        return len(self.outbox) - self.replay_pending
+        return len(self.send_queue) - self.replay_pending
 
     def deliver(self, frame: bytes) -> None:
         """Queue a broadcast frame without waiting; called by the hub only for a frame
-        the outbox refused (it offers to `outbox` itself), so this must stay "offer,
+        the queue refused (it offers to `send_queue` itself), so this must stay "offer,
         and only if refused ..." (see realtime/hub.py): refused means closed, or
         `BACKLOG_LIMIT` frames queued."""
-        if not self.outbox.offer(frame) and not self.outbox.closed:  # full
+        if not self.send_queue.offer(frame) and not self.send_queue.closed:  # full
             self.end(
                 f"more than {BACKLOG_LIMIT} frames behind",
                 f"Connection closed: more than {BACKLOG_LIMIT} events were waiting to be"
@@ -190,11 +190,11 @@ class Connection:
         self.ending = why
         log.warning("closing WebSocket of user %s: %s", self.user[:8], why)
         self.app.delivery.discard(self)
-        outbox = self.outbox
-        outbox.clear()
+        queue = self.send_queue
+        queue.clear()
         self.replay_pending = 0
-        outbox.offer(text)
-        outbox.close()
+        queue.offer(text)
+        queue.close()
         self._wake_sender()
         session, heartbeat = self._session, self._heartbeat
         # Stop the session now if it waits for its client; one answering a request
@@ -208,21 +208,21 @@ class Connection:
     async def send(self, frame: bytes | str) -> None:
         """Queue a reply, waiting while `websocket.send_buffer_size` frames are queued
         (back-pressure on this connection's own requests; dropped once closed)."""
-        outbox = self.outbox
+        queue = self.send_queue
         room = self.app.cfg.websocket.send_buffer_size
-        while len(outbox) >= room or not outbox.offer(frame):
-            if outbox.closed:
+        while len(queue) >= room or not queue.offer(frame):
+            if queue.closed:
                 return
             await self._wait_room(room)
 
     async def send_many(self, frames: list[bytes], low: int) -> None:
         """Queue frames of a replay together, once fewer than `low` are queued (the
         writer then drains without waking this task for every frame)."""
-        outbox = self.outbox
-        while len(outbox) >= low and not outbox.closed:
+        queue = self.send_queue
+        while len(queue) >= low and not queue.closed:
             await self._wait_room(low)
         for frame in frames:
-            if not outbox.offer(Replayed(frame)):
+            if not queue.offer(Replayed(frame)):
                 return  # closed
             self.replay_pending += 1
 
@@ -242,7 +242,7 @@ class Connection:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self.outbox.close()
+            self.send_queue.close()
             self._wake_sender()
             self._close()
 
@@ -252,26 +252,26 @@ class Connection:
         self._close = _nothing
         self._session = None
         self._heartbeat = None
-        self.outbox.clear()
+        self.send_queue.clear()
         self.replay_pending = 0
 
     async def writer(self) -> None:
-        outbox = self.outbox
+        queue = self.send_queue
         delivery = self.app.delivery
         loop = asyncio.get_running_loop()
         monotonic = time.monotonic
         try:
             while True:
-                item = outbox.pop()
+                item = queue.pop()
                 if item is None:
-                    if outbox.closed:
+                    if queue.closed:
                         return
                     waiter: asyncio.Future[None] = loop.create_future()
-                    outbox.park(waiter)
+                    queue.park(waiter)
                     await waiter
                     self.progress = monotonic()
                     continue
-                if self._room is not None and len(outbox) < self._room_at:
+                if self._room is not None and len(queue) < self._room_at:
                     self._wake_sender()
                 if type(item) is Replayed:
                     self.replay_pending -= 1
@@ -280,7 +280,7 @@ class Connection:
                 elif isinstance(item, str):
                     await self.transport.send_str(item)
                 self.progress = monotonic()
-                delivery.drained(self, len(outbox) - self.replay_pending)
+                delivery.drained(self, len(queue) - self.replay_pending)
         except (RuntimeError, OSError):  # the client went away
             self.close()
 
@@ -1198,11 +1198,11 @@ async def session(
         app.hub.remove(conn)
         app.delivery.discard(conn)
         if not writer.done():
-            outbox = conn.outbox
-            if outbox.limit and len(outbox) >= outbox.limit:
+            queue = conn.send_queue
+            if queue.limit and len(queue) >= queue.limit:
                 writer.cancel()  # a full buffer is not worth waiting for
             else:
-                outbox.close()  # the writer sends what is queued, then stops
+                queue.close()  # the writer sends what is queued, then stops
                 try:
                     await asyncio.wait_for(writer, 5.0)
                 except (TimeoutError, RuntimeError, OSError):

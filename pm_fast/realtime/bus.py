@@ -1,6 +1,6 @@
 """Cross-process fan-out over PostgreSQL: a transactional outbox read through LISTEN/NOTIFY.
 
-Writing (inside the mutation's own transaction, `Outbox.append`): the events a mutation
+Writing (inside the mutation's own transaction, `OutboxWriter.append`): the events a mutation
 emits (`db.emit`, see store/base.py) are encoded into one `pm_fast_events` row per
 project and announced with `NOTIFY pm_fast_events, '<seq>'`. The row commits or rolls
 back with the mutation, so an event can never be announced for a rolled-back change nor
@@ -147,7 +147,7 @@ def decode_events(payload: bytes, first_seq: int | None = None) -> list[Event]:
 Row = tuple[int, str, bytes | None, int | None]
 
 
-class Outbox:
+class OutboxWriter:
     """Appends a mutation's events to the outbox inside its transaction."""
 
     def __init__(self, origin: str) -> None:
@@ -249,7 +249,7 @@ class Bus:
         retention: int = RETENTION_SECS,
     ) -> None:
         self.origin = origin or str(uuid.uuid4())
-        self.outbox = Outbox(self.origin)
+        self.outbox = OutboxWriter(self.origin)
         self._connect = connect
         self._publish = publish
         self.high = 0  # every seq <= high is handled, except those in `gaps`

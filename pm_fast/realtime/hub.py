@@ -33,10 +33,10 @@ from ..core.model import Event
 class Subscriber(Protocol):
     """Something that receives broadcast frames.
 
-    A subscriber may also have an ``outbox`` attribute holding a `pm_fast_ext.Outbox`;
-    the Rust hub then offers each frame to that outbox itself and calls ``deliver`` only
-    for frames the outbox refuses. ``deliver`` must therefore begin with
-    ``if not self.outbox.offer(frame): ...`` (as `pm_fast.api.ws.Connection` does).
+    A subscriber may also have a ``send_queue`` attribute holding a `pm_fast_ext.SendQueue`;
+    the Rust hub then offers each frame to that queue itself and calls ``deliver`` only
+    for frames the queue refuses. ``deliver`` must therefore begin with
+    ``if not self.send_queue.offer(frame): ...`` (as `pm_fast.api.ws.Connection` does).
     """
 
     def deliver(self, frame: bytes) -> None:

@@ -1,4 +1,4 @@
-"""A connection's queue of outgoing frames: the pure-Python twin of `pm_fast_ext.Outbox`.
+"""A connection's queue of outgoing frames: the pure-Python twin of `pm_fast_ext.SendQueue`.
 
 One writer task drains it; broadcasts and replies are offered to it. It holds at most
 `limit` frames (0: no limit): `offer` refuses a frame when it is full or closed, and the
@@ -13,8 +13,8 @@ from collections import deque
 from typing import Any, Protocol
 
 
-class OutboxApi(Protocol):
-    """What the server uses of an outbox: `Outbox` below or `pm_fast_ext.Outbox`."""
+class SendQueueApi(Protocol):
+    """What the server uses of a send queue: `SendQueue` below or `pm_fast_ext.SendQueue`."""
 
     @property
     def limit(self) -> int: ...
@@ -35,7 +35,7 @@ class OutboxApi(Protocol):
     def clear(self) -> None: ...
 
 
-class Outbox:
+class SendQueue:
     __slots__ = ("_closed", "_frames", "_limit", "_waiter")
 
     def __init__(self, limit: int) -> None:
@@ -58,7 +58,7 @@ class Outbox:
         return len(self._frames)
 
     def offer(self, frame: object) -> bool:
-        """Append `frame` unless the outbox is full or closed; True if it was appended."""
+        """Append `frame` unless the queue is full or closed; True if it was appended."""
         if self._closed or (self._limit and len(self._frames) >= self._limit):
             return False
         self._frames.append(frame)

@@ -1,11 +1,11 @@
 //! The PyO3 layer of the event fan-out: `Hub` (the subscription index of [`fanout`]
-//! plus the delivery loop) and `Outbox` (one connection's bounded queue of frames to
+//! plus the delivery loop) and `SendQueue` (one connection's bounded queue of frames to
 //! send). Their pure-Python twins are `pm_fast/realtime/hub.py` and
-//! `pm_fast/realtime/outbox.py`; both pairs must behave the same.
+//! `pm_fast/realtime/send_queue.py`; both pairs must behave the same.
 //!
 //! Re-entrancy: a subscriber's `deliver`, the encoder, a waiter's wake-up or a
 //! subscriber's `__del__` may call back into the hub (typically `remove`). No borrow of a
-//! `Hub` or `Outbox` is held while Python code runs: recipients are copied out of the
+//! `Hub` or `SendQueue` is held while Python code runs: recipients are copied out of the
 //! index (as strong references) before the first frame is delivered, and references
 //! that a change drops are released after the borrow ends.
 
@@ -22,14 +22,14 @@ use rustc_hash::FxHashMap;
 
 use crate::fanout::{Index, Scope, Sub};
 
-// ------------------------------------------------------------------------- Outbox
+// ------------------------------------------------------------------------- SendQueue
 
 /// A connection's outgoing frames: a FIFO of at most `limit` frames (0: no limit) that
-/// one writer task drains. `offer` refuses a frame when the outbox is full or closed;
+/// one writer task drains. `offer` refuses a frame when the queue is full or closed;
 /// a successful `offer` (and `close`) wakes the writer parked with `park(future)` by
 /// setting the future's result to None (unless it is already done, e.g. cancelled).
 #[pyclass(module = "pm_fast_ext._native")]
-pub struct Outbox {
+pub struct SendQueue {
     frames: VecDeque<Py<PyAny>>,
     limit: usize,
     closed: bool,
@@ -46,29 +46,29 @@ fn wake(py: Python<'_>, waiter: Option<Py<PyAny>>) -> PyResult<()> {
     Ok(())
 }
 
-impl Outbox {
-    /// `offer`, callable from Rust with an already typed outbox (the hub's direct path).
-    fn offer_to(outbox: &Bound<'_, Outbox>, frame: &Bound<'_, PyAny>) -> PyResult<bool> {
+impl SendQueue {
+    /// `offer`, callable from Rust with an already typed queue (the hub's direct path).
+    fn offer_to(queue: &Bound<'_, SendQueue>, frame: &Bound<'_, PyAny>) -> PyResult<bool> {
         let waiter = {
-            let mut me = outbox.try_borrow_mut()?;
+            let mut me = queue.try_borrow_mut()?;
             if me.closed || (me.limit != 0 && me.frames.len() >= me.limit) {
                 return Ok(false);
             }
             me.frames.push_back(frame.clone().unbind());
             me.waiter.take()
         };
-        wake(outbox.py(), waiter)?;
+        wake(queue.py(), waiter)?;
         Ok(true)
     }
 }
 
 #[pymethods]
-impl Outbox {
+impl SendQueue {
     #[new]
     fn new(limit: i64) -> PyResult<Self> {
         let limit = usize::try_from(limit)
             .map_err(|_| PyValueError::new_err(format!("limit must be >= 0, got {limit}")))?;
-        Ok(Outbox {
+        Ok(SendQueue {
             frames: VecDeque::new(),
             limit,
             closed: false,
@@ -90,9 +90,9 @@ impl Outbox {
         self.frames.len()
     }
 
-    /// Appends `frame` unless the outbox is full or closed; True if it was appended.
+    /// Appends `frame` unless the queue is full or closed; True if it was appended.
     fn offer(slf: &Bound<'_, Self>, frame: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Outbox::offer_to(slf, frame)
+        SendQueue::offer_to(slf, frame)
     }
 
     /// The oldest frame, removed; None when there is none.
@@ -144,25 +144,25 @@ impl Outbox {
 // ---------------------------------------------------------------------------- Hub
 
 /// A subscriber as the hub keeps it: the object (a strong reference, which also keeps
-/// its address, the identity key, unique) and its outbox when it has a Rust one.
+/// its address, the identity key, unique) and its queue when it has a Rust one.
 struct Target {
     obj: Py<PyAny>,
-    outbox: Option<Py<Outbox>>,
+    send_queue: Option<Py<SendQueue>>,
 }
 
 impl Target {
     fn clone_ref(&self, py: Python<'_>) -> Target {
         Target {
             obj: self.obj.clone_ref(py),
-            outbox: self.outbox.as_ref().map(|o| o.clone_ref(py)),
+            send_queue: self.send_queue.as_ref().map(|o| o.clone_ref(py)),
         }
     }
 
-    /// Hands `frame` over: straight into the outbox when it takes it, otherwise through
+    /// Hands `frame` over: straight into the queue when it takes it, otherwise through
     /// the subscriber's `deliver` (which decides what a refused frame means).
     fn deliver(&self, py: Python<'_>, frame: &Bound<'_, PyAny>) -> PyResult<()> {
-        if let Some(outbox) = &self.outbox {
-            if Outbox::offer_to(outbox.bind(py), frame)? {
+        if let Some(queue) = &self.send_queue {
+            if SendQueue::offer_to(queue.bind(py), frame)? {
                 return Ok(());
             }
         }
@@ -204,10 +204,10 @@ fn ids(values: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<PyBackedStr>> {
         .collect()
 }
 
-/// A Rust outbox of the subscriber (its `outbox` attribute), if it has one.
-fn rust_outbox(sub: &Bound<'_, PyAny>) -> Option<Py<Outbox>> {
-    let outbox = sub.getattr(intern!(sub.py(), "outbox")).ok()?;
-    outbox.cast_into::<Outbox>().ok().map(Bound::unbind)
+/// A Rust send queue of the subscriber (its `send_queue` attribute), if it has one.
+fn rust_send_queue(sub: &Bound<'_, PyAny>) -> Option<Py<SendQueue>> {
+    let queue = sub.getattr(intern!(sub.py(), "send_queue")).ok()?;
+    queue.cast_into::<SendQueue>().ok().map(Bound::unbind)
 }
 
 impl Hub {
@@ -216,13 +216,13 @@ impl Hub {
     }
 
     /// The number of `sub`, registering it (with `target` made by the caller).
-    fn register(&mut self, sub: &Bound<'_, PyAny>, outbox: Option<Py<Outbox>>) -> Sub {
+    fn register(&mut self, sub: &Bound<'_, PyAny>, send_queue: Option<Py<SendQueue>>) -> Sub {
         if let Some(number) = self.number(sub) {
             return number;
         }
         let target = Target {
             obj: sub.clone().unbind(),
-            outbox,
+            send_queue,
         };
         let number = match self.free.pop() {
             Some(number) => {
@@ -291,9 +291,9 @@ impl Hub {
         let projects = ids(Some(project_ids))?;
         let sprints = ids(sprint_ids)?;
         let known = slf.try_borrow()?.number(sub).is_some();
-        let outbox = if known { None } else { rust_outbox(sub) };
+        let send_queue = if known { None } else { rust_send_queue(sub) };
         let mut me = slf.try_borrow_mut()?;
-        let number = me.register(sub, outbox);
+        let number = me.register(sub, send_queue);
         for key in &projects {
             me.index.subscribe(number, Scope::Project, key);
         }
@@ -425,7 +425,7 @@ impl Hub {
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         for target in self.targets.iter().flatten() {
             visit.call(&target.obj)?;
-            visit.call(&target.outbox)?;
+            visit.call(&target.send_queue)?;
         }
         visit.call(&self.encoder)
     }

@@ -5,7 +5,7 @@
 //! the answer is built from those same string objects, so no id is copied either way.
 //! Protobuf codec (`codec`): entity attributes are read into a `codec::Writer`; see the
 //! section below. Event fan-out (`fanout`):
-//! the `Hub` and `Outbox` classes live in `hub`.
+//! the `Hub` and `SendQueue` classes live in `hub`.
 
 use pyo3::exceptions::{PyAttributeError, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::intern;
@@ -600,7 +600,7 @@ fn encode_work_items_list<'py>(
 #[pymodule]
 mod _native {
     #[pymodule_export]
-    use super::hub::{Hub, Outbox};
+    use super::hub::{Hub, SendQueue};
     #[pymodule_export]
     use super::{
         ancestors, descendants, encode_event, encode_work_items_list, is_reachable_parent_cycle,

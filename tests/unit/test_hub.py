@@ -1,9 +1,9 @@
-"""The fan-out hub and the connection outbox: Rust (pm_fast_ext) ≡ twins (pm_fast.realtime).
+"""The fan-out hub and the connection queue: Rust (pm_fast_ext) ≡ twins (pm_fast.realtime).
 
-Every example test runs against both hubs (and both outboxes). Hypothesis then runs
+Every example test runs against both hubs (and both send queues). Hypothesis then runs
 random programs of subscribe / unsubscribe / remove / publish on the two side by side,
 with subscribers that react to a frame by removing or (un)subscribing themselves or
-others, and subscribers with an outbox (which the Rust hub fills directly), and checks
+others, and subscribers with a send queue (which the Rust hub fills directly), and checks
 that they deliver the same frames to the same subscribers in the same order, encode the
 same events and report the same subscriptions. Also the per-connection rate limiter.
 
@@ -27,13 +27,13 @@ import pm_fast_ext as rust
 from pm_fast.api.ws import RateLimiter
 from pm_fast.core.model import Event
 from pm_fast.realtime import hub as twin_hub
-from pm_fast.realtime import outbox as twin_outbox
+from pm_fast.realtime import send_queue as twin_queue
 
 from .accel_probe import probe_accel
 
 HUBS = pytest.mark.parametrize("make", [rust.Hub, twin_hub.Hub], ids=["rust", "python"])
 OUTBOXES = pytest.mark.parametrize(
-    "make_outbox", [rust.Outbox, twin_outbox.Outbox], ids=["rust", "python"]
+    "make_queue", [rust.SendQueue, twin_queue.SendQueue], ids=["rust", "python"]
 )
 PROPS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -272,7 +272,7 @@ def test_non_string_ids_match_nothing(make: Callable[[], Any]) -> None:
     assert a.frames == [] and encoded == []
 
 
-# ----------------------------------------------------------------------------- outbox
+# ----------------------------------------------------------------------------- queue
 class Waiter:
     """Stands in for an asyncio future: records set_result."""
 
@@ -290,8 +290,8 @@ class Waiter:
 
 
 @OUTBOXES
-def test_outbox_bounds_orders_and_closes(make_outbox: Callable[[int], Any]) -> None:
-    box = make_outbox(2)
+def test_send_queue_bounds_orders_and_closes(make_queue: Callable[[int], Any]) -> None:
+    box = make_queue(2)
     assert (box.limit, box.closed, len(box)) == (2, False, 0)
     assert box.pop() is None
     assert [box.offer(b"1"), box.offer("2"), box.offer(b"3")] == [True, True, False]
@@ -301,14 +301,14 @@ def test_outbox_bounds_orders_and_closes(make_outbox: Callable[[int], Any]) -> N
     assert box.closed and box.offer(b"4") is False
     assert [box.pop(), box.pop(), box.pop()] == ["2", b"3", None]
     with pytest.raises(ValueError, match="limit"):
-        make_outbox(-1)
-    unbounded = make_outbox(0)
+        make_queue(-1)
+    unbounded = make_queue(0)
     assert all(unbounded.offer(i) for i in range(1000)) and len(unbounded) == 1000
 
 
 @OUTBOXES
-def test_outbox_wakes_the_parked_writer_once(make_outbox: Callable[[int], Any]) -> None:
-    box = make_outbox(1)
+def test_send_queue_wakes_the_parked_writer_once(make_queue: Callable[[int], Any]) -> None:
+    box = make_queue(1)
     w = Waiter()
     box.park(w)
     assert box.offer(b"a") and w.results == [None]
@@ -327,8 +327,8 @@ def test_outbox_wakes_the_parked_writer_once(make_outbox: Callable[[int], Any]) 
 
 
 @OUTBOXES
-async def test_outbox_with_asyncio_futures(make_outbox: Callable[[int], Any]) -> None:
-    box = make_outbox(3)
+async def test_send_queue_with_asyncio_futures(make_queue: Callable[[int], Any]) -> None:
+    box = make_queue(3)
     loop = asyncio.get_running_loop()
     received: list[object] = []
 
@@ -355,7 +355,7 @@ async def test_outbox_with_asyncio_futures(make_outbox: Callable[[int], Any]) ->
     assert received == [0, 1, 2, 3]
 
 
-# ------------------------------------------------------- a Connection on each outbox
+# ------------------------------------------------------- a Connection on each queue
 class Transport:
     def __init__(self) -> None:
         self.sent: list[bytes | str] = []
@@ -373,9 +373,9 @@ class Transport:
 
 
 def ws_connection(
-    make_outbox: Callable[[int], Any], limit: int, backlog: int = 0
+    make_queue: Callable[[int], Any], limit: int, backlog: int = 0
 ) -> tuple[Any, list[int]]:
-    """A Connection with `send_buffer_size` = `limit` whose outbox holds at most
+    """A Connection with `send_buffer_size` = `limit` whose queue holds at most
     `backlog` frames (0: as the server sets it)."""
     from types import SimpleNamespace
 
@@ -391,16 +391,16 @@ def ws_connection(
         delivery=Delivery(limit, 30.0),
     )
     conn = Connection(app, "user-1", Transport(), lambda: closes.append(1))
-    conn.outbox = make_outbox(backlog or BACKLOG_LIMIT)
+    conn.send_queue = make_queue(backlog or BACKLOG_LIMIT)
     return conn, closes
 
 
 @OUTBOXES
 @HUBS
 async def test_connection_replies_wait_and_subscribers_get_every_broadcast(
-    make: Callable[[], Any], make_outbox: Callable[[int], Any]
+    make: Callable[[], Any], make_queue: Callable[[int], Any]
 ) -> None:
-    conn, closes = ws_connection(make_outbox, 2, backlog=5)
+    conn, closes = ws_connection(make_queue, 2, backlog=5)
     hub, _ = make_hub(make)
     hub.subscribe(conn, ["p"])
     writer = asyncio.create_task(conn.writer())
@@ -420,7 +420,7 @@ async def test_connection_replies_wait_and_subscribers_get_every_broadcast(
     assert conn.transport.sent[7:] == [b"a", b"b", b"c"]
     # ... up to the backlog limit: beyond it the connection ends with a Text frame
     hub.publish([ev(k, "p") for k in "defghi"])
-    assert conn.ending and conn.outbox.closed
+    assert conn.ending and conn.send_queue.closed
     hub.publish([ev("j", "p")])  # ending: dropped quietly
     await asyncio.wait_for(writer, 1)  # sends the Text frame, then stops
     assert conn.transport.sent[10:] == [
@@ -433,9 +433,9 @@ async def test_connection_replies_wait_and_subscribers_get_every_broadcast(
 
 @OUTBOXES
 async def test_connection_writer_stops_when_the_client_is_gone(
-    make_outbox: Callable[[int], Any],
+    make_queue: Callable[[int], Any],
 ) -> None:
-    conn, closes = ws_connection(make_outbox, 1)
+    conn, closes = ws_connection(make_queue, 1)
 
     class Gone:
         async def send_bytes(self, data: bytes) -> None:
@@ -452,7 +452,7 @@ async def test_connection_writer_stops_when_the_client_is_gone(
 
 # ------------------------------------------------------------- accel picks the pair
 _FANOUT_PROBE = """
-print(accel.Hub.__module__, accel.Outbox.__module__, type(accel.Outbox(1)).__module__)
+print(accel.Hub.__module__, accel.SendQueue.__module__, type(accel.SendQueue(1)).__module__)
 """
 
 
@@ -460,11 +460,15 @@ print(accel.Hub.__module__, accel.Outbox.__module__, type(accel.Outbox(1)).__mod
     ("mode", "pure", "modules"),
     [
         ("normal", None, "pm_fast_ext._native pm_fast_ext._native pm_fast_ext._native"),
-        ("normal", "1", "pm_fast.realtime.hub pm_fast.realtime.outbox pm_fast.realtime.outbox"),
+        (
+            "normal",
+            "1",
+            "pm_fast.realtime.hub pm_fast.realtime.send_queue pm_fast.realtime.send_queue",
+        ),
         (
             "hide-extension",
             None,
-            "pm_fast.realtime.hub pm_fast.realtime.outbox pm_fast.realtime.outbox",
+            "pm_fast.realtime.hub pm_fast.realtime.send_queue pm_fast.realtime.send_queue",
         ),
     ],
 )
@@ -510,13 +514,13 @@ reactions = st.one_of(
     st.tuples(st.just("remove"), slot),
     st.tuples(st.just("subscribe"), slot, st.sampled_from(PROJECTS)),
     st.tuples(st.just("unsubscribe self"), st.sampled_from(PROJECTS)),
-    st.tuples(st.just("outbox"), st.integers(0, 3)),  # limit; 0: unbounded
+    st.tuples(st.just("send_queue"), st.integers(0, 3)),  # limit; 0: unbounded
 )
 
 
 def run(
     hub_cls: Callable[[], Any],
-    outbox_cls: Callable[[int], Any],
+    queue_cls: Callable[[int], Any],
     program: list[tuple[Any, ...]],
     how: list[tuple[Any, ...]],
 ) -> list[object]:
@@ -539,17 +543,17 @@ def run(
     class Sub:
         def __init__(self, number: int, reaction: tuple[Any, ...]) -> None:
             self.number, self.reaction = number, reaction
-            if reaction[0] == "outbox":
-                self.outbox = outbox_cls(reaction[1])
+            if reaction[0] == "send_queue":
+                self.send_queue = queue_cls(reaction[1])
 
         def deliver(self, frame: bytes) -> None:
             assert frame is frames[frame]
             kind, *args = self.reaction
-            if kind == "outbox":
+            if kind == "send_queue":
                 # as pm_fast.api.ws.Connection: offer, and only a refusal is handled
-                if not self.outbox.offer(frame):
+                if not self.send_queue.offer(frame):
                     log.append(("refused", self.number, frame))
-                    self.outbox.close()
+                    self.send_queue.close()
                     hub.remove(self)
                 return
             log.append(("deliver", self.number, frame))
@@ -580,11 +584,11 @@ def run(
                 )
         log.append([hub.subscriptions(s) for s in subs])
     for s in subs:
-        if hasattr(s, "outbox"):
+        if hasattr(s, "send_queue"):
             queued = []
-            while (frame := s.outbox.pop()) is not None:
+            while (frame := s.send_queue.pop()) is not None:
                 queued.append(frame)
-            log.append(("outbox", s.number, s.outbox.closed, queued))
+            log.append(("send_queue", s.number, s.send_queue.closed, queued))
     return log
 
 
@@ -593,11 +597,11 @@ def run(
 def test_rust_hub_and_twin_agree(
     program: list[tuple[Any, ...]], how: list[tuple[Any, ...]]
 ) -> None:
-    want = run(twin_hub.Hub, twin_outbox.Outbox, program, how)
-    # the Rust hub fills Rust outboxes directly, twin outboxes through deliver
-    assert run(rust.Hub, rust.Outbox, program, how) == want
-    assert run(rust.Hub, twin_outbox.Outbox, program, how) == want
-    assert run(twin_hub.Hub, rust.Outbox, program, how) == want
+    want = run(twin_hub.Hub, twin_queue.SendQueue, program, how)
+    # the Rust hub fills Rust send queues directly, twin send queues through deliver
+    assert run(rust.Hub, rust.SendQueue, program, how) == want
+    assert run(rust.Hub, twin_queue.SendQueue, program, how) == want
+    assert run(twin_hub.Hub, rust.SendQueue, program, how) == want
 
 
 @PROPS
@@ -636,7 +640,7 @@ def test_recipient_order_agrees(changes: list[tuple[bool, int, list[str], list[s
     assert deliveries(rust.Hub) == deliveries(twin_hub.Hub)
 
 
-outbox_ops = st.lists(
+queue_ops = st.lists(
     st.one_of(
         st.tuples(st.just("offer"), st.integers(0, 99)),
         st.tuples(st.just("pop")),
@@ -650,10 +654,10 @@ outbox_ops = st.lists(
 
 
 @PROPS
-@given(limit=st.integers(0, 4), ops=outbox_ops)
-def test_rust_outbox_and_twin_agree(limit: int, ops: list[tuple[Any, ...]]) -> None:
-    def trace(make_outbox: Callable[[int], Any]) -> list[object]:
-        box = make_outbox(limit)
+@given(limit=st.integers(0, 4), ops=queue_ops)
+def test_rust_send_queue_and_twin_agree(limit: int, ops: list[tuple[Any, ...]]) -> None:
+    def trace(make_queue: Callable[[int], Any]) -> list[object]:
+        box = make_queue(limit)
         waiters: list[Waiter] = []
         out: list[object] = []
         for op in ops:
@@ -674,7 +678,7 @@ def test_rust_outbox_and_twin_agree(limit: int, ops: list[tuple[Any, ...]]) -> N
             out.append((box.closed, len(box), [w.results for w in waiters]))
         return out
 
-    assert trace(rust.Outbox) == trace(twin_outbox.Outbox)
+    assert trace(rust.SendQueue) == trace(twin_queue.SendQueue)
 
 
 # ------------------------------------------------------------------------ rate limiter
