@@ -2,13 +2,15 @@
 
 mypy checks `SqliteTx` against `Tx` and `PgTx` against `AsyncTx` where the drivers take
 them; this checks that the two protocols list the same operations with the same
-parameters and results, and that each store class has every operation in its form
-(plain or coroutine).
+parameters and results, that each store class has every operation in its form (plain
+or coroutine), and that mypy --strict refuses a misspelled operation, wrong arguments,
+a wrong result type and a store transaction that lacks operations.
 """
 
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -79,3 +81,60 @@ def test_a_missing_operation_is_found() -> None:
 
     with pytest.raises(AssertionError, match="no operation emit"):
         _lookup(Partial, "emit")
+
+
+# What mypy --strict says about programs and stores (the guarantee of the design).
+_CHECKED = '''
+from pm_fast.core.model import WorkItem
+from pm_fast.store import sql
+from pm_fast.store.base import Program, drive, op
+
+
+def good(wid: str) -> Program[WorkItem | None]:
+    item = yield from op(lambda tx: tx.item_get(wid))
+    return item
+
+
+def misspelled(wid: str) -> Program[None]:
+    yield from op(lambda tx: tx.item_gte(wid))
+
+
+def wrong_arguments(wid: str) -> Program[None]:
+    yield from op(lambda tx: tx.item_get(wid, 1))
+
+
+def wrong_result(wid: str) -> Program[str]:
+    item = yield from op(lambda tx: tx.item_get(wid))
+    return item
+
+
+class NoEvents(sql.SyncQueries):
+    """A store transaction without `emit` and the other hand-written operations."""
+
+
+def run_on_incomplete_store() -> None:
+    drive(good("w"), NoEvents())
+'''
+
+
+def test_mypy_rejects_a_misspelled_operation_wrong_arguments_and_an_incomplete_store(
+    tmp_path: Path,
+) -> None:
+    from mypy import api
+
+    source = tmp_path / "programs.py"
+    source.write_text(_CHECKED)
+    out, _, status = api.run(
+        ["--strict", "--no-error-summary", "--cache-dir", str(tmp_path / "cache"), str(source)]
+    )
+    errors = sorted(
+        (int(line.split(":")[1]), line.split("error: ")[1])
+        for line in out.splitlines()
+        if ": error: " in line
+    )
+    assert status == 1
+    assert [line for line, _ in errors] == [13, 17, 22, 30], out
+    assert '"Tx" has no attribute "item_gte"' in errors[0][1]
+    assert 'Too many arguments for "item_get" of "Tx"' in errors[1][1]
+    assert 'got "WorkItem | None", expected "str"' in errors[2][1]
+    assert '"NoEvents"; expected "Tx"' in errors[3][1]
