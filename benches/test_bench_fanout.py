@@ -96,7 +96,7 @@ _APP: Any = SimpleNamespace(
 )
 
 
-def connection(make_queue: Callable[[int], Any]) -> ws.Connection:
+def connection(make_queue: Callable[[int], Any]) -> ws.Connection[Any]:
     conn = ws.Connection(_APP, USER, _Transport(), lambda: None)
     conn.send_queue = make_queue(SEND_BUFFER)
     return conn
@@ -106,7 +106,7 @@ def _run(
     benchmark: Any,
     group: str,
     hub: Any,
-    conns: list[ws.Connection],
+    conns: list[ws.Connection[Any]],
     expect: int,
     loop: asyncio.AbstractEventLoop | None = None,
 ) -> None:

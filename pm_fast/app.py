@@ -74,13 +74,11 @@ class App:
             return
         self.last_activity = time.monotonic()
 
-    async def admit(self) -> None:
-        """Wait until the subscribers that are reading have caught up (flow control;
-        every mutation of both edges awaits this before it runs)."""
-        await self.delivery.admit()
-
-    async def mutate(self, program: Program[Outcome[T]]) -> T:
-        """Run a mutation, then hand its events to the hub (after commit, in order)."""
+    async def commit(self, program: Program[Outcome[T]]) -> T:
+        """The one path from a mutation to its events, for both edges: wait for flow
+        control (the subscribers that are reading have caught up), run `program` in a
+        write transaction (its events sealed: put in wire form before the commit), then
+        hand the events to the hub in commit order, and return the program's value."""
         await self.delivery.admit()
         outcome = await self.store.write(sealed(program))
         if outcome.events:
@@ -88,6 +86,8 @@ class App:
         return outcome.value
 
     def publish(self, events: list[Event]) -> None:
+        """Broadcast committed events: this process's (`commit`) and, on PostgreSQL,
+        other processes' (the bus, realtime/bus.py). Nothing else calls it."""
         self.events.note(events)
         try:
             self.hub.publish(events)
@@ -100,9 +100,12 @@ def sealed(program: Program[Outcome[T]]) -> Program[Outcome[T]]:
     store's transaction: a change whose events cannot be encoded (a value beyond its
     protobuf field, a date without an ISO form) fails and rolls back. So a mutation
     either commits and its caller gets success and subscribers get its events, or it
-    reports failure having written nothing. Every mutation of REST (`App.mutate`) and of
-    the WebSocket edge (`ws._mutate`, `ws._create`) runs through here."""
+    reports failure having written nothing. Every mutation runs through here
+    (`App.commit`); an outcome already sealed (`Outcome.sealed`: the WebSocket edge
+    seals before it builds its reply) is not encoded twice."""
     outcome = yield from program
+    if outcome.sealed:
+        return outcome
     for event in outcome.events:
         try:
             accel.encode_event(event.kind, event.entity, event.actor, event.extra, "", 0)
@@ -111,6 +114,7 @@ def sealed(program: Program[Outcome[T]]) -> Program[Outcome[T]]:
             raise DomainError(
                 "INTERNAL_ERROR", "The change cannot be sent to clients and was not saved"
             ) from None
+    outcome.sealed = True
     return outcome
 
 

@@ -252,7 +252,7 @@ def writer(key: str | None, program: Callable[..., Program[Any]], kind: type | N
         args: list[Any] = list(p)
         if kind is not None:
             args.append(await body(req, kind))
-        value = await app.mutate(program(caller(app, req), *args))
+        value = await app.commit(program(caller(app, req), *args))
         return ok(value) if key is None else wrapped(key, value)
 
     return handle_write
@@ -262,7 +262,7 @@ def deleter(program: Callable[..., Program[Any]], echo_path: bool = False) -> Ha
     """DELETE: answer `{"deleted_id": <uuid>}` (the path text itself for dependencies)."""
 
     async def handle_delete(app: App, req: Request, p: list[str]) -> Response:
-        entity = await app.mutate(program(caller(app, req), *p))
+        entity = await app.commit(program(caller(app, req), *p))
         return ok({"deleted_id": p[0] if echo_path else entity.id})
 
     return handle_delete

@@ -1,20 +1,21 @@
-"""The WebSocket edge (`GET /ws`): protobuf frames in, one reply per request out.
+"""The WebSocket edge (`GET /ws`): protobuf requests in, one reply per request out.
 
-Each connection reads frames one at a time and answers each request completely before
-reading the next; broadcasts go through the hub to every subscribed connection. Every
-request is decoded here and handed to the same service functions REST uses.
+The transport (connections, send queues, rate limits, heartbeats, the session loop) is
+`ws_transport`; this module is what the frames mean: `HANDLERS`, one handler per request
+case, each decoding its message, calling the same service REST calls (with the
+WebSocket `Profile`: the services hold every rule and pick the wording), and encoding
+the reply. Every mutation goes through `App.commit`, as REST's do.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
+from typing import Any
 
 from google.protobuf.message import DecodeError, Message
 
@@ -25,295 +26,50 @@ from ..core import rules
 from ..core.errors import DomainError, invalid
 from ..core.model import Event
 from ..realtime import eventlog
-from ..realtime.delivery import BACKLOG_LIMIT
 from ..service import (
     access,
     activity,
     comments,
     dependencies,
+    idempotency,
     projects,
     sprints,
     time_entries,
     work_items,
 )
 from ..service import events as events_service
-from ..service.common import Ctx, Outcome
+from ..service.common import WEBSOCKET, Ctx, Outcome
 from ..store.base import Program, op
 from . import pm_pb2 as pb
 from . import ws_codec as codec
+from . import ws_transport
+from .ws_transport import MAX_FRAME_BYTES, Connection, Edge, Registry
+
+__all__ = ["HANDLERS", "Connection", "Registry", "answer", "event_frame", "session"]
 
 log = logging.getLogger("pm_fast")
 
 REQUEST_TIMEOUT = 30.0
-MAX_FRAME_BYTES = 4 * 1024 * 1024
-IDEMPOTENCY_TTL = 24 * 3600
-MAX_VIOLATIONS = 5
 TEXT_HELP = (
     "pm-fast speaks binary frames, each one protobuf pm.WebSocketMessage; text frames are"
     " not understood."
 )
-KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
-YEAR = 365 * 24 * 3600
+
+Conn = Connection[App]
+Handler = Callable[[Conn, str, Any], Awaitable[bytes]]
 
 
-class Transport(Protocol):
-    async def send_bytes(self, data: bytes) -> None: ...
-    async def send_str(self, data: str) -> None: ...
-
-
-class RateLimiter:
-    """Token bucket: `capacity` frames at once, refilled at `capacity` per `window` s."""
-
-    __slots__ = ("capacity", "rate", "stamp", "tokens")
-
-    def __init__(self, capacity: int, window: float) -> None:
-        self.capacity = float(capacity)
-        self.rate = capacity / window
-        self.tokens = float(capacity)
-        self.stamp = time.monotonic()
-
-    def allow(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
-
-
-class _Gone:
-    async def send_bytes(self, data: bytes) -> None:
-        raise RuntimeError("connection released")
-
-    async def send_str(self, data: str) -> None:
-        raise RuntimeError("connection released")
-
-
-_GONE = _Gone()
-
-
-def _nothing() -> None:
-    pass
-
-
-class Replayed(bytes):
-    """A frame of a replay of the event log (counted apart by flow control)."""
-
-    __slots__ = ()
-
-
-class Connection:
-    """One client: its identity, subscriptions and outgoing queue.
-
-    `send_queue` holds the frames not yet sent: broadcasts (the hub's shared frames) and
-    replies, in order; one writer task (the only caller of the transport's send
-    methods) drains it. Broadcasts never wait and are never dropped: flow control
-    (`App.delivery`, realtime/delivery.py) holds mutations back while a reading
-    subscriber is more than `websocket.flow_control_frames` frames behind, and closes a
-    subscriber that is stuck (frames pending, no send completed for
-    `websocket.stuck_client_secs`). Only a connection more than `BACKLOG_LIMIT` frames
-    behind is closed for that. Replies to the connection's own requests wait while
-    `send_buffer_size` frames are queued (`send`). Closing the queue lets the writer
-    finish what is queued and stop.
-    """
-
-    def __init__(self, app: App, user: str, transport: Transport, close: Callable[[], None]):
-        self.app = app
-        self.user = user
-        self.transport = transport
-        self._close = close
-        self.send_queue = accel.SendQueue(BACKLOG_LIMIT)
-        # a `send` waiting for room, woken by the writer once fewer than `_room_at`
-        # frames are queued
-        self._room: asyncio.Future[None] | None = None
-        self._room_at = 0
-        # frames of a replay of the event log still queued (`Replayed`): this
-        # connection's own request, not a lag behind the producers
-        self.replay_pending = 0
-        self.closed = False
-        self.ctx_limits = app.limits
-        # time.monotonic() of the writer's last progress (see realtime/delivery.py)
-        self.progress = time.monotonic()
-        # why the server ends this connection (set once; the session then stops)
-        self.ending = ""
-        self._session: asyncio.Task[Any] | None = None
-        self._heartbeat: Heartbeat | None = None
-        self.cancelled_session = False
-
-    def ctx(self) -> Ctx:
-        return Ctx(
-            actor=self.user,
-            now=int(time.time()),
-            limits=self.app.limits,
-            authenticated=True,
-            llm_user=self.app.llm_user,
-            message_limits=True,
-            change_notes=True,
-        )
-
-    def pending(self) -> int:
-        return len(self.send_queue)
-
-    def behind(self) -> int:
-        return len(self.send_queue) - self.replay_pending
-
-    def deliver(self, frame: bytes) -> None:
-        """Queue a broadcast frame without waiting; called by the hub only for a frame
-        the queue refused (it offers to `send_queue` itself), so this must stay "offer,
-        and only if refused ..." (see realtime/hub.py): refused means closed, or
-        `BACKLOG_LIMIT` frames queued."""
-        if not self.send_queue.offer(frame) and not self.send_queue.closed:  # full
-            self.end(
-                f"more than {BACKLOG_LIMIT} frames behind",
-                f"Connection closed: more than {BACKLOG_LIMIT} events were waiting to be"
-                " sent to this client.",
-            )
-
-    def stuck(self, pending: int, idle: float) -> None:
-        """Flow control's watchdog: frames pending and no send completed for long."""
-        secs = self.app.cfg.websocket.stuck_client_secs
-        self.end(
-            f"{pending} frame(s) pending and none sent for {idle:.1f} s"
-            f" (websocket.stuck_client_secs = {secs})",
-            f"Connection closed: the client read nothing for {secs} s while events were"
-            " waiting to be sent.",
-        )
-
-    def end(self, why: str, text: str) -> None:
-        """Close for slowness: log `why`, drop the queued frames (never sent anyway),
-        queue the Text frame `text` (after the frame being sent, if any), then let the
-        session stop: it gives the writer its usual time to send what is queued, then
-        closes."""
-        if self.ending or self.closed:
-            return
-        self.ending = why
-        log.warning("closing WebSocket of user %s: %s", self.user[:8], why)
-        self.app.delivery.discard(self)
-        queue = self.send_queue
-        queue.clear()
-        self.replay_pending = 0
-        queue.offer(text)
-        queue.close()
-        self._wake_sender()
-        session, heartbeat = self._session, self._heartbeat
-        # Stop the session now if it waits for its client; one answering a request
-        # stops after it (cancelling it there could lose a committed change's events).
-        if session is not None and heartbeat is not None and heartbeat.since is not None:
-            self.cancelled_session = True
-            session.cancel()
-        elif session is None:
-            self.close()
-
-    async def send(self, frame: bytes | str) -> None:
-        """Queue a reply, waiting while `websocket.send_buffer_size` frames are queued
-        (back-pressure on this connection's own requests; dropped once closed)."""
-        queue = self.send_queue
-        room = self.app.cfg.websocket.send_buffer_size
-        while len(queue) >= room or not queue.offer(frame):
-            if queue.closed:
-                return
-            await self._wait_room(room)
-
-    async def send_many(self, frames: list[bytes], low: int) -> None:
-        """Queue frames of a replay together, once fewer than `low` are queued (the
-        writer then drains without waking this task for every frame)."""
-        queue = self.send_queue
-        while len(queue) >= low and not queue.closed:
-            await self._wait_room(low)
-        for frame in frames:
-            if not queue.offer(Replayed(frame)):
-                return  # closed
-            self.replay_pending += 1
-
-    async def _wait_room(self, below: int) -> None:
-        wait: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._room = wait
-        self._room_at = below
-        await wait
-
-    def _wake_sender(self) -> None:
-        room = self._room
-        if room is not None:
-            self._room = None
-            if not room.done():
-                room.set_result(None)
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.send_queue.close()
-            self._wake_sender()
-            self._close()
-
-    def release(self) -> None:
-        """Drop the references to the transport so the socket goes with the session."""
-        self.transport = _GONE
-        self._close = _nothing
-        self._session = None
-        self._heartbeat = None
-        self.send_queue.clear()
-        self.replay_pending = 0
-
-    async def writer(self) -> None:
-        queue = self.send_queue
-        delivery = self.app.delivery
-        loop = asyncio.get_running_loop()
-        monotonic = time.monotonic
-        try:
-            while True:
-                item = queue.pop()
-                if item is None:
-                    if queue.closed:
-                        return
-                    waiter: asyncio.Future[None] = loop.create_future()
-                    queue.park(waiter)
-                    await waiter
-                    self.progress = monotonic()
-                    continue
-                if self._room is not None and len(queue) < self._room_at:
-                    self._wake_sender()
-                if type(item) is Replayed:
-                    self.replay_pending -= 1
-                if isinstance(item, bytes):
-                    await self.transport.send_bytes(item)
-                elif isinstance(item, str):
-                    await self.transport.send_str(item)
-                self.progress = monotonic()
-                delivery.drained(self, len(queue) - self.replay_pending)
-        except (RuntimeError, OSError):  # the client went away
-            self.close()
-
-
-class Registry:
-    """Open connections of this process (for limits, idle shutdown and shutdown)."""
-
-    def __init__(self) -> None:
-        self.connections: set[Connection] = set()
-
-    def __len__(self) -> int:
-        return len(self.connections)
-
-    async def close_all(self, timeout: float = 3.0) -> None:
-        """Close every connection and give their Close frames time to leave."""
-        for conn in list(self.connections):
-            conn.close()
-        deadline = time.monotonic() + timeout
-        while self.connections and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-
-
-# -- requests -------------------------------------------------------------------------
-Handler = Callable[[Connection, str, Any], Awaitable[bytes]]
-HANDLERS: dict[str, Handler] = {}
-
-
-def handles(case: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        HANDLERS[case] = fn
-        return fn
-
-    return register
+def _ctx(conn: Conn) -> Ctx:
+    """What a connection's requests act as: its user, vouched for, WebSocket profile."""
+    app = conn.app
+    return Ctx(
+        actor=conn.user,
+        now=int(time.time()),
+        limits=app.limits,
+        authenticated=True,
+        llm_user=app.llm_user,
+        profile=WEBSOCKET,
+    )
 
 
 def _opt(msg: Message, name: str) -> Any:
@@ -363,89 +119,42 @@ def _updated_reply(mid: str, outcome: Outcome[Any], kind: str, ctx: Ctx) -> byte
 
 def _replying(
     program: Program[Outcome[Any]], build_reply: Callable[[Outcome[Any]], bytes]
-) -> Program[tuple[Outcome[Any], bytes]]:
-    """`program` (sealed: its events encoded) and its reply frame, both made before the
-    store commits, so a reply that cannot be encoded rolls the change back."""
+) -> Program[Outcome[bytes]]:
+    """`program` (sealed: its events encoded) and then its reply frame, both made before
+    the store commits, so a reply that cannot be encoded rolls the change back."""
     outcome = yield from sealed(program)
-    return outcome, build_reply(outcome)
+    return Outcome(build_reply(outcome), outcome.events, sealed=True)
 
 
 async def _mutate(
-    conn: Connection,
-    program: Program[Outcome[Any]],
-    build_reply: Callable[[Outcome[Any]], bytes],
+    conn: Conn, program: Program[Outcome[Any]], build_reply: Callable[[Outcome[Any]], bytes]
 ) -> bytes:
-    await conn.app.admit()
-    outcome, reply = await conn.app.store.write(_replying(program, build_reply))
-    conn.app.publish(outcome.events)
-    return reply
-
-
-def _idempotent(
-    key: str | None,
-    operation: str,
-    now: int,
-    program: Program[Outcome[Any]],
-    build_reply: Callable[[Outcome[Any]], bytes],
-) -> Program[tuple[bytes, list[Event]]]:
-    """Run a create once per key: a repeat returns the stored reply (no row, no event)."""
-    if key is not None:
-        stored: str | None = yield from op(lambda tx: tx.idem_get(key))
-        if stored is not None:
-            return base64.b64decode(stored), []
-    outcome = yield from sealed(program)
-    reply = build_reply(outcome)
-    if key is not None:
-        yield from op(lambda tx: tx.idem_put(key, operation, base64.b64encode(reply).decode(), now))
-    return reply, outcome.events
+    return await conn.app.commit(_replying(program, build_reply))
 
 
 async def _create(
-    conn: Connection,
+    conn: Conn,
     mid: str,
     operation: str,
     program: Program[Outcome[Any]],
     build_reply: Callable[[Outcome[Any]], bytes],
 ) -> bytes:
-    key = f"{conn.user}:{operation}:{mid}" if mid else None
-    ctx = conn.ctx()
-    await conn.app.admit()
-    reply, events = await conn.app.store.write(
-        _idempotent(key, operation, ctx.now, program, build_reply)
+    """A create, run once per message id (a repeat gets the stored reply)."""
+    key = idempotency.key(conn.user, operation, mid)
+    return await conn.app.commit(
+        idempotency.once(key, operation, int(time.time()), _replying(program, build_reply))
     )
-    conn.app.publish(events)
-    return reply
 
 
-@contextmanager
-def _status_wording(message: str) -> Iterator[None]:
-    """WebSocket wording for a status number that names no status (spec §4.7)."""
-    try:
-        yield
-    except DomainError as err:
-        if err.field == "status" and err.message.startswith("Invalid status: "):
-            raise invalid(message, "status") from None
-        raise
-
-
-def _check_length(value: str, low: int, high: int, field: str) -> None:
-    if len(value) < low:
-        raise rules.malformed(f"{field} must be at least {low} characters", field)
-    if len(value) > high:
-        raise rules.malformed(f"{field} must not exceed {high} characters", field)
-
-
-@handles("ping")
-async def _ping(conn: Connection, mid: str, msg: pb.Ping) -> bytes:
+async def _ping(conn: Conn, mid: str, msg: pb.Ping) -> bytes:
     return _reply(mid, "pong", pb.Pong(timestamp=msg.timestamp))
 
 
-@handles("subscribe")
-async def _subscribe(conn: Connection, mid: str, msg: pb.Subscribe) -> bytes:
+async def _subscribe(conn: Conn, mid: str, msg: pb.Subscribe) -> bytes:
     """Subscribe; for each `resume` position first send the project's events after it
     from the log, then go live (docs/events.md). The ack carries, per project, the last
     event number sent before live delivery began."""
-    ctx = conn.ctx()
+    ctx = _ctx(conn)
     resume = {pos.project_id: pos.seq for pos in msg.resume}
     projects, sprints = await conn.app.store.read(
         _subscribable(ctx, [*msg.project_ids, *resume], list(msg.sprint_ids), resume)
@@ -482,7 +191,7 @@ REPLAY_QUEUE = 512
 RESUME_CATCH_UP = 10.0
 
 
-async def _replay(conn: Connection, pid: str, after: int) -> int:
+async def _replay(conn: Conn, pid: str, after: int) -> int:
     """Send the project's events after `after`, then subscribe to it: the last number
     this process broadcast is read and the connection joins the hub in one step (no
     await between), so every later event comes live and no earlier one twice."""
@@ -531,27 +240,14 @@ def _viewable(
     return keep_projects, keep_sprints
 
 
-@handles("unsubscribe")
-async def _unsubscribe(conn: Connection, mid: str, msg: pb.Unsubscribe) -> bytes:
+async def _unsubscribe(conn: Conn, mid: str, msg: pb.Unsubscribe) -> bytes:
     conn.app.hub.unsubscribe(conn, list(msg.project_ids), list(msg.sprint_ids))
     return codec.envelope(mid)
 
 
 # projects
-@handles("create_project_request")
-async def _create_project(conn: Connection, mid: str, msg: pb.CreateProjectRequest) -> bytes:
-    limits = conn.app.limits
-    _check_length(msg.title, 1, limits.max_title_length, "title")
-    if msg.HasField("description") and len(msg.description) > limits.max_description_length:
-        raise rules.malformed(
-            f"description exceeds maximum length ({limits.max_description_length} characters)",
-            "description",
-        )
-    if not 2 <= len(msg.key.encode()) <= 20:
-        raise rules.malformed("key must be 2-20 characters", "key")
-    if not set(msg.key) <= KEY_CHARS:
-        raise rules.malformed("key must contain only letters, numbers, and underscores", "key")
-    ctx = conn.ctx()
+async def _create_project(conn: Conn, mid: str, msg: pb.CreateProjectRequest) -> bytes:
+    ctx = _ctx(conn)
     command = cmd.CreateProject(msg.title, msg.key, _opt(msg, "description"))
     return await _create(
         conn,
@@ -566,33 +262,30 @@ async def _create_project(conn: Connection, mid: str, msg: pb.CreateProjectReque
     )
 
 
-@handles("update_project_request")
-async def _update_project(conn: Connection, mid: str, msg: pb.UpdateProjectRequest) -> bytes:
+async def _update_project(conn: Conn, mid: str, msg: pb.UpdateProjectRequest) -> bytes:
     pid = rules.try_uuid(msg.project_id)
     if pid is None:
         raise invalid("Invalid project_id format", "project_id")
     status = None
     if msg.HasField("status"):
-        # An unknown number reaches the service as text it refuses after the lookup.
+        # An unknown number reaches the service as its digits, refused after the lookup.
         status = codec.PROJECT_STATUS_NAME.get(msg.status, str(msg.status))
-    ctx = conn.ctx()
+    ctx = _ctx(conn)
     command = cmd.UpdateProject(
         msg.expected_version, _opt(msg, "title"), _opt(msg, "description"), status
     )
-    with _status_wording(f"Invalid status value: {msg.status}"):
-        return await _mutate(
-            conn,
-            projects.update_project(ctx, pid, command),
-            lambda o: _updated_reply(mid, o, "project.updated", ctx),
-        )
+    return await _mutate(
+        conn,
+        projects.update_project(ctx, pid, command),
+        lambda o: _updated_reply(mid, o, "project.updated", ctx),
+    )
 
 
-@handles("delete_project_request")
-async def _delete_project(conn: Connection, mid: str, msg: pb.DeleteProjectRequest) -> bytes:
+async def _delete_project(conn: Conn, mid: str, msg: pb.DeleteProjectRequest) -> bytes:
     pid = rules.try_uuid(msg.project_id)
     if pid is None:
         raise invalid("Invalid project_id format", "project_id")
-    ctx = conn.ctx()
+    ctx = _ctx(conn)
     return await _mutate(
         conn,
         projects.delete_project(ctx, pid, msg.expected_version),
@@ -602,26 +295,20 @@ async def _delete_project(conn: Connection, mid: str, msg: pb.DeleteProjectReque
     )
 
 
-@handles("list_projects_request")
-async def _list_projects(conn: Connection, mid: str, msg: pb.ListProjectsRequest) -> bytes:
-    found = await conn.app.store.read(projects.list_projects_for(conn.ctx()))
+async def _list_projects(conn: Conn, mid: str, msg: pb.ListProjectsRequest) -> bytes:
+    found = await conn.app.store.read(projects.list_projects_for(_ctx(conn)))
     return _reply(
         mid, "project_list", pb.ProjectList(projects=[codec.project_pb(p) for p in found])
     )
 
 
 # work items
-@handles("create_work_item_request")
-async def _create_work_item(conn: Connection, mid: str, msg: pb.CreateWorkItemRequest) -> bytes:
-    item_type = codec.ITEM_TYPE_NAME.get(msg.item_type)
-    if item_type is None:
-        raise invalid(f"Invalid item_type: {msg.item_type}", "item_type")
-    limits = conn.app.limits
-    _check_length(msg.title, 1, limits.max_title_length, "title")
-    ctx = conn.ctx()
+async def _create_work_item(conn: Conn, mid: str, msg: pb.CreateWorkItemRequest) -> bytes:
+    ctx = _ctx(conn)
     command = cmd.CreateWorkItem(
         project_id=msg.project_id,
-        item_type=item_type,
+        # an unknown number reaches the service as its digits
+        item_type=codec.ITEM_TYPE_NAME.get(msg.item_type, str(msg.item_type)),
         title=msg.title,
         description=_opt(msg, "description"),
         parent_id=_opt(msg, "parent_id"),
@@ -637,10 +324,9 @@ async def _create_work_item(conn: Connection, mid: str, msg: pb.CreateWorkItemRe
     )
 
 
-@handles("update_work_item_request")
-async def _update_work_item(conn: Connection, mid: str, msg: pb.UpdateWorkItemRequest) -> bytes:
+async def _update_work_item(conn: Conn, mid: str, msg: pb.UpdateWorkItemRequest) -> bytes:
     wid = rules.parse_uuid(msg.work_item_id, "work_item_id")
-    ctx = conn.ctx()
+    ctx = _ctx(conn)
     command = cmd.UpdateWorkItem(
         expected_version=msg.expected_version,
         title=_opt(msg, "title"),
@@ -679,10 +365,9 @@ async def _update_work_item(conn: Connection, mid: str, msg: pb.UpdateWorkItemRe
     )
 
 
-@handles("delete_work_item_request")
-async def _delete_work_item(conn: Connection, mid: str, msg: pb.DeleteWorkItemRequest) -> bytes:
+async def _delete_work_item(conn: Conn, mid: str, msg: pb.DeleteWorkItemRequest) -> bytes:
     wid = rules.parse_uuid(msg.work_item_id, "work_item_id")
-    ctx = conn.ctx()
+    ctx = _ctx(conn)
     return await _mutate(
         conn,
         work_items.delete_work_item(ctx, wid),
@@ -692,29 +377,20 @@ async def _delete_work_item(conn: Connection, mid: str, msg: pb.DeleteWorkItemRe
     )
 
 
-@handles("get_work_items_request")
-async def _get_work_items(conn: Connection, mid: str, msg: pb.GetWorkItemsRequest) -> bytes:
+async def _get_work_items(conn: Conn, mid: str, msg: pb.GetWorkItemsRequest) -> bytes:
     now = int(time.time())
     items, above, below = await conn.app.store.read(
-        work_items.list_with_hierarchy(conn.ctx(), msg.project_id)
+        work_items.list_with_hierarchy(_ctx(conn), msg.project_id)
     )
     return accel.encode_work_items_list(mid, now, items, above, below, now)
 
 
 # sprints
-@handles("create_sprint_request")
-async def _create_sprint(conn: Connection, mid: str, msg: pb.CreateSprintRequest) -> bytes:
-    _check_length(msg.name, 1, conn.app.limits.max_sprint_name_length, "name")
-    if msg.start_date >= msg.end_date:
-        raise rules.malformed("start_date must be before end_date", "start_date")
-    now = int(time.time())
-    for name in ("start_date", "end_date"):
-        value = getattr(msg, name)
-        if not now - YEAR <= value <= now + 5 * YEAR:
-            raise rules.malformed(f"{name} is outside reasonable range", name)
-    pid = rules.parse_uuid(msg.project_id, "project_id")
-    ctx = conn.ctx()
-    command = cmd.CreateSprint(pid, msg.name, msg.start_date, msg.end_date, _opt(msg, "goal"))
+async def _create_sprint(conn: Conn, mid: str, msg: pb.CreateSprintRequest) -> bytes:
+    ctx = _ctx(conn)
+    command = cmd.CreateSprint(
+        msg.project_id, msg.name, msg.start_date, msg.end_date, _opt(msg, "goal")
+    )
     return await _create(
         conn,
         mid,
@@ -724,13 +400,12 @@ async def _create_sprint(conn: Connection, mid: str, msg: pb.CreateSprintRequest
     )
 
 
-@handles("update_sprint_request")
-async def _update_sprint(conn: Connection, mid: str, msg: pb.UpdateSprintRequest) -> bytes:
+async def _update_sprint(conn: Conn, mid: str, msg: pb.UpdateSprintRequest) -> bytes:
     sid = rules.parse_uuid(msg.sprint_id, "sprint_id")
     status = None
     if msg.HasField("status"):
         status = codec.SPRINT_STATUS_NAME.get(msg.status, str(msg.status))
-    ctx = conn.ctx()
+    ctx = _ctx(conn)
     command = cmd.UpdateSprint(
         expected_version=msg.expected_version,
         name=_opt(msg, "name"),
@@ -739,18 +414,16 @@ async def _update_sprint(conn: Connection, mid: str, msg: pb.UpdateSprintRequest
         end_date=_opt(msg, "end_date"),
         status=status,
     )
-    with _status_wording(f"Invalid sprint status: {msg.status}"):
-        return await _mutate(
-            conn,
-            sprints.update_sprint(ctx, sid, command),
-            lambda o: _updated_reply(mid, o, "sprint.updated", ctx),
-        )
+    return await _mutate(
+        conn,
+        sprints.update_sprint(ctx, sid, command),
+        lambda o: _updated_reply(mid, o, "sprint.updated", ctx),
+    )
 
 
-@handles("delete_sprint_request")
-async def _delete_sprint(conn: Connection, mid: str, msg: pb.DeleteSprintRequest) -> bytes:
+async def _delete_sprint(conn: Conn, mid: str, msg: pb.DeleteSprintRequest) -> bytes:
     sid = rules.parse_uuid(msg.sprint_id, "sprint_id")
-    ctx = conn.ctx()
+    ctx = _ctx(conn)
     return await _mutate(
         conn,
         sprints.delete_sprint(ctx, sid),
@@ -758,36 +431,29 @@ async def _delete_sprint(conn: Connection, mid: str, msg: pb.DeleteSprintRequest
     )
 
 
-@handles("get_sprints_request")
-async def _get_sprints(conn: Connection, mid: str, msg: pb.GetSprintsRequest) -> bytes:
+async def _get_sprints(conn: Conn, mid: str, msg: pb.GetSprintsRequest) -> bytes:
     pid = rules.parse_uuid(msg.project_id, "project_id")
-    found = await conn.app.store.read(sprints.list_sprints_for(conn.ctx(), pid))
+    found = await conn.app.store.read(sprints.list_sprints_for(_ctx(conn), pid))
     return _reply(mid, "sprints_list", pb.SprintsList(sprints=[codec.sprint_pb(s) for s in found]))
 
 
 # comments
-@handles("create_comment_request")
-async def _create_comment(conn: Connection, mid: str, msg: pb.CreateCommentRequest) -> bytes:
-    rules.check_content(msg.content, conn.app.limits.max_comment_length)
-    wid = rules.parse_uuid(msg.work_item_id, "work_item_id")
-    ctx = conn.ctx()
+async def _create_comment(conn: Conn, mid: str, msg: pb.CreateCommentRequest) -> bytes:
+    ctx = _ctx(conn)
     return await _create(
         conn,
         mid,
         "create_comment",
-        comments.create_comment(ctx, wid, cmd.CreateComment(msg.content)),
+        comments.create_comment(ctx, msg.work_item_id, cmd.CreateComment(msg.content)),
         lambda o: _event_reply(mid, _entity_event(o)),
     )
 
 
-@handles("update_comment_request")
-async def _update_comment(conn: Connection, mid: str, msg: pb.UpdateCommentRequest) -> bytes:
-    rules.check_content(msg.content, conn.app.limits.max_comment_length)
-    cid = rules.parse_uuid(msg.comment_id, "comment_id")
-    ctx = conn.ctx()
+async def _update_comment(conn: Conn, mid: str, msg: pb.UpdateCommentRequest) -> bytes:
+    ctx = _ctx(conn)
     return await _mutate(
         conn,
-        comments.update_comment(ctx, cid, cmd.UpdateComment(msg.content)),
+        comments.update_comment(ctx, msg.comment_id, cmd.UpdateComment(msg.content)),
         lambda o: _reply(
             mid,
             "comment_updated",
@@ -796,10 +462,9 @@ async def _update_comment(conn: Connection, mid: str, msg: pb.UpdateCommentReque
     )
 
 
-@handles("delete_comment_request")
-async def _delete_comment(conn: Connection, mid: str, msg: pb.DeleteCommentRequest) -> bytes:
+async def _delete_comment(conn: Conn, mid: str, msg: pb.DeleteCommentRequest) -> bytes:
     cid = rules.parse_uuid(msg.comment_id, "comment_id")
-    ctx = conn.ctx()
+    ctx = _ctx(conn)
     return await _mutate(
         conn,
         comments.delete_comment(ctx, cid),
@@ -809,26 +474,18 @@ async def _delete_comment(conn: Connection, mid: str, msg: pb.DeleteCommentReque
     )
 
 
-@handles("get_comments_request")
-async def _get_comments(conn: Connection, mid: str, msg: pb.GetCommentsRequest) -> bytes:
+async def _get_comments(conn: Conn, mid: str, msg: pb.GetCommentsRequest) -> bytes:
     wid = rules.parse_uuid(msg.work_item_id, "work_item_id")
-    found = await conn.app.store.read(comments.list_comments_for(conn.ctx(), wid))
+    found = await conn.app.store.read(comments.list_comments_for(_ctx(conn), wid))
     return _reply(
         mid, "comments_list", pb.CommentsList(comments=[codec.comment_pb(c) for c in found])
     )
 
 
 # time entries
-@handles("start_timer_request")
-async def _start_timer(conn: Connection, mid: str, msg: pb.StartTimerRequest) -> bytes:
+async def _start_timer(conn: Conn, mid: str, msg: pb.StartTimerRequest) -> bytes:
     description = _opt(msg, "description")
-    if description is not None and len(description) > time_entries.MAX_DESCRIPTION:
-        raise rules.malformed(
-            f"description must not exceed {time_entries.MAX_DESCRIPTION} characters",
-            "description",
-        )
-    rules.parse_uuid(msg.work_item_id, "work_item_id")
-    ctx = conn.ctx()
+    ctx = _ctx(conn)
 
     def reply(o: Outcome[Any]) -> bytes:
         entry, stopped = o.value
@@ -841,10 +498,9 @@ async def _start_timer(conn: Connection, mid: str, msg: pb.StartTimerRequest) ->
     return await _create(conn, mid, "start_timer", time_entries.start_timer(ctx, command), reply)
 
 
-@handles("stop_timer_request")
-async def _stop_timer(conn: Connection, mid: str, msg: pb.StopTimerRequest) -> bytes:
+async def _stop_timer(conn: Conn, mid: str, msg: pb.StopTimerRequest) -> bytes:
     rules.parse_uuid(msg.time_entry_id, "time_entry_id")
-    ctx = conn.ctx()
+    ctx = _ctx(conn)
     return await _create(
         conn,
         mid,
@@ -858,10 +514,9 @@ async def _stop_timer(conn: Connection, mid: str, msg: pb.StopTimerRequest) -> b
     )
 
 
-@handles("create_time_entry_request")
-async def _create_time_entry(conn: Connection, mid: str, msg: pb.CreateTimeEntryRequest) -> bytes:
+async def _create_time_entry(conn: Conn, mid: str, msg: pb.CreateTimeEntryRequest) -> bytes:
     description = _opt(msg, "description")
-    ctx = conn.ctx()
+    ctx = _ctx(conn)
     command = cmd.CreateManualTimeEntry(msg.work_item_id, msg.started_at, msg.ended_at, description)
     return await _create(
         conn,
@@ -876,10 +531,9 @@ async def _create_time_entry(conn: Connection, mid: str, msg: pb.CreateTimeEntry
     )
 
 
-@handles("update_time_entry_request")
-async def _update_time_entry(conn: Connection, mid: str, msg: pb.UpdateTimeEntryRequest) -> bytes:
+async def _update_time_entry(conn: Conn, mid: str, msg: pb.UpdateTimeEntryRequest) -> bytes:
     description = _opt(msg, "description")
-    ctx = conn.ctx()
+    ctx = _ctx(conn)
     command = cmd.UpdateTimeEntry(
         description=description,
         started_at=_opt(msg, "started_at"),
@@ -896,9 +550,8 @@ async def _update_time_entry(conn: Connection, mid: str, msg: pb.UpdateTimeEntry
     )
 
 
-@handles("delete_time_entry_request")
-async def _delete_time_entry(conn: Connection, mid: str, msg: pb.DeleteTimeEntryRequest) -> bytes:
-    ctx = conn.ctx()
+async def _delete_time_entry(conn: Conn, mid: str, msg: pb.DeleteTimeEntryRequest) -> bytes:
+    ctx = _ctx(conn)
     return await _mutate(
         conn,
         time_entries.delete_time_entry(ctx, msg.time_entry_id, "time_entry_id"),
@@ -912,11 +565,10 @@ async def _delete_time_entry(conn: Connection, mid: str, msg: pb.DeleteTimeEntry
     )
 
 
-@handles("get_time_entries_request")
-async def _get_time_entries(conn: Connection, mid: str, msg: pb.GetTimeEntriesRequest) -> bytes:
+async def _get_time_entries(conn: Conn, mid: str, msg: pb.GetTimeEntriesRequest) -> bytes:
     entries, total = await conn.app.store.read(
         time_entries.page_time_entries(
-            conn.ctx(), msg.work_item_id, _opt(msg, "limit"), _opt(msg, "offset")
+            _ctx(conn), msg.work_item_id, _opt(msg, "limit"), _opt(msg, "offset")
         )
     )
     return _reply(
@@ -928,9 +580,8 @@ async def _get_time_entries(conn: Connection, mid: str, msg: pb.GetTimeEntriesRe
     )
 
 
-@handles("get_running_timer_request")
-async def _running_timer(conn: Connection, mid: str, msg: pb.GetRunningTimerRequest) -> bytes:
-    entry = await conn.app.store.read(time_entries.running_timer(conn.ctx()))
+async def _running_timer(conn: Conn, mid: str, msg: pb.GetRunningTimerRequest) -> bytes:
+    entry = await conn.app.store.read(time_entries.running_timer(_ctx(conn)))
     response = pb.RunningTimerResponse()
     if entry is not None:
         response.time_entry.CopyFrom(codec.time_entry_pb(entry))
@@ -938,16 +589,10 @@ async def _running_timer(conn: Connection, mid: str, msg: pb.GetRunningTimerRequ
 
 
 # dependencies
-@handles("create_dependency_request")
-async def _create_dependency(conn: Connection, mid: str, msg: pb.CreateDependencyRequest) -> bytes:
-    rules.parse_uuid(msg.blocking_item_id, "blocking_item_id")
-    rules.parse_uuid(msg.blocked_item_id, "blocked_item_id")
-    if rules.try_uuid(msg.blocking_item_id) == rules.try_uuid(msg.blocked_item_id):
-        raise invalid("Work item cannot block itself", "blocked_item_id")
-    dep_type = codec.DEPENDENCY_TYPE_NAME.get(msg.dependency_type)
-    if dep_type is None:
-        raise invalid("Invalid dependency_type. Must be BLOCKS or RELATES_TO", "dependency_type")
-    ctx = conn.ctx()
+async def _create_dependency(conn: Conn, mid: str, msg: pb.CreateDependencyRequest) -> bytes:
+    # An unknown number reaches the service as its digits.
+    dep_type = codec.DEPENDENCY_TYPE_NAME.get(msg.dependency_type, str(msg.dependency_type))
+    ctx = _ctx(conn)
     command = cmd.CreateDependency(msg.blocking_item_id, msg.blocked_item_id, dep_type)
     return await _create(
         conn,
@@ -962,10 +607,9 @@ async def _create_dependency(conn: Connection, mid: str, msg: pb.CreateDependenc
     )
 
 
-@handles("delete_dependency_request")
-async def _delete_dependency(conn: Connection, mid: str, msg: pb.DeleteDependencyRequest) -> bytes:
+async def _delete_dependency(conn: Conn, mid: str, msg: pb.DeleteDependencyRequest) -> bytes:
     did = rules.parse_uuid(msg.dependency_id, "dependency_id")
-    ctx = conn.ctx()
+    ctx = _ctx(conn)
     return await _mutate(
         conn,
         dependencies.delete_dependency(ctx, did),
@@ -982,10 +626,9 @@ async def _delete_dependency(conn: Connection, mid: str, msg: pb.DeleteDependenc
     )
 
 
-@handles("get_dependencies_request")
-async def _get_dependencies(conn: Connection, mid: str, msg: pb.GetDependenciesRequest) -> bytes:
+async def _get_dependencies(conn: Conn, mid: str, msg: pb.GetDependenciesRequest) -> bytes:
     wid = rules.parse_uuid(msg.work_item_id, "work_item_id")
-    found = await conn.app.store.read(dependencies.list_dependencies_for(conn.ctx(), wid))
+    found = await conn.app.store.read(dependencies.list_dependencies_for(_ctx(conn), wid))
     return _reply(
         mid,
         "dependencies_list",
@@ -997,10 +640,9 @@ async def _get_dependencies(conn: Connection, mid: str, msg: pb.GetDependenciesR
 
 
 # activity log and LLM context
-@handles("get_activity_log_request")
-async def _activity_log(conn: Connection, mid: str, msg: pb.GetActivityLogRequest) -> bytes:
+async def _activity_log(conn: Conn, mid: str, msg: pb.GetActivityLogRequest) -> bytes:
     entries, total, more = await conn.app.store.read(
-        activity.activity_log(conn.ctx(), msg.entity_type, msg.entity_id, msg.limit, msg.offset)
+        activity.activity_log(_ctx(conn), msg.entity_type, msg.entity_id, msg.limit, msg.offset)
     )
     return _reply(
         mid,
@@ -1011,8 +653,7 @@ async def _activity_log(conn: Connection, mid: str, msg: pb.GetActivityLogReques
     )
 
 
-@handles("get_llm_context_request")
-async def _llm_context(conn: Connection, mid: str, msg: pb.GetLlmContextRequest) -> bytes:
+async def _llm_context(conn: Conn, mid: str, msg: pb.GetLlmContextRequest) -> bytes:
     found = await conn.app.store.read(
         activity.llm_context(
             _opt(msg, "category"), _opt(msg, "context_type"), _opt(msg, "min_priority")
@@ -1023,8 +664,47 @@ async def _llm_context(conn: Connection, mid: str, msg: pb.GetLlmContextRequest)
     )
 
 
+# -- the request table: payload case -> handler ---------------------------------------
+# Every request case of proto_names.REQUEST_CASES, and nothing else (tests/unit/test_ws_edge.py).
+HANDLERS: Mapping[str, Handler] = MappingProxyType(
+    {
+        "ping": _ping,
+        "subscribe": _subscribe,
+        "unsubscribe": _unsubscribe,
+        "create_project_request": _create_project,
+        "update_project_request": _update_project,
+        "delete_project_request": _delete_project,
+        "list_projects_request": _list_projects,
+        "create_work_item_request": _create_work_item,
+        "update_work_item_request": _update_work_item,
+        "delete_work_item_request": _delete_work_item,
+        "get_work_items_request": _get_work_items,
+        "create_sprint_request": _create_sprint,
+        "update_sprint_request": _update_sprint,
+        "delete_sprint_request": _delete_sprint,
+        "get_sprints_request": _get_sprints,
+        "create_comment_request": _create_comment,
+        "update_comment_request": _update_comment,
+        "delete_comment_request": _delete_comment,
+        "get_comments_request": _get_comments,
+        "start_timer_request": _start_timer,
+        "stop_timer_request": _stop_timer,
+        "create_time_entry_request": _create_time_entry,
+        "update_time_entry_request": _update_time_entry,
+        "delete_time_entry_request": _delete_time_entry,
+        "get_time_entries_request": _get_time_entries,
+        "get_running_timer_request": _running_timer,
+        "create_dependency_request": _create_dependency,
+        "delete_dependency_request": _delete_dependency,
+        "get_dependencies_request": _get_dependencies,
+        "get_activity_log_request": _activity_log,
+        "get_llm_context_request": _llm_context,
+    }
+)
+
+
 # -- frames ---------------------------------------------------------------------------
-async def answer(conn: Connection, data: bytes) -> bytes:
+async def answer(conn: Conn, data: bytes) -> bytes:
     """The one reply frame to one binary frame. Never raises."""
     try:
         env = pb.WebSocketMessage.FromString(data)
@@ -1053,159 +733,27 @@ async def answer(conn: Connection, data: bytes) -> bytes:
         return codec.error_frame(mid, "DATABASE_ERROR", "Database error")
 
 
-class Heartbeat:
-    """Cancels the session's task when it has waited for its client `limit` s in one go.
-
-    `wait` marks the start of a wait for the client (a frame, or room for a reply),
-    `busy` the server's own work, which is never timed here. Both only note the time:
-    one timer, re-armed when it fires, checks the mark, so a frame costs no timer work.
-    """
-
-    __slots__ = ("_handle", "_loop", "_task", "limit", "since", "tripped", "what")
-
-    def __init__(self, limit: float) -> None:
-        self.limit = limit
-        self._loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None
-        self._task = task
-        self.since: float | None = None
-        self.what = ""
-        self.tripped = False
-        self._handle = self._loop.call_at(self._loop.time() + limit, self._check)
-
-    def wait(self, what: str) -> None:
-        self.since = self._loop.time()
-        self.what = what
-
-    def busy(self) -> None:
-        self.since = None
-
-    def _check(self) -> None:
-        now = self._loop.time()
-        since = self.since
-        if since is not None and now - since >= self.limit:
-            self.tripped = True
-            self._task.cancel()
-            return
-        due = (now if since is None else since) + self.limit
-        self._handle = self._loop.call_at(due, self._check)
-
-    def expired(self) -> bool:
-        """Whether the cancellation being handled is this one's (and if so, absorb it)."""
-        if not self.tripped:
-            return False
-        self.tripped = False
-        self._task.uncancel()
-        return True
-
-    def stop(self) -> None:
-        self._handle.cancel()
-
-
-def ensure_user(user: str, now: int) -> Program[None]:
+def _ensure_user(user: str, now: int) -> Program[None]:
     yield from op(lambda tx: tx.ensure_user(user, now))
 
 
-async def session(
-    app: App, registry: Registry, conn: Connection, receive: Callable[[], Awaitable[Any]]
-) -> None:
-    """Read frames until the client or the server closes; answer each one in order.
+async def _on_connect(conn: Conn) -> None:
+    """Record the user as soon as it connects (writes ensure it again)."""
+    await conn.app.store.write(_ensure_user(conn.user, int(time.time())))
 
-    Heartbeat: a client must send a frame at least every `websocket.heartbeat_timeout_secs`
-    (the protocol's Ping does; the desktop client sends one every 30 s), and must take
-    its replies within that time when its send buffer is full. Otherwise the connection
-    is closed (Close frame, then the socket) and its slot freed. The clock runs while
-    the server waits for the client, never while it answers a request. It covers a whole
-    frame: one that stops half-way counts as nothing received.
-    """
-    limiter = RateLimiter(app.cfg.rate_limit.max_requests, app.cfg.rate_limit.window_secs)
-    violations = 0
-    idle = float(app.cfg.websocket.heartbeat_timeout_secs)
-    writer = asyncio.create_task(conn.writer())
-    registry.connections.add(conn)
-    conn._session = asyncio.current_task()
-    app.delivery.add(conn)
-    app.ws_connections = len(registry)
-    try:
-        try:
-            await app.store.write(ensure_user(conn.user, int(time.time())))
-        except Exception as err:  # noqa: BLE001 - e.g. the breaker is open; writes ensure it again
-            log.warning("could not record user %s on connect: %s", conn.user, err)
-            err.__traceback__ = None
-        heartbeat = conn._heartbeat = Heartbeat(idle)
-        try:
-            while not conn.closed and not conn.ending:
-                heartbeat.wait("nothing received")
-                try:
-                    msg = await receive()
-                except (RuntimeError, OSError):  # the transport closed under us
-                    break
-                kind = int(msg.kind)
-                if kind == 0:
-                    break
-                app.touch()
-                heartbeat.wait("replies not taken")  # only sends wait for the client now
-                if not limiter.allow():
-                    violations += 1
-                    if violations >= MAX_VIOLATIONS:
-                        await conn.send(
-                            f"Rate limit exceeded {MAX_VIOLATIONS} times. Connection closed."
-                        )
-                        break
-                    await conn.send(
-                        f"Rate limit exceeded. Slow down. ({violations}/{MAX_VIOLATIONS} warnings)"
-                    )
-                    continue
-                violations = 0
-                if kind == 1:
-                    data = msg.data
-                    if len(data) > MAX_FRAME_BYTES:
-                        await conn.send(
-                            codec.error_frame(
-                                "",
-                                "INVALID_MESSAGE",
-                                f"Invalid message: frame larger than {MAX_FRAME_BYTES} bytes",
-                            )
-                        )
-                        break
-                    heartbeat.busy()  # a request has its own time limit
-                    reply = await answer(conn, data)
-                    heartbeat.wait("replies not taken")
-                    await conn.send(reply)
-                else:
-                    await conn.send(TEXT_HELP)
-        except asyncio.CancelledError:
-            if conn.cancelled_session:  # Connection.end stopped it (and logged why)
-                conn.cancelled_session = False
-                task = asyncio.current_task()
-                if task is None or task.uncancel() > 0:
-                    raise
-            elif not heartbeat.expired():
-                raise
-            else:
-                log.info(
-                    "closing WebSocket of user %s: %s for %g s",
-                    conn.user[:8],
-                    heartbeat.what,
-                    idle,
-                )
-        finally:
-            heartbeat.stop()
-    finally:
-        registry.connections.discard(conn)
-        app.ws_connections = len(registry)
-        app.hub.remove(conn)
-        app.delivery.discard(conn)
-        if not writer.done():
-            queue = conn.send_queue
-            if queue.limit and len(queue) >= queue.limit:
-                writer.cancel()  # a full buffer is not worth waiting for
-            else:
-                queue.close()  # the writer sends what is queued, then stops
-                try:
-                    await asyncio.wait_for(writer, 5.0)
-                except (TimeoutError, RuntimeError, OSError):
-                    writer.cancel()
-        conn.close()
-        conn.release()
+
+EDGE: Edge[App] = Edge(
+    answer=answer,
+    on_connect=_on_connect,
+    too_large=codec.error_frame(
+        "", "INVALID_MESSAGE", f"Invalid message: frame larger than {MAX_FRAME_BYTES} bytes"
+    ),
+    text_help=TEXT_HELP,
+)
+
+
+async def session(
+    app: App, registry: Registry, conn: Conn, receive: Callable[[], Awaitable[Any]]
+) -> None:
+    """One connection's session (ws_transport.session) speaking this protocol."""
+    await ws_transport.session(app, registry, conn, receive, EDGE)

@@ -48,6 +48,8 @@ def _project_of(comment: Comment) -> Program[str | None]:
 
 def create_comment(ctx: Ctx, item_ident: str, cmd: CreateComment) -> Program[Outcome[Comment]]:
     content = rules.check_content(cmd.content, ctx.limits.max_comment_length)
+    if ctx.profile.message_wording:  # a UUID only, named as the message's field
+        item_ident = rules.parse_uuid(item_ident, "work_item_id")
     item = yield from resolve_work_item(item_ident)
     yield from require(ctx, item.project_id, "edit")
     yield from begin(ctx)
@@ -66,6 +68,8 @@ def create_comment(ctx: Ctx, item_ident: str, cmd: CreateComment) -> Program[Out
 
 def update_comment(ctx: Ctx, text: str, cmd: UpdateComment) -> Program[Outcome[Comment]]:
     content = rules.check_content(cmd.content, ctx.limits.max_comment_length)
+    if ctx.profile.message_wording:  # named as the message's field, and canonical
+        text = rules.parse_uuid(text, "comment_id")
     comment = yield from _require_own(text, ctx, "edit")
     if content == comment.content:
         return Outcome(comment)

@@ -24,6 +24,32 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class Profile:
+    """The rules and wording that differ between the edges, in one place.
+
+    The original's REST and WebSocket handlers validated the same change differently;
+    pm-fast keeps both byte for byte. The services read these flags, and each edge only
+    picks its profile (`REST`, `WEBSOCKET`): no edge checks a rule itself.
+    """
+
+    name: str
+    # The original's WebSocket validator limits what a message may carry, measured
+    # before trimming and refused as INVALID_MESSAGE: title, description and sprint name
+    # lengths, the project key's length and characters, the sprint date window, the
+    # time-entry description. REST never had those limits.
+    message_limits: bool
+    # Activity comments "N fields changed" (the original writes them on WebSocket only).
+    change_notes: bool
+    # Errors worded as the original's WebSocket handlers word them: ids are UUIDs only
+    # ("Invalid UUID format: ..."), enum numbers that name nothing, a self-dependency.
+    message_wording: bool
+
+
+REST = Profile("rest", message_limits=False, change_notes=False, message_wording=False)
+WEBSOCKET = Profile("websocket", message_limits=True, change_notes=True, message_wording=True)
+
+
+@dataclass(frozen=True, slots=True)
 class Ctx:
     """Who is acting, and when (one timestamp for the whole mutation).
 
@@ -31,7 +57,7 @@ class Ctx:
     do, and REST requests with auth enabled, by their bearer token; with auth disabled
     REST's X-User-Id header is a claim, not an identity), and so whether project
     membership is enforced, for reads and writes alike. `llm_user` is the identity
-    anonymous REST callers act as.
+    anonymous REST callers act as. `profile` is the edge's (see `Profile`).
     """
 
     actor: str
@@ -39,23 +65,31 @@ class Ctx:
     limits: Limits = field(default_factory=Limits)
     authenticated: bool = False
     llm_user: str = "00000000-0000-0000-0000-000000000001"
-    # Activity comments "N fields changed" (the original writes them on WebSocket only).
-    change_notes: bool = False
-    # The original's WebSocket validator limits what a message may carry (project
-    # titles, sprint names, time-entry descriptions); REST never had those limits.
-    message_limits: bool = False
+    profile: Profile = REST
 
 
 @dataclass(slots=True)
 class Outcome(Generic[T]):
-    """A service's result and the events its commit caused, in commit order."""
+    """A service's result and the events its commit caused, in commit order.
+
+    `sealed`: the events were already put in their wire form inside the transaction
+    (`pm_fast.app.sealed`), so `App.commit` does not encode them again."""
 
     value: T
     events: list[Event] = field(default_factory=list)
+    sealed: bool = False
 
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def check_length(value: str, low: int, high: int, field: str) -> None:
+    """The original WebSocket validator's length limit, on the text as sent (untrimmed)."""
+    if len(value) < low:
+        raise rules.malformed(f"{field} must be at least {low} characters", field)
+    if len(value) > high:
+        raise rules.malformed(f"{field} must not exceed {high} characters", field)
 
 
 def begin(ctx: Ctx) -> Program[None]:
@@ -76,7 +110,7 @@ def record(
 def changes_note(ctx: Ctx, changed: list[str]) -> str | None:
     """The activity comment of an update: the original's WebSocket handlers write
     "N fields changed", its REST handlers leave it null."""
-    return f"{len(changed)} fields changed" if ctx.change_notes else None
+    return f"{len(changed)} fields changed" if ctx.profile.change_notes else None
 
 
 def diff(entity: Any, proposed: dict[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,13 @@ def _require_item(wid: str, shown: str, field: str) -> Program[WorkItem]:
 def create_dependency(ctx: Ctx, cmd: CreateDependency) -> Program[Outcome[Dependency]]:
     blocking_id = rules.parse_uuid(cmd.blocking_item_id, "blocking_item_id")
     blocked_id = rules.parse_uuid(cmd.blocked_item_id, "blocked_item_id")
+    if ctx.profile.message_wording:  # the original WebSocket handler's checks, in its order
+        if blocking_id == blocked_id:
+            raise invalid("Work item cannot block itself", "blocked_item_id")
+        if cmd.dependency_type not in rules.DEPENDENCY_TYPES:
+            raise invalid(
+                "Invalid dependency_type. Must be BLOCKS or RELATES_TO", "dependency_type"
+            )
     dep_type = rules.check_dependency_type(cmd.dependency_type)
     if blocking_id == blocked_id:
         raise invalid("A work item cannot depend on itself", "blocked_item_id")

@@ -12,7 +12,20 @@ from ..core.errors import DomainError, conflict, delete_blocked, invalid
 from ..core.model import Project
 from ..store.base import Program, op
 from .access import require
-from .common import Ctx, Outcome, begin, changes_note, committed, diff, new_id, resolve_project
+from .common import (
+    Ctx,
+    Outcome,
+    begin,
+    changes_note,
+    check_length,
+    committed,
+    diff,
+    new_id,
+    resolve_project,
+)
+
+# What the original's WebSocket validator allows in a project key (2-20 bytes of these).
+KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 def list_projects() -> Program[list[Project]]:
@@ -37,7 +50,7 @@ def get_project(ctx: Ctx, ident: str) -> Program[Project]:
 
 
 def _title(ctx: Ctx, value: str) -> str:
-    if ctx.message_limits:
+    if ctx.profile.message_limits:
         return rules.require_title(value, ctx.limits.max_title_length)
     title = rules.trim(value)
     if not title:
@@ -46,7 +59,7 @@ def _title(ctx: Ctx, value: str) -> str:
 
 
 def _description(ctx: Ctx, value: str) -> str | None:
-    if ctx.message_limits and len(value) > ctx.limits.max_description_length:
+    if ctx.profile.message_limits and len(value) > ctx.limits.max_description_length:
         raise invalid(
             f"description exceeds maximum length ({ctx.limits.max_description_length} characters)",
             "description",
@@ -54,7 +67,30 @@ def _description(ctx: Ctx, value: str) -> str | None:
     return rules.optional_text(value)
 
 
+def _check_message(ctx: Ctx, cmd: CreateProject) -> None:
+    """The original WebSocket validator's limits on a new project, on the text as sent."""
+    check_length(cmd.title, 1, ctx.limits.max_title_length, "title")
+    limit = ctx.limits.max_description_length
+    if cmd.description is not None and len(cmd.description) > limit:
+        raise rules.malformed(
+            f"description exceeds maximum length ({limit} characters)", "description"
+        )
+    if not 2 <= len(cmd.key.encode()) <= 20:
+        raise rules.malformed("key must be 2-20 characters", "key")
+    if not set(cmd.key) <= KEY_CHARS:
+        raise rules.malformed("key must contain only letters, numbers, and underscores", "key")
+
+
+def _status(ctx: Ctx, value: str) -> str:
+    if ctx.profile.message_wording and value not in rules.PROJECT_STATUSES:
+        # the WebSocket edge passes a number that names no status as its digits
+        raise invalid(f"Invalid status value: {value}", "status")
+    return rules.check_choice(value, rules.PROJECT_STATUSES, "status", "status")
+
+
 def create_project(ctx: Ctx, cmd: CreateProject) -> Program[Outcome[Project]]:
+    if ctx.profile.message_limits:
+        _check_message(ctx, cmd)
     title = _title(ctx, cmd.title)
     key = rules.trim(cmd.key).upper()
     if not key:
@@ -102,9 +138,7 @@ def update_project(ctx: Ctx, ident: str, cmd: UpdateProject) -> Program[Outcome[
     if cmd.description is not None:
         proposed["description"] = _description(ctx, cmd.description)
     if cmd.status is not None:
-        proposed["status"] = rules.check_choice(
-            cmd.status, rules.PROJECT_STATUSES, "status", "status"
-        )
+        proposed["status"] = _status(ctx, cmd.status)
     changes = diff(project, proposed)
     if not changes:
         return Outcome(project)

@@ -12,7 +12,19 @@ from ..core.errors import conflict, delete_blocked, invalid, not_found
 from ..core.model import Project, Sprint
 from ..store.base import Program, op
 from .access import require
-from .common import Ctx, Outcome, begin, changes_note, committed, diff, new_id, resolve_project
+from .common import (
+    Ctx,
+    Outcome,
+    begin,
+    changes_note,
+    check_length,
+    committed,
+    diff,
+    new_id,
+    resolve_project,
+)
+
+YEAR = 365 * 24 * 3600
 
 
 def list_sprints(ctx: Ctx, project_ident: str) -> Program[list[Sprint]]:
@@ -44,19 +56,40 @@ def get_sprint(ctx: Ctx, text: str) -> Program[Sprint]:
 
 
 def _name(ctx: Ctx, value: str) -> str:
-    if ctx.message_limits and len(value) > ctx.limits.max_sprint_name_length:
+    if ctx.profile.message_limits and len(value) > ctx.limits.max_sprint_name_length:
         raise rules.malformed(
             f"name must not exceed {ctx.limits.max_sprint_name_length} characters", "name"
         )
     name = rules.trim(value)
     if not name:
-        if ctx.message_limits:
+        if ctx.profile.message_limits:
             raise rules.malformed("name must be at least 1 characters", "name")
         raise invalid("Sprint name cannot be empty", "name")
     return name
 
 
+def _check_message(ctx: Ctx, cmd: CreateSprint) -> str:
+    """The original WebSocket validator's limits on a new sprint (the name as sent,
+    dates from a year ago to five years ahead), then its project id as a UUID."""
+    check_length(cmd.name, 1, ctx.limits.max_sprint_name_length, "name")
+    if cmd.start_date >= cmd.end_date:
+        raise rules.malformed("start_date must be before end_date", "start_date")
+    for name, value in (("start_date", cmd.start_date), ("end_date", cmd.end_date)):
+        if not ctx.now - YEAR <= value <= ctx.now + 5 * YEAR:
+            raise rules.malformed(f"{name} is outside reasonable range", name)
+    return rules.parse_uuid(cmd.project_id, "project_id")
+
+
+def _status(ctx: Ctx, value: str) -> str:
+    if ctx.profile.message_wording and value not in rules.SPRINT_STATUSES:
+        # the WebSocket edge passes a number that names no status as its digits
+        raise invalid(f"Invalid sprint status: {value}", "status")
+    return rules.check_choice(value, rules.SPRINT_STATUSES, "status", "status")
+
+
 def create_sprint(ctx: Ctx, cmd: CreateSprint) -> Program[Outcome[Sprint]]:
+    if ctx.profile.message_limits:
+        cmd = structs.replace(cmd, project_id=_check_message(ctx, cmd))
     name = _name(ctx, cmd.name)
     goal = rules.optional_text(cmd.goal)
     pid = rules.try_uuid(cmd.project_id)
@@ -111,7 +144,7 @@ def update_sprint(ctx: Ctx, text: str, cmd: UpdateSprint) -> Program[Outcome[Spr
     if proposed.get("end_date", sprint.end_date) <= proposed.get("start_date", sprint.start_date):
         raise invalid("end_date must be after start_date", "end_date")
     if cmd.status is not None:
-        status = rules.check_choice(cmd.status, rules.SPRINT_STATUSES, "status", "status")
+        status = _status(ctx, cmd.status)
         rules.check_sprint_transition(sprint.status, status)
         if status == "active" and sprint.status != "active":
             other: Sprint | None = yield from op(

@@ -83,7 +83,7 @@ def _require_live_item(ctx: Ctx, entry: TimeEntry) -> Program[None]:
 
 
 def _check_description(ctx: Ctx, value: str | None) -> None:
-    if ctx.message_limits and value is not None and len(value) > MAX_DESCRIPTION:
+    if ctx.profile.message_limits and value is not None and len(value) > MAX_DESCRIPTION:
         raise rules.malformed(
             f"description must not exceed {MAX_DESCRIPTION} characters", "description"
         )
@@ -123,6 +123,8 @@ def start_timer(
 ) -> Program[Outcome[tuple[TimeEntry, TimeEntry | None]]]:
     """Start a running entry for the caller, stopping the caller's running timer first."""
     _check_description(ctx, cmd.description)
+    if ctx.profile.message_wording:
+        rules.parse_uuid(cmd.work_item_id, field)
     wid = rules.try_uuid(cmd.work_item_id)
     if wid is None:
         raise invalid(f"Invalid work_item_id: '{cmd.work_item_id}'", field)

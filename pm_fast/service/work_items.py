@@ -18,6 +18,7 @@ from .common import (
     Outcome,
     begin,
     changes_note,
+    check_length,
     committed,
     diff,
     new_id,
@@ -155,7 +156,12 @@ def _check_parent(child_type: str, parent_text: str, project_id: str) -> Program
 
 
 def create_work_item(ctx: Ctx, cmd: CreateWorkItem) -> Program[Outcome[WorkItem]]:
+    if ctx.profile.message_wording and cmd.item_type not in rules.ITEM_TYPES:
+        # the WebSocket edge passes a number that names no type as its digits
+        raise invalid(f"Invalid item_type: {cmd.item_type}", "item_type")
     item_type = rules.check_item_type(cmd.item_type)
+    if ctx.profile.message_limits:
+        check_length(cmd.title, 1, ctx.limits.max_title_length, "title")
     title = rules.require_title(cmd.title, ctx.limits.max_title_length)
     description = (
         None

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pm_fast_ext as rust
-from pm_fast.api.ws import RateLimiter
+from pm_fast.api.ws_transport import RateLimiter
 from pm_fast.core.model import Event
 from pm_fast.realtime import hub as twin_hub
 from pm_fast.realtime import send_queue as twin_queue

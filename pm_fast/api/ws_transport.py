@@ -1,0 +1,442 @@
+"""The WebSocket transport: connections, their send queues, rate limits, heartbeats.
+
+It knows the shape of an engine's WebSocket (Granian's RSGI transport: `receive()`
+giving messages with `kind` 0 close, 1 binary, 2 text, and `send_bytes`/`send_str`)
+and flow control (realtime/delivery.py), and nothing of the domain: what a binary
+frame means, what happens when a user connects and what the connection's requests act
+as are the `Edge` the session is given (api/ws.py builds it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from .. import accel
+from ..config import Config
+from ..realtime.delivery import BACKLOG_LIMIT, Delivery
+from ..realtime.hub import HubApi
+
+log = logging.getLogger("pm_fast")
+
+MAX_FRAME_BYTES = 4 * 1024 * 1024
+MAX_VIOLATIONS = 5
+
+
+class Host(Protocol):
+    """What the transport uses of the running application (`pm_fast.app.App`)."""
+
+    cfg: Config
+    delivery: Delivery
+    hub: HubApi
+    ws_connections: int
+
+    def touch(self, path: str | None = None) -> None: ...
+
+
+H = TypeVar("H", bound=Host)
+
+
+class Transport(Protocol):
+    async def send_bytes(self, data: bytes) -> None: ...
+    async def send_str(self, data: str) -> None: ...
+
+
+class RateLimiter:
+    """Token bucket: `capacity` frames at once, refilled at `capacity` per `window` s."""
+
+    __slots__ = ("capacity", "rate", "stamp", "tokens")
+
+    def __init__(self, capacity: int, window: float) -> None:
+        self.capacity = float(capacity)
+        self.rate = capacity / window
+        self.tokens = float(capacity)
+        self.stamp = time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class _Gone:
+    async def send_bytes(self, data: bytes) -> None:
+        raise RuntimeError("connection released")
+
+    async def send_str(self, data: str) -> None:
+        raise RuntimeError("connection released")
+
+
+_GONE = _Gone()
+
+
+def _nothing() -> None:
+    pass
+
+
+class Replayed(bytes):
+    """A frame of a replay of the event log (counted apart by flow control)."""
+
+    __slots__ = ()
+
+
+class Connection(Generic[H]):
+    """One client: its identity, subscriptions and outgoing queue.
+
+    `send_queue` holds the frames not yet sent: broadcasts (the hub's shared frames) and
+    replies, in order; one writer task (the only caller of the transport's send
+    methods) drains it. Broadcasts never wait and are never dropped: flow control
+    (`App.delivery`, realtime/delivery.py) holds mutations back while a reading
+    subscriber is more than `websocket.flow_control_frames` frames behind, and closes a
+    subscriber that is stuck (frames pending, no send completed for
+    `websocket.stuck_client_secs`). Only a connection more than `BACKLOG_LIMIT` frames
+    behind is closed for that. Replies to the connection's own requests wait while
+    `send_buffer_size` frames are queued (`send`). Closing the queue lets the writer
+    finish what is queued and stop.
+    """
+
+    def __init__(self, app: H, user: str, transport: Transport, close: Callable[[], None]):
+        self.app = app
+        self.user = user
+        self.transport = transport
+        self._close = close
+        self.send_queue = accel.SendQueue(BACKLOG_LIMIT)
+        # a `send` waiting for room, woken by the writer once fewer than `_room_at`
+        # frames are queued
+        self._room: asyncio.Future[None] | None = None
+        self._room_at = 0
+        # frames of a replay of the event log still queued (`Replayed`): this
+        # connection's own request, not a lag behind the producers
+        self.replay_pending = 0
+        self.closed = False
+        # time.monotonic() of the writer's last progress (see realtime/delivery.py)
+        self.progress = time.monotonic()
+        # why the server ends this connection (set once; the session then stops)
+        self.ending = ""
+        self._session: asyncio.Task[Any] | None = None
+        self._heartbeat: Heartbeat | None = None
+        self.cancelled_session = False
+
+    def pending(self) -> int:
+        return len(self.send_queue)
+
+    def behind(self) -> int:
+        return len(self.send_queue) - self.replay_pending
+
+    def deliver(self, frame: bytes) -> None:
+        """Queue a broadcast frame without waiting; called by the hub only for a frame
+        the queue refused (it offers to `send_queue` itself), so this must stay "offer,
+        and only if refused ..." (see realtime/hub.py): refused means closed, or
+        `BACKLOG_LIMIT` frames queued."""
+        if not self.send_queue.offer(frame) and not self.send_queue.closed:  # full
+            self.end(
+                f"more than {BACKLOG_LIMIT} frames behind",
+                f"Connection closed: more than {BACKLOG_LIMIT} events were waiting to be"
+                " sent to this client.",
+            )
+
+    def stuck(self, pending: int, idle: float) -> None:
+        """Flow control's watchdog: frames pending and no send completed for long."""
+        secs = self.app.cfg.websocket.stuck_client_secs
+        self.end(
+            f"{pending} frame(s) pending and none sent for {idle:.1f} s"
+            f" (websocket.stuck_client_secs = {secs})",
+            f"Connection closed: the client read nothing for {secs} s while events were"
+            " waiting to be sent.",
+        )
+
+    def end(self, why: str, text: str) -> None:
+        """Close for slowness: log `why`, drop the queued frames (never sent anyway),
+        queue the Text frame `text` (after the frame being sent, if any), then let the
+        session stop: it gives the writer its usual time to send what is queued, then
+        closes."""
+        if self.ending or self.closed:
+            return
+        self.ending = why
+        log.warning("closing WebSocket of user %s: %s", self.user[:8], why)
+        self.app.delivery.discard(self)
+        queue = self.send_queue
+        queue.clear()
+        self.replay_pending = 0
+        queue.offer(text)
+        queue.close()
+        self._wake_sender()
+        session, heartbeat = self._session, self._heartbeat
+        # Stop the session now if it waits for its client; one answering a request
+        # stops after it (cancelling it there could lose a committed change's events).
+        if session is not None and heartbeat is not None and heartbeat.since is not None:
+            self.cancelled_session = True
+            session.cancel()
+        elif session is None:
+            self.close()
+
+    async def send(self, frame: bytes | str) -> None:
+        """Queue a reply, waiting while `websocket.send_buffer_size` frames are queued
+        (back-pressure on this connection's own requests; dropped once closed)."""
+        queue = self.send_queue
+        room = self.app.cfg.websocket.send_buffer_size
+        while len(queue) >= room or not queue.offer(frame):
+            if queue.closed:
+                return
+            await self._wait_room(room)
+
+    async def send_many(self, frames: list[bytes], low: int) -> None:
+        """Queue frames of a replay together, once fewer than `low` are queued (the
+        writer then drains without waking this task for every frame)."""
+        queue = self.send_queue
+        while len(queue) >= low and not queue.closed:
+            await self._wait_room(low)
+        for frame in frames:
+            if not queue.offer(Replayed(frame)):
+                return  # closed
+            self.replay_pending += 1
+
+    async def _wait_room(self, below: int) -> None:
+        wait: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._room = wait
+        self._room_at = below
+        await wait
+
+    def _wake_sender(self) -> None:
+        room = self._room
+        if room is not None:
+            self._room = None
+            if not room.done():
+                room.set_result(None)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.send_queue.close()
+            self._wake_sender()
+            self._close()
+
+    def release(self) -> None:
+        """Drop the references to the transport so the socket goes with the session."""
+        self.transport = _GONE
+        self._close = _nothing
+        self._session = None
+        self._heartbeat = None
+        self.send_queue.clear()
+        self.replay_pending = 0
+
+    async def writer(self) -> None:
+        queue = self.send_queue
+        delivery = self.app.delivery
+        loop = asyncio.get_running_loop()
+        monotonic = time.monotonic
+        try:
+            while True:
+                item = queue.pop()
+                if item is None:
+                    if queue.closed:
+                        return
+                    waiter: asyncio.Future[None] = loop.create_future()
+                    queue.park(waiter)
+                    await waiter
+                    self.progress = monotonic()
+                    continue
+                if self._room is not None and len(queue) < self._room_at:
+                    self._wake_sender()
+                if type(item) is Replayed:
+                    self.replay_pending -= 1
+                if isinstance(item, bytes):
+                    await self.transport.send_bytes(item)
+                elif isinstance(item, str):
+                    await self.transport.send_str(item)
+                self.progress = monotonic()
+                delivery.drained(self, len(queue) - self.replay_pending)
+        except (RuntimeError, OSError):  # the client went away
+            self.close()
+
+
+class Registry:
+    """Open connections of this process (for limits, idle shutdown and shutdown)."""
+
+    def __init__(self) -> None:
+        self.connections: set[Connection[Any]] = set()
+
+    def __len__(self) -> int:
+        return len(self.connections)
+
+    async def close_all(self, timeout: float = 3.0) -> None:
+        """Close every connection and give their Close frames time to leave."""
+        for conn in list(self.connections):
+            conn.close()
+        deadline = time.monotonic() + timeout
+        while self.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
+
+class Heartbeat:
+    """Cancels the session's task when it has waited for its client `limit` s in one go.
+
+    `wait` marks the start of a wait for the client (a frame, or room for a reply),
+    `busy` the server's own work, which is never timed here. Both only note the time:
+    one timer, re-armed when it fires, checks the mark, so a frame costs no timer work.
+    """
+
+    __slots__ = ("_handle", "_loop", "_task", "limit", "since", "tripped", "what")
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self.since: float | None = None
+        self.what = ""
+        self.tripped = False
+        self._handle = self._loop.call_at(self._loop.time() + limit, self._check)
+
+    def wait(self, what: str) -> None:
+        self.since = self._loop.time()
+        self.what = what
+
+    def busy(self) -> None:
+        self.since = None
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        since = self.since
+        if since is not None and now - since >= self.limit:
+            self.tripped = True
+            self._task.cancel()
+            return
+        due = (now if since is None else since) + self.limit
+        self._handle = self._loop.call_at(due, self._check)
+
+    def expired(self) -> bool:
+        """Whether the cancellation being handled is this one's (and if so, absorb it)."""
+        if not self.tripped:
+            return False
+        self.tripped = False
+        self._task.uncancel()
+        return True
+
+    def stop(self) -> None:
+        self._handle.cancel()
+
+
+@dataclass(frozen=True, slots=True)
+class Edge(Generic[H]):
+    """What a session needs of the protocol and the domain above the transport."""
+
+    # the one reply frame to one binary frame (never raises)
+    answer: Callable[[Connection[H], bytes], Awaitable[bytes]]
+    # run once a connection is open, before its first frame is read (may raise: logged)
+    on_connect: Callable[[Connection[H]], Awaitable[None]]
+    # sent, before closing, to a client whose binary frame exceeds MAX_FRAME_BYTES
+    too_large: bytes
+    # the answer to a text frame
+    text_help: str
+
+
+async def session(
+    app: H,
+    registry: Registry,
+    conn: Connection[H],
+    receive: Callable[[], Awaitable[Any]],
+    edge: Edge[H],
+) -> None:
+    """Read frames until the client or the server closes; answer each one in order.
+
+    Heartbeat: a client must send a frame at least every `websocket.heartbeat_timeout_secs`
+    (the protocol's Ping does; the desktop client sends one every 30 s), and must take
+    its replies within that time when its send buffer is full. Otherwise the connection
+    is closed (Close frame, then the socket) and its slot freed. The clock runs while
+    the server waits for the client, never while it answers a request. It covers a whole
+    frame: one that stops half-way counts as nothing received.
+    """
+    limiter = RateLimiter(app.cfg.rate_limit.max_requests, app.cfg.rate_limit.window_secs)
+    violations = 0
+    idle = float(app.cfg.websocket.heartbeat_timeout_secs)
+    writer = asyncio.create_task(conn.writer())
+    registry.connections.add(conn)
+    conn._session = asyncio.current_task()
+    app.delivery.add(conn)
+    app.ws_connections = len(registry)
+    try:
+        try:
+            await edge.on_connect(conn)
+        except Exception as err:  # noqa: BLE001 - e.g. the breaker is open; writes ensure it again
+            log.warning("could not record user %s on connect: %s", conn.user, err)
+            err.__traceback__ = None
+        heartbeat = conn._heartbeat = Heartbeat(idle)
+        try:
+            while not conn.closed and not conn.ending:
+                heartbeat.wait("nothing received")
+                try:
+                    msg = await receive()
+                except (RuntimeError, OSError):  # the transport closed under us
+                    break
+                kind = int(msg.kind)
+                if kind == 0:
+                    break
+                app.touch()
+                heartbeat.wait("replies not taken")  # only sends wait for the client now
+                if not limiter.allow():
+                    violations += 1
+                    if violations >= MAX_VIOLATIONS:
+                        await conn.send(
+                            f"Rate limit exceeded {MAX_VIOLATIONS} times. Connection closed."
+                        )
+                        break
+                    await conn.send(
+                        f"Rate limit exceeded. Slow down. ({violations}/{MAX_VIOLATIONS} warnings)"
+                    )
+                    continue
+                violations = 0
+                if kind == 1:
+                    data = msg.data
+                    if len(data) > MAX_FRAME_BYTES:
+                        await conn.send(edge.too_large)
+                        break
+                    heartbeat.busy()  # a request has its own time limit
+                    reply = await edge.answer(conn, data)
+                    heartbeat.wait("replies not taken")
+                    await conn.send(reply)
+                else:
+                    await conn.send(edge.text_help)
+        except asyncio.CancelledError:
+            if conn.cancelled_session:  # Connection.end stopped it (and logged why)
+                conn.cancelled_session = False
+                task = asyncio.current_task()
+                if task is None or task.uncancel() > 0:
+                    raise
+            elif not heartbeat.expired():
+                raise
+            else:
+                log.info(
+                    "closing WebSocket of user %s: %s for %g s",
+                    conn.user[:8],
+                    heartbeat.what,
+                    idle,
+                )
+        finally:
+            heartbeat.stop()
+    finally:
+        registry.connections.discard(conn)
+        app.ws_connections = len(registry)
+        app.hub.remove(conn)
+        app.delivery.discard(conn)
+        if not writer.done():
+            queue = conn.send_queue
+            if queue.limit and len(queue) >= queue.limit:
+                writer.cancel()  # a full buffer is not worth waiting for
+            else:
+                queue.close()  # the writer sends what is queued, then stops
+                try:
+                    await asyncio.wait_for(writer, 5.0)
+                except (TimeoutError, RuntimeError, OSError):
+                    writer.cancel()
+        conn.close()
+        conn.release()
