@@ -22,12 +22,10 @@ from google.protobuf.message import DecodeError, Message
 from .. import accel
 from ..app import App, sealed
 from ..core import commands as cmd
-from ..core import rules
-from ..core.errors import DomainError, invalid
+from ..core.errors import DomainError
 from ..core.model import Event
 from ..realtime import eventlog
 from ..service import (
-    access,
     activity,
     comments,
     dependencies,
@@ -38,8 +36,8 @@ from ..service import (
     work_items,
 )
 from ..service import events as events_service
-from ..service.common import WEBSOCKET, Ctx, Outcome
-from ..store.base import Program, op
+from ..service.common import WEBSOCKET, Ctx, Outcome, begin
+from ..store.base import Program
 from . import pm_pb2 as pb
 from . import ws_codec as codec
 from . import ws_transport
@@ -157,7 +155,7 @@ async def _subscribe(conn: Conn, mid: str, msg: pb.Subscribe) -> bytes:
     ctx = _ctx(conn)
     resume = {pos.project_id: pos.seq for pos in msg.resume}
     projects, sprints = await conn.app.store.read(
-        _subscribable(ctx, [*msg.project_ids, *resume], list(msg.sprint_ids), resume)
+        events_service.subscribable(ctx, [*msg.project_ids, *resume], list(msg.sprint_ids), resume)
     )
     hub, log = conn.app.hub, conn.app.events
     live = [pid for pid in projects if pid not in resume]
@@ -172,16 +170,6 @@ async def _subscribe(conn: Conn, mid: str, msg: pb.Subscribe) -> bytes:
     for pid, seq in positions.items():
         ack += codec.event_position(codec.POSITIONS_TAG, pid, seq)
     return ack
-
-
-def _subscribable(
-    ctx: Ctx, project_ids: list[str], sprint_ids: list[str], resume: dict[str, int]
-) -> Program[tuple[list[str], list[str]]]:
-    """`_viewable`, and RESYNC_REQUIRED if the events after a viewable project's resume
-    position are no longer all kept (then nothing is subscribed)."""
-    projects, sprints = yield from _viewable(ctx, project_ids, sprint_ids)
-    yield from events_service.check_resume({p: resume[p] for p in projects if p in resume})
-    return projects, sprints
 
 
 # A replay queues its next chunk once fewer frames than this are waiting to be sent.
@@ -223,23 +211,6 @@ async def _replay(conn: Conn, pid: str, after: int) -> int:
     return cursor
 
 
-def _viewable(
-    ctx: Ctx, project_ids: list[str], sprint_ids: list[str]
-) -> Program[tuple[list[str], list[str]]]:
-    """The ids among those asked for whose project the caller may view."""
-    keep_projects = []
-    for pid in dict.fromkeys(project_ids):
-        state = yield from op(lambda tx: tx.row_state("project", pid))  # noqa: B023 - run at once
-        if state == "live" and (yield from access.may_view(ctx, pid)):
-            keep_projects.append(pid)
-    keep_sprints = []
-    for sid in dict.fromkeys(sprint_ids):
-        sprint = yield from op(lambda tx: tx.sprint_get(sid))  # noqa: B023 - run at once
-        if sprint is not None and (yield from access.may_view(ctx, sprint.project_id)):
-            keep_sprints.append(sid)
-    return keep_projects, keep_sprints
-
-
 async def _unsubscribe(conn: Conn, mid: str, msg: pb.Unsubscribe) -> bytes:
     conn.app.hub.unsubscribe(conn, list(msg.project_ids), list(msg.sprint_ids))
     return codec.envelope(mid)
@@ -263,9 +234,6 @@ async def _create_project(conn: Conn, mid: str, msg: pb.CreateProjectRequest) ->
 
 
 async def _update_project(conn: Conn, mid: str, msg: pb.UpdateProjectRequest) -> bytes:
-    pid = rules.try_uuid(msg.project_id)
-    if pid is None:
-        raise invalid("Invalid project_id format", "project_id")
     status = None
     if msg.HasField("status"):
         # An unknown number reaches the service as its digits, refused after the lookup.
@@ -276,21 +244,18 @@ async def _update_project(conn: Conn, mid: str, msg: pb.UpdateProjectRequest) ->
     )
     return await _mutate(
         conn,
-        projects.update_project(ctx, pid, command),
+        projects.update_project(ctx, msg.project_id, command),
         lambda o: _updated_reply(mid, o, "project.updated", ctx),
     )
 
 
 async def _delete_project(conn: Conn, mid: str, msg: pb.DeleteProjectRequest) -> bytes:
-    pid = rules.try_uuid(msg.project_id)
-    if pid is None:
-        raise invalid("Invalid project_id format", "project_id")
     ctx = _ctx(conn)
     return await _mutate(
         conn,
-        projects.delete_project(ctx, pid, msg.expected_version),
+        projects.delete_project(ctx, msg.project_id, msg.expected_version),
         lambda o: _reply(
-            mid, "project_deleted", pb.ProjectDeleted(project_id=pid, user_id=ctx.actor)
+            mid, "project_deleted", pb.ProjectDeleted(project_id=o.value.id, user_id=ctx.actor)
         ),
     )
 
@@ -325,7 +290,6 @@ async def _create_work_item(conn: Conn, mid: str, msg: pb.CreateWorkItemRequest)
 
 
 async def _update_work_item(conn: Conn, mid: str, msg: pb.UpdateWorkItemRequest) -> bytes:
-    wid = rules.parse_uuid(msg.work_item_id, "work_item_id")
     ctx = _ctx(conn)
     command = cmd.UpdateWorkItem(
         expected_version=msg.expected_version,
@@ -347,7 +311,7 @@ async def _update_work_item(conn: Conn, mid: str, msg: pb.UpdateWorkItemRequest)
         event = _entity_event(o)
         return b"" if event is None else _event_reply(mid, event)
 
-    frame = await _mutate(conn, work_items.update_work_item(ctx, wid, command), reply)
+    frame = await _mutate(conn, work_items.update_work_item(ctx, msg.work_item_id, command), reply)
     if frame:
         return frame
     # Nothing changed (nothing was written): the item as it is, with its hierarchy.
@@ -366,13 +330,14 @@ async def _update_work_item(conn: Conn, mid: str, msg: pb.UpdateWorkItemRequest)
 
 
 async def _delete_work_item(conn: Conn, mid: str, msg: pb.DeleteWorkItemRequest) -> bytes:
-    wid = rules.parse_uuid(msg.work_item_id, "work_item_id")
     ctx = _ctx(conn)
     return await _mutate(
         conn,
-        work_items.delete_work_item(ctx, wid),
+        work_items.delete_work_item(ctx, msg.work_item_id),
         lambda o: _reply(
-            mid, "work_item_deleted", pb.WorkItemDeleted(work_item_id=wid, user_id=ctx.actor)
+            mid,
+            "work_item_deleted",
+            pb.WorkItemDeleted(work_item_id=o.value.id, user_id=ctx.actor),
         ),
     )
 
@@ -401,7 +366,6 @@ async def _create_sprint(conn: Conn, mid: str, msg: pb.CreateSprintRequest) -> b
 
 
 async def _update_sprint(conn: Conn, mid: str, msg: pb.UpdateSprintRequest) -> bytes:
-    sid = rules.parse_uuid(msg.sprint_id, "sprint_id")
     status = None
     if msg.HasField("status"):
         status = codec.SPRINT_STATUS_NAME.get(msg.status, str(msg.status))
@@ -416,24 +380,24 @@ async def _update_sprint(conn: Conn, mid: str, msg: pb.UpdateSprintRequest) -> b
     )
     return await _mutate(
         conn,
-        sprints.update_sprint(ctx, sid, command),
+        sprints.update_sprint(ctx, msg.sprint_id, command),
         lambda o: _updated_reply(mid, o, "sprint.updated", ctx),
     )
 
 
 async def _delete_sprint(conn: Conn, mid: str, msg: pb.DeleteSprintRequest) -> bytes:
-    sid = rules.parse_uuid(msg.sprint_id, "sprint_id")
     ctx = _ctx(conn)
     return await _mutate(
         conn,
-        sprints.delete_sprint(ctx, sid),
-        lambda o: _reply(mid, "sprint_deleted", pb.SprintDeleted(sprint_id=sid, user_id=ctx.actor)),
+        sprints.delete_sprint(ctx, msg.sprint_id),
+        lambda o: _reply(
+            mid, "sprint_deleted", pb.SprintDeleted(sprint_id=o.value.id, user_id=ctx.actor)
+        ),
     )
 
 
 async def _get_sprints(conn: Conn, mid: str, msg: pb.GetSprintsRequest) -> bytes:
-    pid = rules.parse_uuid(msg.project_id, "project_id")
-    found = await conn.app.store.read(sprints.list_sprints_for(_ctx(conn), pid))
+    found = await conn.app.store.read(sprints.list_sprints_for(_ctx(conn), msg.project_id))
     return _reply(mid, "sprints_list", pb.SprintsList(sprints=[codec.sprint_pb(s) for s in found]))
 
 
@@ -463,20 +427,18 @@ async def _update_comment(conn: Conn, mid: str, msg: pb.UpdateCommentRequest) ->
 
 
 async def _delete_comment(conn: Conn, mid: str, msg: pb.DeleteCommentRequest) -> bytes:
-    cid = rules.parse_uuid(msg.comment_id, "comment_id")
     ctx = _ctx(conn)
     return await _mutate(
         conn,
-        comments.delete_comment(ctx, cid),
+        comments.delete_comment(ctx, msg.comment_id),
         lambda o: _reply(
-            mid, "comment_deleted", pb.CommentDeleted(comment_id=cid, user_id=ctx.actor)
+            mid, "comment_deleted", pb.CommentDeleted(comment_id=o.value.id, user_id=ctx.actor)
         ),
     )
 
 
 async def _get_comments(conn: Conn, mid: str, msg: pb.GetCommentsRequest) -> bytes:
-    wid = rules.parse_uuid(msg.work_item_id, "work_item_id")
-    found = await conn.app.store.read(comments.list_comments_for(_ctx(conn), wid))
+    found = await conn.app.store.read(comments.list_comments_for(_ctx(conn), msg.work_item_id))
     return _reply(
         mid, "comments_list", pb.CommentsList(comments=[codec.comment_pb(c) for c in found])
     )
@@ -499,7 +461,6 @@ async def _start_timer(conn: Conn, mid: str, msg: pb.StartTimerRequest) -> bytes
 
 
 async def _stop_timer(conn: Conn, mid: str, msg: pb.StopTimerRequest) -> bytes:
-    rules.parse_uuid(msg.time_entry_id, "time_entry_id")
     ctx = _ctx(conn)
     return await _create(
         conn,
@@ -608,11 +569,10 @@ async def _create_dependency(conn: Conn, mid: str, msg: pb.CreateDependencyReque
 
 
 async def _delete_dependency(conn: Conn, mid: str, msg: pb.DeleteDependencyRequest) -> bytes:
-    did = rules.parse_uuid(msg.dependency_id, "dependency_id")
     ctx = _ctx(conn)
     return await _mutate(
         conn,
-        dependencies.delete_dependency(ctx, did),
+        dependencies.delete_dependency(ctx, msg.dependency_id),
         lambda o: _reply(
             mid,
             "dependency_deleted",
@@ -627,14 +587,15 @@ async def _delete_dependency(conn: Conn, mid: str, msg: pb.DeleteDependencyReque
 
 
 async def _get_dependencies(conn: Conn, mid: str, msg: pb.GetDependenciesRequest) -> bytes:
-    wid = rules.parse_uuid(msg.work_item_id, "work_item_id")
-    found = await conn.app.store.read(dependencies.list_dependencies_for(_ctx(conn), wid))
+    blocking, blocked = await conn.app.store.read(
+        dependencies.dependencies_of(_ctx(conn), msg.work_item_id)
+    )
     return _reply(
         mid,
         "dependencies_list",
         pb.DependenciesList(
-            blocking=[codec.dependency_pb(d) for d in found if d.blocked_item_id == wid],
-            blocked=[codec.dependency_pb(d) for d in found if d.blocking_item_id == wid],
+            blocking=[codec.dependency_pb(d) for d in blocking],
+            blocked=[codec.dependency_pb(d) for d in blocked],
         ),
     )
 
@@ -733,13 +694,9 @@ async def answer(conn: Conn, data: bytes) -> bytes:
         return codec.error_frame(mid, "DATABASE_ERROR", "Database error")
 
 
-def _ensure_user(user: str, now: int) -> Program[None]:
-    yield from op(lambda tx: tx.ensure_user(user, now))
-
-
 async def _on_connect(conn: Conn) -> None:
     """Record the user as soon as it connects (writes ensure it again)."""
-    await conn.app.store.write(_ensure_user(conn.user, int(time.time())))
+    await conn.app.store.write(begin(_ctx(conn)))
 
 
 EDGE: Edge[App] = Edge(

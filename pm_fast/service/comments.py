@@ -10,7 +10,16 @@ from ..core.errors import forbidden, not_found
 from ..core.model import Comment, WorkItem
 from ..store.base import Program, op
 from .access import require, require_item_project
-from .common import Ctx, Outcome, begin, committed, new_id, require_item, resolve_work_item
+from .common import (
+    Ctx,
+    Outcome,
+    begin,
+    committed,
+    message_id,
+    new_id,
+    require_item,
+    resolve_work_item,
+)
 
 
 def list_comments(ctx: Ctx, item_ident: str) -> Program[list[Comment]]:
@@ -21,7 +30,7 @@ def list_comments(ctx: Ctx, item_ident: str) -> Program[list[Comment]]:
 
 
 def list_comments_for(ctx: Ctx, item_id: str) -> Program[list[Comment]]:
-    item = yield from require_item(item_id)
+    item = yield from require_item(message_id(ctx, item_id, "work_item_id"))
     yield from require(ctx, item.project_id, "view")
     comments: list[Comment] = yield from op(lambda tx: tx.comments_by_item(item.id))
     return comments
@@ -48,8 +57,7 @@ def _project_of(comment: Comment) -> Program[str | None]:
 
 def create_comment(ctx: Ctx, item_ident: str, cmd: CreateComment) -> Program[Outcome[Comment]]:
     content = rules.check_content(cmd.content, ctx.limits.max_comment_length)
-    if ctx.profile.message_wording:  # a UUID only, named as the message's field
-        item_ident = rules.parse_uuid(item_ident, "work_item_id")
+    item_ident = message_id(ctx, item_ident, "work_item_id")
     item = yield from resolve_work_item(item_ident)
     yield from require(ctx, item.project_id, "edit")
     yield from begin(ctx)
@@ -68,8 +76,7 @@ def create_comment(ctx: Ctx, item_ident: str, cmd: CreateComment) -> Program[Out
 
 def update_comment(ctx: Ctx, text: str, cmd: UpdateComment) -> Program[Outcome[Comment]]:
     content = rules.check_content(cmd.content, ctx.limits.max_comment_length)
-    if ctx.profile.message_wording:  # named as the message's field, and canonical
-        text = rules.parse_uuid(text, "comment_id")
+    text = message_id(ctx, text, "comment_id")
     comment = yield from _require_own(text, ctx, "edit")
     if content == comment.content:
         return Outcome(comment)
@@ -81,7 +88,7 @@ def update_comment(ctx: Ctx, text: str, cmd: UpdateComment) -> Program[Outcome[C
 
 
 def delete_comment(ctx: Ctx, text: str) -> Program[Outcome[Comment]]:
-    comment = yield from _require_own(text, ctx, "delete")
+    comment = yield from _require_own(message_id(ctx, text, "comment_id"), ctx, "delete")
     yield from begin(ctx)
     yield from op(lambda tx: tx.comment_soft_delete(comment.id, ctx.now))
     project_id = yield from _project_of(comment)

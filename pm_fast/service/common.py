@@ -84,6 +84,13 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def message_id(ctx: Ctx, text: str, field: str) -> str:
+    """An id as the edge's profile takes it: on WebSocket a UUID only, made canonical or
+    refused naming the message's field; on REST the text as given (the service then
+    accepts a key where it does, in REST's words)."""
+    return rules.parse_uuid(text, field) if ctx.profile.message_wording else text
+
+
 def check_length(value: str, low: int, high: int, field: str) -> None:
     """The original WebSocket validator's length limit, on the text as sent (untrimmed)."""
     if len(value) < low:

@@ -9,7 +9,16 @@ from ..core.errors import DomainError, forbidden, invalid, not_found
 from ..core.model import Dependency, WorkItem
 from ..store.base import Program, op
 from .access import require
-from .common import Ctx, Outcome, begin, committed, new_id, require_item, resolve_work_item
+from .common import (
+    Ctx,
+    Outcome,
+    begin,
+    committed,
+    message_id,
+    new_id,
+    require_item,
+    resolve_work_item,
+)
 
 
 def list_dependencies(ctx: Ctx, item_ident: str) -> Program[list[Dependency]]:
@@ -19,11 +28,15 @@ def list_dependencies(ctx: Ctx, item_ident: str) -> Program[list[Dependency]]:
     return deps
 
 
-def list_dependencies_for(ctx: Ctx, item_id: str) -> Program[list[Dependency]]:
-    item = yield from require_item(item_id)
+def dependencies_of(ctx: Ctx, item_id: str) -> Program[tuple[list[Dependency], list[Dependency]]]:
+    """The dependencies that block the item, and those it blocks."""
+    item = yield from require_item(message_id(ctx, item_id, "work_item_id"))
     yield from require(ctx, item.project_id, "view")
     deps: list[Dependency] = yield from op(lambda tx: tx.deps_for_item(item.id))
-    return deps
+    return (
+        [d for d in deps if d.blocked_item_id == item.id],
+        [d for d in deps if d.blocking_item_id == item.id],
+    )
 
 
 def _require_item(wid: str, shown: str, field: str) -> Program[WorkItem]:
@@ -122,6 +135,7 @@ def _require_link_writer(ctx: Ctx, dep: Dependency) -> Program[None]:
 
 
 def delete_dependency(ctx: Ctx, text: str) -> Program[Outcome[Dependency]]:
+    text = message_id(ctx, text, "dependency_id")
     did = rules.parse_uuid(text)
     dep: Dependency | None = yield from op(lambda tx: tx.dep_get(did))
     if dep is None:

@@ -9,7 +9,7 @@ import msgspec
 from ..core.model import Event
 from ..realtime import eventlog
 from ..store.base import Program, op
-from .access import require
+from .access import may_view, require
 from .common import Ctx, resolve_project
 
 # GET /api/v1/projects/{id}/events: events per page unless `limit` says otherwise.
@@ -85,3 +85,30 @@ def events_since(ctx: Ctx, ident: str, since: int, limit: int) -> Program[EventP
             for event, created in pairs
         ],
     )
+
+
+def viewable(
+    ctx: Ctx, project_ids: list[str], sprint_ids: list[str]
+) -> Program[tuple[list[str], list[str]]]:
+    """The ids among those asked for whose project the caller may view."""
+    keep_projects = []
+    for pid in dict.fromkeys(project_ids):
+        state = yield from op(lambda tx: tx.row_state("project", pid))
+        if state == "live" and (yield from may_view(ctx, pid)):
+            keep_projects.append(pid)
+    keep_sprints = []
+    for sid in dict.fromkeys(sprint_ids):
+        sprint = yield from op(lambda tx: tx.sprint_get(sid))
+        if sprint is not None and (yield from may_view(ctx, sprint.project_id)):
+            keep_sprints.append(sid)
+    return keep_projects, keep_sprints
+
+
+def subscribable(
+    ctx: Ctx, project_ids: list[str], sprint_ids: list[str], resume: dict[str, int]
+) -> Program[tuple[list[str], list[str]]]:
+    """`viewable`, and RESYNC_REQUIRED if the events after a viewable project's resume
+    position are no longer all kept (then nothing is subscribed)."""
+    projects, sprints = yield from viewable(ctx, project_ids, sprint_ids)
+    yield from check_resume({p: resume[p] for p in projects if p in resume})
+    return projects, sprints

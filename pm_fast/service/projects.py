@@ -124,8 +124,18 @@ def create_project(ctx: Ctx, cmd: CreateProject) -> Program[Outcome[Project]]:
     return (yield from committed(ctx, "project", "created", project, project.id))
 
 
+def _project_id(ctx: Ctx, ident: str) -> str:
+    """On WebSocket a project id is a UUID only (made canonical), in its own words."""
+    if not ctx.profile.message_wording:
+        return ident
+    pid = rules.try_uuid(ident)
+    if pid is None:
+        raise invalid("Invalid project_id format", "project_id")
+    return pid
+
+
 def update_project(ctx: Ctx, ident: str, cmd: UpdateProject) -> Program[Outcome[Project]]:
-    project = yield from resolve_project(ident)
+    project = yield from resolve_project(_project_id(ctx, ident))
     yield from require(ctx, project.id, "admin")
     if cmd.expected_version != project.version:
         raise conflict(
@@ -164,7 +174,7 @@ def update_project(ctx: Ctx, ident: str, cmd: UpdateProject) -> Program[Outcome[
 def delete_project(
     ctx: Ctx, ident: str, expected_version: int | None = None
 ) -> Program[Outcome[Project]]:
-    project = yield from resolve_project(ident)
+    project = yield from resolve_project(_project_id(ctx, ident))
     yield from require(ctx, project.id, "admin")
     if expected_version is not None and expected_version != project.version:
         raise conflict(

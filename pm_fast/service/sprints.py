@@ -20,6 +20,7 @@ from .common import (
     check_length,
     committed,
     diff,
+    message_id,
     new_id,
     resolve_project,
 )
@@ -36,6 +37,7 @@ def list_sprints(ctx: Ctx, project_ident: str) -> Program[list[Sprint]]:
 
 def list_sprints_for(ctx: Ctx, project_id: str) -> Program[list[Sprint]]:
     """Sprints of a project by id, for a caller who must be able to view it."""
+    project_id = message_id(ctx, project_id, "project_id")
     yield from require(ctx, project_id, "view")
     sprints: list[Sprint] = yield from op(lambda tx: tx.sprints_by_project(project_id))
     return sprints
@@ -123,7 +125,7 @@ def create_sprint(ctx: Ctx, cmd: CreateSprint) -> Program[Outcome[Sprint]]:
 
 
 def update_sprint(ctx: Ctx, text: str, cmd: UpdateSprint) -> Program[Outcome[Sprint]]:
-    sprint = yield from require_sprint(text)
+    sprint = yield from require_sprint(message_id(ctx, text, "sprint_id"))
     yield from require(ctx, sprint.project_id, "edit")
     if cmd.expected_version != sprint.version:
         raise conflict(
@@ -179,7 +181,7 @@ def update_sprint(ctx: Ctx, text: str, cmd: UpdateSprint) -> Program[Outcome[Spr
 
 
 def delete_sprint(ctx: Ctx, text: str) -> Program[Outcome[Sprint]]:
-    sprint = yield from require_sprint(text)
+    sprint = yield from require_sprint(message_id(ctx, text, "sprint_id"))
     yield from require(ctx, sprint.project_id, "admin")
     if sprint.status == "completed":
         raise delete_blocked("Cannot delete completed sprint")

@@ -21,6 +21,7 @@ from .common import (
     check_length,
     committed,
     diff,
+    message_id,
     new_id,
     resolve_project,
     resolve_work_item,
@@ -231,6 +232,7 @@ def create_work_item(ctx: Ctx, cmd: CreateWorkItem) -> Program[Outcome[WorkItem]
 
 
 def update_work_item(ctx: Ctx, ident: str, cmd: UpdateWorkItem) -> Program[Outcome[WorkItem]]:
+    ident = message_id(ctx, ident, "work_item_id")
     item = yield from resolve_work_item(ident)
     yield from require(ctx, item.project_id, "edit")
     if cmd.expected_version != item.version:
@@ -315,6 +317,7 @@ def _check_reparent(item: WorkItem, parent_text: str) -> Program[str]:
 
 
 def delete_work_item(ctx: Ctx, ident: str) -> Program[Outcome[WorkItem]]:
+    ident = message_id(ctx, ident, "work_item_id")
     item = yield from resolve_work_item(ident)
     yield from require(ctx, item.project_id, "admin")
     children: int = yield from op(lambda tx: tx.item_live_children(item.id))

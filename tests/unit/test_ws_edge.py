@@ -194,6 +194,40 @@ def test_ids_worded_per_profile() -> None:
     assert err is not None and err.field == "comment_id"
 
 
+def test_no_rule_in_the_edge() -> None:
+    """The handlers module checks nothing itself: no rules, no error of its own."""
+    assert not hasattr(ws, "rules") and not hasattr(ws, "invalid")
+
+
+@pytest.mark.parametrize(
+    ("program", "field"),
+    [
+        (lambda c: work_items.delete_work_item(c, "PK-1"), "work_item_id"),
+        (lambda c: work_items.update_work_item(c, "PK-1", cmd.UpdateWorkItem(1)), "work_item_id"),
+        (lambda c: sprints.delete_sprint(c, "x"), "sprint_id"),
+        (lambda c: sprints.list_sprints_for(c, "x"), "project_id"),
+        (lambda c: comments.delete_comment(c, "x"), "comment_id"),
+        (lambda c: comments.list_comments_for(c, "x"), "work_item_id"),
+        (lambda c: dependencies.delete_dependency(c, "x"), "dependency_id"),
+        (lambda c: dependencies.dependencies_of(c, "x"), "work_item_id"),
+    ],
+)
+def test_websocket_ids_are_uuids_named_by_their_field(program: Any, field: str) -> None:
+    err = first_error(program(ctx(WEBSOCKET)))
+    assert err is not None and err.code == "VALIDATION_ERROR" and err.field == field
+    assert err.message.startswith("Invalid UUID format: ")
+
+
+def test_websocket_project_ids_worded_as_the_edge_did() -> None:
+    for program in (
+        projects.delete_project(ctx(WEBSOCKET), "PK"),
+        projects.update_project(ctx(WEBSOCKET), "PK", cmd.UpdateProject(1)),
+    ):
+        refused(program, "VALIDATION_ERROR", "Invalid project_id format", "project_id")
+    # REST takes a project key there
+    assert first_error(projects.delete_project(ctx(REST), "PK")) is None
+
+
 class IdemTx:
     def __init__(self) -> None:
         self.stored: dict[str, tuple[str, str, int]] = {}
