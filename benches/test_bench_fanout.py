@@ -37,7 +37,7 @@ import pytest
 
 import pm_fast_ext
 from pm_fast.api import ws
-from pm_fast.core.model import Event, WorkItem
+from pm_fast.core.model import WorkItem, WorkItemCreated
 from pm_fast.realtime import hub as twin_hub
 from pm_fast.realtime import send_queue as twin_queue
 
@@ -73,8 +73,7 @@ ITEM = WorkItem(
     created_by=USER,
     updated_by=USER,
 )
-EVENT = Event(
-    "work_item.created",
+EVENT = WorkItemCreated(
     PROJECT,
     ITEM,
     USER,

@@ -14,7 +14,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from ..core.model import Event
+from ..core.model import EVENT_TYPES
 from . import pm_pb2 as pb
 from . import ws_codec
 
@@ -42,10 +42,12 @@ def encode_event(
     timestamp: int,
 ) -> bytes | None:
     """The broadcast frame announcing an event, or None for kinds that are not broadcast."""
-    found = ws_codec.event_payload(Event(kind, None, entity, actor, extra))
-    if found is None:
+    cls = EVENT_TYPES.get(kind)
+    if cls is None:
         return None
-    return _envelope(message_id, timestamp, *found)
+    return _envelope(
+        message_id, timestamp, *ws_codec.event_payload(cls(None, entity, actor, extra))
+    )
 
 
 def encode_work_items_list(

@@ -23,7 +23,7 @@ from .. import accel
 from ..app import App, sealed
 from ..core import commands as cmd
 from ..core.errors import DomainError
-from ..core.model import Event
+from ..core.model import ActivityCreated, Event, ProjectUpdated, SprintUpdated, WorkItemUpdated
 from ..realtime import eventlog
 from ..service import (
     activity,
@@ -80,7 +80,7 @@ def _reply(mid: str, case: str, payload: Message) -> bytes:
 
 def _entity_event(outcome: Outcome[Any]) -> Event | None:
     for event in reversed(outcome.events):
-        if event.kind != "activity.created":
+        if not isinstance(event, ActivityCreated):
             return event
     return None
 
@@ -107,11 +107,13 @@ def _event_reply(mid: str, event: Event | None) -> bytes:
     return frame
 
 
-def _updated_reply(mid: str, outcome: Outcome[Any], kind: str, ctx: Ctx) -> bytes:
+def _updated_reply(
+    mid: str, outcome: Outcome[Any], kind: type[ProjectUpdated | SprintUpdated], ctx: Ctx
+) -> bytes:
     """The `*Updated` reply: the entity event's content, or an empty change list."""
     event = _entity_event(outcome)
     if event is None:
-        event = Event(kind, None, outcome.value, ctx.actor, {"changed": []})
+        event = kind(None, outcome.value, ctx.actor, {"changed": []})
     return _event_reply(mid, event)
 
 
@@ -245,7 +247,7 @@ async def _update_project(conn: Conn, mid: str, msg: pb.UpdateProjectRequest) ->
     return await _mutate(
         conn,
         projects.update_project(ctx, msg.project_id, command),
-        lambda o: _updated_reply(mid, o, "project.updated", ctx),
+        lambda o: _updated_reply(mid, o, ProjectUpdated, ctx),
     )
 
 
@@ -319,8 +321,7 @@ async def _update_work_item(conn: Conn, mid: str, msg: pb.UpdateWorkItemRequest)
     above, below = await conn.app.store.read(work_items.item_hierarchy(item))
     return _event_reply(
         mid,
-        Event(
-            "work_item.updated",
+        WorkItemUpdated(
             None,
             item,
             ctx.actor,
@@ -381,7 +382,7 @@ async def _update_sprint(conn: Conn, mid: str, msg: pb.UpdateSprintRequest) -> b
     return await _mutate(
         conn,
         sprints.update_sprint(ctx, msg.sprint_id, command),
-        lambda o: _updated_reply(mid, o, "sprint.updated", ctx),
+        lambda o: _updated_reply(mid, o, SprintUpdated, ctx),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, assert_never
 
 from google.protobuf.message import Message
 
@@ -205,75 +205,93 @@ def changes_pb(previous: Any, current: Any, changed: Iterable[str]) -> list[pb.F
 
 
 # -- events ---------------------------------------------------------------------------
-def event_payload(event: Event) -> tuple[str, Message] | None:
+def event_payload(event: Event) -> tuple[str, Message]:
     """The `WebSocketMessage.payload` case and message that announce `event`."""
-    kind, entity, actor, extra = event.kind, event.entity, event.actor, event.extra
+    actor, extra = event.actor, event.extra
     changed: Any = extra.get("changed", ())
     previous: Any = extra.get("previous")
-    if kind == "activity.created":
-        return "activity_log_created", pb.ActivityLogCreated(entry=activity_pb(entity))
-    if kind == "work_item.created":
-        item = work_item_pb(entity, extra.get("ancestor_ids", ()), extra.get("descendant_ids", ()))
-        return "work_item_created", pb.WorkItemCreated(work_item=item, user_id=actor)
-    if kind == "work_item.updated":
-        item = work_item_pb(entity, extra.get("ancestor_ids", ()), extra.get("descendant_ids", ()))
-        return "work_item_updated", pb.WorkItemUpdated(
-            work_item=item, changes=changes_pb(previous, entity, changed), user_id=actor
-        )
-    if kind == "work_item.deleted":
-        return "work_item_deleted", pb.WorkItemDeleted(work_item_id=entity.id, user_id=actor)
-    if kind == "sprint.created":
-        return "sprint_created", pb.SprintCreated(sprint=sprint_pb(entity), user_id=actor)
-    if kind == "sprint.updated":
-        return "sprint_updated", pb.SprintUpdated(
-            sprint=sprint_pb(entity),
-            changes=changes_pb(previous, entity, changed),
-            user_id=actor,
-        )
-    if kind == "sprint.deleted":
-        return "sprint_deleted", pb.SprintDeleted(sprint_id=entity.id, user_id=actor)
-    if kind == "comment.created":
-        return "comment_created", pb.CommentCreated(comment=comment_pb(entity), user_id=actor)
-    if kind == "comment.updated":
-        return "comment_updated", pb.CommentUpdated(comment=comment_pb(entity), user_id=actor)
-    if kind == "comment.deleted":
-        return "comment_deleted", pb.CommentDeleted(comment_id=entity.id, user_id=actor)
-    if kind == "project.created":
-        return "project_created", pb.ProjectCreated(project=project_pb(entity), user_id=actor)
-    if kind == "project.updated":
-        return "project_updated", pb.ProjectUpdated(
-            project=project_pb(entity),
-            changes=changes_pb(previous, entity, changed),
-            user_id=actor,
-        )
-    if kind == "project.deleted":
-        return "project_deleted", pb.ProjectDeleted(project_id=entity.id, user_id=actor)
-    if kind == "time_entry.created":
-        return "time_entry_created", pb.TimeEntryCreated(
-            time_entry=time_entry_pb(entity), user_id=actor
-        )
-    if kind == "time_entry.updated":
-        return "time_entry_updated", pb.TimeEntryUpdated(
-            time_entry=time_entry_pb(entity), user_id=actor
-        )
-    if kind == "time_entry.deleted":
-        te: TimeEntry = entity
-        return "time_entry_deleted", pb.TimeEntryDeleted(
-            time_entry_id=te.id, work_item_id=te.work_item_id, user_id=actor
-        )
-    if kind == "dependency.created":
-        return "dependency_created", pb.DependencyCreated(
-            dependency=dependency_pb(entity), user_id=actor
-        )
-    if kind == "dependency.deleted":
-        dep: Dependency = entity
-        return "dependency_deleted", pb.DependencyDeleted(
-            dependency_id=dep.id,
-            blocking_item_id=dep.blocking_item_id,
-            blocked_item_id=dep.blocked_item_id,
-            user_id=actor,
-        )
-    return None
+    match event.kind:  # the union's tag: mypy narrows `event` to the kind's class
+        case "activity.created":
+            entry = event.entity
+            return "activity_log_created", pb.ActivityLogCreated(entry=activity_pb(entry))
+        case "work_item.created":
+            item = event.entity
+            msg = work_item_pb(item, extra.get("ancestor_ids", ()), extra.get("descendant_ids", ()))
+            return "work_item_created", pb.WorkItemCreated(work_item=msg, user_id=actor)
+        case "work_item.updated":
+            item = event.entity
+            msg = work_item_pb(item, extra.get("ancestor_ids", ()), extra.get("descendant_ids", ()))
+            return "work_item_updated", pb.WorkItemUpdated(
+                work_item=msg, changes=changes_pb(previous, item, changed), user_id=actor
+            )
+        case "work_item.deleted":
+            item = event.entity
+            return "work_item_deleted", pb.WorkItemDeleted(work_item_id=item.id, user_id=actor)
+        case "sprint.created":
+            sprint = event.entity
+            return "sprint_created", pb.SprintCreated(sprint=sprint_pb(sprint), user_id=actor)
+        case "sprint.updated":
+            sprint = event.entity
+            return "sprint_updated", pb.SprintUpdated(
+                sprint=sprint_pb(sprint),
+                changes=changes_pb(previous, sprint, changed),
+                user_id=actor,
+            )
+        case "sprint.deleted":
+            sprint = event.entity
+            return "sprint_deleted", pb.SprintDeleted(sprint_id=sprint.id, user_id=actor)
+        case "comment.created":
+            comment = event.entity
+            return "comment_created", pb.CommentCreated(comment=comment_pb(comment), user_id=actor)
+        case "comment.updated":
+            comment = event.entity
+            return "comment_updated", pb.CommentUpdated(comment=comment_pb(comment), user_id=actor)
+        case "comment.deleted":
+            comment = event.entity
+            return "comment_deleted", pb.CommentDeleted(comment_id=comment.id, user_id=actor)
+        case "project.created":
+            project = event.entity
+            return "project_created", pb.ProjectCreated(project=project_pb(project), user_id=actor)
+        case "project.updated":
+            project = event.entity
+            return "project_updated", pb.ProjectUpdated(
+                project=project_pb(project),
+                changes=changes_pb(previous, project, changed),
+                user_id=actor,
+            )
+        case "project.deleted":
+            project = event.entity
+            return "project_deleted", pb.ProjectDeleted(project_id=project.id, user_id=actor)
+        case "time_entry.created":
+            te = event.entity
+            return "time_entry_created", pb.TimeEntryCreated(
+                time_entry=time_entry_pb(te), user_id=actor
+            )
+        case "time_entry.updated":
+            te = event.entity
+            return "time_entry_updated", pb.TimeEntryUpdated(
+                time_entry=time_entry_pb(te), user_id=actor
+            )
+        case "time_entry.deleted":
+            te = event.entity
+            return "time_entry_deleted", pb.TimeEntryDeleted(
+                time_entry_id=te.id, work_item_id=te.work_item_id, user_id=actor
+            )
+        case "dependency.created":
+            dep = event.entity
+            return "dependency_created", pb.DependencyCreated(
+                dependency=dependency_pb(dep), user_id=actor
+            )
+        case "dependency.deleted":
+            dep = event.entity
+            return "dependency_deleted", pb.DependencyDeleted(
+                dependency_id=dep.id,
+                blocking_item_id=dep.blocking_item_id,
+                blocked_item_id=dep.blocked_item_id,
+                user_id=actor,
+            )
+        case _:
+            assert_never(event)
 
 
 # -- envelopes ------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from ..core.model import (
     SwimLane,
     TimeEntry,
     WorkItem,
+    event_type,
 )
 
 log = logging.getLogger("pm_fast")
@@ -132,7 +133,7 @@ def decode_events(payload: bytes, first_seq: int | None = None) -> list[Event]:
     """The inverse of `encode_events`: the same Event and entity types; numbered from
     `first_seq` in their project's log when it is given (realtime/eventlog.py)."""
     events = [
-        Event(kind, project_id, _unpack(entity), actor, _unpack(extra))
+        event_type(kind)(project_id, _unpack(entity), actor, _unpack(extra))
         for kind, project_id, entity, actor, extra in _decoder.decode(payload)
     ]
     if first_seq:

@@ -7,7 +7,7 @@ from msgspec import structs
 from ..core import rules
 from ..core.commands import CreateComment, UpdateComment
 from ..core.errors import forbidden, not_found
-from ..core.model import Comment, WorkItem
+from ..core.model import Comment, CommentCreated, CommentDeleted, CommentUpdated, WorkItem
 from ..store.base import Program, op
 from .access import require, require_item_project
 from .common import (
@@ -71,7 +71,7 @@ def create_comment(ctx: Ctx, item_ident: str, cmd: CreateComment) -> Program[Out
         updated_by=ctx.actor,
     )
     yield from op(lambda tx: tx.comment_insert(comment))
-    return (yield from committed(ctx, "comment", "created", comment, item.project_id))
+    return (yield from committed(ctx, CommentCreated, comment, item.project_id))
 
 
 def update_comment(ctx: Ctx, text: str, cmd: UpdateComment) -> Program[Outcome[Comment]]:
@@ -84,7 +84,7 @@ def update_comment(ctx: Ctx, text: str, cmd: UpdateComment) -> Program[Outcome[C
     updated = structs.replace(comment, content=content, updated_at=ctx.now, updated_by=ctx.actor)
     yield from op(lambda tx: tx.comment_update(updated))
     project_id = yield from _project_of(comment)
-    return (yield from committed(ctx, "comment", "updated", updated, project_id))
+    return (yield from committed(ctx, CommentUpdated, updated, project_id))
 
 
 def delete_comment(ctx: Ctx, text: str) -> Program[Outcome[Comment]]:
@@ -92,4 +92,4 @@ def delete_comment(ctx: Ctx, text: str) -> Program[Outcome[Comment]]:
     yield from begin(ctx)
     yield from op(lambda tx: tx.comment_soft_delete(comment.id, ctx.now))
     project_id = yield from _project_of(comment)
-    return (yield from committed(ctx, "comment", "deleted", comment, project_id))
+    return (yield from committed(ctx, CommentDeleted, comment, project_id))

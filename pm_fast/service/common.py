@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from ..core import rules
 from ..core.errors import not_found
-from ..core.model import ActivityEntry, Event, Project, WorkItem
+from ..core.model import ActivityCreated, ActivityEntry, Event, Project, WorkItem
 from ..store.base import Program, op
 
 T = TypeVar("T")
 E = TypeVar("E")
+E_contra = TypeVar("E_contra", contravariant=True)
+
+
+class EventClass(Protocol[E_contra]):
+    """An event class (`pm_fast.core.model`) whose entity is an `E_contra`."""
+
+    @property
+    def kind(self) -> str: ...
+
+    def __call__(
+        self, project_id: str | None, entity: E_contra, actor: str, extra: dict[str, Any] = ...
+    ) -> Event: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,30 +139,32 @@ def diff(entity: Any, proposed: dict[str, Any]) -> dict[str, Any]:
 
 def committed(
     ctx: Ctx,
-    kind: str,
-    action: str,
+    event: EventClass[E],
     entity: E,
     project_id: str | None,
     extra: dict[str, object] | None = None,
     note: str | None = None,
 ) -> Program[Outcome[E]]:
     """Write the activity row of a mutation and describe what subscribers should see
-    (handed to the store with the change, and returned for the caller to publish)."""
-    entry = yield from record(ctx, kind, getattr(entity, "id"), action, note)  # noqa: B009
+    (handed to the store with the change, and returned for the caller to publish):
+    `event` is the class of the mutation's event, e.g. `WorkItemCreated`."""
+    entity_type, _, action = event.kind.partition(".")
+    entity_id = getattr(entity, "id")  # noqa: B009
+    entry = yield from record(ctx, entity_type, entity_id, action, note)
     events = [
         activity_event(entry, project_id),
-        Event(f"{kind}.{action}", project_id, entity, ctx.actor, extra or {}),
+        event(project_id, entity, ctx.actor, extra or {}),
     ]
     yield from op(lambda tx: tx.emit(events))
     return Outcome(entity, events)
 
 
-def activity_event(entry: ActivityEntry, project_id: str | None) -> Event:
+def activity_event(entry: ActivityEntry, project_id: str | None) -> ActivityCreated:
     # Sprint activity also reaches connections subscribed to the sprint (spec §4.5.2).
     extra: dict[str, object] = (
         {"sprint_id": entry.entity_id} if entry.entity_type == "sprint" else {}
     )
-    return Event("activity.created", project_id, entry, entry.user_id, extra)
+    return ActivityCreated(project_id, entry, entry.user_id, extra)
 
 
 def resolve_project(ident: str) -> Program[Project]:

@@ -6,7 +6,7 @@ from .. import accel
 from ..core import rules
 from ..core.commands import CreateDependency
 from ..core.errors import DomainError, forbidden, invalid, not_found
-from ..core.model import Dependency, WorkItem
+from ..core.model import Dependency, DependencyCreated, DependencyDeleted, WorkItem
 from ..store.base import Program, op
 from .access import require
 from .common import (
@@ -109,7 +109,7 @@ def create_dependency(ctx: Ctx, cmd: CreateDependency) -> Program[Outcome[Depend
         yield from op(lambda tx: tx.dep_revive(dep))
     else:
         yield from op(lambda tx: tx.dep_insert(dep))
-    return (yield from committed(ctx, "dependency", "created", dep, blocked.project_id))
+    return (yield from committed(ctx, DependencyCreated, dep, blocked.project_id))
 
 
 def _require_link_writer(ctx: Ctx, dep: Dependency) -> Program[None]:
@@ -145,4 +145,4 @@ def delete_dependency(ctx: Ctx, text: str) -> Program[Outcome[Dependency]]:
     yield from op(lambda tx: tx.dep_soft_delete(dep.id, ctx.now))
     item: WorkItem | None = yield from op(lambda tx: tx.item_get(dep.blocked_item_id))
     project_id = item.project_id if item else None
-    return (yield from committed(ctx, "dependency", "deleted", dep, project_id))
+    return (yield from committed(ctx, DependencyDeleted, dep, project_id))

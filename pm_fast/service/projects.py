@@ -9,7 +9,7 @@ from msgspec import structs
 from ..core import rules
 from ..core.commands import CreateProject, UpdateProject
 from ..core.errors import DomainError, conflict, delete_blocked, invalid
-from ..core.model import Project
+from ..core.model import Project, ProjectCreated, ProjectDeleted, ProjectUpdated
 from ..store.base import Program, op
 from .access import require
 from .common import (
@@ -121,7 +121,7 @@ def create_project(ctx: Ctx, cmd: CreateProject) -> Program[Outcome[Project]]:
     yield from op(lambda tx: tx.project_insert(project))
     # The creator administers the project (the original only does this on WebSocket).
     yield from op(lambda tx: tx.member_add(project.id, ctx.actor, "admin", ctx.now, new_id()))
-    return (yield from committed(ctx, "project", "created", project, project.id))
+    return (yield from committed(ctx, ProjectCreated, project, project.id))
 
 
 def _project_id(ctx: Ctx, ident: str) -> str:
@@ -161,8 +161,7 @@ def update_project(ctx: Ctx, ident: str, cmd: UpdateProject) -> Program[Outcome[
     return (
         yield from committed(
             ctx,
-            "project",
-            "updated",
+            ProjectUpdated,
             updated,
             project.id,
             {"changed": list(changes), "previous": project},
@@ -188,4 +187,4 @@ def delete_project(
         )
     yield from begin(ctx)
     yield from op(lambda tx: tx.project_soft_delete(project.id, ctx.now))
-    return (yield from committed(ctx, "project", "deleted", project, project.id))
+    return (yield from committed(ctx, ProjectDeleted, project, project.id))

@@ -9,7 +9,7 @@ from msgspec import structs
 from ..core import rules
 from ..core.commands import CreateSprint, UpdateSprint
 from ..core.errors import conflict, delete_blocked, invalid, not_found
-from ..core.model import Project, Sprint
+from ..core.model import Project, Sprint, SprintCreated, SprintDeleted, SprintUpdated
 from ..store.base import Program, op
 from .access import require
 from .common import (
@@ -121,7 +121,7 @@ def create_sprint(ctx: Ctx, cmd: CreateSprint) -> Program[Outcome[Sprint]]:
         updated_by=ctx.actor,
     )
     yield from op(lambda tx: tx.sprint_insert(sprint))
-    return (yield from committed(ctx, "sprint", "created", sprint, pid))
+    return (yield from committed(ctx, SprintCreated, sprint, pid))
 
 
 def update_sprint(ctx: Ctx, text: str, cmd: UpdateSprint) -> Program[Outcome[Sprint]]:
@@ -170,8 +170,7 @@ def update_sprint(ctx: Ctx, text: str, cmd: UpdateSprint) -> Program[Outcome[Spr
     return (
         yield from committed(
             ctx,
-            "sprint",
-            "updated",
+            SprintUpdated,
             updated,
             sprint.project_id,
             {"changed": list(changes), "previous": sprint},
@@ -187,4 +186,4 @@ def delete_sprint(ctx: Ctx, text: str) -> Program[Outcome[Sprint]]:
         raise delete_blocked("Cannot delete completed sprint")
     yield from begin(ctx)
     yield from op(lambda tx: tx.sprint_soft_delete(sprint.id, ctx.now))
-    return (yield from committed(ctx, "sprint", "deleted", sprint, sprint.project_id))
+    return (yield from committed(ctx, SprintDeleted, sprint, sprint.project_id))

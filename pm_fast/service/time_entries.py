@@ -7,7 +7,7 @@ from msgspec import structs
 from ..core import rules
 from ..core.commands import CreateManualTimeEntry, CreateTimeEntry, UpdateTimeEntry
 from ..core.errors import forbidden, invalid, not_found
-from ..core.model import TimeEntry, WorkItem
+from ..core.model import TimeEntry, TimeEntryCreated, TimeEntryDeleted, TimeEntryUpdated, WorkItem
 from ..store.base import Program, op
 from .access import require, require_item_project
 from .common import (
@@ -139,7 +139,7 @@ def start_timer(
         yield from op(lambda tx: tx.te_update(stopped))
         project_id = yield from _project_of(old.work_item_id)
         outcome = yield from committed(
-            ctx, "time_entry", "updated", stopped, project_id, note=changes_note(ctx, ["ended_at"])
+            ctx, TimeEntryUpdated, stopped, project_id, note=changes_note(ctx, ["ended_at"])
         )
         events.extend(outcome.events)
     te = TimeEntry(
@@ -155,7 +155,7 @@ def start_timer(
         updated_at=ctx.now,
     )
     yield from op(lambda tx: tx.te_insert(te))
-    created = yield from committed(ctx, "time_entry", "created", te, item.project_id)
+    created = yield from committed(ctx, TimeEntryCreated, te, item.project_id)
     return Outcome((te, stopped), events + created.events)
 
 
@@ -178,7 +178,7 @@ def stop_timer(ctx: Ctx, text: str) -> Program[Outcome[TimeEntry]]:
     project_id = yield from _project_of(te.work_item_id)
     return (
         yield from committed(
-            ctx, "time_entry", "updated", stopped, project_id, note=changes_note(ctx, ["ended_at"])
+            ctx, TimeEntryUpdated, stopped, project_id, note=changes_note(ctx, ["ended_at"])
         )
     )
 
@@ -204,7 +204,7 @@ def create_manual(ctx: Ctx, cmd: CreateManualTimeEntry) -> Program[Outcome[TimeE
         updated_at=ctx.now,
     )
     yield from op(lambda tx: tx.te_insert(te))
-    return (yield from committed(ctx, "time_entry", "created", te, item.project_id))
+    return (yield from committed(ctx, TimeEntryCreated, te, item.project_id))
 
 
 def update_time_entry(
@@ -244,8 +244,7 @@ def update_time_entry(
     return (
         yield from committed(
             ctx,
-            "time_entry",
-            "updated",
+            TimeEntryUpdated,
             updated,
             project_id,
             note=changes_note(ctx, sorted(set(changed))),
@@ -258,4 +257,4 @@ def delete_time_entry(ctx: Ctx, text: str, field: str | None = None) -> Program[
     yield from begin(ctx)
     yield from op(lambda tx: tx.te_soft_delete(te.id, ctx.now))
     project_id = yield from _project_of(te.work_item_id)
-    return (yield from committed(ctx, "time_entry", "deleted", te, project_id))
+    return (yield from committed(ctx, TimeEntryDeleted, te, project_id))

@@ -10,7 +10,7 @@ from .. import accel
 from ..core import rules
 from ..core.commands import CreateWorkItem, UpdateWorkItem, WorkItemFilter
 from ..core.errors import conflict, delete_blocked, invalid, not_found
-from ..core.model import WorkItem
+from ..core.model import WorkItem, WorkItemCreated, WorkItemDeleted, WorkItemUpdated
 from ..store.base import Program, op
 from .access import require
 from .common import (
@@ -222,8 +222,7 @@ def create_work_item(ctx: Ctx, cmd: CreateWorkItem) -> Program[Outcome[WorkItem]
     return (
         yield from committed(
             ctx,
-            "work_item",
-            "created",
+            WorkItemCreated,
             item,
             pid,
             {"ancestor_ids": ancestors, "descendant_ids": []},
@@ -288,8 +287,7 @@ def update_work_item(ctx: Ctx, ident: str, cmd: UpdateWorkItem) -> Program[Outco
     return (
         yield from committed(
             ctx,
-            "work_item",
-            "updated",
+            WorkItemUpdated,
             updated,
             item.project_id,
             {
@@ -327,4 +325,4 @@ def delete_work_item(ctx: Ctx, ident: str) -> Program[Outcome[WorkItem]]:
         )
     yield from begin(ctx)
     yield from op(lambda tx: tx.item_soft_delete(item.id, item.project_id, ctx.now, ctx.actor))
-    return (yield from committed(ctx, "work_item", "deleted", item, item.project_id))
+    return (yield from committed(ctx, WorkItemDeleted, item, item.project_id))

@@ -4,8 +4,9 @@ in which order, and which wait for an unpublished local write of their project."
 from __future__ import annotations
 
 import asyncio
+from typing import Any, cast
 
-from pm_fast.core.model import Event
+from pm_fast.core.model import Event, WorkItemCreated
 from pm_fast.realtime.bus import Bus, Row, encode_events
 
 
@@ -19,7 +20,8 @@ def _bus() -> tuple[Bus, list[str]]:
 
 
 def _row(seq: int, project: str, origin: str = "other") -> Row:
-    event = Event("work_item.created", project, f"e{seq}", "u", {})
+    # the entity is a label here: the bus carries it without looking at it
+    event = WorkItemCreated(project, cast(Any, f"e{seq}"), "u")
     return seq, origin, None if origin == "me" else encode_events([event]), seq
 
 

@@ -17,7 +17,7 @@ import asyncio
 import gc
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 import pm_fast_ext as rust
 from pm_fast.api.ws_transport import RateLimiter
-from pm_fast.core.model import Event
+from pm_fast.core.model import BaseEvent, Event
 from pm_fast.realtime import hub as twin_hub
 from pm_fast.realtime import send_queue as twin_queue
 
@@ -51,15 +51,30 @@ def make_hub(make: Callable[[], Any]) -> tuple[Any, list[str]]:
     hub = make()
 
     def encoder(event: Event) -> bytes:
-        encoded.append(event.kind)
-        return event.kind.encode()
+        encoded.append(label(event))
+        return label(event).encode()
 
     hub.encoder = encoder
     return hub, encoded
 
 
-def ev(kind: str, project: str | None, sprint: str | None = None) -> Event:
-    return Event(kind, project, None, "u", {"sprint_id": sprint} if sprint else {})
+class Probe(BaseEvent[str]):
+    """An event the hub routes like any other; its entity is a label the tests' encoders
+    write, so a test can tell which events reached whom (the hub never reads it)."""
+
+    kind: ClassVar[str] = "probe"
+
+
+def probe(label: str, project: str | None, extra: dict[str, Any]) -> Event:
+    return cast(Event, Probe(project, label, "u", extra))
+
+
+def label(event: Event) -> str:
+    return cast(str, event.entity)
+
+
+def ev(name: str, project: str | None, sprint: str | None = None) -> Event:
+    return probe(name, project, {"sprint_id": sprint} if sprint else {})
 
 
 # --------------------------------------------------------------------------- examples
@@ -193,7 +208,7 @@ def test_encoder_may_reenter_the_hub(make: Callable[[], Any]) -> None:
 
     def encoder(event: Event) -> bytes:
         hub.subscribe(b, ["p"])  # joins for the next event
-        return event.kind.encode()
+        return label(event).encode()
 
     hub.encoder = encoder
     hub.publish([ev("one", "p"), ev("two", "p")])
@@ -268,7 +283,7 @@ def test_non_string_ids_match_nothing(make: Callable[[], Any]) -> None:
     hub, encoded = make_hub(make)
     a = Sink()
     hub.subscribe(a, ["p"], ["s"])
-    hub.publish([Event("x", None, None, "u", {"sprint_id": 5}), ev("y", None)])
+    hub.publish([probe("x", None, {"sprint_id": 5}), ev("y", None)])
     assert a.frames == [] and encoded == []
 
 
@@ -530,11 +545,11 @@ def run(
     frames: dict[bytes, bytes] = {}
 
     def encoder(event: Event) -> bytes | None:
-        log.append(("encode", event.kind, event.project_id))
-        if event.kind == "skip":
+        log.append(("encode", label(event), event.project_id))
+        if label(event) == "skip":
             return None
         # one fresh bytes object per event: recipients must get that very object
-        frame = f"{event.kind}:{len(log)}".encode()
+        frame = f"{label(event)}:{len(log)}".encode()
         frames[frame] = frame
         return frame
 
@@ -578,7 +593,7 @@ def run(
             case ("publish", evs):
                 hub.publish(
                     [
-                        Event(kind, pid, None, "u", {} if sid is None else {"sprint_id": sid})
+                        probe(kind, pid, {} if sid is None else {"sprint_id": sid})
                         for kind, pid, sid in evs
                     ]
                 )
@@ -630,7 +645,7 @@ def test_recipient_order_agrees(changes: list[tuple[bool, int, list[str], list[s
             (hub.subscribe if add else hub.unsubscribe)(subs[n], projects, sprints)
         hub.publish(
             [
-                Event("x", pid, None, "u", {"sprint_id": sid})
+                probe("x", pid, {"sprint_id": sid})
                 for pid in [None, *PROJECTS]
                 for sid in [None, *SPRINTS]
             ]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
+import msgspec
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -24,14 +25,22 @@ from harness import create_pg_database, drop_pg_database, free_port
 from pm_fast.core.commands import CreateProject, CreateWorkItem, UpdateWorkItem
 from pm_fast.core.errors import DomainError
 from pm_fast.core.model import (
+    ActivityCreated,
     ActivityEntry,
     Comment,
+    CommentCreated,
     Dependency,
+    DependencyCreated,
     Event,
     Project,
+    ProjectCreated,
+    ProjectDeleted,
     Sprint,
+    SprintDeleted,
     TimeEntry,
+    TimeEntryCreated,
     WorkItem,
+    WorkItemUpdated,
 )
 from pm_fast.realtime.bus import Bus, decode_events, encode_events
 from pm_fast.service import projects, work_items
@@ -58,29 +67,37 @@ def _item(**kw: Any) -> WorkItem:
     return WorkItem(**base)
 
 
+def _deleted(pid: str, n: int) -> ProjectDeleted:
+    project = Project(pid, "K", "T", None, "active", 1, 1, 1, LLM, LLM, 1)
+    return ProjectDeleted(pid, project, LLM, {"n": n})
+
+
 # -- encoding (no database) ---------------------------------------------------------------
 def test_events_round_trip_with_their_types() -> None:
     item = _item()
-    events = [
-        Event("activity.created", "p1",
+    events: list[Event] = [
+        ActivityCreated("p1",
               ActivityEntry("a", "work_item", "w1", "updated", None, None, None, LLM, 5, "x"),
               LLM, {"sprint_id": "s1"}),
-        Event("work_item.updated", "p1", _item(version=2, title="u"), LLM,
+        WorkItemUpdated("p1", _item(version=2, title="u"), LLM,
               {"changed": ["title"], "previous": item, "ancestor_ids": ["e"],
                "descendant_ids": []}),
-        Event("project.created", "p1",
+        ProjectCreated("p1",
               Project("p1", "K", "T", None, "active", 1, 1, 1, LLM, LLM, 1), LLM, {}),
-        Event("sprint.deleted", "p1",
+        SprintDeleted("p1",
               Sprint("s", "p1", "n", None, 1, 2, "planned", 1, 1, 1, LLM, LLM), LLM, {}),
-        Event("comment.created", "p1", Comment("c", "w1", "hi", 1, 1, LLM, LLM), LLM, {}),
-        Event("time_entry.created", None,
+        CommentCreated("p1", Comment("c", "w1", "hi", 1, 1, LLM, LLM), LLM, {}),
+        TimeEntryCreated(None,
               TimeEntry("t", "w1", LLM, 1, None, None, None, True, 1, 1), LLM, {}),
-        Event("dependency.created", "p1", Dependency("d", "w1", "w2", "blocks", 1, LLM), LLM),
+        DependencyCreated("p1", Dependency("d", "w1", "w2", "blocks", 1, LLM), LLM),
     ]  # fmt: skip
     back = decode_events(encode_events(events))
     assert back == events
+    assert [type(e) for e in back] == [type(e) for e in events]
     assert type(back[1].extra["previous"]) is WorkItem
-    assert back[5].entity.is_running is True
+    assert isinstance(back[5], TimeEntryCreated) and back[5].entity.is_running is True
+    with pytest.raises(ValueError, match="unknown event kind 'x'"):
+        decode_events(msgspec.msgpack.encode([["x", "p1", None, LLM, {}]]))
 
 
 # -- database ------------------------------------------------------------------------------
@@ -263,7 +280,7 @@ async def test_the_outbox_gets_what_a_program_emits_not_what_it_returns(pg_url: 
         async def rows() -> int:
             return int(await conn.fetchval("SELECT COUNT(*) FROM pm_fast_events"))
 
-        ev = Event("project.deleted", "p1", None, LLM, {"n": 1})
+        ev = _deleted("p1", 1)
         await store.write(_returns_only([ev]))
         assert await rows() == 0
         with pytest.raises(DomainError):
@@ -284,7 +301,7 @@ async def test_bus_delivers_other_processes_events_once_and_skips_its_own(pg_url
     try:
         await a.start_bus(got_a.extend)
         await b.start_bus(got_b.extend)
-        events = [Event("project.deleted", f"p{i % 3}", None, LLM, {"n": i}) for i in range(30)]
+        events = [_deleted(f"p{i % 3}", i) for i in range(30)]
         for ev in events:
             await a.write(_emit([ev]))
         assert b.bus is not None
@@ -311,9 +328,9 @@ async def test_bus_waits_for_rows_that_commit_out_of_seq_order(pg_url: str) -> N
         writer = Bus(store.connect_one, lambda e: None, origin="other")
         t1 = c1.transaction()
         await t1.start()
-        await writer.outbox.append(c1, [Event("x", "p1", None, LLM, {"n": 1})], 0, [], 0)
+        await writer.outbox.append(c1, [_deleted("p1", 1)], 0, [], 0)
         async with c2.transaction():  # a later seq, another project, commits first
-            await writer.outbox.append(c2, [Event("x", "p2", None, LLM, {"n": 2})], 0, [], 0)
+            await writer.outbox.append(c2, [_deleted("p2", 2)], 0, [], 0)
         await bus.poll()
         assert [e.extra["n"] for e in got] == [2]
         assert len(bus.gaps) == 1  # the uncommitted seq is awaited, not skipped

@@ -12,7 +12,7 @@ from pm_fast.app import sealed
 from pm_fast.core import rules
 from pm_fast.core.commands import UpdateWorkItem
 from pm_fast.core.errors import DomainError
-from pm_fast.core.model import Event, Sprint, WorkItem
+from pm_fast.core.model import Event, Sprint, SprintUpdated, WorkItem, WorkItemCreated
 from pm_fast.service.common import Outcome
 from pm_fast.store.base import Program, Tx, drive
 
@@ -140,7 +140,7 @@ NO_STORE = cast(Tx, _NoStore())
 
 
 def test_sealed_passes_encodable_events_through() -> None:
-    events = [Event("work_item.created", "p", _item(position=I32_MAX), "u", {})]
+    events: list[Event] = [WorkItemCreated("p", _item(position=I32_MAX), "u", {})]
     outcome = drive(sealed(_program(events)), NO_STORE)
     assert outcome.value == "done" and outcome.events == events
 
@@ -148,11 +148,10 @@ def test_sealed_passes_encodable_events_through() -> None:
 @pytest.mark.parametrize(
     "event",
     [
-        Event("work_item.created", "p", _item(position=I32_MAX + 1), "u", {}),
-        Event("work_item.created", "p", _item(item_number=2**40), "u", {}),
+        WorkItemCreated("p", _item(position=I32_MAX + 1), "u", {}),
+        WorkItemCreated("p", _item(item_number=2**40), "u", {}),
         # a change shown as an ISO date that does not exist
-        Event(
-            "sprint.updated",
+        SprintUpdated(
             "p",
             Sprint("s", "p", "n", None, 0, 253_402_300_800, "planned", 2, 0, 0, "u", "u"),
             "u",
