@@ -30,6 +30,8 @@ from pm_fast.core.model import (
 )
 from pm_fast.realtime.bus import decode_events, encode_events
 
+from .typecheck import mypy_errors
+
 U = "0b6c3f43-6a53-4c38-9f7e-1d2a3b4c5d6e"
 ENTITIES: dict[str, Any] = {
     "work_item": WorkItem(
@@ -126,18 +128,7 @@ def incomplete(event: Event) -> str:
 
 
 def test_mypy_rejects_a_wrong_entity_a_kind_string_and_a_missing_kind(tmp_path: Path) -> None:
-    from mypy import api
-
-    source = tmp_path / "events.py"
-    source.write_text(_CHECKED)
-    out, _, status = api.run(
-        ["--strict", "--no-error-summary", "--cache-dir", str(tmp_path / "cache"), str(source)]
-    )
-    errors = sorted(
-        (int(line.split(":")[1]), line.split("error: ")[1])
-        for line in out.splitlines()
-        if ": error: " in line
-    )
+    status, errors, out = mypy_errors(tmp_path, "events.py", _CHECKED)
     assert status == 1
     assert [line for line, _ in errors] == [14, 18, 26], out
     # WorkItemCreated takes a WorkItem: no entity type fits both it and a Sprint

@@ -20,6 +20,8 @@ from pm_fast.store.base import AsyncTx, Tx
 from pm_fast.store.postgres import PgTx
 from pm_fast.store.sqlite import SqliteTx
 
+from .typecheck import mypy_errors
+
 
 def _operations(protocol: type) -> dict[str, Any]:
     return {
@@ -120,18 +122,7 @@ def run_on_incomplete_store() -> None:
 def test_mypy_rejects_a_misspelled_operation_wrong_arguments_and_an_incomplete_store(
     tmp_path: Path,
 ) -> None:
-    from mypy import api
-
-    source = tmp_path / "programs.py"
-    source.write_text(_CHECKED)
-    out, _, status = api.run(
-        ["--strict", "--no-error-summary", "--cache-dir", str(tmp_path / "cache"), str(source)]
-    )
-    errors = sorted(
-        (int(line.split(":")[1]), line.split("error: ")[1])
-        for line in out.splitlines()
-        if ": error: " in line
-    )
+    status, errors, out = mypy_errors(tmp_path, "programs.py", _CHECKED)
     assert status == 1
     assert [line for line, _ in errors] == [13, 17, 22, 30], out
     assert '"Tx" has no attribute "item_gte"' in errors[0][1]
