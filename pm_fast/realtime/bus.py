@@ -1,7 +1,7 @@
 """Cross-process fan-out over PostgreSQL: a transactional outbox read through LISTEN/NOTIFY.
 
 Writing (inside the mutation's own transaction, `OutboxWriter.append`): the events a mutation
-emits (`db.emit`, see store/base.py) are encoded into one `pm_fast_events` row per
+emits (`tx.emit`, see store/base.py) are encoded into one `pm_fast_events` row per
 project and announced with `NOTIFY pm_fast_events, '<seq>'`. The row commits or rolls
 back with the mutation, so an event can never be announced for a rolled-back change nor
 lost between commit and notify; the notification payload is only the sequence number

@@ -11,7 +11,7 @@ up to a queue that had been empty). Three states follow from those two numbers:
 * *stuck*: frames pending and no progress for `stuck` s (`websocket.stuck_client_secs`).
 
 `admit` is awaited by every mutation before it runs (REST and WebSocket, through
-`App.admit`): it returns at once unless a *reading* feed has more than `bound` frames
+`App.commit`): it returns at once unless a *reading* feed has more than `bound` frames
 pending, and otherwise waits until none has (writers wake it as they drain). A lagging
 or stuck feed never holds a mutation back, so one client that stops reading cannot
 stall the others; the watchdog closes stuck feeds. Events published without a mutation

@@ -77,7 +77,7 @@ class SqliteTx(sql.SyncQueries):
     def emit(self, events: list[Event]) -> None:
         """Events of this program's change: numbered in their projects' logs and kept
         there (realtime/eventlog.py), in this transaction. SQLite has one process and no
-        outbox: the caller publishes them after commit (App.mutate)."""
+        outbox: the caller publishes them after commit (App.commit)."""
         self.events.extend(events)
         eventlog.sqlite_log(self.c, events, int(time.time()))
 
