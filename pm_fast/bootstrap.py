@@ -15,6 +15,7 @@ it only orders imports so that start-up does not load OpenSSL.)
 | `PM_FAST_GROUP_COMMIT=0` | each mutation its own SQLite transaction (for comparisons) |
 | `PM_FAST_READ_BATCH=0` | each SQLite read its own hop to a reader thread (for comparisons) |
 | `PM_FAST_LISTEN_FD` | a listening socket bound by the sidecar's launcher (build/launcher.c) |
+| `PM_FAST_ENGINE` | `granian` (default, ASGI) or `granian-rsgi` (no close codes); `--engine` wins |
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ log = logging.getLogger("pm_fast")
 
 LISTEN_FD_VAR = "PM_FAST_LISTEN_FD"
 MAX_WORKERS = 64
+ENGINES = ("granian", "granian-rsgi")
 
 
 class SettingsError(ValueError):
@@ -65,6 +67,8 @@ class Settings:
     read_batch: int = 64
     # the launcher's listener, if any (checked against the configuration when serving)
     listen_fd: int | None = None
+    # what serves HTTP and WebSockets (ENGINES)
+    engine: str = "granian"
 
 
 def check_workers(raw: str) -> int:
@@ -76,9 +80,19 @@ def check_workers(raw: str) -> int:
     return int(raw)
 
 
-def read_settings(environ: Mapping[str, str], workers: str | None = None) -> Settings:
-    """`Settings` from the environment; `workers` is the `--workers` option, if given
-    (it wins over PM_FAST_WORKERS). Raises SettingsError on a malformed value."""
+def check_engine(raw: str) -> str:
+    """The engine `raw` names; SettingsError if none."""
+    if raw not in ENGINES:
+        raise SettingsError(f"the engine must be one of {', '.join(ENGINES)} (got {raw!r})")
+    return raw
+
+
+def read_settings(
+    environ: Mapping[str, str], workers: str | None = None, engine: str | None = None
+) -> Settings:
+    """`Settings` from the environment; `workers` and `engine` are the `--workers` and
+    `--engine` options, if given (they win over PM_FAST_WORKERS and PM_FAST_ENGINE).
+    Raises SettingsError on a malformed value."""
     synchronous = environ.get("PM_FAST_SQLITE_SYNCHRONOUS", "normal").strip().upper()
     if synchronous not in SYNCHRONOUS:
         raise SettingsError(
@@ -95,6 +109,7 @@ def read_settings(environ: Mapping[str, str], workers: str | None = None) -> Set
         group_commit=1 if environ.get("PM_FAST_GROUP_COMMIT") == "0" else 64,
         read_batch=1 if environ.get("PM_FAST_READ_BATCH") == "0" else 64,
         listen_fd=int(raw_fd) if raw_fd.isdigit() else None,
+        engine=check_engine(engine or environ.get("PM_FAST_ENGINE") or "granian"),
     )
 
 

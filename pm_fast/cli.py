@@ -24,7 +24,7 @@ from .sidecar import PortFile, idle_monitor, install_signal_handlers
 
 log = logging.getLogger("pm_fast")
 
-USAGE = """usage: pm-fast [serve [--workers N]] [-h | --help] [-V | --version]
+USAGE = """usage: pm-fast [serve [--workers N] [--engine E]] [-h | --help] [-V | --version]
 
 Runs the pm-fast server (a drop-in for pm-server). Configuration comes from
 <pm>/config.toml and PM_* environment variables, where <pm> is the .pm folder at the
@@ -33,6 +33,10 @@ else ~/.pm).
 
 --workers N (or PM_FAST_WORKERS=N): N server processes on one port. PostgreSQL only
 (database.url / PM_DATABASE_URL); on SQLite one process serves.
+
+--engine E (or PM_FAST_ENGINE=E): what serves HTTP and WebSockets: granian (the
+default, Granian's ASGI interface) or granian-rsgi (Granian's RSGI interface, which
+sends WebSocket Close frames without a status code; for comparisons).
 """
 
 
@@ -49,7 +53,8 @@ async def serve(pm_dir: Path, environ: dict[str, str], settings: Settings) -> in
     port_file = PortFile(pm_dir)
     from .engines.granian import make_server
 
-    server = make_server(app, cfg.server.host, cfg.server.port, granian_log_options(cfg))
+    interface = "rsgi" if settings.engine == "granian-rsgi" else "asgi"
+    server = make_server(app, cfg.server.host, cfg.server.port, granian_log_options(cfg), interface)
     server.listen_fd = settings.listen_fd
 
     def on_bound(port: int) -> None:
@@ -95,20 +100,18 @@ async def serve(pm_dir: Path, environ: dict[str, str], settings: Settings) -> in
     return code
 
 
-def _workers_option(args: list[str]) -> str | None:
-    """The value of `serve --workers N` (or `--workers=N`), if given; raises
-    SettingsError on any other option."""
-    value = None
+def _options(args: list[str]) -> dict[str, str]:
+    """The values of `serve --workers N --engine E` (or `--workers=N` ...) that are
+    given, by name; raises SettingsError on any other option."""
+    values: dict[str, str] = {}
     rest = args[1:]
     while rest:
         opt = rest.pop(0)
-        if opt == "--workers" and rest:
-            value = rest.pop(0)
-        elif opt.startswith("--workers="):
-            value = opt.split("=", 1)[1]
-        else:
+        name, eq, value = opt.partition("=")
+        if name not in ("--workers", "--engine") or (not eq and not rest):
             raise SettingsError(f"unknown option {opt!r}")
-    return value
+        values[name[2:]] = value if eq else rest.pop(0)
+    return values
 
 
 def serve_many(pm_dir: Path, environ: dict[str, str], settings: Settings) -> int:
@@ -159,14 +162,17 @@ def main(argv: list[str] | None = None) -> int:
         faulthandler.register(signal.SIGUSR1, all_threads=True)
     environ = dict(os.environ)
     try:
-        workers = _workers_option(args)
+        options = _options(args)
+        workers, engine = options.get("workers"), options.get("engine")
         if workers is not None:
             bootstrap.check_workers(workers)
+        if engine is not None:
+            bootstrap.check_engine(engine)
     except SettingsError as err:
         print(f"pm-fast: {err}\n\n{USAGE}", file=sys.stderr)
         return 2
     try:
-        settings = bootstrap.read_settings(environ, workers)
+        settings = bootstrap.read_settings(environ, workers, engine)
     except SettingsError as err:
         print(f"pm-fast: configuration error: {err}", file=sys.stderr)
         return 2

@@ -1,10 +1,15 @@
 """The WebSocket transport: connections, their send queues, rate limits, heartbeats.
 
-It knows the shape of an engine's WebSocket (Granian's RSGI transport: `receive()`
-giving messages with `kind` 0 close, 1 binary, 2 text, and `send_bytes`/`send_str`)
-and flow control (realtime/delivery.py), and nothing of the domain: what a binary
-frame means, what happens when a user connects and what the connection's requests act
-as are the `Edge` the session is given (api/ws.py builds it).
+It knows the shape of an engine's WebSocket as every engine adapter (pm_fast/engines)
+presents it: `receive()` giving messages with `kind` 0 close, 1 binary, 2 text and
+`data` (a `Frame`, or Granian's RSGI message), `send_bytes`/`send_str`, and a close
+function taking a status code and reason; and flow control (realtime/delivery.py). It
+knows nothing of the domain: what a binary frame means, what happens when a user
+connects and what the connection's requests act as are the `Edge` the session is given
+(api/ws.py builds it).
+
+Close codes (RFC 6455 §7.4, docs/compat.md "Close codes"): `CLOSE_*` below; every
+server-side close says why with one of them.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from .. import accel
 from ..config import Config
@@ -25,6 +30,34 @@ log = logging.getLogger("pm_fast")
 
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 MAX_VIOLATIONS = 5
+
+# Close codes the server sends (docs/compat.md "Close codes").
+CLOSE_NORMAL = 1000  # the client closed, or the session ended without a fault
+CLOSE_GOING_AWAY = 1001  # the server shuts down (signal, /admin/shutdown, idle)
+CLOSE_POLICY = 1008  # rate limit, heartbeat, a client that stopped reading
+CLOSE_TOO_BIG = 1009  # a binary frame over MAX_FRAME_BYTES
+CLOSE_TRY_LATER = 1013  # more events waiting for this client than the server holds
+RATE_LIMIT_CLOSE = f"Rate limit exceeded {MAX_VIOLATIONS} times. Connection closed."
+# A Close frame's reason is at most 123 bytes of UTF-8 (RFC 6455 §5.5).
+MAX_REASON_BYTES = 123
+
+# Kinds of received messages.
+KIND_CLOSE, KIND_BINARY, KIND_TEXT = 0, 1, 2
+
+
+class Frame(NamedTuple):
+    """A received message as engine adapters other than Granian's RSGI present it."""
+
+    kind: int
+    data: Any = b""
+
+
+def close_reason(text: str) -> str:
+    """`text` cut to what a Close frame carries (whole characters only)."""
+    data = text.encode()
+    if len(data) <= MAX_REASON_BYTES:
+        return text
+    return data[:MAX_REASON_BYTES].decode(errors="ignore")
 
 
 class Host(Protocol):
@@ -78,7 +111,7 @@ class _Gone:
 _GONE = _Gone()
 
 
-def _nothing() -> None:
+def _nothing(code: int, reason: str) -> None:
     pass
 
 
@@ -103,11 +136,16 @@ class Connection(Generic[H]):
     finish what is queued and stop.
     """
 
-    def __init__(self, app: H, user: str, transport: Transport, close: Callable[[], None]):
+    def __init__(self, app: H, user: str, transport: Transport, close: Callable[[int, str], None]):
         self.app = app
         self.user = user
         self.transport = transport
+        # the engine's close: sends a Close frame with this code and reason (an engine
+        # that cannot send a code sends none), then the socket ends
         self._close = close
+        # what the Close frame will say (the first reason to close wins)
+        self.close_code = CLOSE_NORMAL
+        self.close_reason = ""
         self.send_queue = accel.SendQueue(BACKLOG_LIMIT)
         # a `send` waiting for room, woken by the writer once fewer than `_room_at`
         # frames are queued
@@ -141,6 +179,7 @@ class Connection(Generic[H]):
                 f"more than {BACKLOG_LIMIT} frames behind",
                 f"Connection closed: more than {BACKLOG_LIMIT} events were waiting to be"
                 " sent to this client.",
+                CLOSE_TRY_LATER,
             )
 
     def stuck(self, pending: int, idle: float) -> None:
@@ -153,14 +192,13 @@ class Connection(Generic[H]):
             " waiting to be sent.",
         )
 
-    def end(self, why: str, text: str) -> None:
+    def end(self, why: str, text: str, code: int = CLOSE_POLICY) -> None:
         """Close for slowness: log `why`, drop the queued frames (never sent anyway),
         queue the Text frame `text` (after the frame being sent, if any), then let the
         session stop: it gives the writer its usual time to send what is queued, then
-        closes."""
+        closes with `code` and `text` as the reason."""
         if self.ending or self.closed:
             return
-        self.ending = why
         log.warning("closing WebSocket of user %s: %s", self.user[:8], why)
         self.app.delivery.discard(self)
         queue = self.send_queue
@@ -168,6 +206,22 @@ class Connection(Generic[H]):
         self.replay_pending = 0
         queue.offer(text)
         queue.close()
+        self.stop(why, code, text)
+
+    def closing(self, code: int, reason: str) -> None:
+        """Say what the Close frame will carry, unless a reason to close came first."""
+        if self.close_code == CLOSE_NORMAL and not self.close_reason:
+            self.close_code = code
+            self.close_reason = close_reason(reason)
+
+    def stop(self, why: str, code: int, reason: str) -> None:
+        """End the connection from the server's side: no more frames are read (a request
+        being answered is answered); what is queued is still sent (the session gives
+        the writer its usual time), then the Close frame with `code` and `reason`."""
+        if self.ending or self.closed:
+            return
+        self.ending = why
+        self.closing(code, reason)
         self._wake_sender()
         session, heartbeat = self._session, self._heartbeat
         # Stop the session now if it waits for its client; one answering a request
@@ -213,11 +267,13 @@ class Connection(Generic[H]):
                 room.set_result(None)
 
     def close(self) -> None:
+        """Close now: the Close frame (with the code and reason set by `closing`) is sent
+        after the frame being sent, if any; frames still queued are not sent."""
         if not self.closed:
             self.closed = True
             self.send_queue.close()
             self._wake_sender()
-            self._close()
+            self._close(self.close_code, self.close_reason)
 
     def release(self) -> None:
         """Drop the references to the transport so the socket goes with the session."""
@@ -268,11 +324,16 @@ class Registry:
         return len(self.connections)
 
     async def close_all(self, timeout: float = 3.0) -> None:
-        """Close every connection and give their Close frames time to leave."""
+        """End every connection (code 1001): each sends what is queued for it, then its
+        Close frame; one still open after `timeout` s is closed at once."""
         for conn in list(self.connections):
-            conn.close()
+            conn.stop("server shutting down", CLOSE_GOING_AWAY, "Server shutting down")
         deadline = time.monotonic() + timeout
         while self.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for conn in list(self.connections):
+            conn.close()
+        while self.connections and time.monotonic() < deadline + 1.0:
             await asyncio.sleep(0.02)
 
 
@@ -385,10 +446,8 @@ async def session(
                 heartbeat.wait("replies not taken")  # only sends wait for the client now
                 if not limiter.allow():
                     violations += 1
-                    if violations >= MAX_VIOLATIONS:
-                        await conn.send(
-                            f"Rate limit exceeded {MAX_VIOLATIONS} times. Connection closed."
-                        )
+                    if violations >= MAX_VIOLATIONS:  # the reason is in the Close frame
+                        conn.closing(CLOSE_POLICY, RATE_LIMIT_CLOSE)
                         break
                     await conn.send(
                         f"Rate limit exceeded. Slow down. ({violations}/{MAX_VIOLATIONS} warnings)"
@@ -399,6 +458,7 @@ async def session(
                     data = msg.data
                     if len(data) > MAX_FRAME_BYTES:
                         await conn.send(edge.too_large)
+                        conn.closing(CLOSE_TOO_BIG, "Message too big")
                         break
                     heartbeat.busy()  # a request has its own time limit
                     reply = await edge.answer(conn, data)
@@ -421,6 +481,7 @@ async def session(
                     heartbeat.what,
                     idle,
                 )
+                conn.closing(CLOSE_POLICY, f"{heartbeat.what.capitalize()} for {idle:g} s")
         finally:
             heartbeat.stop()
     finally:

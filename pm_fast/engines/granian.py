@@ -1,8 +1,10 @@
-"""Granian (RSGI) engine: the RSGI callable and an in-process embedded server."""
+"""Granian engine: the Front (engines/front.py) as an ASGI application (the default)
+or an RSGI one, and an in-process embedded server for either."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import os
@@ -10,200 +12,174 @@ import socket
 import sys
 import types
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..api import probes
-from ..api.auth import authenticator
-from ..api.guard import Guard
-from ..api.http import JSON, Response, error_body
+from ..api.http import Response
+from ..api.ws_transport import KIND_BINARY, KIND_CLOSE, KIND_TEXT, Frame
 from ..app import App
-from ..boot import enable_asyncio_tls
-
-if TYPE_CHECKING:
-    from types import ModuleType
-
-    from ..api.ws import Registry
+from .front import Front, Headers, response_headers
 
 log = logging.getLogger("pm_fast")
 
-# Answered from memory, so they keep answering while the store closes at shutdown.
-_STORELESS = frozenset(("/health", "/live"))
-_SHUTTING_DOWN = error_body("SERVICE_UNAVAILABLE", "The server is shutting down")
-_BODY_TIMEOUT = error_body("REQUEST_TIMEOUT", "The request body did not arrive in time")
+
+# -- RSGI -------------------------------------------------------------------------------
+class _RsgiBody:
+    __slots__ = ("proto",)
+
+    def __init__(self, proto: Any) -> None:
+        self.proto = proto
+
+    def whole(self) -> Any:
+        return self.proto()
+
+    def chunks(self) -> Any:
+        return self.proto.__aiter__()
 
 
-class _BodyTimeout(BaseException):
-    """The request body took longer than `server.body_read_timeout_secs`.
-
-    A BaseException, so it passes the route layer's catch-all for failed handlers (which
-    would log it as a server fault and answer 500): it is raised before the handler does
-    anything else, and `RsgiApp._answer` answers 408."""
-
-
-class RsgiApp:
-    """The RSGI application: one instance per process, holding the shared `App`."""
-
-    def __init__(self, app: App) -> None:
-        self.app = app
-        # The same instance checks REST bearer tokens (api/rest.py).
-        self.auth = authenticator(app)
-        self.guard = Guard(app.cfg, app.pm_dir)
-        # The REST router (with every service) and the WebSocket edge (protobuf and its
-        # codec) are imported after start-up, so the first /ready is answered sooner: the
-        # probes need neither (api/probes.py). `warm_up` imports both once the first
-        # request has been answered; the first other HTTP request imports the router and
-        # the first WebSocket connection the edge, if they come sooner. Until then nobody
-        # can be subscribed, so the hub needs no encoder.
-        self._rest_module: ModuleType | None = None
-        self._ws_module: ModuleType | None = None
-        self.registry: Registry | None = None
-        app.on_shutdown.append(self._close_websockets)
-        # HTTP requests being answered, for the drain at shutdown (see `close`).
-        self.inflight = 0
-        self.quiet = asyncio.Event()
-        self.quiet.set()
-        self.closing = False
-
-    def ws(self) -> ModuleType:
-        """The WebSocket edge module, imported on first use."""
-        if self._ws_module is None:
-            from ..api import ws
-
-            self.registry = ws.Registry()
-            self.app.hub.encoder = ws.event_frame
-            self._ws_module = ws
-        return self._ws_module
-
-    def rest(self) -> ModuleType:
-        """The REST router module, imported on first use."""
-        if self._rest_module is None:
-            from ..api import rest
-
-            self._rest_module = rest
-        return self._rest_module
-
-    def warm_up(self) -> None:
-        """Import what start-up left out (see `__init__`), once."""
-        if self.closing:
-            return
-        if self._rest_module is None:
-            self.rest()
-        if self._ws_module is None:
-            enable_asyncio_tls()
-            self.ws()
-
-    async def _close_websockets(self) -> None:
-        if self.registry is not None:
-            await self.registry.close_all()
+class RsgiApp(Front):
+    """The Front served through Granian's RSGI interface. RSGI cannot put a status code
+    in a Close frame once a WebSocket is accepted (Granian 2.8.9 sends the Close frame
+    without one): the default engine serves ASGI (`AsgiApp`)."""
 
     async def __call__(self, scope: Any, proto: Any) -> None:
         if scope.proto == "http":
-            await self._http(scope, proto)
+            resp, cors = await self.http(scope, _RsgiBody(proto))
+            self._send(proto, cors, resp)
         elif scope.proto == "ws":
-            await self._ws(scope, proto)
-
-    async def _ws(self, scope: Any, proto: Any) -> None:
-        refused = self.guard.ws(scope)
-        if refused is not None:
-            proto.close(refused)
-            return
-        if scope.path != "/ws":
-            proto.close(404)
-            return
-        user = self.auth.identify(scope.query_string, scope.headers.get("authorization"))
-        if user is None:
-            proto.close(401)
-            return
-        ws = self.ws()
-        registry = self.registry
-        assert registry is not None
-        if len(registry) >= self.app.cfg.server.max_connections or self.app.shutdown.is_set():
-            proto.close(503)
-            return
-        transport = await proto.accept()
-        conn = ws.Connection(self.app, user, transport, lambda: proto.close(None))
-        await ws.session(self.app, registry, conn, transport.receive)
-
-    async def close(self, timeout: float = 10.0) -> None:
-        """Answer every later request that could need the store with 503 and wait (at
-        most `timeout` s) for the requests in flight, so the store can close while the
-        listener still answers `/health`."""
-        self.closing = True
-        try:
-            await asyncio.wait_for(self.quiet.wait(), timeout)
-        except TimeoutError:
-            log.warning("%d HTTP request(s) still running after %s s", self.inflight, timeout)
-
-    async def _http(self, scope: Any, proto: Any) -> None:
-        cors = self.guard.http(scope)
-        if isinstance(cors, Response):  # refused before any route runs
-            proto.response_bytes(cors.status, [*cors.headers, ("content-type", JSON)], cors.body)
-            return
-        if self.closing and scope.path not in _STORELESS:
-            proto.response_bytes(503, [*cors, ("content-type", JSON)], _SHUTTING_DOWN)
-            return
-        self.inflight += 1
-        self.quiet.clear()
-        try:
-            await self._answer(scope, proto, cors)
-        finally:
-            self.inflight -= 1
-            if not self.inflight:
-                self.quiet.set()
-            if self._ws_module is None or self._rest_module is None:
-                asyncio.get_running_loop().call_soon(self.warm_up)
-
-    async def _answer(self, scope: Any, proto: Any, cors: tuple[tuple[str, str], ...]) -> None:
-        if scope.path in probes.PROBES:  # no coroutine for every other request
-            probe = await probes.answer(self.app, scope.method, scope.path)
-            if probe is not None:  # answered without the router (see `__init__`)
-                self._send(proto, cors, probe)
+            admitted = self.ws_admit(scope)
+            if isinstance(admitted, int):
+                proto.close(admitted)
                 return
-        rest = self.rest()
-        too_large: type[Exception] = rest.BodyTooLarge
-        headers = scope.headers
-        body_timeout = float(self.app.cfg.server.body_read_timeout_secs)
-
-        async def read_body(limit: int) -> bytes:
-            # The whole body within `server.body_read_timeout_secs`, however slowly it comes.
-            try:
-                return await asyncio.wait_for(read_all(limit), body_timeout)
-            except TimeoutError:
-                raise _BodyTimeout from None
-
-        async def read_all(limit: int) -> bytes:
-            declared = headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > limit:
-                raise too_large
-            if declared is not None:
-                data: bytes = await proto()
-                if len(data) > limit:
-                    raise too_large
-                return data
-            chunks = bytearray()
-            async for chunk in proto:
-                chunks += chunk
-                if len(chunks) > limit:
-                    raise too_large
-            return bytes(chunks)
-
-        req = rest.Request(scope.method, scope.path, scope.query_string, headers.get, read_body)
-        try:
-            resp = await rest.handle(self.app, req)
-        except _BodyTimeout:
-            out408 = [*cors, ("connection", "close"), ("content-type", JSON)]
-            proto.response_bytes(408, out408, _BODY_TIMEOUT)
-            return
-        self._send(proto, cors, resp)
+            transport = await proto.accept()
+            await self.ws_session(
+                admitted, transport, transport.receive, lambda code, reason: proto.close(None)
+            )
 
     @staticmethod
-    def _send(proto: Any, cors: tuple[tuple[str, str], ...], resp: Response) -> None:
-        out = [*cors, *resp.headers]
+    def _send(proto: Any, cors: Headers, resp: Response) -> None:
+        out = response_headers(resp, cors)
         if resp.content_type is not None:
-            out.append(("content-type", resp.content_type))
             proto.response_bytes(resp.status, out, resp.body)
         else:
             proto.response_empty(resp.status, out)
+
+
+# -- ASGI -------------------------------------------------------------------------------
+class _AsgiHeaders(dict[str, str]):
+    """An ASGI request's headers by lower-case name (the first of repeated ones)."""
+
+    __slots__ = ()
+
+    def __init__(self, raw: Any) -> None:
+        super().__init__((k.decode("latin-1"), v.decode("latin-1")) for k, v in reversed(raw))
+
+
+class _AsgiScope:
+    __slots__ = ("headers", "method", "path", "query_string")
+
+    def __init__(self, scope: dict[str, Any]) -> None:
+        self.method: str = scope.get("method", "GET")
+        self.path: str = scope["path"]
+        self.query_string: str = scope["query_string"].decode("latin-1")
+        self.headers = _AsgiHeaders(scope["headers"])
+
+
+class _AsgiBody:
+    __slots__ = ("receive",)
+
+    def __init__(self, receive: Any) -> None:
+        self.receive = receive
+
+    async def whole(self) -> bytes:
+        data = b""
+        async for chunk in self.chunks():
+            data += chunk
+        return data
+
+    async def chunks(self) -> Any:
+        while True:
+            msg = await self.receive()
+            if msg["type"] != "http.request":  # http.disconnect
+                raise OSError("the client went away")
+            yield msg.get("body", b"")
+            if not msg.get("more_body", False):
+                return
+
+
+class _AsgiSocket:
+    """An accepted ASGI WebSocket as the transport (ws_transport.Transport) sees it."""
+
+    __slots__ = ("closing", "receive_message", "send_message")
+
+    def __init__(self, receive: Any, send: Any) -> None:
+        self.receive_message = receive
+        self.send_message = send
+        self.closing: asyncio.Future[Any] | None = None
+
+    def send_bytes(self, data: bytes) -> Any:
+        return self.send_message({"type": "websocket.send", "bytes": data})
+
+    def send_str(self, data: str) -> Any:
+        return self.send_message({"type": "websocket.send", "text": data})
+
+    async def receive(self) -> Frame:
+        msg = await self.receive_message()
+        if msg["type"] != "websocket.receive":  # websocket.disconnect
+            return Frame(KIND_CLOSE)
+        data = msg.get("bytes")
+        if data is not None:
+            return Frame(KIND_BINARY, data)
+        return Frame(KIND_TEXT, msg.get("text") or "")
+
+    def close(self, code: int, reason: str) -> None:
+        # Granian sends it after the frame being sent, if any (its sender is a lock).
+        if self.closing is None:
+            msg = {"type": "websocket.close", "code": code, "reason": reason}
+            self.closing = asyncio.ensure_future(self.send_message(msg))
+
+
+class AsgiApp(Front):
+    """The Front served through Granian's ASGI interface (the default: its Close frames
+    carry status codes)."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            resp, cors = await self.http(_AsgiScope(scope), _AsgiBody(receive))
+            await self._send(send, "http.response", cors, resp)
+        elif kind == "websocket":
+            await receive()  # websocket.connect
+            admitted = self.ws_admit(_AsgiScope(scope))
+            if isinstance(admitted, int):  # refused with an HTTP status (no body)
+                start = {"type": "websocket.http.response.start", "status": admitted}
+                await send({**start, "headers": []})
+                await send({"type": "websocket.http.response.body", "body": b""})
+                return
+            await send({"type": "websocket.accept"})
+            sock = _AsgiSocket(receive, send)
+            try:
+                await self.ws_session(admitted, sock, sock.receive, sock.close)
+            finally:
+                if sock.closing is not None:
+                    with contextlib.suppress(Exception):
+                        await sock.closing
+        elif kind == "lifespan":
+            await self.lifespan(receive, send)
+
+    async def lifespan(self, receive: Any, send: Any) -> None:
+        """Nothing to start or stop (the process's App is built before serving)."""
+        while True:
+            msg = await receive()
+            await send({"type": msg["type"] + ".complete"})
+            if msg["type"] == "lifespan.shutdown":
+                return
+
+    @staticmethod
+    async def _send(send: Any, prefix: str, cors: Headers, resp: Response) -> None:
+        out = response_headers(resp, cors)
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out]
+        await send({"type": prefix + ".start", "status": resp.status, "headers": headers})
+        await send({"type": prefix + ".body", "body": resp.body})
 
 
 def bind_listener(server: Any) -> int:
@@ -313,14 +289,24 @@ def http_settings(header_read_timeout: int) -> tuple[Any, Any]:
 
 
 class EmbeddedServer:
-    """One Granian RSGI worker inside our own event loop (what Granian's embedded server
+    """One Granian worker inside our own event loop (what Granian's embedded server
     does for one worker, without its supervisor). The listener is bound first, so the
-    OS-chosen port is known before serving starts and the port file can name it."""
+    OS-chosen port is known before serving starts and the port file can name it.
+
+    `target` is an ASGI application (`AsgiApp`; its lifespan is not run: the App is
+    built before serving) or, with `interface="rsgi"`, an RSGI one."""
 
     def __init__(
-        self, target: Any, host: str, port: int, backlog: int = 1024, header_read_timeout: int = 15
+        self,
+        target: Any,
+        host: str,
+        port: int,
+        backlog: int = 1024,
+        header_read_timeout: int = 15,
+        interface: str = "asgi",
     ) -> None:
-        self.target = target  # an RSGI application (here a RsgiApp)
+        self.target = target
+        self.interface = interface
         self.bind_addr = host
         self.bind_port = port
         self.backlog = backlog
@@ -339,11 +325,13 @@ class EmbeddedServer:
         from granian.constants import SSLProtocols
 
         # Called as Granian's embedded server calls them (2.8.9; the bundled type stub
-        # of RSGIWorker is older than its constructor). `granian.rsgi` is not imported:
-        # without an access log its `_callback_wrapper` returns the target unchanged, and
-        # importing it imports `granian.log`, hence logging.config, logging.handlers,
+        # of the workers is older than their constructor). `granian.rsgi`/`granian.asgi`
+        # are not imported: without an access log their callback wrappers only adapt
+        # the call (ASGI: `target(scope, proto.receive, proto.send)`, done here), and
+        # importing them imports `granian.log`, hence logging.config, logging.handlers,
         # pickle and socketserver (some 9 ms of start-up for nothing).
-        worker_type: Any = sys.modules["granian._granian"].RSGIWorker
+        native = sys.modules["granian._granian"]
+        worker_type: Any = native.ASGIWorker if self.interface == "asgi" else native.RSGIWorker
         wrap_watcher: Any = _futures._future_watcher_wrapper
         new_scheduler: Any = _futures._new_cbscheduler
 
@@ -391,9 +379,17 @@ class EmbeddedServer:
             *no_tls,
             (None, None),
         )
-        callback = wrap_watcher(self.target)
+        if self.interface == "asgi":
+            target = self.target
+
+            def asgi(scope: Any, proto: Any) -> Any:
+                return target(scope, proto.receive, proto.send)
+
+            callback = wrap_watcher(asgi)
+        else:
+            callback = wrap_watcher(self.target)
         scheduler = new_scheduler(loop, callback, impl_asyncio=True)
-        log.info("serving HTTP and WebSockets (Granian RSGI, one worker)")
+        log.info("serving HTTP and WebSockets (Granian %s, one worker)", self.interface.upper())
         worker.serve_async(scheduler, loop, self._stop)
         await stopped
 
@@ -412,8 +408,11 @@ class EmbeddedServer:
             sock.close()
 
 
-def make_server(app: App, host: str, port: int, log_options: dict[str, Any]) -> EmbeddedServer:
+def make_server(
+    app: App, host: str, port: int, log_options: dict[str, Any], interface: str = "asgi"
+) -> EmbeddedServer:
     # Granian's loggers need nothing from `log_options` here: they have no handlers of
     # their own and pass records to ours at the levels logsetup gave them.
     timeout = int(app.cfg.server.header_read_timeout_secs)
-    return EmbeddedServer(RsgiApp(app), host, port, header_read_timeout=timeout)
+    front = AsgiApp(app) if interface == "asgi" else RsgiApp(app)
+    return EmbeddedServer(front, host, port, header_read_timeout=timeout, interface=interface)

@@ -324,13 +324,13 @@ def test_rate_limit_warnings_then_close_after_fifth_violation(tmp_path: Path) ->
                 (mid, i) for i, mid in enumerate(ids)
             ]
             assert not {p.message_id for p in pongs} & set(over)
-            assert len(texts) == 2 + 5, texts  # 2 text-frame hints + 5 rate-limit texts
-            assert texts[2:] == [WARN.format(n) for n in range(1, 5)] + [FINAL]
-            # the order on the wire: all replies, then the warnings, then the final text
+            assert len(texts) == 2 + 4, texts  # 2 text-frame hints + 4 warnings
+            assert texts[2:] == [WARN.format(n) for n in range(1, 5)]
+            # the order on the wire: all replies, then the warnings, then the Close frame
             kinds = ["b" if isinstance(f, bytes) else "t" for f in frames]
-            assert kinds.index("b") == 0 and kinds[-5:] == ["t"] * 5
-            # Close frame without status code (Granian RSGI) -> 1005
-            assert c.ws.close_code == 1005
+            assert kinds.index("b") == 0 and kinds[-4:] == ["t"] * 4
+            # the fifth violation: Close 1008 with the original's reason (§1.5)
+            assert (c.ws.close_code, c.ws.close_reason) == (1008, FINAL)
             # the limit is per connection
             reply, _ = await other.request("ping", timestamp=9)
             assert reply.pong.timestamp == 9
@@ -450,13 +450,13 @@ def test_graceful_shutdown_ends_every_connection(tmp_path: Path) -> None:
 
 
 def test_graceful_shutdown_sends_a_close_frame(tmp_path: Path) -> None:
-    # compat.md: on shutdown every socket gets a Close frame (without status code under
-    # Granian RSGI -> 1005); 1006 means the socket was dropped without one. Repeated
-    # because a race would only show now and then.
+    # compat.md: on shutdown every socket gets a Close frame 1001 (going away); 1006 means
+    # the socket was dropped without one. Repeated because a race would only show now
+    # and then.
     for i in range(3):
         with running_server(tmp_path / f"sdc{i}") as srv:
             codes = asyncio.run(asyncio.wait_for(_shutdown_scenario(srv), 60))
-        assert codes == dict.fromkeys(codes, 1005), (f"round {i}", codes)
+        assert codes == dict.fromkeys(codes, 1001), (f"round {i}", codes)
 
 
 def test_unauthorized_replies_do_not_open_the_circuit_breaker(tmp_path: Path) -> None:

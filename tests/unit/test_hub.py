@@ -405,7 +405,7 @@ def ws_connection(
         limits=None,
         delivery=Delivery(limit, 30.0),
     )
-    conn = Connection(app, "user-1", Transport(), lambda: closes.append(1))
+    conn = Connection(app, "user-1", Transport(), lambda code, reason: closes.append(code))
     conn.send_queue = make_queue(backlog or BACKLOG_LIMIT)
     return conn, closes
 
@@ -441,9 +441,9 @@ async def test_connection_replies_wait_and_subscribers_get_every_broadcast(
     assert conn.transport.sent[10:] == [
         "Connection closed: more than 100000 events were waiting to be sent to this client."
     ]
-    assert closes == [1]  # no session: closed at once
+    assert closes == [1013]  # no session: closed at once (try again later)
     await conn.send(b"late")  # dropped once closed
-    assert closes == [1]
+    assert closes == [1013]
 
 
 @OUTBOXES
@@ -462,7 +462,7 @@ async def test_connection_writer_stops_when_the_client_is_gone(
     sender = asyncio.create_task(conn.send(b"y"))  # may wait for room, then is dropped
     await asyncio.wait_for(writer, 1)
     await asyncio.wait_for(sender, 1)
-    assert conn.closed and closes == [1]
+    assert conn.closed and closes == [1000]
 
 
 # ------------------------------------------------------------- accel picks the pair

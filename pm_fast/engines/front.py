@@ -1,0 +1,241 @@
+"""What every engine adapter serves: one `Front` per process around the shared `App`.
+
+An engine adapter (engines/granian.py, engines/robyn.py) turns its server's request
+and WebSocket objects into the few things asked for here: a request's method, path,
+query string, a header look-up and a way to read the body; a WebSocket's send and
+receive functions and a close function taking a status code and reason. Everything
+else — the browser guard, probes, the REST router, body limits and time limits, the
+WebSocket admission rules, the drain at shutdown — is here, once, for every engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..api import probes
+from ..api.auth import authenticator
+from ..api.guard import Guard
+from ..api.http import JSON, Response, error_body
+from ..app import App
+from ..boot import enable_asyncio_tls
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from ..api.ws import Registry
+    from ..api.ws_transport import Transport
+
+log = logging.getLogger("pm_fast")
+
+# Answered from memory, so they keep answering while the store closes at shutdown.
+_STORELESS = frozenset(("/health", "/live"))
+_SHUTTING_DOWN = error_body("SERVICE_UNAVAILABLE", "The server is shutting down")
+_BODY_TIMEOUT = error_body("REQUEST_TIMEOUT", "The request body did not arrive in time")
+
+Headers = tuple[tuple[str, str], ...]
+
+
+class HeaderLookup(Protocol):
+    def get(self, name: str, default: None = None, /) -> str | None: ...
+
+
+class Scope(Protocol):
+    """What the front reads of a request (Granian's RSGI scope has this shape; other
+    engines' adapters build one)."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def query_string(self) -> str: ...
+    @property
+    def headers(self) -> HeaderLookup: ...
+
+
+class Body(Protocol):
+    """A request body as an engine delivers it: `whole()` when the length is declared,
+    else `chunks()`."""
+
+    def whole(self) -> Awaitable[bytes]: ...
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+
+class _BodyTimeout(BaseException):
+    """The request body took longer than `server.body_read_timeout_secs`.
+
+    A BaseException, so it passes the route layer's catch-all for failed handlers (which
+    would log it as a server fault and answer 500): it is raised before the handler does
+    anything else, and `Front.http` answers 408."""
+
+
+class Front:
+    """The application as engines serve it: one instance per process."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        # The same instance checks REST bearer tokens (api/rest.py).
+        self.auth = authenticator(app)
+        self.guard = Guard(app.cfg, app.pm_dir)
+        # The REST router (with every service) and the WebSocket edge (protobuf and its
+        # codec) are imported after start-up, so the first /ready is answered sooner: the
+        # probes need neither (api/probes.py). `warm_up` imports both once the first
+        # request has been answered; the first other HTTP request imports the router and
+        # the first WebSocket connection the edge, if they come sooner. Until then nobody
+        # can be subscribed, so the hub needs no encoder.
+        self._rest_module: ModuleType | None = None
+        self._ws_module: ModuleType | None = None
+        self.registry: Registry | None = None
+        app.on_shutdown.append(self._close_websockets)
+        # HTTP requests being answered, for the drain at shutdown (see `close`).
+        self.inflight = 0
+        self.quiet = asyncio.Event()
+        self.quiet.set()
+        self.closing = False
+
+    # -- lazily imported edges ---------------------------------------------------------
+    def ws(self) -> ModuleType:
+        """The WebSocket edge module, imported on first use."""
+        if self._ws_module is None:
+            from ..api import ws
+
+            self.registry = ws.Registry()
+            self.app.hub.encoder = ws.event_frame
+            self._ws_module = ws
+        return self._ws_module
+
+    def rest(self) -> ModuleType:
+        """The REST router module, imported on first use."""
+        if self._rest_module is None:
+            from ..api import rest
+
+            self._rest_module = rest
+        return self._rest_module
+
+    def warm_up(self) -> None:
+        """Import what start-up left out (see `__init__`), once."""
+        if self.closing:
+            return
+        if self._rest_module is None:
+            self.rest()
+        if self._ws_module is None:
+            enable_asyncio_tls()
+            self.ws()
+
+    # -- shutdown ----------------------------------------------------------------------
+    async def _close_websockets(self) -> None:
+        if self.registry is not None:
+            await self.registry.close_all()
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Answer every later request that could need the store with 503 and wait (at
+        most `timeout` s) for the requests in flight, so the store can close while the
+        listener still answers `/health`."""
+        self.closing = True
+        try:
+            await asyncio.wait_for(self.quiet.wait(), timeout)
+        except TimeoutError:
+            log.warning("%d HTTP request(s) still running after %s s", self.inflight, timeout)
+
+    # -- HTTP --------------------------------------------------------------------------
+    async def http(self, scope: Scope, body: Body) -> tuple[Response, Headers]:
+        """The answer to one HTTP request and the headers every answer to it carries
+        (CORS); the adapter sends both."""
+        cors = self.guard.http(scope)
+        if isinstance(cors, Response):  # refused before any route runs
+            return cors, ()
+        if self.closing and scope.path not in _STORELESS:
+            return Response(503, _SHUTTING_DOWN), cors
+        self.inflight += 1
+        self.quiet.clear()
+        try:
+            return await self._answer(scope, body), cors
+        finally:
+            self.inflight -= 1
+            if not self.inflight:
+                self.quiet.set()
+            if self._ws_module is None or self._rest_module is None:
+                asyncio.get_running_loop().call_soon(self.warm_up)
+
+    async def _answer(self, scope: Scope, body: Body) -> Response:
+        if scope.path in probes.PROBES:  # no coroutine for every other request
+            probe = await probes.answer(self.app, scope.method, scope.path)
+            if probe is not None:  # answered without the router (see `__init__`)
+                return probe
+        rest = self.rest()
+        too_large: type[Exception] = rest.BodyTooLarge
+        headers = scope.headers
+        body_timeout = float(self.app.cfg.server.body_read_timeout_secs)
+
+        async def read_body(limit: int) -> bytes:
+            # The whole body within `server.body_read_timeout_secs`, however slowly it comes.
+            try:
+                return await asyncio.wait_for(read_all(limit), body_timeout)
+            except TimeoutError:
+                raise _BodyTimeout from None
+
+        async def read_all(limit: int) -> bytes:
+            declared = headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                raise too_large
+            if declared is not None:
+                data = await body.whole()
+                if len(data) > limit:
+                    raise too_large
+                return data
+            chunks = bytearray()
+            async for chunk in body.chunks():
+                chunks += chunk
+                if len(chunks) > limit:
+                    raise too_large
+            return bytes(chunks)
+
+        req = rest.Request(scope.method, scope.path, scope.query_string, headers.get, read_body)
+        try:
+            resp: Response = await rest.handle(self.app, req)
+        except _BodyTimeout:
+            return Response(408, _BODY_TIMEOUT, JSON, [("connection", "close")])
+        return resp
+
+    # -- WebSocket ---------------------------------------------------------------------
+    def ws_admit(self, scope: Scope) -> int | str:
+        """The HTTP status refusing a WebSocket upgrade, or the connecting user's id."""
+        refused = self.guard.ws(scope)
+        if refused is not None:
+            return refused
+        if scope.path != "/ws":
+            return 404
+        user = self.auth.identify(scope.query_string, scope.headers.get("authorization"))
+        if user is None:
+            return 401
+        self.ws()
+        registry = self.registry
+        assert registry is not None
+        if len(registry) >= self.app.cfg.server.max_connections or self.app.shutdown.is_set():
+            return 503
+        return user
+
+    async def ws_session(
+        self,
+        user: str,
+        transport: Transport,
+        receive: Callable[[], Awaitable[Any]],
+        close: Callable[[int, str], None],
+    ) -> None:
+        """Serve one accepted WebSocket until it closes (`ws_admit` said yes)."""
+        ws = self.ws()
+        registry = self.registry
+        assert registry is not None
+        conn = ws.Connection(self.app, user, transport, close)
+        await ws.session(self.app, registry, conn, receive)
+
+
+def response_headers(resp: Response, cors: Headers) -> list[tuple[str, str]]:
+    """Every header of `resp` (its content type included) after the CORS ones."""
+    out = [*cors, *resp.headers]
+    if resp.content_type is not None:
+        out.append(("content-type", resp.content_type))
+    return out
