@@ -2,11 +2,13 @@
 
     .venv/bin/python benches/load_rest.py [--quick] [--json out.json] [--markdown out.md]
 
-Starts pm-fast (SQLite, temporary folder) twice with the test harness, once with its
-Rust extension and once with `PM_FAST_PURE=1` (the pure-Python twins), then for 1, 4
-and 16 concurrent keep-alive clients measures requests per second and p50/p99 latency
-of `POST /api/v1/work-items` and `GET /api/v1/work-items/{display key}`, each step on
-both servers in turn. The load generator
+Starts pm-fast (SQLite, temporary folder) once per variant with the test harness (by
+default `rust`, its Rust extension, and `pure`, the pure-Python twins; `--servers`
+picks others from benches/variants.py, e.g. `rust,rsgi` for Granian's two interfaces),
+then for 1, 4 and 16 concurrent keep-alive clients (`--clients`) measures requests per
+second and p50/p99 latency of `POST /api/v1/work-items` and
+`GET /api/v1/work-items/{display key}`, each step on every server in turn. The load
+generator
 runs in this process and shares the machine's cores with the server: numbers are a
 floor, comparable between runs on the same machine.
 """
@@ -29,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benches"))
 
 from httpload import RequestFactory, Result, run  # noqa: E402
+from variants import variant_env  # noqa: E402
 
 from tests.harness import ServerProcess  # noqa: E402
 
@@ -54,7 +57,9 @@ def environment() -> dict[str, str]:
     }
 
 
-async def bench(ports: dict[str, int], quick: bool) -> list[tuple[str, Result]]:
+async def bench(
+    ports: dict[str, int], quick: bool, counts: tuple[int, ...] = (1, 4, 16)
+) -> list[tuple[str, Result]]:
     """Each step runs on every server in turn, so they share the machine's state."""
     import httpx
 
@@ -73,7 +78,7 @@ async def bench(ports: dict[str, int], quick: bool) -> list[tuple[str, Result]]:
     results: list[tuple[str, Result]] = []
     total = 600 if quick else 4000
     created = dict.fromkeys(ports, 0)
-    for clients in (1, 4, 16):
+    for clients in counts:
         for name, port in ports.items():
             body = bodies[name]
             r = await run(
@@ -89,7 +94,7 @@ async def bench(ports: dict[str, int], quick: bool) -> list[tuple[str, Result]]:
             )
             created[name] += r.requests
             results.append((name, r))
-    for clients in (1, 4, 16):
+    for clients in counts:
         for name, port in ports.items():
             n = created[name]
             r = await run(
@@ -144,20 +149,20 @@ def main() -> int:
     parser.add_argument(
         "--servers",
         default="rust,pure",
-        help="rust (the extension), pure (PM_FAST_PURE=1): comma-separated",
+        help="variants of benches/variants.py (rust, pure, rsgi, robyn): comma-separated",
     )
+    parser.add_argument("--clients", default="1,4,16", help="connection counts, e.g. 1,16,64")
     args = parser.parse_args()
+    counts = tuple(int(c) for c in args.clients.split(",") if c)
     env = environment()
     names = [n for n in args.servers.split(",") if n]
     base = {"PM_LOG_LEVEL": "warn"}
     with contextlib.ExitStack() as stack:
         ports = {
-            name: stack.enter_context(
-                ServerProcess(env={**base, "PM_FAST_PURE": "1" if name == "pure" else None})
-            ).port
+            name: stack.enter_context(ServerProcess(env={**base, **variant_env(name)})).port
             for name in names
         }
-        results = asyncio.run(bench(ports, args.quick))
+        results = asyncio.run(bench(ports, args.quick, counts))
     rows = [{"server": name, **r.row()} for name, r in results]
     text = "\n".join(
         [

@@ -51,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benches"))
 
+from variants import variant_env  # noqa: E402
 from wsfast import Client, connect  # noqa: E402
 
 from pm_fast.api import pm_pb2 as pb  # noqa: E402
@@ -304,7 +305,7 @@ def _median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def markdown(results: list[dict[str, Any]]) -> str:
     by = {(r["server"], r["writers"], r["subscribers"]): r for r in results}
-    servers = [s for s in ("rust", "pure", "baseline") if any(k[0] == s for k in by)]
+    servers = list(dict.fromkeys(r["server"] for r in results))
     head = "| writers | subscribers |"
     rule = "|---:|---:|"
     for s in servers:
@@ -344,7 +345,11 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="short run (CI)")
     parser.add_argument("--seconds", type=float, help="measuring time per cell")
-    parser.add_argument("--servers", default="rust,pure,baseline")
+    parser.add_argument(
+        "--servers",
+        default="rust,pure,baseline",
+        help="baseline and variants of benches/variants.py (rust, pure, rsgi, robyn)",
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path)
     parser.add_argument(
@@ -359,17 +364,14 @@ def main() -> int:
     WINDOW[0] = max(0, args.window)
     seconds = args.seconds or (1.5 if args.quick else 5.0)
     names = [n for n in args.servers.split(",") if n]
-    with_pure = {**SERVER_ENV, "PM_FAST_PURE": "1"}
-    without_pure = {**SERVER_ENV, "PM_FAST_PURE": None}
     ports: dict[str, int] = {}
-    with (
-        ServerProcess(env=without_pure) if "rust" in names else _Null() as rust,
-        ServerProcess(env=with_pure) if "pure" in names else _Null() as pure,
-        Baseline() if "baseline" in names else _Null() as base,
-    ):
-        for name, srv in (("rust", rust), ("pure", pure), ("baseline", base)):
-            if srv is not None:
-                ports[name] = srv.port
+    with contextlib.ExitStack() as stack:
+        for name in names:
+            if name == "baseline":
+                ports[name] = stack.enter_context(Baseline()).port
+            else:
+                env = {**SERVER_ENV, **variant_env(name)}
+                ports[name] = stack.enter_context(ServerProcess(env=env)).port
         results = asyncio.run(bench(ports, seconds, cells, max(1, args.rounds)))
     text = markdown(results)
     print(text)
@@ -382,14 +384,6 @@ def main() -> int:
     if args.markdown:
         args.markdown.write_text(text)
     return 0
-
-
-class _Null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 if __name__ == "__main__":

@@ -96,7 +96,7 @@ _APP: Any = SimpleNamespace(
 
 
 def connection(make_queue: Callable[[int], Any]) -> ws.Connection[Any]:
-    conn = ws.Connection(_APP, USER, _Transport(), lambda: None)
+    conn = ws.Connection(_APP, USER, _Transport(), lambda code, reason: None)
     conn.send_queue = make_queue(SEND_BUFFER)
     return conn
 

@@ -179,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     bootstrap.start(settings)
     pm_dir = find_pm_dir()
     if settings.workers > 1:
+        if settings.engine != "granian":
+            print("pm-fast: --workers serves through the granian engine only", file=sys.stderr)
+            return 2
         gc.enable()  # see `serve`
         return serve_many(pm_dir, environ, settings)
     with asyncio.Runner(loop_factory=new_loop) as runner:

@@ -37,17 +37,18 @@ from ..app import COMPAT_VERSION, App
 from ..bootstrap import Settings, open_app
 from ..config import Config
 from ..sidecar import PortFile
-from .granian import RsgiApp, bind_listener, http_settings
+from .granian import AsgiApp, bind_listener, http_settings
 from .loop import new_loop
 
 log = logging.getLogger("pm_fast")
 
 
-class WorkerApp(RsgiApp):
-    """The RSGI application of one worker; its App is built in the worker's own loop."""
+class WorkerApp(AsgiApp):
+    """The ASGI application of one worker; its App is built in the worker's own loop,
+    at the ASGI lifespan's start-up (Granian runs it in each worker before serving)."""
 
     def __init__(self, cfg: Config, pm_dir: Path, settings: Settings) -> None:
-        # RsgiApp.__init__ runs in the worker (__rsgi_init__), not in the parent.
+        # AsgiApp.__init__ runs in the worker (`started`), not in the parent.
         self.cfg = cfg
         self.pm_dir = pm_dir
         self.settings = settings
@@ -56,11 +57,24 @@ class WorkerApp(RsgiApp):
         # The write end of the supervisor's readiness pipe (inherited over fork).
         self.ready_fd: int | None = None
 
-    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        opened = loop.run_until_complete(open_app(self.cfg, self.pm_dir, self.settings))
-        if isinstance(opened, int):
-            raise SystemExit(opened)
-        RsgiApp.__init__(self, opened)
+    async def lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            msg = await receive()
+            if msg["type"] == "lifespan.startup":
+                opened = await open_app(self.cfg, self.pm_dir, self.settings)
+                if isinstance(opened, int):
+                    reason = f"the store did not open (exit code {opened})"
+                    await send({"type": "lifespan.startup.failed", "message": reason})
+                    return
+                self.started(asyncio.get_running_loop(), opened)
+                await send({"type": "lifespan.startup.complete"})
+            elif msg["type"] == "lifespan.shutdown":
+                await self.stopped()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def started(self, loop: asyncio.AbstractEventLoop, opened: App) -> None:
+        AsgiApp.__init__(self, opened)
         # Granian installed its own SIGINT/SIGTERM handlers on this loop; keep the one it
         # runs to stop the listener, and run it only after the WebSockets are closed.
         handlers: dict[int, Any] = getattr(loop, "_signal_handlers", {})
@@ -96,11 +110,11 @@ class WorkerApp(RsgiApp):
             if self._granian_stop is not None:
                 self._granian_stop._run()
 
-    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+    async def stopped(self) -> None:
         app: App | None = getattr(self, "app", None)
         if app is not None:
             try:
-                loop.run_until_complete(asyncio.wait_for(app.store.close(), 10.0))
+                await asyncio.wait_for(app.store.close(), 10.0)
             except Exception:
                 log.exception("worker %d: closing the store failed", os.getpid())
 
@@ -227,7 +241,7 @@ def serve_workers(
         target,  # type: ignore[arg-type]
         address=cfg.server.host,
         port=cfg.server.port,
-        interface=Interfaces.RSGI,
+        interface=Interfaces.ASGI,
         loop=LOOP,  # type: ignore[arg-type]
         workers=settings.workers,
         websockets=True,

@@ -213,6 +213,8 @@ async def test_sigterm_stops_every_worker_and_removes_the_port_file(
         os.kill(srv.pid, signal.SIGTERM)
         for conns in held.values():
             await asyncio.wait_for(conns[0].wait_closed(WAIT), WAIT)
+        # every worker closes its WebSockets with 1001 (going away)
+        assert [c[0].ws.close_code for c in held.values()] == [1001] * len(held)
         assert srv.proc is not None
         try:
             rc = srv.proc.wait(WAIT)
