@@ -66,12 +66,19 @@ class RsgiApp(Front):
 
 # -- ASGI -------------------------------------------------------------------------------
 class _AsgiHeaders(dict[str, str]):
-    """An ASGI request's headers by lower-case name (the first of repeated ones)."""
+    """An ASGI request's headers by lower-case name (the first of repeated ones).
+
+    Granian's ASGI scope has `host: ""` for a request without `Host` as for one with an
+    empty `Host`. An HTTP/1.0 request may lack it (no browser sends one): as in Granian's
+    RSGI scope, it has no `Host` here; an HTTP/1.1 one must name the host, so an empty
+    one stays (and is refused like any unknown host)."""
 
     __slots__ = ()
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, version: str) -> None:
         super().__init__((k.decode("latin-1"), v.decode("latin-1")) for k, v in reversed(raw))
+        if version in ("1", "1.0") and not self.get("host", True):  # Granian says "1"
+            del self["host"]
 
 
 class _AsgiScope:
@@ -81,7 +88,7 @@ class _AsgiScope:
         self.method: str = scope.get("method", "GET")
         self.path: str = scope["path"]
         self.query_string: str = scope["query_string"].decode("latin-1")
-        self.headers = _AsgiHeaders(scope["headers"])
+        self.headers = _AsgiHeaders(scope["headers"], scope.get("http_version", "1.1"))
 
 
 class _AsgiBody:
