@@ -1,6 +1,10 @@
-"""The raw-capacity baseline for the fan-out benchmark: a bare Granian RSGI broadcast.
+"""The raw-capacity baseline for the fan-out benchmark: a bare Granian broadcast.
 
-    python benches/baseline_rsgi.py PORT_FILE
+    python benches/baseline_rsgi.py PORT_FILE [rsgi|asgi]
+
+Granian's RSGI interface by default; `asgi` serves the same broadcast through its ASGI
+interface (the one pm-fast serves by default), with one dictionary per frame sent and
+received as ASGI has it.
 
 Serves WebSocket on an OS-chosen loopback port (written to PORT_FILE) with Granian's
 embedded server in one process, one event loop, as pm-fast runs. No protobuf decoding,
@@ -35,14 +39,14 @@ ACTIVITY = b"\x0a\x24" + b"0" * 36 + b"\xca\x01\x14" + b"a" * 20
 
 
 class Peer:
-    __slots__ = ("queue", "transport")
+    __slots__ = ("queue", "send_bytes")
 
-    def __init__(self, transport: Any) -> None:
-        self.transport = transport
+    def __init__(self, send_bytes: Any) -> None:
+        self.send_bytes = send_bytes
         self.queue: asyncio.Queue[tuple[bytes, ...] | None] = asyncio.Queue(5000)
 
     async def writer(self) -> None:
-        send = self.transport.send_bytes
+        send = self.send_bytes
         get = self.queue.get
         try:
             while (frames := await get()) is not None:
@@ -57,20 +61,50 @@ class Broadcast:
         self.subscribers: list[Peer] = []
 
     async def __call__(self, scope: Any, proto: Any) -> None:
+        """RSGI."""
         if scope.proto != "ws":
             proto.response_bytes(200, [("content-type", "text/plain")], b"baseline\n")
             return
-        writer_role = "role=writer" in (scope.query_string or "")
         transport = await proto.accept()
-        peer = Peer(transport)
+
+        async def receive() -> bytes | None:
+            msg = await transport.receive()
+            return None if int(msg.kind) == 0 else bytes(msg.data)
+
+        writer_role = "role=writer" in (scope.query_string or "")
+        await self.peer(writer_role, receive, transport.send_bytes)
+        proto.close(None)
+
+    async def asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"baseline\n"})
+            return
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+
+        async def frame() -> bytes | None:
+            msg = await receive()
+            if msg["type"] != "websocket.receive":
+                return None
+            return msg.get("bytes") or (msg.get("text") or "").encode()
+
+        def send_bytes(data: bytes) -> Any:
+            return send({"type": "websocket.send", "bytes": data})
+
+        writer_role = b"role=writer" in scope["query_string"]
+        await self.peer(writer_role, frame, send_bytes)
+        await send({"type": "websocket.close", "code": 1000})
+
+    async def peer(self, writer_role: bool, receive: Any, send_bytes: Any) -> None:
+        peer = Peer(send_bytes)
         task = asyncio.create_task(peer.writer())
         subscribed = False
         try:
             while True:
-                msg = await transport.receive()
-                if int(msg.kind) == 0:
+                data = await receive()
+                if data is None:
                     break
-                data = bytes(msg.data)
                 if writer_role:
                     for sub in self.subscribers:
                         await sub.queue.put((ACTIVITY, data))  # waits for room if full
@@ -85,11 +119,12 @@ class Broadcast:
                 self.subscribers.remove(peer)
             peer.queue.put_nowait(None)
             await asyncio.gather(task, return_exceptions=True)
-            proto.close(None)
 
 
-async def main(port_file: Path) -> None:
-    server = EmbeddedServer(Broadcast(), "127.0.0.1", 0)
+async def main(port_file: Path, interface: str) -> None:
+    broadcast = Broadcast()
+    target = broadcast.asgi if interface == "asgi" else broadcast
+    server = EmbeddedServer(target, "127.0.0.1", 0, interface=interface)
     server.on_bound = lambda port: port_file.write_text(str(port))
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -102,4 +137,4 @@ async def main(port_file: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1])))
+    asyncio.run(main(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "rsgi"))

@@ -79,14 +79,17 @@ def envelope(case: str, msg: object, mid: str) -> bytes:
 
 
 class Baseline:
-    """benches/baseline_rsgi.py in a process of its own."""
+    """benches/baseline_rsgi.py in a process of its own (Granian's RSGI interface, or
+    `interface="asgi"`)."""
+
+    def __init__(self, interface: str = "rsgi") -> None:
+        self.interface = interface
 
     def __enter__(self) -> Baseline:
         self.dir = tempfile.TemporaryDirectory(prefix="pmfast-baseline-")
         port_file = Path(self.dir.name) / "port"
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "benches" / "baseline_rsgi.py"), str(port_file)]
-        )
+        script = str(ROOT / "benches" / "baseline_rsgi.py")
+        self.proc = subprocess.Popen([sys.executable, script, str(port_file), self.interface])
         deadline = time.monotonic() + 20
         while not port_file.exists() or not port_file.read_text():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -275,7 +278,7 @@ async def bench(
         for _ in range(rounds):
             for name, port in ports.items():
                 runs[name].append(
-                    await run_cell(port, name == "baseline", writers, subscribers, seconds)
+                    await run_cell(port, name.startswith("baseline"), writers, subscribers, seconds)
                 )
         for name in ports:
             row = _median_row(runs[name])
@@ -306,16 +309,17 @@ def _median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def markdown(results: list[dict[str, Any]]) -> str:
     by = {(r["server"], r["writers"], r["subscribers"]): r for r in results}
     servers = list(dict.fromkeys(r["server"] for r in results))
+    bases = [s for s in servers if s.startswith("baseline")]
+    ours = [s for s in servers if not s.startswith("baseline")]
     head = "| writers | subscribers |"
     rule = "|---:|---:|"
     for s in servers:
         head += f" {s} mut/s | {s} frames/s | {s} p50 / p99 ms | {s} closed / lost |"
         rule += "---:|---:|---:|---:|"
-    if "baseline" in servers:
-        for s in servers:
-            if s != "baseline":
-                head += f" {s} / baseline frames |"
-                rule += "---:|"
+    for b in bases:
+        for s in ours:
+            head += f" {s} / {b} frames |"
+            rule += "---:|"
     lines = [head, rule]
     for w in WRITERS:
         for n in SUBSCRIBERS:
@@ -330,13 +334,12 @@ def markdown(results: list[dict[str, Any]]) -> str:
                     line += f" {r.get('closed', 0)} / {r.get('lost', 0)} |"
                 else:
                     line += " | | | |"
-            base = by.get(("baseline", w, n))
-            if base:
-                for s in servers:
+            for b in bases:
+                base = by.get((b, w, n))
+                for s in ours:
                     r = by.get((s, w, n))
-                    if s != "baseline":
-                        ratio = r["frames_per_s"] / base["frames_per_s"] if r else 0
-                        line += f" {ratio:.2f} |"
+                    ratio = r["frames_per_s"] / base["frames_per_s"] if r and base else 0
+                    line += f" {ratio:.2f} |"
             lines.append(line)
     return "\n".join(lines) + "\n"
 
@@ -348,7 +351,8 @@ def main() -> int:
     parser.add_argument(
         "--servers",
         default="rust,pure,baseline",
-        help="baseline and variants of benches/variants.py (rust, pure, rsgi, robyn)",
+        help="baseline (RSGI), baseline-asgi and variants of benches/variants.py"
+        " (rust, pure, rsgi, robyn)",
     )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path)
@@ -367,8 +371,9 @@ def main() -> int:
     ports: dict[str, int] = {}
     with contextlib.ExitStack() as stack:
         for name in names:
-            if name == "baseline":
-                ports[name] = stack.enter_context(Baseline()).port
+            if name in ("baseline", "baseline-asgi"):
+                interface = "asgi" if name == "baseline-asgi" else "rsgi"
+                ports[name] = stack.enter_context(Baseline(interface)).port
             else:
                 env = {**SERVER_ENV, **variant_env(name)}
                 ports[name] = stack.enter_context(ServerProcess(env=env)).port
