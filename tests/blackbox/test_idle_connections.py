@@ -132,6 +132,10 @@ async def test_ws_silent_after_handshake_closed_and_slot_freed(srv: ServerProces
         for reader, _ in held:
             sent = await closed_by(reader, deadline)
             assert sent[:1] == b"\x88", sent  # a Close frame, then the end of the stream
+            # 1008 (policy violation) and the reason (unmasked, < 126 bytes)
+            size = sent[1]
+            assert int.from_bytes(sent[2:4], "big") == 1008, sent
+            assert sent[4 : 2 + size] == f"Nothing received for {HEARTBEAT_TIMEOUT:g} s".encode()
     finally:
         for _, writer in held:
             close(writer)

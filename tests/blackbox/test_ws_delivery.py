@@ -336,6 +336,9 @@ async def test_stuck_reader_is_closed_and_holds_nobody_back(tmp_path: Path) -> N
             texts = [f for f in frames if isinstance(f, str)]
             assert texts and "read nothing for" in texts[-1], texts
             assert frames[-1] == texts[-1]
+            # Close 1008 (policy violation) with the same words as its reason
+            assert stuck.ws.close_code == 1008, stuck.ws.close_code
+            assert stuck.ws.close_reason == texts[-1]
         finally:
             sampler.cancel()
             returning.cancel()
