@@ -122,13 +122,24 @@ class Writers:
     numbers: dict[int, float] = field(default_factory=dict)  # item_number -> reply time
     clients: list[WsClient] = field(default_factory=list)
 
-    async def run(self, seconds: float | None = None, per_writer: int | None = None) -> int:
+    async def run(
+        self,
+        seconds: float | None = None,
+        per_writer: int | None = None,
+        stop: asyncio.Event | None = None,
+    ) -> int:
+        """Write for `seconds`, `per_writer` items each, or until `stop` is set."""
         self.clients = [await WsClient.connect(self.port, self.user) for _ in range(self.count)]
         stop_at = time.monotonic() + (seconds if seconds is not None else 3600)
+        stop = stop or asyncio.Event()
 
         async def loop(j: int, c: WsClient) -> None:
             i = 0
-            while time.monotonic() < stop_at and (per_writer is None or i < per_writer):
+            while (
+                time.monotonic() < stop_at
+                and (per_writer is None or i < per_writer)
+                and not stop.is_set()
+            ):
                 fields: dict[str, Any] = {
                     "project_id": self.project,
                     "item_type": pb.TASK,
@@ -301,10 +312,22 @@ async def test_stuck_reader_is_closed_and_holds_nobody_back(tmp_path: Path) -> N
                 await asyncio.sleep(0.1)
             return await stuck.wait_closed(SLACK)
 
+        # The writers go on until the server has closed the stuck client, and 2 s more.
+        # (How soon its buffers fill, and so when its time starts, depends on how fast
+        # they write: a busy machine needs longer; 60 s is the limit.)
+        stop = asyncio.Event()
+
+        async def stop_after_the_close() -> None:
+            while "none sent for" not in srv.logs():
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(2.0)
+            stop.set()
+
         sampler = asyncio.get_running_loop().create_task(sample())
         returning = asyncio.get_running_loop().create_task(come_back())
+        stopper = asyncio.get_running_loop().create_task(stop_after_the_close())
         try:
-            total = await asyncio.wait_for(writers.run(seconds=STUCK_SECS + 4.0), 90)
+            total = await asyncio.wait_for(writers.run(seconds=60.0, stop=stop), 90)
             await healthy.wait_for(total, SLACK)
             logs = srv.logs()
             closes = re.findall(r"closing WebSocket of user \w+: (.*)", logs)
@@ -342,6 +365,7 @@ async def test_stuck_reader_is_closed_and_holds_nobody_back(tmp_path: Path) -> N
         finally:
             sampler.cancel()
             returning.cancel()
+            stopper.cancel()
             await healthy.stop()
             await stuck.close()
 
