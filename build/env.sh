@@ -18,7 +18,7 @@ want="$(cat "$ROOT/pyproject.toml" "$ROOT/pm_fast_ext/Cargo.toml" "$ROOT/pm_fast
         "$ROOT"/pm_fast_ext/src/*.rs 2>/dev/null | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! "$VENV/bin/python" -c "import pm_fast_ext._native" 2>/dev/null; then
     echo "build: installing pm-fast and compiling pm_fast_ext (first run takes a few minutes)" >&2
-    "$VENV/bin/python" -m pip install --quiet -e "$ROOT[test]"
+    "$VENV/bin/python" -m pip install --quiet -e "$ROOT[test,robyn]"
     echo "$want" > "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"

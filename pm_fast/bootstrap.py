@@ -15,7 +15,7 @@ it only orders imports so that start-up does not load OpenSSL.)
 | `PM_FAST_GROUP_COMMIT=0` | each mutation its own SQLite transaction (for comparisons) |
 | `PM_FAST_READ_BATCH=0` | each SQLite read its own hop to a reader thread (for comparisons) |
 | `PM_FAST_LISTEN_FD` | a listening socket bound by the sidecar's launcher (build/launcher.c) |
-| `PM_FAST_ENGINE` | `granian` (default, ASGI) or `granian-rsgi` (no close codes); `--engine` wins |
+| `PM_FAST_ENGINE` | `granian` (default, ASGI), `granian-rsgi` or `robyn`; `--engine` wins |
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ log = logging.getLogger("pm_fast")
 
 LISTEN_FD_VAR = "PM_FAST_LISTEN_FD"
 MAX_WORKERS = 64
-ENGINES = ("granian", "granian-rsgi")
+ENGINES = ("granian", "granian-rsgi", "robyn")
 
 
 class SettingsError(ValueError):

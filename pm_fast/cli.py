@@ -11,16 +11,19 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from . import bootstrap
 from . import config as config_mod
-from .app import COMPAT_VERSION
+from .app import COMPAT_VERSION, App
 from .bootstrap import Settings, SettingsError
 from .engines.loop import new_loop
 from .logsetup import granian_log_options
 from .paths import find_pm_dir
 from .sidecar import PortFile, idle_monitor, install_signal_handlers
+
+if TYPE_CHECKING:
+    from .engines.front import Front
 
 log = logging.getLogger("pm_fast")
 
@@ -35,9 +38,38 @@ else ~/.pm).
 (database.url / PM_DATABASE_URL); on SQLite one process serves.
 
 --engine E (or PM_FAST_ENGINE=E): what serves HTTP and WebSockets: granian (the
-default, Granian's ASGI interface) or granian-rsgi (Granian's RSGI interface, which
-sends WebSocket Close frames without a status code; for comparisons).
+default, Granian's ASGI interface), granian-rsgi (Granian's RSGI interface, which
+sends WebSocket Close frames without a status code; for comparisons) or robyn (Robyn,
+installed with pm-fast[robyn]; its limits are listed in docs/compat.md).
 """
+
+
+def announce(cfg: config_mod.Config, port_file: PortFile, port: int) -> None:
+    """The listener is bound: say where and write the port file (every engine)."""
+    log.info("pm-fast %s listening on http://%s:%d", COMPAT_VERSION, cfg.server.host, port)
+    port_file.write(cfg.server.host, port)
+    gc.enable()  # the sidecar's entry point starts without it (build/pm_server_main.py)
+
+
+def watch(app: App) -> list[asyncio.Task[None]]:
+    """The tasks that set `app.shutdown` besides the signal handlers and
+    /admin/shutdown: the idle monitor, if configured."""
+    idle = app.cfg.server.idle_shutdown_secs
+    return [asyncio.create_task(idle_monitor(app, idle))] if idle > 0 else []
+
+
+async def shut_down(app: App, port_file: PortFile, front: Front) -> None:
+    """Everything that must happen before exit, while the listener still answers: the
+    desktop shell polls /health after /admin/shutdown and SIGKILLs the process the moment
+    it stops answering (spec/server.md §3.3 "Stop"). The engine closes its listener
+    afterwards."""
+    log.info("shutting down")
+    port_file.remove()
+    for hook in app.on_shutdown:  # close WebSockets
+        await hook()
+    await front.close()  # requests in flight finish; later ones get 503
+    await app.store.close()  # the last connection checkpoints and deletes -wal/-shm
+    log.info("stopped")
 
 
 async def serve(pm_dir: Path, environ: dict[str, str], settings: Settings) -> int:
@@ -56,19 +88,11 @@ async def serve(pm_dir: Path, environ: dict[str, str], settings: Settings) -> in
     interface = "rsgi" if settings.engine == "granian-rsgi" else "asgi"
     server = make_server(app, cfg.server.host, cfg.server.port, granian_log_options(cfg), interface)
     server.listen_fd = settings.listen_fd
-
-    def on_bound(port: int) -> None:
-        log.info("pm-fast %s listening on http://%s:%d", COMPAT_VERSION, cfg.server.host, port)
-        port_file.write(cfg.server.host, port)
-        gc.enable()  # the sidecar's entry point starts without it (build/pm_server_main.py)
-
-    server.on_bound = on_bound
+    server.on_bound = lambda port: announce(cfg, port_file, port)
     install_signal_handlers(app)
     serving = asyncio.create_task(server.serve(), name="granian")
     waiter = asyncio.create_task(app.shutdown.wait(), name="shutdown")
-    tasks = [serving, waiter]
-    if cfg.server.idle_shutdown_secs > 0:
-        tasks.append(asyncio.create_task(idle_monitor(app, cfg.server.idle_shutdown_secs)))
+    tasks = [serving, waiter, *watch(app)]
     code = 0
     try:
         await asyncio.wait([serving, waiter], return_when=asyncio.FIRST_COMPLETED)
@@ -79,16 +103,7 @@ async def serve(pm_dir: Path, environ: dict[str, str], settings: Settings) -> in
                 print(f"pm-fast: server failed: {exc}", file=sys.stderr)
                 code = 1
         else:
-            # Everything that must happen before exit happens while the listener still
-            # answers: the desktop shell polls /health after /admin/shutdown and SIGKILLs
-            # the process the moment it stops answering (spec/server.md §3.3 "Stop").
-            log.info("shutting down")
-            port_file.remove()
-            for hook in app.on_shutdown:  # close WebSockets
-                await hook()
-            await server.target.close()  # requests in flight finish; later ones get 503
-            await store.close()  # the last connection checkpoints and deletes -wal/-shm
-            log.info("stopped")
+            await shut_down(app, port_file, server.target)
             server.signal_handler_interrupt()
             await serving
     finally:
@@ -98,6 +113,76 @@ async def serve(pm_dir: Path, environ: dict[str, str], settings: Settings) -> in
         port_file.remove()
         await store.close()
     return code
+
+
+def serve_robyn(pm_dir: Path, environ: dict[str, str], settings: Settings) -> NoReturn:
+    """`serve` on the Robyn engine. Robyn runs the event loop itself and offers no way
+    to stop its listener, so the lifecycle is a task in that loop that ends the process
+    (`leave`) once everything is closed; the listener closes with the process."""
+    try:
+        from .engines import robyn
+    except ImportError as err:
+        print(
+            f"pm-fast: the robyn engine needs Robyn (pip install 'pm-fast[robyn]'): {err}",
+            file=sys.stderr,
+        )
+        leave(2)
+    robyn.block_signals()  # before the store starts its threads (RobynServer.claim_signals)
+    loop = new_loop()
+    asyncio.set_event_loop(loop)
+    cfg = bootstrap.load(pm_dir, environ)
+    if isinstance(cfg, int):
+        leave(cfg)
+    for line in config_mod.config_summary(cfg):
+        log.info("%s", line)
+    app = loop.run_until_complete(bootstrap.open_app(cfg, pm_dir, settings))
+    if isinstance(app, int):
+        leave(app)
+    if settings.listen_fd is not None:
+        from .engines.granian import inherited_listener
+
+        # Robyn cannot serve on an inherited listener: one that matches is closed to free
+        # its port (a mismatched one is closed by `inherited_listener`).
+        fd = inherited_listener(settings.listen_fd, cfg.server.host, cfg.server.port)
+        if fd is not None:
+            log.warning("the robyn engine binds its own listener: closing the inherited one")
+            os.close(fd)
+    port_file = PortFile(pm_dir)
+    server = robyn.RobynServer(app, cfg.server.host, cfg.server.port)
+    try:
+        port = server.bind()
+    except Exception as exc:  # noqa: BLE001 - Robyn raises its own error types
+        log.error("server failed: %s", exc)
+        print(f"pm-fast: server failed: {exc}", file=sys.stderr)
+        loop.run_until_complete(app.store.close())
+        leave(1)
+    announce(cfg, port_file, port)
+
+    async def lifecycle() -> None:
+        code = 0
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            await server.claim_signals(port, lambda: install_signal_handlers(app))
+            tasks = watch(app)
+            await app.shutdown.wait()
+            await shut_down(app, port_file, server.target)
+        except BaseException as exc:  # noqa: BLE001 - the process ends here in any case
+            log.error("server failed: %r", exc)
+            code = 1
+        finally:
+            for task in tasks:
+                task.cancel()
+            port_file.remove()
+            with contextlib.suppress(Exception):
+                await app.store.close()
+        leave(code)
+
+    # Referenced here while Robyn runs the loop: the loop itself keeps only weak
+    # references to tasks.
+    running = loop.create_task(lifecycle(), name="lifecycle")
+    server.run()
+    running.cancel()
+    leave(1)  # not reached: Robyn returns only if its loop stops
 
 
 def _options(args: list[str]) -> dict[str, str]:
@@ -124,6 +209,12 @@ def serve_many(pm_dir: Path, environ: dict[str, str], settings: Settings) -> int
         print(
             f"pm-fast: --workers {workers} needs PostgreSQL (database.url or PM_DATABASE_URL):"
             " on SQLite one process serves (run without --workers)",
+            file=sys.stderr,
+        )
+        return 2
+    if settings.engine == "robyn":
+        print(
+            f"pm-fast: --workers {workers} needs a Granian engine (robyn serves one process)",
             file=sys.stderr,
         )
         return 2
@@ -184,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         gc.enable()  # see `serve`
         return serve_many(pm_dir, environ, settings)
+    if settings.engine == "robyn":
+        serve_robyn(pm_dir, environ, settings)
     with asyncio.Runner(loop_factory=new_loop) as runner:
         code = runner.run(serve(pm_dir, environ, settings))
     leave(code)

@@ -11,6 +11,11 @@ The contract between this harness and the server:
   answers 200;
 * stop = ``POST /admin/shutdown`` (202) and the process exits with status 0.
 
+Engine switch: with ``PM_FAST_TEST_ENGINE=robyn`` (or another engine name) every
+``ServerProcess`` gets ``PM_FAST_ENGINE`` set to it, unless the test sets it itself.
+Tests that cannot pass because of a documented limit of Robyn are marked
+``@not_on_robyn("<docs/compat.md entry>")``.
+
 Store switch: with ``PM_FAST_TEST_STORE=postgres`` and ``PM_FAST_PG_URL`` (printed by
 ``build/pg.sh``) set, every ``ServerProcess`` runs on PostgreSQL: it gets
 ``PM_DATABASE_URL`` pointing to a fresh database ``pmfast_<random>`` created on first
@@ -61,6 +66,37 @@ def store_kind() -> str:
 
 
 ON_POSTGRES = store_kind() == "postgres"
+
+
+# ---------------------------------------------------------------------- engine switch
+def engine_kind() -> str:
+    """The engine the servers run on: ``PM_FAST_TEST_ENGINE`` (``robyn``, ``granian``,
+    ``granian-rsgi``), else the server's default."""
+    return os.environ.get("PM_FAST_TEST_ENGINE", "") or "granian"
+
+
+ON_ROBYN = engine_kind() == "robyn"
+
+
+def not_on_robyn(compat: str) -> pytest.MarkDecorator:
+    """Skip a test on the Robyn engine only, for a limit of Robyn that docs/compat.md
+    lists under "Robyn engine": ``compat`` names the entry."""
+    import pytest
+
+    return pytest.mark.skipif(ON_ROBYN, reason=_robyn_reason(compat))
+
+
+def skip_on_robyn(compat: str) -> None:
+    """In-test form of `not_on_robyn` (for some cases of a parametrized test)."""
+    if ON_ROBYN:
+        import pytest
+
+        pytest.skip(_robyn_reason(compat))
+
+
+def _robyn_reason(compat: str) -> str:
+    return f'a limit of the Robyn engine: docs/compat.md "Robyn engine", {compat}'
+
 
 # Tests about the SQLite file itself that neither pass `database=` nor touch
 # `srv.db_path` (those are skipped automatically): test name -> reason.
@@ -382,6 +418,8 @@ class ServerProcess:
                 "PM_LOG_COLORED": "false",
             }
         )
+        if "PM_FAST_TEST_ENGINE" in os.environ and "PM_FAST_ENGINE" not in self.extra_env:
+            env["PM_FAST_ENGINE"] = engine_kind()
         if ON_POSTGRES and "PM_DATABASE_URL" not in self.extra_env:
             if self.pg_url is None:
                 self.pg_url = _pg_acquire(self.root)

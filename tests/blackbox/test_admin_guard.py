@@ -21,7 +21,7 @@ from .conftest import ServerFactory
 from .helpers import assert_error, ok
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import ON_POSTGRES, ServerProcess
+from harness import ON_POSTGRES, ServerProcess, skip_on_robyn
 
 SECRET = "an-hs256-secret-of-more-than-32-bytes!"
 AUTH_ENV = {"PM_AUTH_ENABLED": "true", "PM_AUTH_JWT_SECRET": SECRET}
@@ -64,6 +64,8 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def test_browser_like_admin_requests_are_refused(
     srv: ServerProcess, headers: dict[str, str], body: bytes
 ) -> None:
+    if headers.get("Content-Type", "").startswith("multipart/"):
+        skip_on_robyn("pass a multipart body through")
     with srv.client() as c:
         for path in ("/admin/shutdown", "/admin/checkpoint"):
             r = c.post(path, headers=headers, content=body)

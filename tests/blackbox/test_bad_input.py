@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from harness import skip_on_robyn
 
 from .helpers import (
     ANY_FIELD,
@@ -202,6 +203,8 @@ def test_body_just_under_2_mib_accepted_by_size_check(
     ],
 )
 def test_unknown_paths_404(api: httpx.Client, unchanged: dict[str, Any], path: str) -> None:
+    if path.endswith("/") and path != "/":
+        skip_on_robyn("keep a trailing slash")
     assert_error(api.get(path), 404, "NOT_FOUND", field=ANY_FIELD)
 
 

@@ -28,7 +28,7 @@ import pytest
 from .helpers import create_project, ok
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import ServerProcess
+from harness import ServerProcess, not_on_robyn
 
 CHROMIUM = os.environ.get("PM_FAST_CHROMIUM") or next(
     (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p),
@@ -180,6 +180,7 @@ def srv(tmp_path: Path) -> Iterator[ServerProcess]:
         yield s
 
 
+@not_on_robyn("WebSocket upgrade headers")
 def test_a_page_from_another_origin_sees_nothing_and_cannot_stop_the_server(
     srv: ServerProcess,
 ) -> None:

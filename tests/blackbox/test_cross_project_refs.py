@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from harness import not_on_robyn
 
 from pm_fast.api import pm_pb2 as pb
 
@@ -75,6 +76,7 @@ def denied(err: pb.Error) -> None:
     ws_error(err, "UNAUTHORIZED", "Not a member of this project")
 
 
+@not_on_robyn("WebSocket upgrade headers")
 async def test_a_non_member_cannot_write_through_references(jwt_srv: ServerProcess) -> None:
     alice_id, bob_id = str(uuid.uuid4()), str(uuid.uuid4())
     alice = await connect(jwt_srv, alice_id)
@@ -278,6 +280,7 @@ def test_stored_cross_project_links_do_not_lock_anyone_out(
         assert r.status_code in (200, 204), r.text
 
 
+@not_on_robyn("WebSocket upgrade headers")
 async def test_stored_cross_links_over_websocket_with_members(
     server_factory: ServerFactory,
 ) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import websockets
-from harness import ON_POSTGRES, git_init, run_to_exit
+from harness import ON_POSTGRES, git_init, not_on_robyn, run_to_exit
 
 from pm_fast.api import pm_pb2 as pb
 
@@ -115,6 +115,7 @@ def close(writer: asyncio.StreamWriter) -> None:
 
 
 # --------------------------------------------------------------------------- WebSocket
+@not_on_robyn("refuse an upgrade with an HTTP status")
 async def test_ws_silent_after_handshake_closed_and_slot_freed(srv: ServerProcess) -> None:
     """Sockets that upgrade and then send nothing (nor answer anything) fill every slot;
     each is closed with a Close frame after the heartbeat timeout, and a new client gets
@@ -144,6 +145,7 @@ async def test_ws_silent_after_handshake_closed_and_slot_freed(srv: ServerProces
         assert case_of(reply) == "pong"
 
 
+@not_on_robyn("Close frames with a status code")
 @pytest.mark.parametrize(
     "partial",
     [
@@ -167,6 +169,7 @@ async def test_ws_stalled_mid_frame_closed(srv: ServerProcess, partial: bytes) -
         assert case_of(reply) == "pong"
 
 
+@not_on_robyn("Close frames with a status code")
 async def test_ws_client_that_pings_stays_connected(srv: ServerProcess) -> None:
     """A client that sends the protocol's Ping every heartbeat interval (the desktop
     client pings every 30 s against the default 60 s timeout) stays connected for more
@@ -196,6 +199,7 @@ def masked_frame(payload: bytes) -> bytes:
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
+@not_on_robyn("back-pressure on WebSocket sends")
 async def test_ws_client_that_takes_no_replies_closed(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
@@ -246,6 +250,7 @@ def _http_cases(port: int) -> dict[str, bytes]:
     }
 
 
+@not_on_robyn("HTTP time limits")
 @pytest.mark.parametrize("case", ["nothing", "half-a-request-line", "unfinished-headers"])
 async def test_http_slow_request_head_closed(srv: ServerProcess, case: str) -> None:
     started = time.monotonic()
@@ -260,6 +265,7 @@ async def test_http_slow_request_head_closed(srv: ServerProcess, case: str) -> N
         close(writer)
 
 
+@not_on_robyn("HTTP time limits")
 async def test_http_idle_keep_alive_connection_closed(srv: ServerProcess) -> None:
     reader, writer = await connect(srv.port)
     try:
@@ -273,6 +279,7 @@ async def test_http_idle_keep_alive_connection_closed(srv: ServerProcess) -> Non
         close(writer)
 
 
+@not_on_robyn("streaming request bodies")
 async def test_http_body_that_never_completes_gets_408_and_close(srv: ServerProcess) -> None:
     reader, writer = await connect(srv.port)
     try:
@@ -349,6 +356,7 @@ def test_workers_apply_the_same_http_bounds(tmp_path_factory: pytest.TempPathFac
 
 
 # --------------------------------------------------------------------------- configuration
+@not_on_robyn("HTTP time limits")
 def test_bounds_read_from_config_file(tmp_path_factory: pytest.TempPathFactory) -> None:
     """The `[server]` keys in config.toml apply as the variables do."""
     root = tmp_path_factory.mktemp("idle-toml")

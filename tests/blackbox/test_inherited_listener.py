@@ -14,6 +14,7 @@ import time
 
 import httpx
 import pytest
+from harness import not_on_robyn
 
 from .conftest import ServerFactory
 
@@ -41,6 +42,7 @@ def raw_get(port: int, path: str) -> bytes:
     return b"".join(chunks)
 
 
+@not_on_robyn("an inherited listener")
 def test_connection_made_before_the_server_is_up_is_answered(
     server_factory: ServerFactory,
 ) -> None:
@@ -108,6 +110,7 @@ def test_host_given_as_a_name_is_resolved_and_bound(server_factory: ServerFactor
     srv.stop()
 
 
+@not_on_robyn("an inherited listener")
 def test_inherited_listener_for_a_host_name(server_factory: ServerFactory) -> None:
     sock = listener()
     port = sock.getsockname()[1]

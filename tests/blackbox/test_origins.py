@@ -18,7 +18,7 @@ from .conftest import ServerFactory
 from .helpers import assert_error, create_project, ok, uniq_key
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import ServerProcess, run_to_exit
+from harness import ServerProcess, not_on_robyn, run_to_exit
 
 DEFAULT_ALLOWED = [
     "tauri://localhost",
@@ -333,12 +333,14 @@ def test_ws_upgrade_without_or_with_allowed_origin(srv: ServerProcess, origin: s
     assert status.split()[1] == b"101", status
 
 
+@not_on_robyn("WebSocket upgrade headers")
 @pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://localhost.evil.example"])
 def test_ws_upgrade_from_a_foreign_origin_is_refused(srv: ServerProcess, origin: str) -> None:
     status = ws_upgrade(srv.port, origin=origin)
     assert status.split()[1] == b"403", status
 
 
+@not_on_robyn("WebSocket upgrade headers")
 def test_ws_upgrade_with_a_rebound_host_is_refused(srv: ServerProcess) -> None:
     status = ws_upgrade(srv.port, host=f"evil.example:{srv.port}", origin=None)
     assert status.split()[1] == b"421", status

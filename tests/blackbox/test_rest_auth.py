@@ -21,6 +21,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from harness import not_on_robyn
 
 from pm_fast.api.rest import ROUTES
 
@@ -428,6 +429,7 @@ def test_probes_stay_open_without_a_token(srv: ServerProcess) -> None:
         assert anon.get("/api/v1/nothing-here").status_code == 404
 
 
+@not_on_robyn("WebSocket upgrade headers")
 async def test_same_token_opens_the_websocket_and_rest(srv: ServerProcess, alice: User) -> None:
     """One user, one identity: what Alice creates over REST is hers on both edges."""
     p = alice.ok("POST", "/api/v1/projects", {"title": "Both", "key": uniq_key("W")})["project"]

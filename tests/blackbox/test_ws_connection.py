@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 import websockets
+from harness import not_on_robyn
 
 from pm_fast.api import pm_pb2 as pb
 
@@ -193,6 +194,7 @@ async def test_malformed_frames_interleaved_with_another_clients_requests(
         assert numbers == list(range(1, 21))
 
 
+@not_on_robyn("Close frames with a status code")
 async def test_oversized_binary_frame_gets_error_then_close(srv: ServerProcess) -> None:
     # compat.md: a binary frame over 4 MiB -> Error{INVALID_MESSAGE}, connection closed
     async with clients(srv.port, "new", "new") as (big, other):
@@ -277,6 +279,7 @@ async def test_non_ws_request_to_ws_path_is_rejected(srv: ServerProcess) -> None
     assert 400 <= r.status_code < 500
 
 
+@not_on_robyn("answer an upgrade on another path")
 async def test_upgrade_on_other_path_is_rejected(srv: ServerProcess) -> None:
     with pytest.raises(websockets.InvalidStatus) as exc:
         await websockets.connect(f"ws://127.0.0.1:{srv.port}/wsx", proxy=None, open_timeout=10)

@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from harness import not_on_robyn
 
 from pm_fast.api import pm_pb2 as pb
 
@@ -235,6 +236,7 @@ async def test_fast_reader_gets_every_event(srv: ServerProcess) -> None:
         await reader.stop()
 
 
+@not_on_robyn("back-pressure on WebSocket sends")
 @pytest.mark.parametrize("edge", ["ws", "rest"])
 async def test_slow_reader_slows_the_writers(srv: ServerProcess, edge: str) -> None:
     """A subscriber that sleeps after each event gets every event in order; the writers
@@ -290,6 +292,7 @@ def rss_kib(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
+@not_on_robyn("back-pressure on WebSocket sends")
 async def test_stuck_reader_is_closed_and_holds_nobody_back(tmp_path: Path) -> None:
     env = {**ENV, "PM_WS_STUCK_CLIENT_SECS": str(STUCK_SECS)}
     with running_server(tmp_path, env=env) as srv:

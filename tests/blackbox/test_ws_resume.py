@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from harness import ON_POSTGRES, ServerProcess
+from harness import ON_POSTGRES, ServerProcess, not_on_robyn
 
 from pm_fast.api import pm_pb2 as pb
 
@@ -391,6 +391,7 @@ async def test_a_position_older_than_the_retention_needs_a_resync(tmp_path: Path
         await sub.drop()
 
 
+@not_on_robyn("back-pressure on WebSocket sends")
 async def test_replays_hold_nobody_back_and_a_stuck_one_is_closed(tmp_path: Path) -> None:
     """While one client reads its replay slowly and another stops reading its replay,
     the writers keep going, the slow one gets the whole log in order, the live

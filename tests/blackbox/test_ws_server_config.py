@@ -17,6 +17,7 @@ import pytest
 import websockets
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from harness import not_on_robyn
 
 from pm_fast.api import pm_pb2 as pb
 
@@ -72,6 +73,7 @@ def jwt_srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]
     )
 
 
+@not_on_robyn("WebSocket upgrade headers")
 async def test_jwt_bearer_header_accepted(jwt_srv: ServerProcess) -> None:
     sub = new_id()
     headers = {"Authorization": f"Bearer {hs(claims(sub))}"}
@@ -87,6 +89,7 @@ async def test_jwt_query_token_accepted(jwt_srv: ServerProcess) -> None:
         assert await whoami(c) == sub
 
 
+@not_on_robyn("WebSocket upgrade headers")
 async def test_jwt_header_wins_over_query_token(jwt_srv: ServerProcess) -> None:
     a, b = new_id(), new_id()
     headers = {"Authorization": f"Bearer {hs(claims(a))}"}
@@ -101,6 +104,7 @@ async def test_jwt_header_wins_over_query_token(jwt_srv: ServerProcess) -> None:
     )
 
 
+@not_on_robyn("WebSocket upgrade headers")
 async def test_jwt_user_id_query_parameter_is_not_an_identity(jwt_srv: ServerProcess) -> None:
     await refused(jwt_srv.port, 401, query=f"user_id={new_id()}")
     sub, other = new_id(), new_id()
@@ -113,6 +117,7 @@ async def test_jwt_user_id_query_parameter_is_not_an_identity(jwt_srv: ServerPro
         assert await whoami(c) == sub
 
 
+@not_on_robyn("refuse an upgrade with an HTTP status")
 @pytest.mark.parametrize(
     "case",
     [
@@ -151,6 +156,7 @@ async def test_jwt_refused_with_401_before_upgrade(jwt_srv: ServerProcess, case:
     await refused(jwt_srv.port, 401, headers=headers)
 
 
+@not_on_robyn("refuse an upgrade with an HTTP status")
 async def test_jwt_query_token_refusals(jwt_srv: ServerProcess) -> None:
     t = now()
     for token in (
@@ -162,6 +168,7 @@ async def test_jwt_query_token_refusals(jwt_srv: ServerProcess) -> None:
         await refused(jwt_srv.port, 401, query=f"token={token}")
 
 
+@not_on_robyn("WebSocket upgrade headers")
 async def test_jwt_leeway_of_30_seconds(jwt_srv: ServerProcess) -> None:
     t = now()
     sub = new_id()
@@ -171,6 +178,7 @@ async def test_jwt_leeway_of_30_seconds(jwt_srv: ServerProcess) -> None:
         assert await whoami(c) == sub
 
 
+@not_on_robyn("WebSocket upgrade headers")
 async def test_jwt_non_uuid_subject_is_stable_and_can_write(jwt_srv: ServerProcess) -> None:
     # compat.md: non-UUID sub -> stable UUIDv5; every connecting user gets a users row,
     # so JWT users' writes (FKs to users) succeed.
@@ -193,6 +201,7 @@ async def test_jwt_non_uuid_subject_is_stable_and_can_write(jwt_srv: ServerProce
     assert db_scalar(jwt_srv, "SELECT email FROM users WHERE id = ?", (first,)) is not None
 
 
+@not_on_robyn("WebSocket upgrade headers")
 async def test_jwt_roles_and_aud_free_claims_accepted(jwt_srv: ServerProcess) -> None:
     sub = new_id()
     token = hs(claims(sub, roles=["admin", "user"]))
@@ -201,6 +210,7 @@ async def test_jwt_roles_and_aud_free_claims_accepted(jwt_srv: ServerProcess) ->
 
 
 # --------------------------------------------------------------------------- JWT RS256
+@not_on_robyn("WebSocket upgrade headers")
 def test_jwt_rs256_public_key(tmp_path: Path) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -251,6 +261,7 @@ async def _connect_retrying(port: int, **kwargs: Any) -> WsClient:
     raise AssertionError(f"slot never freed: {last!r}")
 
 
+@not_on_robyn("refuse an upgrade with an HTTP status")
 def test_connection_limit_503_and_slot_release(tmp_path: Path) -> None:
     env = {
         "PM_SERVER_MAX_CONNECTIONS": "3",
@@ -289,6 +300,7 @@ def test_connection_limit_503_and_slot_release(tmp_path: Path) -> None:
         asyncio.run(asyncio.wait_for(scenario(srv), 60))
 
 
+@not_on_robyn("refuse an upgrade with an HTTP status")
 def test_connection_limit_counts_every_user(tmp_path: Path) -> None:
     # no per-user limit: the total counts; desktop mode
     async def scenario(srv: ServerProcess) -> None:
@@ -306,6 +318,7 @@ WARN = "Rate limit exceeded. Slow down. ({}/5 warnings)"
 FINAL = "Rate limit exceeded 5 times. Connection closed."
 
 
+@not_on_robyn("Close frames with a status code")
 def test_rate_limit_warnings_then_close_after_fifth_violation(tmp_path: Path) -> None:
     env = {"PM_RATE_LIMIT_MAX_REQUESTS": "6", "PM_RATE_LIMIT_WINDOW_SECS": "3600"}
 
@@ -449,6 +462,7 @@ def test_graceful_shutdown_ends_every_connection(tmp_path: Path) -> None:
         assert not srv.port_file.exists()
 
 
+@not_on_robyn("Close frames with a status code")
 def test_graceful_shutdown_sends_a_close_frame(tmp_path: Path) -> None:
     # compat.md: on shutdown every socket gets a Close frame 1001 (going away); 1006 means
     # the socket was dropped without one. Repeated because a race would only show now
