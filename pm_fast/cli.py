@@ -212,12 +212,6 @@ def serve_many(pm_dir: Path, environ: dict[str, str], settings: Settings) -> int
             file=sys.stderr,
         )
         return 2
-    if settings.engine == "robyn":
-        print(
-            f"pm-fast: --workers {workers} needs a Granian engine (robyn serves one process)",
-            file=sys.stderr,
-        )
-        return 2
     for line in config_mod.config_summary(cfg):
         log.info("%s", line)
     if cfg.server.idle_shutdown_secs > 0:

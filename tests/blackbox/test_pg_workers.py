@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import ServerProcess, run_to_exit
+from harness import ServerProcess, not_on_robyn, run_to_exit
 
 from .test_pg_multiprocess import collect, rest_project
 from .wsclient import WsClient
@@ -31,6 +31,7 @@ needs_pg = pytest.mark.skipif(
 )
 
 
+@not_on_robyn("several processes on one port")
 def test_workers_on_sqlite_are_refused_with_a_clear_error(tmp_path: Path) -> None:
     rc, _, err = run_to_exit(
         tmp_path, env={"PM_DATABASE_URL": None}, args=("serve", "--workers", "2")
