@@ -438,8 +438,11 @@ async def test_replays_hold_nobody_back_and_a_stuck_one_is_closed(tmp_path: Path
             slow_ack.append(slow.replies[mid])
             await slow.close()
 
+        followed = asyncio.Event()
+
         async def follow() -> None:  # the live subscriber keeps reading
-            while True:
+            # (until told; cancelled inside `drain` it would drop what it had read)
+            while not followed.is_set():
                 await live.drain()
                 await asyncio.sleep(0.1)
 
@@ -455,9 +458,8 @@ async def test_replays_hold_nobody_back_and_a_stuck_one_is_closed(tmp_path: Path
                     replies.append(time.monotonic())
                 assert time.monotonic() - start < 45, "the slow replay did not finish"
             await reading
-        following.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await following
+        followed.set()
+        await asyncio.wait_for(following, WAIT)
         await live.drain()
         end = last_seq(srv, pid)
         assert slow_seqs == list(range(1, logged + 1))  # the whole log, in order
