@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import httpx
+from harness import not_on_robyn
 
 from .test_pg_workers import WAIT, _is_worker, children, multi, needs_pg, spread, workers_of
 
@@ -59,6 +60,7 @@ def _replacement(srv_pid: int, known: set[int]) -> int:
 
 
 @needs_pg
+@not_on_robyn("several processes on one port")
 async def test_a_worker_crash_loop_keeps_the_server_serving(tmp_path: Path, pg_url: str) -> None:
     with multi(tmp_path, pg_url, 2) as srv:
         victim, survivor = workers_of(srv, 2)

@@ -148,6 +148,7 @@ def multi(tmp_path: Path, url: str, workers: int) -> Iterator[ServerProcess]:
 
 
 @needs_pg
+@not_on_robyn("several processes on one port")
 async def test_changes_cross_workers_once_in_order(tmp_path: Path, pg_url: str) -> None:
     with multi(tmp_path, pg_url, 2) as srv:
         info = json.loads((tmp_path / ".pm" / "server.json").read_text())
@@ -182,6 +183,7 @@ async def test_changes_cross_workers_once_in_order(tmp_path: Path, pg_url: str) 
 
 
 @needs_pg
+@not_on_robyn("several processes on one port")
 async def test_a_killed_worker_is_replaced_and_the_others_carry_on(
     tmp_path: Path, pg_url: str
 ) -> None:
@@ -205,6 +207,7 @@ async def test_a_killed_worker_is_replaced_and_the_others_carry_on(
 
 
 @needs_pg
+@not_on_robyn("several processes on one port")
 async def test_sigterm_stops_every_worker_and_removes_the_port_file(
     tmp_path: Path, pg_url: str
 ) -> None:
