@@ -16,6 +16,7 @@ it only orders imports so that start-up does not load OpenSSL.)
 | `PM_FAST_READ_BATCH=0` | each SQLite read its own hop to a reader thread (for comparisons) |
 | `PM_FAST_LISTEN_FD` | a listening socket bound by the sidecar's launcher (build/launcher.c) |
 | `PM_FAST_ENGINE` | `granian` (default, ASGI), `granian-rsgi` or `robyn`; `--engine` wins |
+| `PM_FAST_LOG_FORMAT` | `text` (default, the original's line format) or `json` (JSON lines) |
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from . import config as config_mod
 from .app import App
 from .boot import enable_asyncio_tls
 from .config import Config, ConfigError
-from .logsetup import setup_logging
+from .logsetup import FORMATS, setup_logging
 from .paths import ensure_pm_dir
 from .service.events import event_positions
 from .store.base import Store
@@ -69,6 +70,8 @@ class Settings:
     listen_fd: int | None = None
     # what serves HTTP and WebSockets (ENGINES)
     engine: str = "granian"
+    # how log records are written (logsetup.FORMATS)
+    log_format: str = "text"
 
 
 def check_workers(raw: str) -> int:
@@ -99,6 +102,11 @@ def read_settings(
             "PM_FAST_SQLITE_SYNCHRONOUS must be normal or full"
             f" (got {environ['PM_FAST_SQLITE_SYNCHRONOUS']!r})"
         )
+    log_format = environ.get("PM_FAST_LOG_FORMAT", "text").strip().lower() or "text"
+    if log_format not in FORMATS:
+        raise SettingsError(
+            f"PM_FAST_LOG_FORMAT must be text or json (got {environ['PM_FAST_LOG_FORMAT']!r})"
+        )
     raw_fd = environ.get(LISTEN_FD_VAR, "")
     if workers is None:
         workers = environ.get("PM_FAST_WORKERS", "1")
@@ -110,6 +118,7 @@ def read_settings(
         read_batch=1 if environ.get("PM_FAST_READ_BATCH") == "0" else 64,
         listen_fd=int(raw_fd) if raw_fd.isdigit() else None,
         engine=check_engine(engine or environ.get("PM_FAST_ENGINE") or "granian"),
+        log_format=log_format,
     )
 
 
@@ -121,13 +130,13 @@ def start(settings: Settings) -> None:
     os.environ.pop(LISTEN_FD_VAR, None)
 
 
-def load(pm_dir: Path, environ: Mapping[str, str]) -> Config | int:
-    """Configuration (config.toml and `PM_*`) and logging, or the exit code of a
-    configuration error."""
+def load(pm_dir: Path, environ: Mapping[str, str], log_format: str = "text") -> Config | int:
+    """Configuration (config.toml and `PM_*`) and logging (`Settings.log_format`), or
+    the exit code of a configuration error."""
     try:
         cfg = config_mod.load_config(pm_dir, environ)
         ensure_pm_dir(pm_dir)
-        setup_logging(cfg, pm_dir)
+        setup_logging(cfg, pm_dir, log_format)
     except ConfigError as err:
         print(f"pm-fast: configuration error: {err}", file=sys.stderr)
         return 2

@@ -73,7 +73,7 @@ async def shut_down(app: App, port_file: PortFile, front: Front) -> None:
 
 
 async def serve(pm_dir: Path, environ: dict[str, str], settings: Settings) -> int:
-    cfg = bootstrap.load(pm_dir, environ)
+    cfg = bootstrap.load(pm_dir, environ, settings.log_format)
     if isinstance(cfg, int):
         return cfg
     for line in config_mod.config_summary(cfg):
@@ -202,7 +202,7 @@ def _options(args: list[str]) -> dict[str, str]:
 def serve_many(pm_dir: Path, environ: dict[str, str], settings: Settings) -> int:
     """Several Granian worker processes on one listener; PostgreSQL only."""
     workers = settings.workers
-    cfg = bootstrap.load(pm_dir, environ)
+    cfg = bootstrap.load(pm_dir, environ, settings.log_format)
     if isinstance(cfg, int):
         return cfg
     if not cfg.database.url:

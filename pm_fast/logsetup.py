@@ -1,28 +1,49 @@
-"""Log output in pm-server's line format (spec/server.md §3.1 "Logging").
+"""Log output in pm-server's line format (spec/server.md §3.1 "Logging"), or JSON.
 
-``[<RFC 3339 UTC> - <LEVEL>] <message> [<source file>:<line>]`` to stdout
-(optionally with a coloured level) or appended, uncoloured, to the file chosen by
-:func:`pm_fast.config.log_file`.
+``[<RFC 3339 UTC> - <LEVEL>] <message> [<source file>:<line>]`` to stdout or appended to
+the file chosen by :func:`pm_fast.config.log_file`. The level is coloured only on
+stdout, only when ``logging.colored`` asks for it and stdout is a terminal: a log file
+or a redirected stdout never gets escape codes.
+
+With ``PM_FAST_LOG_FORMAT=json`` (read in :mod:`pm_fast.bootstrap`) every record is one
+JSON object on one line instead: ``time`` (as above), ``level``, ``message``, ``logger``,
+``source``, the ``request_id`` of the HTTP request or the ``connection_id`` of the
+WebSocket being served when there is one (:data:`REQUEST_ID`, :data:`CONNECTION_ID`),
+the fields the call site passed with ``extra=``, and ``exception`` / ``stack`` when the
+record has them. The ids are only set when this format is on (:func:`ids_wanted`).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
+import secrets
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+import msgspec
+
 from pm_fast.config import Config, ConfigError, log_file, normalize_log_level
 
 __all__ = [
+    "CONNECTION_ID",
+    "FORMATS",
+    "REQUEST_ID",
     "TRACE",
     "granian_log_options",
+    "ids_wanted",
     "level_number",
     "log",
+    "new_id",
     "setup_logging",
 ]
+
+# Values of PM_FAST_LOG_FORMAT: pm-server's line format (the default) or JSON lines.
+FORMATS: Final = ("text", "json")
 
 TRACE: Final = 5
 logging.addLevelName(TRACE, "TRACE")
@@ -115,6 +136,89 @@ class _LineFormatter(logging.Formatter):
         )
 
 
+# -- ids for JSON lines ---------------------------------------------------------------
+# The HTTP request / WebSocket connection being served by the current task (set by
+# engines/front.py only when `ids_wanted()`; a log call may also name a connection with
+# `extra={"connection_id": ...}`, which wins: e.g. a connection closed by another's task).
+REQUEST_ID: Final[ContextVar[str | None]] = ContextVar("pm_fast_request_id", default=None)
+CONNECTION_ID: Final[ContextVar[str | None]] = ContextVar("pm_fast_connection_id", default=None)
+
+_ids = {"wanted": False}
+_counter = itertools.count(1)
+_prefix = secrets.token_hex(4)
+
+
+def _new_prefix() -> None:
+    # A forked worker gets its own prefix, so ids stay unique across `--workers`.
+    global _counter, _prefix
+    _prefix = secrets.token_hex(4)
+    _counter = itertools.count(1)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_prefix)
+
+
+def new_id() -> str:
+    """A request or connection id unique within this log: ``<process tag>-<counter>``."""
+    return f"{_prefix}-{next(_counter)}"
+
+
+def ids_wanted() -> bool:
+    """Whether log lines carry request and connection ids (the JSON format is on)."""
+    return _ids["wanted"]
+
+
+# LogRecord attributes that are not fields of the event (anything else came from `extra=`).
+_RECORD_KEYS: Final = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+# Keys the JSON line sets itself; an `extra=` field of one of these names is dropped.
+_OWN_KEYS: Final = frozenset(("time", "level", "message", "logger", "source", "exception", "stack"))
+
+
+def _unencodable(value: Any) -> str:
+    return repr(value)
+
+
+class _JsonFormatter(_LineFormatter):
+    def __init__(self) -> None:
+        super().__init__(colored=False)
+        self._encoder = msgspec.json.Encoder(enc_hook=_unencodable)
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="microseconds"),
+            "level": _label(record.levelno),
+            "message": record.getMessage(),
+            "logger": record.name,
+            "source": f"{self._source(record.pathname)}:{record.lineno}",
+        }
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            line["request_id"] = request_id
+        connection_id = CONNECTION_ID.get()
+        if connection_id is not None:
+            line["connection_id"] = connection_id
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_KEYS and key not in _OWN_KEYS:
+                line[key] = value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        try:
+            return self._encoder.encode(line).decode()
+        except (TypeError, ValueError, OverflowError) as err:  # e.g. a dict with odd keys
+            line = {k: v for k, v in line.items() if k in _OWN_KEYS or k.endswith("_id")}
+            line["unencodable_fields"] = str(err)
+            return self._encoder.encode(line).decode()
+
+
 def _display_path(pathname: str) -> str:
     """Short source path: ``pm_fast/config.py``, ``granian/server/embed.py``."""
     try:
@@ -186,17 +290,35 @@ def _noisy_threshold(threshold: int) -> int:
     return threshold if threshold <= logging.DEBUG else max(threshold, logging.WARNING)
 
 
-def setup_logging(cfg: Config, pm_dir: Path) -> None:
-    """Route every logger through one handler in pm-server's format.
+def _is_terminal(handler: logging.Handler) -> bool:
+    if isinstance(handler, logging.FileHandler) or not isinstance(handler, logging.StreamHandler):
+        return False
+    try:
+        return bool(handler.stream.isatty())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def setup_logging(cfg: Config, pm_dir: Path, log_format: str = "text") -> None:
+    """Route every logger through one handler in pm-server's format (or JSON lines
+    with `log_format="json"`).
 
     Safe to call again (tests): the previous handler is closed and replaced.
     Raises ConfigError when the log file cannot be opened.
     """
+    if log_format not in FORMATS:
+        raise ValueError(f"log format must be one of {FORMATS} (got {log_format!r})")
     handler = _open_target(cfg, pm_dir)
     threshold = level_number(cfg.logging.level)
-    # Colour only ever goes to stdout; files stay plain.
-    colored = cfg.logging.colored and not isinstance(handler, logging.FileHandler)
-    handler.setFormatter(_LineFormatter(colored=colored))
+    formatter: logging.Formatter
+    if log_format == "json":
+        formatter = _JsonFormatter()
+    else:
+        # Colour only on a terminal, and only if asked for: files and pipes stay plain.
+        formatter = _LineFormatter(colored=cfg.logging.colored and _is_terminal(handler))
+    # Ids cost a little per request and connection: only when a line can show them.
+    _ids["wanted"] = log_format == "json" and threshold < _OFF
+    handler.setFormatter(formatter)
     # The handler filters too: records of loggers with their own lower level still
     # reach the root's handlers, and "off" must silence everything.
     handler.setLevel(threshold)

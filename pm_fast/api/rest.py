@@ -504,5 +504,7 @@ async def handle(app: App, req: Request) -> Response:
     except DomainError as err:
         return domain_error(err)
     except Exception:
-        log.exception("%s %s failed", req.method, req.path)
+        log.exception(
+            "%s %s failed", req.method, req.path, extra={"method": req.method, "path": req.path}
+        )
         return fail("INTERNAL_ERROR", "Database operation failed")

@@ -23,6 +23,7 @@ from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from .. import accel
 from ..config import Config
+from ..logsetup import new_id
 from ..realtime.delivery import BACKLOG_LIMIT, Delivery
 from ..realtime.hub import HubApi
 
@@ -140,6 +141,8 @@ class Connection(Generic[H]):
         self.app = app
         self.user = user
         self.transport = transport
+        # names the connection in JSON log lines (logsetup.new_id)
+        self.id = new_id()
         # the engine's close: sends a Close frame with this code and reason (an engine
         # that cannot send a code sends none), then the socket ends
         self._close = close
@@ -199,7 +202,13 @@ class Connection(Generic[H]):
         closes with `code` and `text` as the reason."""
         if self.ending or self.closed:
             return
-        log.warning("closing WebSocket of user %s: %s", self.user[:8], why)
+        # Often called from another connection's task: the line names this one itself.
+        log.warning(
+            "closing WebSocket of user %s: %s",
+            self.user[:8],
+            why,
+            extra={"connection_id": self.id, "close_code": code},
+        )
         self.app.delivery.discard(self)
         queue = self.send_queue
         queue.clear()
@@ -480,6 +489,7 @@ async def session(
                     conn.user[:8],
                     heartbeat.what,
                     idle,
+                    extra={"connection_id": conn.id, "close_code": CLOSE_POLICY},
                 )
                 conn.closing(CLOSE_POLICY, f"{heartbeat.what.capitalize()} for {idle:g} s")
         finally:

@@ -21,6 +21,7 @@ from ..api.guard import Guard
 from ..api.http import JSON, Response, error_body
 from ..app import App
 from ..boot import enable_asyncio_tls
+from ..logsetup import CONNECTION_ID, REQUEST_ID, ids_wanted, new_id
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -95,6 +96,9 @@ class Front:
         self.quiet = asyncio.Event()
         self.quiet.set()
         self.closing = False
+        # JSON log lines name the request or connection they were written for; the
+        # line format has no place for an id, so none is made for it.
+        self.tag_logs = ids_wanted()
 
     # -- lazily imported edges ---------------------------------------------------------
     def ws(self) -> ModuleType:
@@ -144,6 +148,15 @@ class Front:
     async def http(self, scope: Scope, body: Body) -> tuple[Response, Headers]:
         """The answer to one HTTP request and the headers every answer to it carries
         (CORS); the adapter sends both."""
+        if not self.tag_logs:
+            return await self._http(scope, body)
+        token = REQUEST_ID.set(new_id())
+        try:
+            return await self._http(scope, body)
+        finally:
+            REQUEST_ID.reset(token)
+
+    async def _http(self, scope: Scope, body: Body) -> tuple[Response, Headers]:
         cors = self.guard.http(scope)
         if isinstance(cors, Response):  # refused before any route runs
             return cors, ()
@@ -230,7 +243,15 @@ class Front:
         registry = self.registry
         assert registry is not None
         conn = ws.Connection(self.app, user, transport, close)
-        await ws.session(self.app, registry, conn, receive)
+        if not self.tag_logs:
+            await ws.session(self.app, registry, conn, receive)
+            return
+        # Set before the session starts its writer task, which inherits it.
+        token = CONNECTION_ID.set(conn.id)
+        try:
+            await ws.session(self.app, registry, conn, receive)
+        finally:
+            CONNECTION_ID.reset(token)
 
 
 def response_headers(resp: Response, cors: Headers) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -1068,8 +1069,13 @@ def test_unopenable_log_file_is_config_error(
 
 
 def test_stdout_coloured_and_plain(
-    pm: Path, capsys: pytest.CaptureFixture[str], restore_logging: None
+    pm: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    restore_logging: None,
 ) -> None:
+    # colour needs a terminal (tests/unit/test_logsetup.py has the other cases)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     logsetup.setup_logging(load(pm), pm)
     logsetup.log.warning("coloured")
     out = capsys.readouterr().out
