@@ -7,7 +7,7 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import parse_qsl
 
 import msgspec
@@ -233,12 +233,26 @@ def unauthenticated() -> Response:
 
 
 # -- handlers ---------------------------------------------------------------------
+class Shape(NamedTuple):
+    """What a handler made by `reader`, `writer`, `deleter` or `probe` runs, for the
+    API document (api/openapi.py)."""
+
+    kind: str  # read, write, delete, probe
+    key: str | None  # the reply's wrapping key
+    program: Callable[..., Any]  # the service program (or the probe)
+    body: type | None = None  # the request body's type
+
+
+SHAPES: dict[Handler, Shape] = {}
+
+
 def reader(key: str, program: Callable[..., Program[Any]]) -> Handler:
     """GET: run a read program on the path parameters, answer `{"<key>": result}`."""
 
     async def handle_read(app: App, req: Request, p: list[str]) -> Response:
         return wrapped(key, await app.store.read(program(caller(app, req, reads=True), *p)))
 
+    SHAPES[handle_read] = Shape("read", key, program)
     return handle_read
 
 
@@ -255,6 +269,7 @@ def writer(key: str | None, program: Callable[..., Program[Any]], kind: type | N
         value = await app.commit(program(caller(app, req), *args))
         return ok(value) if key is None else wrapped(key, value)
 
+    SHAPES[handle_write] = Shape("write", key, program, kind)
     return handle_write
 
 
@@ -265,6 +280,7 @@ def deleter(program: Callable[..., Program[Any]], echo_path: bool = False) -> Ha
         entity = await app.commit(program(caller(app, req), *p))
         return ok({"deleted_id": p[0] if echo_path else entity.id})
 
+    SHAPES[handle_delete] = Shape("delete", None, program)
     return handle_delete
 
 
@@ -339,6 +355,7 @@ def probe(check: Callable[[App], Awaitable[Response]]) -> Handler:
     async def handle_probe(app: App, req: Request, p: list[str]) -> Response:
         return await check(app)
 
+    SHAPES[handle_probe] = Shape("probe", None, check)
     return handle_probe
 
 
@@ -349,6 +366,13 @@ async def checkpoint(app: App, req: Request, p: list[str]) -> Response:
         log.error("checkpoint failed: %s", err)
         return fail("INTERNAL_ERROR", f"Checkpoint failed: {err}")
     return ok({"status": "ok", "message": "Database checkpoint completed"})
+
+
+async def openapi_document(app: App, req: Request, p: list[str]) -> Response:
+    """The OpenAPI 3.1 document of these routes (api/openapi.py, built on first use)."""
+    from . import openapi
+
+    return Response(200, openapi.document_bytes())
 
 
 async def shutdown(app: App, req: Request, p: list[str]) -> Response:
@@ -428,6 +452,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("DELETE", "/api/v1/time-entries/{}", deleter(time_entries.delete_time_entry)),
     ("GET", "/api/v1/sync/export", export),
     ("POST", "/api/v1/sync/import", import_),
+    ("GET", "/api/v1/openapi.json", openapi_document),
 ]
 
 
