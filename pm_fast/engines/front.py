@@ -148,30 +148,27 @@ class Front:
     async def http(self, scope: Scope, body: Body) -> tuple[Response, Headers]:
         """The answer to one HTTP request and the headers every answer to it carries
         (CORS); the adapter sends both."""
-        if not self.tag_logs:
-            return await self._http(scope, body)
-        token = REQUEST_ID.set(new_id())
+        # No extra coroutine or context change when no id is wanted (the line format).
+        token = REQUEST_ID.set(new_id()) if self.tag_logs else None
         try:
-            return await self._http(scope, body)
+            cors = self.guard.http(scope)
+            if isinstance(cors, Response):  # refused before any route runs
+                return cors, ()
+            if self.closing and scope.path not in _STORELESS:
+                return Response(503, _SHUTTING_DOWN), cors
+            self.inflight += 1
+            self.quiet.clear()
+            try:
+                return await self._answer(scope, body), cors
+            finally:
+                self.inflight -= 1
+                if not self.inflight:
+                    self.quiet.set()
+                if self._ws_module is None or self._rest_module is None:
+                    asyncio.get_running_loop().call_soon(self.warm_up)
         finally:
-            REQUEST_ID.reset(token)
-
-    async def _http(self, scope: Scope, body: Body) -> tuple[Response, Headers]:
-        cors = self.guard.http(scope)
-        if isinstance(cors, Response):  # refused before any route runs
-            return cors, ()
-        if self.closing and scope.path not in _STORELESS:
-            return Response(503, _SHUTTING_DOWN), cors
-        self.inflight += 1
-        self.quiet.clear()
-        try:
-            return await self._answer(scope, body), cors
-        finally:
-            self.inflight -= 1
-            if not self.inflight:
-                self.quiet.set()
-            if self._ws_module is None or self._rest_module is None:
-                asyncio.get_running_loop().call_soon(self.warm_up)
+            if token is not None:
+                REQUEST_ID.reset(token)
 
     async def _answer(self, scope: Scope, body: Body) -> Response:
         if scope.path in probes.PROBES:  # no coroutine for every other request
