@@ -226,14 +226,16 @@ def _result_type(program: Callable[..., Any]) -> Any:
     return value
 
 
-def _made_op(method: str, handler: rest.Handler) -> Op | None:
+def _made_op(method: str, pattern: str, handler: rest.Handler) -> Op | None:
     shape = rest.SHAPES.get(handler)
     if shape is None:
         return None
-    name = shape.program.__name__.replace("_", " ")
+    name = shape.program.__name__.replace("_", " ").removesuffix(" for")
     if shape.kind == "read":
         kind = _result_type(shape.program)
-        return Op(name.capitalize(), response=_wrapper(shape.key or "", kind), errors=(404,))
+        # 403: auth enabled and the caller may not view it
+        errors: tuple[int, ...] = (403, 404) if "{}" in pattern else ()
+        return Op(name.capitalize(), response=_wrapper(shape.key or "", kind), errors=errors)
     if shape.kind == "write":
         kind = _result_type(shape.program)
         response = kind if shape.key is None else _wrapper(shape.key, kind)
@@ -302,7 +304,7 @@ def build() -> dict[str, Any]:
         if shape is not None and shape.kind == "probe":
             op = custom.get(shape.program)
         else:
-            op = _made_op(method, handler) or custom.get(handler)
+            op = _made_op(method, pattern, handler) or custom.get(handler)
         if op is None:
             raise LookupError(f"{method} {pattern} has no OpenAPI description")
         ops.append((method, pattern, op))
