@@ -191,6 +191,7 @@ def _request(method: str, pattern: str, w: dict[str, Any]) -> tuple[str, Any]:
         ("PUT", "/api/v1/time-entries/{}"): (w["entry"]["id"], {"stop": True}),
         ("DELETE", "/api/v1/time-entries/{}"): (w["entry"]["id"], None),
         ("GET", "/api/v1/sync/export"): (None, None),
+        ("GET", "/api/v1/openapi.json"): (None, None),
         # a newer copy of the project: an import that overwrites it
         ("POST", "/api/v1/sync/import"): (
             None,
@@ -205,7 +206,12 @@ def _request(method: str, pattern: str, w: dict[str, Any]) -> tuple[str, Any]:
 
 # What a caller gets on each route: the owner (admin) may do everything; a non-member
 # may only list (its own), create its own project and export (its own).
-_OWN = {("GET", "/api/v1/projects"), ("POST", "/api/v1/projects"), ("GET", "/api/v1/sync/export")}
+_OWN = {
+    ("GET", "/api/v1/projects"),
+    ("POST", "/api/v1/projects"),
+    ("GET", "/api/v1/sync/export"),
+    ("GET", "/api/v1/openapi.json"),  # names no entity
+}
 
 
 def _snapshot(owner: User) -> dict[str, Any]:
