@@ -130,7 +130,7 @@ def serve_robyn(pm_dir: Path, environ: dict[str, str], settings: Settings) -> No
     robyn.block_signals()  # before the store starts its threads (RobynServer.claim_signals)
     loop = new_loop()
     asyncio.set_event_loop(loop)
-    cfg = bootstrap.load(pm_dir, environ)
+    cfg = bootstrap.load(pm_dir, environ, settings.log_format)
     if isinstance(cfg, int):
         leave(cfg)
     for line in config_mod.config_summary(cfg):
