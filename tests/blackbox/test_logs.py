@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import websockets
-from harness import REPO_ROOT
+from harness import ON_ROBYN, REPO_ROOT
 
 from .wsclient import ServerProcess, new_id, running_server
 
@@ -76,7 +76,8 @@ def test_json_logs_with_request_and_connection_ids(tmp_path: Path) -> None:
 
         reasons = asyncio.run(two())
         assert time.monotonic() - started < HEARTBEAT_TIMEOUT + SLACK
-        assert all("nothing received" in r.lower() for r in reasons), reasons
+        if not ON_ROBYN:  # Robyn sends Close frames without a code or reason (docs/compat.md)
+            assert all("nothing received" in r.lower() for r in reasons), reasons
         srv.stop()
         log_text = (srv.pm_dir / "log" / "server.log").read_text(encoding="utf-8")
         assert ESC not in log_text
