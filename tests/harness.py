@@ -440,9 +440,7 @@ class ServerProcess:
         if self.proc is not None and self.proc.poll() is None:
             raise ServerError("server already running")
         self.prepare()
-        self._close_logs()
-        self._stdout = open(self._stdout_path, "ab")  # noqa: SIM115
-        self._stderr = open(self._stderr_path, "ab")  # noqa: SIM115
+        stdout, stderr = self.outputs()
         env = self.environment()
         # make `python -m pm_fast` find the package when it is not installed
         pp = env.get("PYTHONPATH")
@@ -452,14 +450,21 @@ class ServerProcess:
             cwd=self.cwd,
             env=env,
             stdin=subprocess.DEVNULL,
-            stdout=self._stdout,
-            stderr=self._stderr,
+            stdout=stdout,
+            stderr=stderr,
             start_new_session=True,
             pass_fds=self.pass_fds,
         )
         self._port = None
         self.port_file_info = None
         return self.proc
+
+    def outputs(self) -> tuple[Any, Any]:
+        """Where the child's stdout and stderr go: the log files `logs()` reads."""
+        self._close_logs()
+        self._stdout = open(self._stdout_path, "ab")  # noqa: SIM115
+        self._stderr = open(self._stderr_path, "ab")  # noqa: SIM115
+        return self._stdout, self._stderr
 
     def start(
         self, timeout: float = DEFAULT_STARTUP_TIMEOUT, *, expect_port_file: bool = True

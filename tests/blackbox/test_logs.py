@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import subprocess
 import time
@@ -14,7 +13,7 @@ from typing import Any
 
 import httpx
 import websockets
-from harness import ON_ROBYN, REPO_ROOT
+from harness import ON_ROBYN
 
 from .wsclient import ServerProcess, new_id, running_server
 
@@ -128,21 +127,8 @@ def test_bad_log_format_is_refused(tmp_path: Path) -> None:
 class PipedServer(ServerProcess):
     """A server whose stdout and stderr are pipes (as under a process supervisor)."""
 
-    def spawn(self) -> subprocess.Popen[bytes]:
-        self.prepare()
-        env = self.environment()
-        pp = env.get("PYTHONPATH")
-        env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + pp if pp else "")
-        self.proc = subprocess.Popen(
-            self.command(),
-            cwd=self.cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        return self.proc
+    def outputs(self) -> tuple[Any, Any]:
+        return subprocess.PIPE, subprocess.PIPE
 
 
 def test_no_colour_escapes_into_a_pipe(tmp_path: Path) -> None:

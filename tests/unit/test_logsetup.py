@@ -9,7 +9,6 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,21 +32,7 @@ def load(pm_dir: Path, env: dict[str, str]) -> Config:
     return load_config(pm_dir, env)
 
 
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    noisy = {name: logging.getLogger(name).level for name in logsetup.NOISY_LOGGERS}
-    wanted = logsetup.ids_wanted()
-    yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
-    for name, old in noisy.items():
-        logging.getLogger(name).setLevel(old)
-    logsetup._ids["wanted"] = wanted
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def json_lines(path: Path) -> list[dict[str, Any]]:
