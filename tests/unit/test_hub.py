@@ -705,3 +705,13 @@ def test_rate_limiter_burst_then_refill() -> None:
     assert limiter.allow() is False
     limiter.stamp -= 600.0  # never more than the capacity
     assert [limiter.allow() for _ in range(4)] == [True, True, True, False]
+
+
+def test_close_reason_fits_a_close_frame() -> None:
+    from pm_fast.api.ws_transport import MAX_REASON_BYTES, close_reason
+
+    assert close_reason("short") == "short"
+    long = "é" * 100  # 200 bytes of UTF-8
+    cut = close_reason(long)
+    assert len(cut.encode()) <= MAX_REASON_BYTES and long.startswith(cut)
+    assert len(cut) == MAX_REASON_BYTES // 2  # whole characters only
