@@ -311,14 +311,16 @@ class Connection(Generic[H]):
                     continue
                 if self._room is not None and len(queue) < self._room_at:
                     self._wake_sender()
-                if type(item) is Replayed:
-                    self.replay_pending -= 1
-                if isinstance(item, bytes):
-                    await self.transport.send_bytes(item)
-                elif isinstance(item, str):
+                kind = type(item)
+                if kind is str:  # a Text frame (a close for slowness says why)
                     await self.transport.send_str(item)
+                else:  # bytes, or Replayed
+                    if kind is Replayed:
+                        self.replay_pending -= 1
+                    await self.transport.send_bytes(item)
                 self.progress = monotonic()
-                delivery.drained(self, len(queue) - self.replay_pending)
+                if delivery.blocker is self:  # mutations wait for this connection
+                    delivery.drained(self, len(queue) - self.replay_pending)
         except (RuntimeError, OSError):  # the client went away
             self.close()
 

@@ -57,7 +57,7 @@ class Feed(Protocol):
 
 
 class Delivery:
-    __slots__ = ("_blocker", "_wake", "_watchdog", "bound", "feeds", "lag", "stuck")
+    __slots__ = ("_wake", "_watchdog", "blocker", "bound", "feeds", "lag", "stuck")
 
     def __init__(self, bound: int, stuck: float) -> None:
         self.bound = bound
@@ -67,8 +67,9 @@ class Delivery:
         self.feeds: set[Feed] = set()
         self._wake: asyncio.Future[None] | None = None
         # the feed the waiting mutations found behind: only its draining wakes them (so
-        # that a hundred subscribers sending do not wake them for every frame)
-        self._blocker: Feed | None = None
+        # that a hundred subscribers sending do not wake them for every frame); a
+        # writer calls `drained` only while it is the blocker
+        self.blocker: Feed | None = None
         self._watchdog: asyncio.Task[None] | None = None
 
     # -- connections ------------------------------------------------------------------
@@ -105,7 +106,7 @@ class Delivery:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + ADMIT_TIMEOUT
         while blocker is not None:
-            self._blocker = blocker
+            self.blocker = blocker
             left = deadline - loop.time()
             if left <= 0:
                 raise DomainError(
@@ -126,11 +127,11 @@ class Delivery:
         """`feed`'s writer completed a send and has `pending` frames left (not counting
         a replay): waiting mutations look again once the feed that held them is back
         within the bound."""
-        if self._wake is not None and pending <= self.bound and feed is self._blocker:
+        if self._wake is not None and pending <= self.bound and feed is self.blocker:
             self.wake()
 
     def wake(self) -> None:
-        self._blocker = None
+        self.blocker = None
         wake, self._wake = self._wake, None
         if wake is not None and not wake.done():
             wake.set_result(None)
