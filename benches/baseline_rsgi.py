@@ -1,6 +1,6 @@
 """The raw-capacity baseline for the fan-out benchmark: a bare Granian broadcast.
 
-    python benches/baseline_rsgi.py PORT_FILE [rsgi|asgi]
+    python benches/baseline_rsgi.py PORT_FILE [rsgi|asgi] [sized]
 
 Granian's RSGI interface by default; `asgi` serves the same broadcast through its ASGI
 interface (the one pm-fast serves by default), with one dictionary per frame sent and
@@ -18,6 +18,12 @@ machinery (a bounded queue and one writer task per connection, since Granian all
 one sender at a time) as pm-fast, with nothing else: what pm-fast cannot beat. A writer
 that runs ahead of a subscriber's queue (5,000 pairs of frames) waits for room, so the
 baseline measures delivery capacity.
+
+`sized` pads both frames to the sizes of pm-fast's frames for the same mutation (234 and
+330 bytes: a WorkItemCreated and its ActivityLogCreated, measured from a pm-fast server
+with the load client's requests), with an unknown field that a protobuf reader skips, so
+the load client reads as many bytes from the baseline as from pm-fast; without it the
+frames are 60 and 87 bytes.
 """
 
 from __future__ import annotations
@@ -36,6 +42,26 @@ from pm_fast.engines.granian import EmbeddedServer  # noqa: E402
 
 # Stands in for the ActivityLogCreated frame; never decoded by the load client.
 ACTIVITY = b"\x0a\x24" + b"0" * 36 + b"\xca\x01\x14" + b"a" * 20
+# pm-fast's frame sizes for the load client's CreateWorkItemRequest (see `sized`)
+SIZED_ACTIVITY, SIZED_ENTITY = 234, 330
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def padded(frame: bytes, size: int) -> bytes:
+    """`frame` with an unknown length-delimited field (number 999) appended so that the
+    whole is `size` bytes (or a little more when a length needs a second byte)."""
+    tag = _varint(999 << 3 | 2)
+    room = size - len(frame) - len(tag)
+    n = max(0, room - len(_varint(max(0, room - 1))))
+    return frame + tag + _varint(n) + b"p" * n
 
 
 class Peer:
@@ -57,8 +83,10 @@ class Peer:
 
 
 class Broadcast:
-    def __init__(self) -> None:
+    def __init__(self, sized: bool = False) -> None:
         self.subscribers: list[Peer] = []
+        self.sized = sized
+        self.activity = padded(ACTIVITY, SIZED_ACTIVITY) if sized else ACTIVITY
 
     async def __call__(self, scope: Any, proto: Any) -> None:
         """RSGI."""
@@ -106,8 +134,10 @@ class Broadcast:
                 if data is None:
                     break
                 if writer_role:
+                    event = padded(data, SIZED_ENTITY) if self.sized else data
+                    pair = (self.activity, event)
                     for sub in self.subscribers:
-                        await sub.queue.put((ACTIVITY, data))  # waits for room if full
+                        await sub.queue.put(pair)  # waits for room if full
                 elif not subscribed:
                     subscribed = True
                     self.subscribers.append(peer)
@@ -121,8 +151,8 @@ class Broadcast:
             await asyncio.gather(task, return_exceptions=True)
 
 
-async def main(port_file: Path, interface: str) -> None:
-    broadcast = Broadcast()
+async def main(port_file: Path, interface: str, sized: bool) -> None:
+    broadcast = Broadcast(sized)
     target = broadcast.asgi if interface == "asgi" else broadcast
     server = EmbeddedServer(target, "127.0.0.1", 0, interface=interface)
     server.on_bound = lambda port: port_file.write_text(str(port))
@@ -137,4 +167,5 @@ async def main(port_file: Path, interface: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "rsgi"))
+    interface = sys.argv[2] if len(sys.argv) > 2 else "rsgi"
+    asyncio.run(main(Path(sys.argv[1]), interface, "sized" in sys.argv[3:]))

@@ -78,18 +78,23 @@ def envelope(case: str, msg: object, mid: str) -> bytes:
     return bytes(env.SerializeToString())
 
 
+BASELINES = ("baseline", "baseline-asgi", "baseline-sized", "baseline-asgi-sized")
+
+
 class Baseline:
     """benches/baseline_rsgi.py in a process of its own (Granian's RSGI interface, or
-    `interface="asgi"`)."""
+    `interface="asgi"`); `sized`: frames padded to pm-fast's sizes."""
 
-    def __init__(self, interface: str = "rsgi") -> None:
+    def __init__(self, interface: str = "rsgi", sized: bool = False) -> None:
         self.interface = interface
+        self.sized = sized
 
     def __enter__(self) -> Baseline:
         self.dir = tempfile.TemporaryDirectory(prefix="pmfast-baseline-")
         port_file = Path(self.dir.name) / "port"
         script = str(ROOT / "benches" / "baseline_rsgi.py")
-        self.proc = subprocess.Popen([sys.executable, script, str(port_file), self.interface])
+        argv = [sys.executable, script, str(port_file), self.interface]
+        self.proc = subprocess.Popen(argv + (["sized"] if self.sized else []))
         deadline = time.monotonic() + 20
         while not port_file.exists() or not port_file.read_text():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -351,7 +356,8 @@ def main() -> int:
     parser.add_argument(
         "--servers",
         default="rust,pure,baseline",
-        help="baseline (RSGI), baseline-asgi and variants of benches/variants.py"
+        help="baseline (RSGI), baseline-asgi, either with -sized (frames padded to"
+        " pm-fast's sizes) and variants of benches/variants.py"
         " (rust, pure, rsgi, robyn)",
     )
     parser.add_argument("--json", type=Path)
@@ -371,9 +377,10 @@ def main() -> int:
     ports: dict[str, int] = {}
     with contextlib.ExitStack() as stack:
         for name in names:
-            if name in ("baseline", "baseline-asgi"):
-                interface = "asgi" if name == "baseline-asgi" else "rsgi"
-                ports[name] = stack.enter_context(Baseline(interface)).port
+            if name in BASELINES:
+                interface = "asgi" if name.startswith("baseline-asgi") else "rsgi"
+                baseline = Baseline(interface, sized=name.endswith("-sized"))
+                ports[name] = stack.enter_context(baseline).port
             else:
                 env = {**SERVER_ENV, **variant_env(name)}
                 ports[name] = stack.enter_context(ServerProcess(env=env)).port
