@@ -246,11 +246,13 @@ class Shape(NamedTuple):
 SHAPES: dict[Handler, Shape] = {}
 
 
-def reader(key: str, program: Callable[..., Program[Any]]) -> Handler:
-    """GET: run a read program on the path parameters, answer `{"<key>": result}`."""
+def reader(key: str, program: Callable[..., Program[Any]], point: bool = False) -> Handler:
+    """GET: run a read program on the path parameters, answer `{"<key>": result}`.
+    `point`: the program looks up one entity by index (Store.read)."""
 
     async def handle_read(app: App, req: Request, p: list[str]) -> Response:
-        return wrapped(key, await app.store.read(program(caller(app, req, reads=True), *p)))
+        found = await app.store.read(program(caller(app, req, reads=True), *p), point)
+        return wrapped(key, found)
 
     SHAPES[handle_read] = Shape("read", key, program)
     return handle_read
@@ -390,13 +392,13 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/admin/shutdown", shutdown),
     ("GET", "/api/v1/projects", reader("projects", projects.list_projects_for)),
     ("POST", "/api/v1/projects", writer("project", projects.create_project, cmd.CreateProject)),
-    ("GET", "/api/v1/projects/{}", reader("project", projects.get_project)),
+    ("GET", "/api/v1/projects/{}", reader("project", projects.get_project, point=True)),
     ("PUT", "/api/v1/projects/{}", writer("project", projects.update_project, cmd.UpdateProject)),
     ("DELETE", "/api/v1/projects/{}", deleter(projects.delete_project)),
     ("GET", "/api/v1/projects/{}/sprints", reader("sprints", sprints.list_sprints)),
     ("GET", "/api/v1/projects/{}/events", project_events),
     ("POST", "/api/v1/sprints", writer("sprint", sprints.create_sprint, cmd.CreateSprint)),
-    ("GET", "/api/v1/sprints/{}", reader("sprint", sprints.get_sprint)),
+    ("GET", "/api/v1/sprints/{}", reader("sprint", sprints.get_sprint, point=True)),
     ("PUT", "/api/v1/sprints/{}", writer("sprint", sprints.update_sprint, cmd.UpdateSprint)),
     ("DELETE", "/api/v1/sprints/{}", deleter(sprints.delete_sprint)),
     ("GET", "/api/v1/projects/{}/work-items", list_work_items),
@@ -405,7 +407,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
         "/api/v1/work-items",
         writer("work_item", work_items.create_work_item, cmd.CreateWorkItem),
     ),
-    ("GET", "/api/v1/work-items/{}", reader("work_item", work_items.get_work_item)),
+    ("GET", "/api/v1/work-items/{}", reader("work_item", work_items.get_work_item, point=True)),
     (
         "PUT",
         "/api/v1/work-items/{}",
@@ -443,7 +445,11 @@ ROUTES: list[tuple[str, str, Handler]] = [
         "/api/v1/time-entries",
         writer("time_entry", time_entries.create_time_entry, cmd.CreateTimeEntry),
     ),
-    ("GET", "/api/v1/time-entries/{}", reader("time_entry", time_entries.get_time_entry)),
+    (
+        "GET",
+        "/api/v1/time-entries/{}",
+        reader("time_entry", time_entries.get_time_entry, point=True),
+    ),
     (
         "PUT",
         "/api/v1/time-entries/{}",

@@ -390,8 +390,9 @@ class Store(Protocol):
         program emits (`Tx.emit`) are committed with it where the store shares them."""
         ...
 
-    async def read(self, program: Program[T]) -> T:
-        """Run a read-only program on a consistent snapshot."""
+    async def read(self, program: Program[T], point: bool = False) -> T:
+        """Run a read-only program on a consistent snapshot. `point`: the program reads a
+        few rows by index and nothing else (a store may run it without a thread hop)."""
         ...
 
     async def ping(self) -> float:

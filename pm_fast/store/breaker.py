@@ -142,10 +142,10 @@ class GuardedStore:
         self._settle(None)
         return result
 
-    async def read(self, program: Program[T]) -> T:
+    async def read(self, program: Program[T], point: bool = False) -> T:
         self.breaker.check()
         try:
-            result = await self.inner.read(program)
+            result = await self.inner.read(program, point)
         except Exception as err:
             self._settle(err)
             raise

@@ -618,7 +618,7 @@ class PostgresStore:
                 asyncio.get_running_loop().call_soon(bus.release, projects, max(own), own)
         return result
 
-    async def read(self, program: Program[T]) -> T:
+    async def read(self, program: Program[T], point: bool = False) -> T:
         async with self._connection() as conn:
             tx = PgTx(conn, self._known_users, writing=False)
             async with conn.transaction(isolation="repeatable_read", readonly=True):

@@ -12,6 +12,7 @@ import logging
 import os
 import sqlite3
 import stat
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -279,6 +280,12 @@ class SqliteStore:
         # Event-log rows live this long (websocket.event_retention_secs; set by the caller).
         self.event_retention = 86400
         self._pruned = -1e9
+        # A reader on the event loop's own thread for point reads (`read(point=True)`):
+        # an indexed lookup of a few rows takes tens of µs, the hop to a reader thread
+        # and back costs more than that. It never waits for a lock (busy_timeout 0);
+        # a read it cannot start goes to a reader thread instead.
+        self._inline: sqlite3.Connection | None = None
+        self._inline_thread = 0
 
     # -- life cycle ----------------------------------------------------------------
     async def open(self, llm_user_id: str, llm_user_name: str) -> None:
@@ -297,6 +304,11 @@ class SqliteStore:
             await self._on_thread(reader, _configure, self.synchronous)
             self._all_readers.append(reader)
             self._release_reader(reader)
+        inline = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        _configure(inline, self.synchronous)
+        inline.execute("PRAGMA busy_timeout = 0")
+        self._inline = inline
+        self._inline_thread = threading.get_ident()
 
     @staticmethod
     async def _on_thread(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
@@ -382,6 +394,9 @@ class SqliteStore:
             self._pending or self._flushing or self._read_pending
         ) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
+        inline, self._inline = self._inline, None
+        if inline is not None:
+            inline.close()
         for reader in self._all_readers:
             await reader.close()
         self._all_readers.clear()
@@ -487,9 +502,31 @@ class SqliteStore:
         finally:
             self._flushing = False
 
-    async def read(self, program: Program[T]) -> T:
+    async def read(self, program: Program[T], point: bool = False) -> T:
         """Run a read on a free reader, or queue it: a reader that comes free runs the
-        queued reads together (one snapshot, one thread hop)."""
+        queued reads together (one snapshot, one thread hop). A `point` read (a few
+        indexed rows, no scan: the caller says so) runs at once on the event loop's
+        thread while no other read is under way (under concurrent reads the reader
+        threads run SQLite beside the loop and batch), unless its snapshot cannot start
+        without waiting."""
+        if (
+            point
+            and self._inline is not None
+            and self._readers.qsize() == self._reader_count
+            and threading.get_ident() == self._inline_thread
+        ):
+            inline = self._inline
+            try:
+                inline.execute("BEGIN")
+                inline.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # snapshot
+            except sqlite3.OperationalError:  # busy: a reader thread waits for it
+                if inline.in_transaction:
+                    inline.rollback()
+            else:
+                try:
+                    return drive(program, SqliteTx(inline, self._known_users))
+                finally:
+                    inline.execute("COMMIT")
         if not self._read_pending and not self._readers.empty():
             reader = self._readers.get_nowait()
             try:

@@ -4,6 +4,7 @@ thread hop, and each caller still gets its own result or its own error."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -77,3 +78,61 @@ def _project_or_item(ident: str) -> Any:
     if "-" in ident:
         return get_work_item(Ctx(actor=LLM, now=int(time.time())), ident)
     return resolve_project(ident)
+
+
+class _Busy:
+    """Stands in for the loop-thread connection: its snapshot cannot start (busy)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.tried = 0
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql.startswith("SELECT 1 FROM sqlite_master"):
+            self.tried += 1
+            raise sqlite3.OperationalError("database is locked")
+        return self.inner.execute(sql, *args)
+
+    @property
+    def in_transaction(self) -> bool:
+        return bool(self.inner.in_transaction)
+
+    def rollback(self) -> None:
+        self.inner.rollback()
+
+
+async def test_point_reads_run_on_the_loop_and_fall_back_to_a_reader_when_busy(
+    tmp_path: Path,
+) -> None:
+    store = await _open(tmp_path)
+    try:
+        ctx = Ctx(actor=LLM, now=int(time.time()), limits=Limits())
+        project = (await store.write(create_project(ctx, CreateProject("Point", "PNT")))).value
+        sizes = _count_hops(store)
+        # idle readers: a point read takes no thread hop, and its errors are its own
+        assert (await store.read(_project_or_item("PNT"), point=True)).id == project.id
+        with pytest.raises(DomainError) as err:
+            await store.read(_project_or_item("PNT-1"), point=True)
+        assert err.value.code == "NOT_FOUND"
+        assert sizes == []
+        # a read that is not a point read still goes to a reader
+        assert (await store.read(_project_or_item("PNT"))).id == project.id
+        assert sizes == [1]
+        # a snapshot that cannot start at once: the same read on a reader thread
+        inline = store._inline
+        busy = _Busy(inline)
+        store._inline = busy  # type: ignore[assignment]
+        assert (await store.read(_project_or_item("PNT"), point=True)).id == project.id
+        assert busy.tried == 1 and sizes == [1, 1]
+        assert inline is not None and not inline.in_transaction
+        store._inline = inline
+        # while a read is under way on a reader, point reads queue for the readers too
+        # (batched, SQLite beside the loop); every answer is right
+        found = await asyncio.gather(
+            store.read(_project_or_item("PNT")),
+            *(store.read(_project_or_item("PNT"), point=True) for _ in range(20)),
+        )
+        assert {p.id for p in found} == {project.id}
+        assert sum(sizes[2:]) == 21 and len(sizes[2:]) < 21, sizes
+    finally:
+        await store.close()
