@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import ServerProcess as ServerProcess
 
 from pm_fast.api import pm_pb2 as pb
+from pm_fast.api import proto_names
 
 WAIT = 10.0  # seconds: upper bound of any single wait for a frame
 LLM_USER = "00000000-0000-0000-0000-000000000001"
@@ -369,38 +370,11 @@ class WsClient:
         ).dependency
 
 
+# request case -> the case of its success reply (None: an envelope without payload), as
+# pm.proto's annotations say (proto_names, generated from them): a request added to
+# pm.proto needs nothing here
 SUCCESS: dict[str, str | None] = {
-    "ping": "pong",
-    "subscribe": None,
-    "unsubscribe": None,
-    "create_work_item_request": "work_item_created",
-    "update_work_item_request": "work_item_updated",
-    "delete_work_item_request": "work_item_deleted",
-    "get_work_items_request": "work_items_list",
-    "create_sprint_request": "sprint_created",
-    "update_sprint_request": "sprint_updated",
-    "delete_sprint_request": "sprint_deleted",
-    "get_sprints_request": "sprints_list",
-    "create_comment_request": "comment_created",
-    "update_comment_request": "comment_updated",
-    "delete_comment_request": "comment_deleted",
-    "get_comments_request": "comments_list",
-    "create_project_request": "project_created",
-    "update_project_request": "project_updated",
-    "delete_project_request": "project_deleted",
-    "list_projects_request": "project_list",
-    "start_timer_request": "timer_started",
-    "stop_timer_request": "timer_stopped",
-    "create_time_entry_request": "time_entry_created",
-    "update_time_entry_request": "time_entry_updated",
-    "delete_time_entry_request": "time_entry_deleted",
-    "get_time_entries_request": "time_entries_list",
-    "get_running_timer_request": "running_timer_response",
-    "create_dependency_request": "dependency_created",
-    "delete_dependency_request": "dependency_deleted",
-    "get_dependencies_request": "dependencies_list",
-    "get_activity_log_request": "activity_log_list",
-    "get_llm_context_request": "llm_context_list",
+    name: proto_names.PAYLOAD_CASES[name].reply for name in proto_names.REQUEST_CASES
 }
 
 
