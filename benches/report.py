@@ -150,7 +150,7 @@ def main() -> int:
         "shape the server passes: SQLite rows in position order). Codec: protobuf frames",
         "encoded from the domain Structs (twin: upb).",
         "Fan-out: one `hub.publish` of a work-item event to N subscribed connections",
-        "(real `Connection` objects and outboxes; same encoder on both sides).",
+        "(real `Connection` objects and send queues; same encoder on both sides).",
         "",
         *micro_table(micro),
         "",

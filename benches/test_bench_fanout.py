@@ -23,7 +23,7 @@ calls ``Connection.deliver``, as the server does in each mode. Except in the "wr
 parked" group no writer is waiting, so no wake-up is counted. Both sides use the same
 encoder, the server's ``ws.event_frame`` (on the Rust codec when the extension is
 built), so the ratio is that of the fan-out alone; the frame is encoded once per event.
-Outboxes are emptied before each round (not timed).
+Send queues are emptied before each round (not timed).
 """
 
 from __future__ import annotations

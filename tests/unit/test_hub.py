@@ -32,7 +32,7 @@ from pm_fast.realtime import send_queue as twin_queue
 from .accel_probe import probe_accel
 
 HUBS = pytest.mark.parametrize("make", [rust.Hub, twin_hub.Hub], ids=["rust", "python"])
-OUTBOXES = pytest.mark.parametrize(
+SEND_QUEUES = pytest.mark.parametrize(
     "make_queue", [rust.SendQueue, twin_queue.SendQueue], ids=["rust", "python"]
 )
 PROPS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -304,7 +304,7 @@ class Waiter:
         self.results.append(value)
 
 
-@OUTBOXES
+@SEND_QUEUES
 def test_send_queue_bounds_orders_and_closes(make_queue: Callable[[int], Any]) -> None:
     box = make_queue(2)
     assert (box.limit, box.closed, len(box)) == (2, False, 0)
@@ -321,7 +321,7 @@ def test_send_queue_bounds_orders_and_closes(make_queue: Callable[[int], Any]) -
     assert all(unbounded.offer(i) for i in range(1000)) and len(unbounded) == 1000
 
 
-@OUTBOXES
+@SEND_QUEUES
 def test_send_queue_wakes_the_parked_writer_once(make_queue: Callable[[int], Any]) -> None:
     box = make_queue(1)
     w = Waiter()
@@ -341,7 +341,7 @@ def test_send_queue_wakes_the_parked_writer_once(make_queue: Callable[[int], Any
     assert len(box) == 0 and box.pop() is None
 
 
-@OUTBOXES
+@SEND_QUEUES
 async def test_send_queue_with_asyncio_futures(make_queue: Callable[[int], Any]) -> None:
     box = make_queue(3)
     loop = asyncio.get_running_loop()
@@ -410,7 +410,7 @@ def ws_connection(
     return conn, closes
 
 
-@OUTBOXES
+@SEND_QUEUES
 @HUBS
 async def test_connection_replies_wait_and_subscribers_get_every_broadcast(
     make: Callable[[], Any], make_queue: Callable[[int], Any]
@@ -446,7 +446,7 @@ async def test_connection_replies_wait_and_subscribers_get_every_broadcast(
     assert closes == [1013]
 
 
-@OUTBOXES
+@SEND_QUEUES
 async def test_connection_writer_stops_when_the_client_is_gone(
     make_queue: Callable[[int], Any],
 ) -> None:
