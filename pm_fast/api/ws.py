@@ -195,12 +195,7 @@ async def _replay(conn: Conn, pid: str, after: int) -> int:
             return cursor
         if cursor > upto:
             if time.monotonic() > deadline:
-                raise DomainError(
-                    "RESYNC_REQUIRED",
-                    f"Cannot resume project {pid} after event {after}: this server has not"
-                    f" received events after {upto} yet. Reload the project and subscribe"
-                    " again.",
-                )
+                raise eventlog.not_received(pid, after, upto)
             await asyncio.sleep(0.02)
             continue
         events = await app.store.read(events_service.replay_step(pid, cursor, upto))

@@ -120,6 +120,17 @@ def resync(project_id: str, after: int, oldest: int | None, last: int) -> Domain
     )
 
 
+def not_received(project_id: str, after: int, last: int) -> DomainError:
+    """A resume after `after` that this server cannot serve yet: its log ends at `last`
+    (on PostgreSQL, another process committed later events that this one has not read;
+    the edge gives up after waiting for them, ws.RESUME_CATCH_UP)."""
+    return DomainError(
+        "RESYNC_REQUIRED",
+        f"Cannot resume project {project_id} after event {after}: this server has not"
+        f" received events after {last} yet. Reload the project and subscribe again.",
+    )
+
+
 # -- SQLite ------------------------------------------------------------------------------
 SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS pm_fast_event_seq (

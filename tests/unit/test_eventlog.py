@@ -50,6 +50,15 @@ def test_resumable(after: int, oldest: int | None, last: int, ok: bool) -> None:
         assert err.code == "RESYNC_REQUIRED" and "p" in err.message
 
 
+def test_a_resume_past_what_this_server_has_received_is_refused_in_its_words() -> None:
+    err = eventlog.not_received("p", 12, 9)
+    assert err.code == "RESYNC_REQUIRED"
+    assert err.message == (
+        "Cannot resume project p after event 12: this server has not received events after"
+        " 9 yet. Reload the project and subscribe again."
+    )
+
+
 def test_numbers_are_per_project_gapless_and_in_order() -> None:
     conn = _db()
     a1, b1, a2 = _events("a", 2), _events("b", 3), _events("a", 1)

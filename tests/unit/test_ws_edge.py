@@ -3,6 +3,7 @@ services (chosen by `Ctx.profile`, none at the edge), idempotency as a service."
 
 from __future__ import annotations
 
+import ast
 import base64
 import time
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 from pm_fast.api import proto_names, ws, ws_transport
 from pm_fast.core import commands as cmd
+from pm_fast.core import errors
 from pm_fast.core.errors import DomainError
 from pm_fast.service import (
     comments,
@@ -42,6 +44,23 @@ def test_transport_imports_no_domain() -> None:
         text = f.read()
     for name in ("service", "store", "ws_codec", "pm_pb2", "..app", "core."):
         assert f"from ..{name.lstrip('.')}" not in text and f"import {name}" not in text, name
+
+
+def test_the_edge_words_no_refusal_itself() -> None:
+    """ws.py builds no DomainError: every refusal it sends is a service's (or the event
+    log's, realtime/eventlog.py), so both edges word it the same way."""
+    source = ws.__file__
+    assert source is not None
+    with open(source, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    built = [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and (node.func.id == "DomainError" or node.func.id in vars(errors))
+    ]
+    assert built == []
 
 
 def ctx(profile: Profile) -> Ctx:
