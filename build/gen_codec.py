@@ -12,7 +12,8 @@ Writes (with ``--check``: compares, and fails when a committed file differs):
   and the event table (which payload announces which domain event, and how its message
   is filled);
 * the generated part of ``pm_fast/api/proto_names.py``: the envelope's payload cases
-  with their direction and reply, and the event kinds.
+  with their direction and reply, the event kinds, and every enum's values by the
+  names the domain gives them (what ws_codec maps entity fields with).
 
 What protoc's descriptor does not say is read from the comment after each case of
 ``WebSocketMessage.payload`` (see pm.proto): "request -> <reply case>" or "request ->
@@ -331,7 +332,7 @@ def rustfmt(source: str) -> str:
 DIRECTION = {"REQUEST": "_Q", "REPLY": "_R", "REPLY_AND_EVENT": "_RE", "EVENT": "_E"}
 
 
-def python_block(cases: list[Case]) -> str:
+def python_block(proto: descriptor_pb2.FileDescriptorProto, cases: list[Case]) -> str:
     rows = []
     for c in cases:
         reply = f', "{c.reply}"' if c.direction == "REQUEST" else ""
@@ -342,6 +343,12 @@ def python_block(cases: list[Case]) -> str:
             f" {DIRECTION[c.direction]}{reply}),"
         )
     events = [f'        "{c.event}": "{c.name}",' for c in cases if c.event]
+    enums = []
+    for enum in proto.enum_type:
+        values = ", ".join(
+            f'"{domain_name(enum, v.name)}": {v.number}' for v in enum.value if v.number != 0
+        )
+        enums.append(f'        "{enum.name}": MappingProxyType({{{values}}}),')
     return "".join(
         line + "\n"
         for line in [
@@ -357,17 +364,24 @@ def python_block(cases: list[Case]) -> str:
             "    }",
             ")",
             '"""Every event kind that is broadcast, and the payload case announcing it."""',
+            "",
+            "ENUM_VALUES: Final[Mapping[str, Mapping[str, int]]] = MappingProxyType(",
+            "    {",
+            *enums,
+            "    }",
+            ")",
+            '"""Each enum of pm.proto: its values but 0, by the names the domain gives them."""',
             END.rstrip("\n"),
         ]
     )
 
 
-def python_source(cases: list[Case]) -> str:
+def python_source(proto: descriptor_pb2.FileDescriptorProto, cases: list[Case]) -> str:
     text = NAMES_OUT.read_text()
     start, end = text.find(BEGIN), text.find(END)
     if start < 0 or end < start:
         raise SchemaError(f"{NAMES_OUT}: the BEGIN/END GENERATED lines are missing")
-    spliced = text[:start] + python_block(cases) + text[end + len(END) :]
+    spliced = text[:start] + python_block(proto, cases) + text[end + len(END) :]
     done = subprocess.run(
         [
             str(Path(sys.executable).parent / "ruff"),
@@ -395,7 +409,7 @@ def main(argv: list[str]) -> int:
     try:
         proto = load(argv[0])
         cases = payload_cases(proto)
-        outputs = {RUST_OUT: rust_source(proto, cases), NAMES_OUT: python_source(cases)}
+        outputs = {RUST_OUT: rust_source(proto, cases), NAMES_OUT: python_source(proto, cases)}
     except SchemaError as err:
         print(f"gen_codec: {err}", file=sys.stderr)
         return 1

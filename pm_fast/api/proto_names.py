@@ -186,6 +186,18 @@ EVENT_CASES: Final[Mapping[str, str]] = MappingProxyType(
     }
 )
 """Every event kind that is broadcast, and the payload case announcing it."""
+
+ENUM_VALUES: Final[Mapping[str, Mapping[str, int]]] = MappingProxyType(
+    {
+        "ProjectStatus": MappingProxyType({"active": 1, "archived": 2}),
+        "WorkItemType": MappingProxyType({"epic": 2, "story": 3, "task": 4}),
+        "SprintStatus": MappingProxyType(
+            {"planned": 1, "active": 2, "completed": 3, "cancelled": 4}
+        ),
+        "DependencyType": MappingProxyType({"blocks": 1, "relates_to": 2}),
+    }
+)
+"""Each enum of pm.proto: its values but 0, by the names the domain gives them."""
 # END GENERATED
 
 REQUEST_CASES: Final[tuple[str, ...]] = tuple(

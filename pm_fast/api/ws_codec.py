@@ -6,7 +6,7 @@ Every broadcast frame is encoded here once and the same bytes go to each recipie
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, assert_never
 
@@ -25,14 +25,17 @@ from ..core.model import (
     WorkItem,
 )
 from . import pm_pb2 as pb
+from . import proto_names
 
-PROJECT_STATUS: dict[str, Any] = {"active": 1, "archived": 2}
+# Enum values by their domain names, and back (generated from pm.proto: proto_names;
+# Any: pm_pb2's stubs type an enum field as its enum class).
+PROJECT_STATUS: Mapping[str, Any] = proto_names.ENUM_VALUES["ProjectStatus"]
 PROJECT_STATUS_NAME = {v: k for k, v in PROJECT_STATUS.items()}
-ITEM_TYPE: dict[str, Any] = {"epic": 2, "story": 3, "task": 4}
+ITEM_TYPE: Mapping[str, Any] = proto_names.ENUM_VALUES["WorkItemType"]
 ITEM_TYPE_NAME = {v: k for k, v in ITEM_TYPE.items()}
-SPRINT_STATUS: dict[str, Any] = {"planned": 1, "active": 2, "completed": 3, "cancelled": 4}
+SPRINT_STATUS: Mapping[str, Any] = proto_names.ENUM_VALUES["SprintStatus"]
 SPRINT_STATUS_NAME = {v: k for k, v in SPRINT_STATUS.items()}
-DEPENDENCY_TYPE: dict[str, Any] = {"blocks": 1, "relates_to": 2}
+DEPENDENCY_TYPE: Mapping[str, Any] = proto_names.ENUM_VALUES["DependencyType"]
 DEPENDENCY_TYPE_NAME = {v: k for k, v in DEPENDENCY_TYPE.items()}
 
 _DATE_FIELDS = {"start_date", "end_date"}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -255,7 +255,7 @@ def test_encode_event_rust_matches_twin(
         check_event_frame(data, kind, entity, actor, extra, message_id, timestamp)
 
 
-ENUMS: dict[str, dict[str, int]] = {
+ENUMS: dict[str, Mapping[str, int]] = {
     "status@Project": ws_codec.PROJECT_STATUS,
     "item_type@WorkItem": ws_codec.ITEM_TYPE,
     "status@Sprint": ws_codec.SPRINT_STATUS,

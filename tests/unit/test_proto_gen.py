@@ -123,3 +123,17 @@ def test_enum_values_by_domain_name() -> None:
     enums = {e.name: e for e in proto.enum_type}
     assert gen.domain_name(enums["ProjectStatus"], "PROJECT_STATUS_ARCHIVED") == "archived"
     assert gen.domain_name(enums["DependencyType"], "RELATES_TO") == "relates_to"
+
+
+def test_the_python_enum_tables_are_pm_protos() -> None:
+    """proto_names.ENUM_VALUES (what ws_codec maps entity fields with) is every enum of
+    pm.proto, its values but 0 by their domain names, and the generated block says so."""
+    proto = descriptor()
+    expected = {
+        e.name: {gen.domain_name(e, v.name): v.number for v in e.value if v.number}
+        for e in proto.enum_type
+    }
+    assert {k: dict(v) for k, v in proto_names.ENUM_VALUES.items()} == expected
+    assert expected["SprintStatus"] == {"planned": 1, "active": 2, "completed": 3, "cancelled": 4}
+    block = gen.python_block(proto, gen.payload_cases(proto))
+    assert '"WorkItemType": MappingProxyType({"epic": 2, "story": 3, "task": 4})' in block
