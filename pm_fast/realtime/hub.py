@@ -19,7 +19,10 @@ compare delivery by delivery:
   the next events only;
 * subscribers are told apart by identity; `remove` drops the hub's reference;
 * an error from the encoder or a `deliver` stops `publish` (after the recipients of that
-  event that come before the failing one).
+  event that come before the failing one);
+* `sent()` counts, per event kind, the events whose frame was encoded (not None) and the
+  recipients it was then offered to (for `GET /metrics`: read at scrape time, so the
+  fan-out pays one dictionary update per event, not per frame).
 """
 
 from __future__ import annotations
@@ -65,9 +68,11 @@ class HubApi(Protocol):
 
     def publish(self, events: Iterable[Event]) -> None: ...
 
+    def sent(self) -> dict[str, tuple[int, int]]: ...
+
 
 class Hub:
-    __slots__ = ("_by_project", "_by_sprint", "_subs", "encoder")
+    __slots__ = ("_by_project", "_by_sprint", "_sent", "_subs", "encoder")
 
     def __init__(self) -> None:
         # id(subscriber) → subscriber, in order: insertion-ordered sets
@@ -75,6 +80,8 @@ class Hub:
         self._by_sprint: dict[str, dict[int, Subscriber]] = {}
         self._subs: dict[int, tuple[Subscriber, set[str], set[str]]] = {}
         self.encoder: Encoder | None = None
+        # event kind -> [events broadcast, frames offered to subscribers] (metrics)
+        self._sent: dict[str, list[int]] = {}
 
     def subscribe(
         self, sub: Subscriber, project_ids: Iterable[str], sprint_ids: Iterable[str] = ()
@@ -144,5 +151,14 @@ class Hub:
             frame = encoder(event)
             if frame is None:
                 continue
+            counts = self._sent.get(event.kind)
+            if counts is None:
+                counts = self._sent[event.kind] = [0, 0]
+            counts[0] += 1
+            counts[1] += len(targets)
             for sub in targets:
                 sub.deliver(frame)
+
+    def sent(self) -> dict[str, tuple[int, int]]:
+        """Per event kind: (events broadcast, frames offered to subscribers) so far."""
+        return {kind: (c[0], c[1]) for kind, c in self._sent.items()}

@@ -187,6 +187,8 @@ pub struct Hub {
     /// Event → frame (or None: not broadcast); None: publish nothing.
     #[pyo3(get, set)]
     encoder: Option<Py<PyAny>>,
+    /// Event kind → (events broadcast, frames handed to subscribers), for metrics.
+    sent: FxHashMap<String, (u64, u64)>,
 }
 
 fn address(obj: &Bound<'_, PyAny>) -> usize {
@@ -274,7 +276,18 @@ impl Hub {
             targets: Vec::new(),
             free: Vec::new(),
             encoder: None,
+            sent: FxHashMap::default(),
         }
+    }
+
+    /// Per event kind: (events broadcast, frames handed to subscribers) so far, counting
+    /// each event whose frame was encoded and offered to at least one subscriber.
+    fn sent<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        for (kind, counts) in &self.sent {
+            out.set_item(kind, *counts)?;
+        }
+        Ok(out)
     }
 
     /// Adds `sub` to the subscribers of the given projects and sprints.
@@ -409,6 +422,21 @@ impl Hub {
                     return Err(err);
                 }
             };
+            let reached = targets.len() as u64;
+            let kind = event.getattr(intern!(py, "kind"))?;
+            if let Ok(kind) = kind.cast::<PyString>() {
+                let kind = kind.to_str()?;
+                let mut me = slf.try_borrow_mut()?;
+                match me.sent.get_mut(kind) {
+                    Some(counts) => {
+                        counts.0 += 1;
+                        counts.1 += reached;
+                    }
+                    None => {
+                        me.sent.insert(kind.to_owned(), (1, reached));
+                    }
+                }
+            }
             let mut failed = None;
             for target in targets.drain(..) {
                 if failed.is_none() {

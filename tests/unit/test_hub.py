@@ -106,6 +106,19 @@ def test_each_event_is_encoded_once_and_only_when_someone_listens(
 
 
 @HUBS
+def test_broadcasts_and_subscribers_reached_are_counted_by_kind(make: Callable[[], Any]) -> None:
+    hub, _ = make_hub(make)
+    sinks = [Sink() for _ in range(3)]
+    for s in sinks:
+        hub.subscribe(s, ["p"])
+    hub.subscribe(sinks[0], ["q"])
+    assert hub.sent() == {}
+    hub.publish([ev("a", "p"), ev("b", "q"), ev("c", "nobody")])
+    hub.publish([ev("d", "p")])
+    assert hub.sent() == {"probe": (3, 7)}  # events encoded, frames offered
+
+
+@HUBS
 def test_sprint_scope_reaches_sprint_subscribers(make: Callable[[], Any]) -> None:
     hub, _ = make_hub(make)
     project_sub, sprint_sub, both = Sink(), Sink(), Sink()
@@ -604,6 +617,7 @@ def run(
             while (frame := s.send_queue.pop()) is not None:
                 queued.append(frame)
             log.append(("send_queue", s.number, s.send_queue.closed, queued))
+    log.append(("sent", hub.sent()))  # the metrics' broadcast counts
     return log
 
 
