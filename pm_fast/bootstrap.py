@@ -17,6 +17,7 @@ it only orders imports so that start-up does not load OpenSSL.)
 | `PM_FAST_LISTEN_FD` | a listening socket bound by the sidecar's launcher (build/launcher.c) |
 | `PM_FAST_ENGINE` | `granian` (default, ASGI), `granian-rsgi` or `robyn`; `--engine` wins |
 | `PM_FAST_LOG_FORMAT` | `text` (default, the original's line format) or `json` (JSON lines) |
+| `PM_FAST_METRICS` | `0` or `1`: `GET /metrics` and its counting off or on (`server.metrics`) |
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from .app import App
 from .boot import enable_asyncio_tls
 from .config import Config, ConfigError
 from .logsetup import FORMATS, setup_logging
+from .metrics import STATS
 from .paths import ensure_pm_dir
 from .service.events import event_positions
 from .store.base import Store
@@ -72,6 +74,8 @@ class Settings:
     engine: str = "granian"
     # how log records are written (logsetup.FORMATS)
     log_format: str = "text"
+    # metrics on or off (PM_FAST_METRICS); None: as `server.metrics` says
+    metrics: bool | None = None
 
 
 def check_workers(raw: str) -> int:
@@ -107,6 +111,9 @@ def read_settings(
         raise SettingsError(
             f"PM_FAST_LOG_FORMAT must be text or json (got {environ['PM_FAST_LOG_FORMAT']!r})"
         )
+    raw_metrics = environ.get("PM_FAST_METRICS", "").strip()
+    if raw_metrics not in ("", "0", "1"):
+        raise SettingsError(f"PM_FAST_METRICS must be 0 or 1 (got {raw_metrics!r})")
     raw_fd = environ.get(LISTEN_FD_VAR, "")
     if workers is None:
         workers = environ.get("PM_FAST_WORKERS", "1")
@@ -119,6 +126,7 @@ def read_settings(
         listen_fd=int(raw_fd) if raw_fd.isdigit() else None,
         engine=check_engine(engine or environ.get("PM_FAST_ENGINE") or "granian"),
         log_format=log_format,
+        metrics=None if not raw_metrics else raw_metrics == "1",
     )
 
 
@@ -151,6 +159,7 @@ def _cannot_open(err: BaseException) -> int:
 
 async def open_app(cfg: Config, pm_dir: Path, settings: Settings) -> App | int:
     """Open the store (and, on PostgreSQL, the change bus): the App, or an exit code."""
+    STATS.on = cfg.server.metrics if settings.metrics is None else settings.metrics
     pg: PostgresStore | None = None
     store: Store
     if cfg.database.url:  # PostgreSQL (pm-fast only); config checked the URL's scheme

@@ -107,6 +107,8 @@ class ServerConfig(msgspec.Struct, kw_only=True, frozen=True):
     # the idle time allowed between two requests on one connection), and its whole body.
     header_read_timeout_secs: U64 = 15
     body_read_timeout_secs: U64 = 30
+    # pm-fast only: `GET /metrics` and the counting behind it (PM_FAST_METRICS wins).
+    metrics: bool = True
 
 
 class DatabaseConfig(msgspec.Struct, kw_only=True, frozen=True):

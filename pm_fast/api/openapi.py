@@ -81,6 +81,7 @@ class Op:
     query: tuple[Param, ...] = ()
     errors: tuple[int, ...] = ()
     raw_response: dict[str, Any] | None = None  # a schema given directly
+    media: str = JSON_TYPE  # the success body's media type
     extra_responses: dict[int, str] = field(default_factory=dict)
 
 
@@ -193,6 +194,12 @@ def _handlers() -> dict[Callable[..., Any], Op]:
             errors=(400, 413, 415, 422),
         ),
         rest.openapi_document: Op("This document", raw_response={"type": "object"}),
+        rest.metrics_text: Op(
+            "Metrics in the Prometheus text format (docs/metrics.md); 404 when metrics are off",
+            raw_response={"type": "string"},
+            media="text/plain; version=0.0.4",
+            errors=(401, 404),
+        ),
     }
 
 
@@ -353,7 +360,7 @@ def build() -> dict[str, Any]:
         if op.response is not None:
             success["content"] = {JSON_TYPE: {"schema": schema_map[id(op.response)]}}
         elif op.raw_response is not None:
-            success["content"] = {JSON_TYPE: {"schema": op.raw_response}}
+            success["content"] = {op.media: {"schema": op.raw_response}}
         responses[str(op.status)] = success
         for status, text in op.extra_responses.items():
             responses[str(status)] = {"description": text, "content": success.get("content", {})}
@@ -369,7 +376,7 @@ def build() -> dict[str, Any]:
             "content": {JSON_TYPE: {"schema": {"$ref": REF.format(name="Error")}}},
         }
         operation["responses"] = responses
-        if api:
+        if api or pattern == "/metrics":  # the bearer token when auth is enabled
             operation["security"] = [{}, {"bearer": []}]
         paths.setdefault(path, {})[method.lower()] = operation
 
@@ -391,7 +398,7 @@ def build() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "bearerFormat": "JWT",
-                    "description": "required on /api/v1 when auth.enabled is true",
+                    "description": "required on /api/v1 and /metrics when auth.enabled is true",
                 }
             },
         },

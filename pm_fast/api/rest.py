@@ -59,6 +59,8 @@ class Request:
     read_body: Callable[[int], Awaitable[bytes]]
     # The caller's user once its bearer token is verified (auth enabled, `/api/` only).
     user: str | None = None
+    # The template of the route that matched (metrics label; never the raw path).
+    route: str = "unmatched"
 
     def query(self, fields: tuple[str, ...]) -> dict[str, str]:
         """The route's query `fields` that are present; others are ignored, and a field
@@ -377,6 +379,16 @@ async def openapi_document(app: App, req: Request, p: list[str]) -> Response:
     return Response(200, openapi.document_bytes())
 
 
+async def metrics_text(app: App, req: Request, p: list[str]) -> Response:
+    """The Prometheus text of this process (and of every worker under `--workers`):
+    pm_fast/metrics.py, docs/metrics.md. 404 when metrics are off."""
+    from .. import metrics
+
+    if not metrics.STATS.on:
+        return fail("NOT_FOUND", f"No route for {req.path}")
+    return Response(200, metrics.render(app), metrics.CONTENT_TYPE)
+
+
 async def shutdown(app: App, req: Request, p: list[str]) -> Response:
     log.info("shutdown requested over HTTP")
     app.shutdown.set()
@@ -388,6 +400,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/health", probe(probes.health)),
     ("GET", "/live", probe(probes.live)),
     ("GET", "/ready", probe(probes.ready)),
+    ("GET", "/metrics", metrics_text),
     ("POST", "/admin/checkpoint", checkpoint),
     ("POST", "/admin/shutdown", shutdown),
     ("GET", "/api/v1/projects", reader("projects", projects.list_projects_for)),
@@ -466,20 +479,21 @@ class Router:
     """Exact segment matching: `{}` matches one non-empty segment; nothing else is fuzzy."""
 
     def __init__(self, routes: list[tuple[str, str, Handler]]) -> None:
-        self._table: dict[int, list[tuple[tuple[str, ...], dict[str, Handler]]]] = {}
+        self._table: dict[int, list[tuple[tuple[str, ...], dict[str, Handler], str]]] = {}
         for method, pattern, handler in routes:
             segments = tuple(pattern.strip("/").split("/"))
             bucket = self._table.setdefault(len(segments), [])
-            for existing, methods in bucket:
+            for existing, methods, _ in bucket:
                 if existing == segments:
                     methods[method] = handler
                     break
             else:
-                bucket.append((segments, {method: handler}))
+                bucket.append((segments, {method: handler}, pattern))
 
-    def match(self, path: str) -> tuple[dict[str, Handler], list[str]] | None:
+    def match(self, path: str) -> tuple[dict[str, Handler], list[str], str] | None:
+        """The handlers by method, the path parameters and the route's pattern."""
         parts = path[1:].split("/") if path.startswith("/") else [path]
-        for segments, methods in self._table.get(len(parts), ()):
+        for segments, methods, pattern in self._table.get(len(parts), ()):
             params: list[str] = []
             for want, got in zip(segments, parts, strict=True):
                 if want == "{}":
@@ -489,7 +503,7 @@ class Router:
                 elif want != got:
                     break
             else:
-                return methods, params
+                return methods, params, pattern
         return None
 
 
@@ -507,7 +521,7 @@ async def handle(app: App, req: Request) -> Response:
     found = ROUTER.match(req.path)
     if found is None:
         return fail("NOT_FOUND", f"No route for {req.path}")
-    methods, params = found
+    methods, params, req.route = found
     handler = methods.get(req.method)
     head = req.method == "HEAD"
     if head:
@@ -519,7 +533,7 @@ async def handle(app: App, req: Request) -> Response:
             # `Authorization` is named because a wildcard does not cover it.
             return Response(200, b"", None, list(_PREFLIGHT))
         return fail("METHOD_NOT_ALLOWED", f"Method {req.method} is not allowed for {req.path}")
-    if req.path.startswith("/api/"):
+    if req.path.startswith("/api/") or req.path == "/metrics":
         auth = authenticator(app)
         if auth.enabled:
             req.user = auth.bearer(req.header("authorization"))

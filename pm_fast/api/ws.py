@@ -14,6 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from time import perf_counter
 from types import MappingProxyType
 from typing import Any
 
@@ -24,6 +25,7 @@ from ..app import App, sealed
 from ..core import commands as cmd
 from ..core.errors import DomainError
 from ..core.model import ActivityCreated, Event, ProjectUpdated, SprintUpdated, WorkItemUpdated
+from ..metrics import STATS
 from ..realtime import eventlog
 from ..service import (
     activity,
@@ -204,6 +206,8 @@ async def _replay(conn: Conn, pid: str, after: int) -> int:
             raise eventlog.resync(pid, cursor, oldest, upto)
         frames = [f for f in map(event_frame, events) if f is not None]
         await conn.send_many(frames, REPLAY_QUEUE)
+        if STATS.on:
+            STATS.ws_frame(None, "replay", len(frames))
         cursor = events[-1].seq
     return cursor
 
@@ -666,6 +670,9 @@ async def answer(conn: Conn, data: bytes) -> bytes:
     try:
         env = pb.WebSocketMessage.FromString(data)
     except (DecodeError, RuntimeError, ValueError):
+        if STATS.on:
+            STATS.ws_frame("invalid", None)
+            STATS.error("ws", "INVALID_MESSAGE")
         return codec.error_frame(
             "", "INVALID_MESSAGE", "Invalid message: the frame is not a protobuf WebSocketMessage"
         )
@@ -673,21 +680,34 @@ async def answer(conn: Conn, data: bytes) -> bytes:
     case = env.WhichOneof("payload")
     handler = HANDLERS.get(case) if case is not None else None
     if handler is None:
+        if STATS.on:
+            STATS.ws_frame("invalid", None)
+            STATS.error("ws", "INVALID_MESSAGE")
         return codec.error_frame(mid, "INVALID_MESSAGE", "Unsupported or missing message payload")
+    assert case is not None
+    on = STATS.on
+    start = perf_counter() if on else 0.0
+    code: str | None = None
     try:
-        return await asyncio.wait_for(handler(conn, mid, getattr(env, case)), REQUEST_TIMEOUT)
+        reply = await asyncio.wait_for(handler(conn, mid, getattr(env, case)), REQUEST_TIMEOUT)
     except DomainError as err:
         # The traceback would tie this connection's frames into a reference cycle with
         # the failed future, keeping the socket open until the next GC pass.
         err.__traceback__ = None
-        return codec.domain_error_frame(mid, err)
+        code = err.code
+        reply = codec.domain_error_frame(mid, err)
     except TimeoutError as err:
         err.__traceback__ = None
-        return codec.error_frame(mid, "TIMEOUT", "Request timed out. Please try again.")
+        code = "TIMEOUT"
+        reply = codec.error_frame(mid, "TIMEOUT", "Request timed out. Please try again.")
     except Exception as err:
         log.exception("WebSocket request %s (%s) failed", case, mid[:8])
         err.__traceback__ = None
-        return codec.error_frame(mid, "DATABASE_ERROR", "Database error")
+        code = "DATABASE_ERROR"
+        reply = codec.error_frame(mid, "DATABASE_ERROR", "Database error")
+    if on:
+        STATS.ws_request(case, perf_counter() - start, code)
+    return reply
 
 
 async def _on_connect(conn: Conn) -> None:

@@ -24,6 +24,7 @@ from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 from .. import accel
 from ..config import Config
 from ..logsetup import new_id
+from ..metrics import STATS
 from ..realtime.delivery import BACKLOG_LIMIT, Delivery
 from ..realtime.hub import HubApi
 
@@ -436,6 +437,8 @@ async def session(
     conn._session = asyncio.current_task()
     app.delivery.add(conn)
     app.ws_connections = len(registry)
+    if STATS.on:
+        STATS.ws_opened += 1
     try:
         try:
             await edge.on_connect(conn)
@@ -457,6 +460,10 @@ async def session(
                 heartbeat.wait("replies not taken")  # only sends wait for the client now
                 if not limiter.allow():
                     violations += 1
+                    if STATS.on:
+                        STATS.rate_limited += 1
+                        warned = violations < MAX_VIOLATIONS
+                        STATS.ws_frame("rate_limited", "text" if warned else None)
                     if violations >= MAX_VIOLATIONS:  # the reason is in the Close frame
                         conn.closing(CLOSE_POLICY, RATE_LIMIT_CLOSE)
                         break
@@ -468,6 +475,9 @@ async def session(
                 if kind == 1:
                     data = msg.data
                     if len(data) > MAX_FRAME_BYTES:
+                        if STATS.on:
+                            STATS.ws_frame("too_large", None)
+                            STATS.error("ws", "MESSAGE_TOO_BIG")
                         await conn.send(edge.too_large)
                         conn.closing(CLOSE_TOO_BIG, "Message too big")
                         break
@@ -476,6 +486,8 @@ async def session(
                     heartbeat.wait("replies not taken")
                     await conn.send(reply)
                 else:
+                    if STATS.on:
+                        STATS.ws_frame("text", "text")
                     await conn.send(edge.text_help)
         except asyncio.CancelledError:
             if conn.cancelled_session:  # Connection.end stopped it (and logged why)
@@ -512,4 +524,6 @@ async def session(
                 except (TimeoutError, RuntimeError, OSError):
                     writer.cancel()
         conn.close()
+        if STATS.on:
+            STATS.closed(conn.close_code)
         conn.release()

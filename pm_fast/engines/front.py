@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..api import probes
@@ -22,6 +23,7 @@ from ..api.http import JSON, Response, error_body
 from ..app import App
 from ..boot import enable_asyncio_tls
 from ..logsetup import CONNECTION_ID, REQUEST_ID, ids_wanted, new_id
+from ..metrics import STATS
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -153,13 +155,20 @@ class Front:
         try:
             cors = self.guard.http(scope)
             if isinstance(cors, Response):  # refused before any route runs
+                if STATS.on:
+                    STATS.error("http", str(cors.status))
                 return cors, ()
             if self.closing and scope.path not in _STORELESS:
                 return Response(503, _SHUTTING_DOWN), cors
             self.inflight += 1
             self.quiet.clear()
             try:
-                return await self._answer(scope, body), cors
+                if not STATS.on:
+                    return (await self._answer(scope, body))[0], cors
+                start = perf_counter()
+                resp, route = await self._answer(scope, body)
+                STATS.http(route, scope.method, resp.status, perf_counter() - start)
+                return resp, cors
             finally:
                 self.inflight -= 1
                 if not self.inflight:
@@ -170,11 +179,12 @@ class Front:
             if token is not None:
                 REQUEST_ID.reset(token)
 
-    async def _answer(self, scope: Scope, body: Body) -> Response:
+    async def _answer(self, scope: Scope, body: Body) -> tuple[Response, str]:
+        """The response and the template of the route that gave it (for metrics)."""
         if scope.path in probes.PROBES:  # no coroutine for every other request
             probe = await probes.answer(self.app, scope.method, scope.path)
             if probe is not None:  # answered without the router (see `__init__`)
-                return probe
+                return probe, scope.path
         rest = self.rest()
         too_large: type[Exception] = rest.BodyTooLarge
         headers = scope.headers
@@ -207,12 +217,18 @@ class Front:
         try:
             resp: Response = await rest.handle(self.app, req)
         except _BodyTimeout:
-            return Response(408, _BODY_TIMEOUT, JSON, [("connection", "close")])
-        return resp
+            return Response(408, _BODY_TIMEOUT, JSON, [("connection", "close")]), req.route
+        return resp, req.route
 
     # -- WebSocket ---------------------------------------------------------------------
     def ws_admit(self, scope: Scope) -> int | str:
         """The HTTP status refusing a WebSocket upgrade, or the connecting user's id."""
+        verdict = self._ws_admit(scope)
+        if STATS.on and isinstance(verdict, int):
+            STATS.error("ws_upgrade", str(verdict))
+        return verdict
+
+    def _ws_admit(self, scope: Scope) -> int | str:
         refused = self.guard.ws(scope)
         if refused is not None:
             return refused

@@ -16,6 +16,10 @@ to 0.5 s once a replacement has served for 30 s), while the other workers go on 
 Granian's own supervisor gives up instead when a slot dies twice within 5.5 s; ours gives
 up only when nothing can start at all: every worker of the first start died before it
 was ready (a worker tells the supervisor it is ready through a pipe).
+
+Metrics: each worker knows its slot number (1..N, `worker` label) and writes its
+snapshot to a directory the supervisor makes for the run, so a scrape of any worker
+answers for all of them (pm_fast/metrics.py, docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +40,7 @@ from granian._loops import loops
 from granian.constants import Interfaces
 from granian.server.mp import MPServer
 
+from .. import metrics
 from ..app import COMPAT_VERSION, App
 from ..bootstrap import Settings, open_app
 from ..config import Config
@@ -56,6 +64,9 @@ class WorkerApp(AsgiApp):
         self._granian_stop: Any = None
         # The write end of the supervisor's readiness pipe (inherited over fork).
         self.ready_fd: int | None = None
+        # This worker's slot (1..N, set in the worker) and the run's metrics directory.
+        self.slot = 0
+        self.metrics_dir: Path | None = None
 
     async def lifespan(self, receive: Any, send: Any) -> None:
         while True:
@@ -83,6 +94,9 @@ class WorkerApp(AsgiApp):
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self._on_signal, opened)
         loop.create_task(self._stop_when_asked(opened), name="pm-fast-shutdown")
+        if metrics.STATS.on and self.metrics_dir is not None and self.slot:
+            metrics.join_group(self.slot, self.metrics_dir)
+            loop.create_task(metrics.publish_snapshots(opened), name="pm-fast-metrics")
         log.info("worker %d ready", os.getpid())
         if self.ready_fd is not None:
             try:
@@ -202,6 +216,17 @@ class Supervisor(MPServer):
             if self.reload_signal:
                 self._reload(spawn_target, target_loader)  # type: ignore[no-untyped-call]
 
+    def _spawn_worker(
+        self, idx: int, target: Any, callback_loader: Callable[[], Any], *rest: Any
+    ) -> Any:
+        # Granian calls the loader in the new (forked) worker: it learns its slot there.
+        def load() -> Any:
+            app = callback_loader()
+            app.slot = idx + 1
+            return app
+
+        return super()._spawn_worker(idx, target, load, *rest)
+
     def _drain_ready(self) -> set[int]:
         pids: set[int] = set()
         data = b""
@@ -236,6 +261,7 @@ def serve_workers(
 ) -> int:
     """Run until SIGINT/SIGTERM or /admin/shutdown; the exit code."""
     target = WorkerApp(cfg, pm_dir, settings)
+    target.metrics_dir = Path(tempfile.mkdtemp(prefix="pm-fast-metrics-"))
     http_mode, http1 = http_settings(int(cfg.server.header_read_timeout_secs))
     server = Supervisor(
         target,  # type: ignore[arg-type]
@@ -262,6 +288,7 @@ def serve_workers(
         return int(exc.code or 0)
     finally:
         server.port_file.remove()
+        shutil.rmtree(target.metrics_dir, ignore_errors=True)
         os.close(server.ready_rx)
         os.close(target.ready_fd)
     log.info("stopped")

@@ -59,6 +59,7 @@ from ..core.model import (
     TimeEntry,
     WorkItem,
 )
+from ..metrics import STATS
 from ..realtime.bus import RETENTION_SECS, Bus
 from . import sql
 from .base import AsyncTx, Program, Tx
@@ -586,6 +587,7 @@ class PostgresStore:
     async def write(self, program: Program[T]) -> T:
         bus = self.bus
         async with self._connection() as conn:
+            start = time.perf_counter()
             tx = PgTx(conn, self._known_users, writing=True)
             own: list[int] = []
             earlier: list[Any] = []
@@ -608,6 +610,8 @@ class PostgresStore:
                 if own and bus is not None:
                     bus.release(projects, max(own), own)
                 raise
+            if STATS.on:
+                STATS.store_time("write", time.perf_counter() - start)
         self._known_users.update(tx.new_users)
         if own and bus is not None:
             try:
@@ -620,9 +624,13 @@ class PostgresStore:
 
     async def read(self, program: Program[T], point: bool = False) -> T:
         async with self._connection() as conn:
+            start = time.perf_counter()
             tx = PgTx(conn, self._known_users, writing=False)
             async with conn.transaction(isolation="repeatable_read", readonly=True):
-                return await drive_async(program, tx)
+                result = await drive_async(program, tx)
+            if STATS.on:
+                STATS.store_time("read", time.perf_counter() - start)
+            return result
 
     async def ping(self) -> float:
         pool = self._pool

@@ -23,6 +23,7 @@ from msgspec import structs
 
 from ..core import rules
 from ..core.model import Event, WorkItem
+from ..metrics import STATS
 from ..realtime import eventlog
 from . import sql
 from .base import Program, drive
@@ -487,10 +488,13 @@ class SqliteStore:
             while self._pending and self._writer is not None:
                 batch = self._pending[: self.batch_limit]
                 del self._pending[: self.batch_limit]
+                start = time.perf_counter()
                 try:
                     done: tuple[list[tuple[bool, Any]], list[str]] = await self._on_thread(
                         self._writer, self._run_batch, [program for program, _ in batch]
                     )
+                    if STATS.on:
+                        STATS.store("write", len(batch), time.perf_counter() - start)
                 except BaseException as err:  # the whole transaction failed
                     _settle(batch, [(False, err)] * len(batch))
                     if not isinstance(err, Exception):
@@ -529,8 +533,11 @@ class SqliteStore:
                     inline.execute("COMMIT")
         if not self._read_pending and not self._readers.empty():
             reader = self._readers.get_nowait()
+            start = time.perf_counter()
             try:
                 ((ok, value),) = await self._on_thread(reader, self._run_reads, [program])
+                if STATS.on:
+                    STATS.store("read", 1, time.perf_counter() - start)
             finally:
                 self._release_reader(reader)
             if ok:
@@ -556,10 +563,13 @@ class SqliteStore:
             while self._read_pending:
                 batch = self._read_pending[: self.read_batch_limit]
                 del self._read_pending[: self.read_batch_limit]
+                start = time.perf_counter()
                 try:
                     results = await self._on_thread(
                         reader, self._run_reads, [program for program, _ in batch]
                     )
+                    if STATS.on:
+                        STATS.store("read", len(batch), time.perf_counter() - start)
                 except BaseException as err:  # the snapshot itself failed
                     _settle(batch, [(False, err)] * len(batch))
                     if not isinstance(err, Exception):

@@ -50,7 +50,13 @@ class Checker:
         responses = op["responses"]
         documented = responses.get(str(status)) or responses["default"]
         self.seen.add((method, template, status))
-        content = documented.get("content", {}).get("application/json")
+        media = documented.get("content", {})
+        content = media.get("application/json")
+        if content is None and media:  # another media type (GET /metrics: text)
+            ((kind, content),) = media.items()
+            assert resp.headers["content-type"].startswith(kind), (path, resp.headers)
+            validate_schema(resp.text, content["schema"], cls=OAS31Validator)
+            return resp.text
         if content is None:
             assert resp.content == b"", (method, path, resp.content[:200])
             return None
@@ -182,6 +188,7 @@ def session(c: Checker) -> None:
     c.call("GET", "/api/v1/sync/export", 200, params={"work_item": story["id"], "comments": "true"})
     c.call("POST", "/api/v1/sync/import", 200, json=exported)
     c.call("GET", "/api/v1/openapi.json", 200)
+    c.call("GET", "/metrics", 200)
     c.call("DELETE", f"/api/v1/time-entries/{entry['id']}", 200)
     c.call("DELETE", f"/api/v1/dependencies/{dep['id']}", 200)
     c.call("DELETE", f"/api/v1/comments/{comment['id']}", 200)
