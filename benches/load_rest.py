@@ -7,10 +7,10 @@ default `rust`, its Rust extension, and `pure`, the pure-Python twins; `--server
 picks others from benches/variants.py, e.g. `rust,rsgi` for Granian's two interfaces),
 then for 1, 4 and 16 concurrent keep-alive clients (`--clients`) measures requests per
 second and p50/p99 latency of `POST /api/v1/work-items` and
-`GET /api/v1/work-items/{display key}`, each step on every server in turn. The load
-generator
-runs in this process and shares the machine's cores with the server: numbers are a
-floor, comparable between runs on the same machine.
+`GET /api/v1/work-items/{display key}`, each step on every server in turn (`--rounds R`:
+R times, reported by the medians; `--servers rust,metrics-off --rounds 3` is the cost of
+metrics). The load generator runs in this process and shares the machine's cores with
+the server: numbers are a floor, comparable between runs on the same machine.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import platform
+import statistics
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,9 +59,10 @@ def environment() -> dict[str, str]:
 
 
 async def bench(
-    ports: dict[str, int], quick: bool, counts: tuple[int, ...] = (1, 4, 16)
+    ports: dict[str, int], quick: bool, counts: tuple[int, ...] = (1, 4, 16), rounds: int = 1
 ) -> list[tuple[str, Result]]:
-    """Each step runs on every server in turn, so they share the machine's state."""
+    """Each step runs on every server in turn, so they share the machine's state; with
+    `rounds` > 1 every step is run that many times (servers still alternating)."""
     import httpx
 
     bodies: dict[str, bytes] = {}
@@ -78,6 +80,20 @@ async def bench(
     results: list[tuple[str, Result]] = []
     total = 600 if quick else 4000
     created = dict.fromkeys(ports, 0)
+    for _ in range(rounds):
+        results += await _round(ports, quick, counts, bodies, created, total)
+    return results
+
+
+async def _round(
+    ports: dict[str, int],
+    quick: bool,
+    counts: tuple[int, ...],
+    bodies: dict[str, bytes],
+    created: dict[str, int],
+    total: int,
+) -> list[tuple[str, Result]]:
+    results: list[tuple[str, Result]] = []
     for clients in counts:
         for name, port in ports.items():
             body = bodies[name]
@@ -117,6 +133,23 @@ async def bench(
     return results
 
 
+def medians(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per server, request and client count: the medians of its rounds."""
+    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["server"], r["name"], r["clients"]), []).append(r)
+    out = []
+    for same in groups.values():
+        row = dict(same[0])
+        for key, digits in (("rps", 1), ("p50_ms", 3), ("p99_ms", 3), ("mean_ms", 3)):
+            row[key] = round(statistics.median(r[key] for r in same), digits)
+        row["requests"] = sum(r["requests"] for r in same)
+        row["errors"] = sum(r["errors"] for r in same)
+        row["rounds"] = len(same)
+        out.append(row)
+    return out
+
+
 def table(rows: list[dict[str, Any]]) -> list[str]:
     """Markdown rows: one line per request and client count, servers side by side."""
     servers = list(dict.fromkeys(r.get("server", "rust") for r in rows))
@@ -149,9 +182,11 @@ def main() -> int:
     parser.add_argument(
         "--servers",
         default="rust,pure",
-        help="variants of benches/variants.py (rust, pure, rsgi, robyn): comma-separated",
+        help="variants of benches/variants.py (rust, pure, rsgi, robyn, metrics-off):"
+        " comma-separated",
     )
     parser.add_argument("--clients", default="1,4,16", help="connection counts, e.g. 1,16,64")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds per step (medians)")
     args = parser.parse_args()
     counts = tuple(int(c) for c in args.clients.split(",") if c)
     env = environment()
@@ -162,8 +197,8 @@ def main() -> int:
             name: stack.enter_context(ServerProcess(env={**base, **variant_env(name)})).port
             for name in names
         }
-        results = asyncio.run(bench(ports, args.quick, counts))
-    rows = [{"server": name, **r.row()} for name, r in results]
+        results = asyncio.run(bench(ports, args.quick, counts, max(1, args.rounds)))
+    rows = medians([{"server": name, **r.row()} for name, r in results])
     text = "\n".join(
         [
             "## REST load (benches/load_rest.py)",

@@ -358,7 +358,7 @@ def main() -> int:
         default="rust,pure,baseline",
         help="baseline (RSGI), baseline-asgi, either with -sized (frames padded to"
         " pm-fast's sizes) and variants of benches/variants.py"
-        " (rust, pure, rsgi, robyn)",
+        " (rust, pure, rsgi, robyn, metrics-off)",
     )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path)
