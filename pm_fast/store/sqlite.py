@@ -520,6 +520,7 @@ class SqliteStore:
             and threading.get_ident() == self._inline_thread
         ):
             inline = self._inline
+            start = time.perf_counter()
             try:
                 inline.execute("BEGIN")
                 inline.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # snapshot
@@ -531,6 +532,8 @@ class SqliteStore:
                     return drive(program, SqliteTx(inline, self._known_users))
                 finally:
                     inline.execute("COMMIT")
+                    if STATS.on:
+                        STATS.store("read", 1, time.perf_counter() - start)
         if not self._read_pending and not self._readers.empty():
             reader = self._readers.get_nowait()
             start = time.perf_counter()
