@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("pm_fast")
 
 USAGE = """usage: pm-fast [serve [--workers N] [--engine E]] [-h | --help] [-V | --version]
+       pm-fast migrate --from SOURCE --to TARGET [--replace] [--quiet]
 
 Runs the pm-fast server (a drop-in for pm-server). Configuration comes from
 <pm>/config.toml and PM_* environment variables, where <pm> is the .pm folder at the
@@ -41,6 +42,9 @@ else ~/.pm).
 default, Granian's ASGI interface), granian-rsgi (Granian's RSGI interface, which
 sends WebSocket Close frames without a status code; for comparisons) or robyn (Robyn,
 installed with pm-fast[robyn]; its limits are listed in docs/compat.md).
+
+migrate: copies the database between a SQLite file and a postgresql:// URL, either
+way (docs/migrate.md); --replace deletes data the target already holds.
 """
 
 
@@ -240,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     if args and args[0] in ("-V", "--version"):
         print(f"pm-fast (pm-server {COMPAT_VERSION} compatible)")
         return 0
+    if args and args[0] == "migrate":
+        from . import migrate
+
+        return migrate.main(args[1:])
     if args and args[0] != "serve":
         print(f"pm-fast: unknown command {args[0]!r}\n\n{USAGE}", file=sys.stderr)
         return 2
