@@ -8,8 +8,9 @@ engines alike (docs/compat.md "Browsers and origins").
 * `Origin`, when a request carries one (only browsers do), must be in
   `server.allowed_origins`; the reply then names that origin in
   `Access-Control-Allow-Origin`. Any other origin is refused with 403 before the route
-  runs, preflights included. A request without `Origin` that a browser marks as
-  cross-site (`Sec-Fetch-Site`: an image, a script, a link) is refused as well.
+  runs, preflights included, unless it is the server's own origin (`http(s)://` and
+  the request's `Host`, see `same_origin`). A request without `Origin` that a browser
+  marks as cross-site (`Sec-Fetch-Site`: an image, a script, a link) is refused as well.
 * `/admin/...` takes no browser request at all, and no body a form could send; with
   `auth.enabled` it needs `Authorization: Bearer <the token in <pm>/admin.token>`.
 
@@ -230,6 +231,18 @@ class Guard:
             return False
         return self.any_host or name in self._names or is_ip_literal(name)
 
+    def same_origin(self, origin: str, host: str) -> bool:
+        """The request comes from a page this server served (`/docs`): its `Origin` is
+        `http(s)://` + the request's own `Host`, and that name is accepted on its own
+        merits (this server's name, `server.allowed_hosts`, an IP address) — not only
+        through `allowed_hosts = ["*"]`, under which a rebinding page's own name would
+        pass. Browsers send `Origin` on a same-origin POST, PUT or DELETE."""
+        scheme, sep, rest = origin.partition("://")
+        if not sep or scheme not in ("http", "https") or rest.lower() != host.lower():
+            return False
+        name = split_host(host)
+        return name is not None and (name in self._names or is_ip_literal(name))
+
     # -- the edges ------------------------------------------------------------------
     def http(self, scope: Any) -> Verdict:
         """A refusal to send instead of the route's answer, or the CORS headers to add
@@ -249,7 +262,11 @@ class Guard:
                 self._quiet.note("cross-site request without Origin to", path)
                 return _CROSS_SITE
             return _NO_HEADERS
-        if not (self._origin_ok.get(origin) or self.origin_allowed(origin)):
+        if not (
+            self._origin_ok.get(origin)
+            or self.origin_allowed(origin)
+            or (host is not None and self.same_origin(origin, host))
+        ):
             self._quiet.note("Origin", origin)
             return _BAD_ORIGIN
         return (("access-control-allow-origin", origin), ("vary", "origin"))

@@ -388,7 +388,9 @@ def build() -> dict[str, Any]:
             "description": "The REST API of pm-fast (pm-server "
             f"{COMPAT_VERSION} compatible). Every GET route also answers HEAD, every"
             " path answers OPTIONS (CORS preflight). Real-time updates are on the"
-            " WebSocket `/ws` (protobuf), not described here.",
+            " WebSocket `/ws` (protobuf), not described here. With `auth.enabled`"
+            " every /api/v1 request needs `Authorization: Bearer <JWT>` (on the /docs"
+            " page: Authorize); with auth off, the default, no token is needed.",
         },
         "paths": paths,
         "components": {

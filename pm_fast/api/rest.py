@@ -389,6 +389,20 @@ async def metrics_text(app: App, req: Request, p: list[str]) -> Response:
     return Response(200, metrics.render(app), metrics.CONTENT_TYPE)
 
 
+async def docs(app: App, req: Request, p: list[str]) -> Response:
+    """The page that browses and tries this API (api/docs_page.py, imported on first use)."""
+    from . import docs_page
+
+    return docs_page.page(req.header("if-none-match"))
+
+
+async def docs_file(app: App, req: Request, p: list[str]) -> Response:
+    """A file the page loads (only the allow-list in api/docs_page.py)."""
+    from . import docs_page
+
+    return docs_page.asset(p[0], req.header("if-none-match"))
+
+
 async def shutdown(app: App, req: Request, p: list[str]) -> Response:
     log.info("shutdown requested over HTTP")
     app.shutdown.set()
@@ -474,6 +488,12 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/v1/openapi.json", openapi_document),
 ]
 
+# Not part of the API (and not in its document): the page that shows it, `GET /docs`.
+PAGES: list[tuple[str, str, Handler]] = [
+    ("GET", "/docs", docs),
+    ("GET", "/docs/{}", docs_file),
+]
+
 
 class Router:
     """Exact segment matching: `{}` matches one non-empty segment; nothing else is fuzzy."""
@@ -507,7 +527,7 @@ class Router:
         return None
 
 
-ROUTER = Router(ROUTES)
+ROUTER = Router(ROUTES + PAGES)
 _PREFLIGHT = (
     ("access-control-allow-methods", "*"),
     ("access-control-allow-headers", "*, authorization"),

@@ -12,6 +12,7 @@ import contextlib
 import http.server
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -241,3 +242,31 @@ def test_dns_rebinding_name_gets_nothing(srv: ServerProcess) -> None:
     # The same browser asking for 127.0.0.1 directly (a user opening the URL) is served.
     dom = dump_dom(f"http://127.0.0.1:{srv.port}/api/v1/projects")
     assert secret["title"] in dom, dom[:500]
+
+
+def test_docs_page_renders_every_operation(srv: ServerProcess) -> None:
+    """`/docs` in a real browser, with nothing but what the server serves (its CSP
+    allows no other source): Swagger UI loads the document and shows one block per
+    operation of the route table, under the id `operations-<tag>-<operationId>`."""
+    from pm_fast.api import openapi, rest
+
+    with srv.client() as c:
+        doc = ok(c.get("/api/v1/openapi.json"))
+    table = {(m, openapi._path(p)[0]) for m, p, _ in rest.ROUTES}
+    ops = {(m.upper(), path): op for path, item in doc["paths"].items() for m, op in item.items()}
+    assert set(ops) == table
+    # virtual time runs the page's timers without waiting for them; the fetches are real
+    dom = dump_dom(f"http://127.0.0.1:{srv.port}/docs", "--virtual-time-budget=15000")
+    assert "Unable to render" not in dom, dom[:2000]
+    assert 'class="swagger-ui' in dom, dom[:2000]
+    # Swagger UI escapes the tag as a CSS identifier ("openapi.json" -> "openapi\\.json")
+    block = 'id="operations-{tag}-{op}"'
+    missing = [
+        f"{method} {path}"
+        for (method, path), op in sorted(ops.items())
+        if block.format(tag=op["tags"][0].replace(".", "\\."), op=op["operationId"]) not in dom
+    ]
+    assert not missing, (missing, dom[:2000])
+    rendered = re.findall(r'id="operations-(?!tag-)[^"]+"', dom)
+    assert len(rendered) == len(table)
+    assert "pm-fast REST API" in dom
