@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from .helpers import create_project, ok
@@ -132,9 +133,15 @@ class PageServer:
 
 
 @contextlib.contextmanager
-def chromium(*args: str, capture: bool = False) -> Iterator[subprocess.Popen[bytes]]:
+def chromium(
+    *args: str, capture: bool = False, profile: str | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Headless chromium on a fresh profile (`profile`, which the caller then removes,
+    or a temporary one)."""
     assert CHROMIUM is not None
-    profile = tempfile.mkdtemp(prefix="pmfast-chromium-")
+    own_profile = profile is None
+    if profile is None:
+        profile = tempfile.mkdtemp(prefix="pmfast-chromium-")
     proc = subprocess.Popen(
         [
             CHROMIUM,
@@ -160,7 +167,8 @@ def chromium(*args: str, capture: bool = False) -> Iterator[subprocess.Popen[byt
         proc.wait(timeout=30)
         if proc.stdout is not None:
             proc.stdout.close()
-        shutil.rmtree(profile, ignore_errors=True)
+        if own_profile:
+            shutil.rmtree(profile, ignore_errors=True)
 
 
 def visit(page_host: str, srv: ServerProcess, key: str) -> dict[str, Any]:
@@ -270,3 +278,126 @@ def test_docs_page_renders_every_operation(srv: ServerProcess) -> None:
     rendered = re.findall(r'id="operations-(?!tag-)[^"]+"', dom)
     assert len(rendered) == len(table)
     assert "pm-fast REST API" in dom
+
+
+def devtools_page(profile: Path, url: str, deadline: float) -> str:
+    """The DevTools WebSocket URL of the page chromium (`--remote-debugging-port=0`,
+    profile `profile`) opened at `url`."""
+    port_file = profile / "DevToolsActivePort"
+    while not port_file.is_file() or not port_file.read_text().strip():
+        if time.monotonic() > deadline:
+            raise AssertionError("chromium did not open its DevTools port")
+        time.sleep(0.1)
+    port = int(port_file.read_text().split()[0])
+    while True:
+        pages = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json()
+        target = next((p for p in pages if p.get("url", "").startswith(url)), None)
+        if target is not None:
+            ws_url: str = target["webSocketDebuggerUrl"]
+            return ws_url
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no page at {url}: {pages}")
+        time.sleep(0.1)
+
+
+class DevTools:
+    """The DevTools protocol of one page: only `Runtime.evaluate`, to drive the page as
+    a user's clicks would."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.next_id = 0
+
+    def evaluate(self, expression: str) -> Any:
+        self.next_id += 1
+        self.ws.send(
+            json.dumps(
+                {
+                    "id": self.next_id,
+                    "method": "Runtime.evaluate",
+                    "params": {
+                        "expression": expression,
+                        "awaitPromise": True,
+                        "returnByValue": True,
+                    },
+                }
+            )
+        )
+        while True:
+            reply = json.loads(self.ws.recv(timeout=30))
+            if reply.get("id") == self.next_id:
+                break
+        if "error" in reply:  # e.g. the page's context is not there yet
+            raise RuntimeError(reply["error"])
+        result = reply["result"]
+        if "exceptionDetails" in result:
+            raise AssertionError(result["exceptionDetails"])
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, deadline: float) -> Any:
+        while True:
+            try:
+                value = self.evaluate(expression)
+            except RuntimeError:
+                value = None
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {expression}")
+            time.sleep(0.2)
+
+
+# Opens the operation, presses "Try it out", fills the body as typing would (the
+# textarea is a React input) and presses Execute.
+TRY_IT_OUT = """(() => {
+  const op = document.getElementById("operations-projects-post_projects");
+  if (!op.querySelector(".try-out__btn")) op.querySelector(".opblock-summary-control").click();
+  return new Promise((resolve) => setTimeout(() => {
+    op.querySelector(".try-out__btn").click();
+    setTimeout(() => {
+      const area = op.querySelector("textarea.body-param__text");
+      const set = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set;
+      set.call(area, %(body)s);
+      area.dispatchEvent(new Event("input", {bubbles: true}));
+      setTimeout(() => { op.querySelector("button.execute").click(); resolve(true); }, 300);
+    }, 300);
+  }, 300));
+})()"""
+LIVE_STATUS = """(() => {
+  const op = document.getElementById("operations-projects-post_projects");
+  const cell = op && op.querySelector(".live-responses-table tbody .response-col_status");
+  return cell ? cell.textContent.trim() : "";
+})()"""
+
+
+def test_try_it_out_creates_through_the_page(tmp_path: Path) -> None:
+    """A user on `/docs` runs "Try it out" on `POST /api/v1/projects`: the browser sends
+    the page's own origin, which `allowed_origins` here does not list; the guard lets it
+    through as the server's own origin (docs/compat.md), and the project is created."""
+    from websockets.sync.client import connect
+
+    env = {"PM_ALLOWED_ORIGINS": "https://board.example.org"}
+    key = "TRY" + str(int(time.time() * 1000) % 100000)
+    body = json.dumps({"title": "tried on /docs", "key": key})
+    with ServerProcess(tmp_path / "repo", env=env) as srv:
+        url = f"http://127.0.0.1:{srv.port}/docs"
+        profile = Path(tempfile.mkdtemp(prefix="pmfast-devtools-"))
+        deadline = time.monotonic() + 90
+        try:
+            with chromium("--remote-debugging-port=0", url, profile=str(profile)):
+                page = devtools_page(profile, url, deadline)
+                with connect(page, max_size=None, open_timeout=10) as ws:
+                    tools = DevTools(ws)
+                    tools.wait_for(
+                        "!!document.getElementById('operations-projects-post_projects')",
+                        deadline,
+                    )
+                    tools.evaluate(TRY_IT_OUT % {"body": json.dumps(body)})
+                    status = tools.wait_for(LIVE_STATUS, deadline)
+        finally:
+            shutil.rmtree(profile, ignore_errors=True)
+        assert status == "200", status
+        with srv.client() as c:
+            projects = ok(c.get("/api/v1/projects"))["projects"]
+        assert [p["title"] for p in projects if p["key"] == key] == ["tried on /docs"]
+        assert "refused a request: Origin" not in srv.logs()
