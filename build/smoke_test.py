@@ -380,6 +380,27 @@ def test_shell_launch_rest_websocket_and_quit(launcher: Any) -> None:
     assert "not importable" not in sc.log_text(), "the Rust extension is missing from the binary"
 
 
+def test_docs_page_and_its_files_are_in_the_binary(launcher: Any) -> None:
+    """`/docs` works from the binary: Swagger UI's files were bundled (build/sidecar
+    --include-package-data) and are found beside pm_fast (pm_fast/api/docs_page.py)."""
+    sc = launcher()
+    sc.wait_ready()
+    with sc.client() as c:
+        resp = c.get("/docs")
+        assert resp.status_code == 200, resp.text
+        assert resp.headers["content-type"] == "text/html; charset=utf-8"
+        for name, kind in (
+            ("swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
+            ("swagger-ui.css", "text/css; charset=utf-8"),
+            ("favicon-32x32.png", "image/png"),
+            ("docs.js", "text/javascript; charset=utf-8"),
+        ):
+            resp = c.get(f"/docs/{name}")
+            assert resp.status_code == 200, (name, resp.text[:300])
+            assert resp.headers["content-type"] == kind and resp.content, name
+    assert shell_quit(sc) == 0
+
+
 def test_sigterm_is_graceful(launcher: Any) -> None:
     sc = launcher()
     sc.wait_ready()
