@@ -100,8 +100,9 @@ def migrate(*args: str, timeout: float = MIGRATE_TIMEOUT) -> Run:
     return run
 
 
-def _migrate(command: list[str], started: float, timeout: float) -> Run:
-    proc = subprocess.Popen(
+def _spawn(command: list[str]) -> subprocess.Popen[bytes]:
+    """The command in a session of its own, output (stdout and stderr) on a pipe."""
+    return subprocess.Popen(
         command,
         env=_env(),
         stdin=subprocess.DEVNULL,
@@ -109,6 +110,10 @@ def _migrate(command: list[str], started: float, timeout: float) -> Run:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def _migrate(command: list[str], started: float, timeout: float) -> Run:
+    proc = _spawn(command)
     assert proc.stdout is not None
     with proc.stdout:
         out = proc.stdout.read()  # ends when the child exits
@@ -550,14 +555,7 @@ def test_100k_interrupted_and_resumed(big_db: Path, pg_urls: list[str]) -> None:
     """SIGKILL while the work items are being copied; the same command again resumes
     (the tables done are kept, the one cut short starts over) and the result verifies."""
     url = new_db(pg_urls)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pm_fast", "migrate", "--from", str(big_db), "--to", url],
-        env=_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc = _spawn([sys.executable, "-m", "pm_fast", "migrate", "--from", str(big_db), "--to", url])
     assert proc.stdout is not None
     seen = []
     try:
