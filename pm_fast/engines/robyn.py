@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 from urllib.parse import unquote
 
-from ..api.ws_transport import KIND_BINARY, KIND_CLOSE, KIND_TEXT, Frame
+from ..api.ws_transport import CLOSE_NORMAL, KIND_BINARY, KIND_CLOSE, KIND_TEXT, Frame
 from ..app import App
 from .front import Front, response_headers
 
@@ -168,7 +168,18 @@ class RobynApp(Front):
             sock.close(0, "")
 
     async def ws_closed(self, ws: Any) -> None:
-        # The session sees the close itself (the channel ends); nothing to wait for.
+        """The client has gone. Robyn 0.88's message channel does not end then, so the
+        session would wait for a frame until the heartbeat closed it, holding its slot
+        (`server.max_connections`): it is stopped here, as the server stops a session
+        (a request being answered is answered first)."""
+        registry = self.registry
+        if registry is None:
+            return None
+        for conn in list(registry.connections):
+            sock = conn.transport
+            if isinstance(sock, _Socket) and sock.conn.id == ws.id:
+                sock.closed = True  # nothing to close: the socket is gone
+                conn.stop("the client closed the connection", CLOSE_NORMAL, "")
         return None
 
     async def ws_message(self, ws: Any, msg: Any) -> None:

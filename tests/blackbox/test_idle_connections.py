@@ -29,6 +29,7 @@ from pm_fast.api import pm_pb2 as pb
 from .wsclient import (
     ServerProcess,
     WsClient,
+    WsError,
     case_of,
     clients,
     module_server,
@@ -391,3 +392,38 @@ def test_bounds_out_of_range_refused(tmp_path: Path, var: str, value: str) -> No
     assert rc == 2, (rc, out, err)
     key = var.removeprefix("PM_").lower()
     assert f"server.{key} must be between" in out + err, out + err
+
+
+async def test_ws_clients_that_close_free_their_slots_at_once(srv: ServerProcess) -> None:
+    """Clients that close their WebSocket (a clean Close) give their slots back well
+    before any heartbeat could: three rounds fill every slot and leave, each round's
+    clients are all served."""
+    for round_no in range(3):
+        held: list[WsClient] = []
+        try:
+            for i in range(MAX_CONNECTIONS):
+                held.append(await admitted(srv.port, within=HEARTBEAT_TIMEOUT / 3))
+                reply, _ = await held[-1].request("ping", timestamp=round_no * 10 + i)
+                assert case_of(reply) == "pong"
+        finally:
+            for c in held:
+                await c.close()
+
+
+async def admitted(port: int, within: float) -> WsClient:
+    """A client the server serves (a ping answered), trying again while every slot is
+    taken, for at most `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        c: WsClient | None = None
+        try:
+            c = await WsClient.connect(port)
+            reply, _ = await c.request("ping", timestamp=0)
+            if case_of(reply) == "pong":
+                return c
+        except (websockets.InvalidStatus, websockets.ConnectionClosed, WsError, OSError):
+            pass
+        if c is not None:
+            await c.close()
+        assert time.monotonic() < deadline, "no slot came free: closed clients still hold them"
+        await asyncio.sleep(0.1)
