@@ -22,9 +22,10 @@ docs/delivery.md) or it loses subscribers: every cell counts the subscribers the
 closed and the frames they never received. `--window N` is a second, labelled mode in
 which the client holds the writers at most N mutations ahead of the slowest subscriber.
 Latency of a mutation = from sending the request to the moment the *last* subscriber
-still open has its entity event. Reported per cell and server: mutations per second,
-delivered frames per second, p50 and p99 of that latency, closed subscribers and lost
-frames; and pm-fast's frames per second as a fraction of the baseline's.
+still open has its entity event; reply latency = from sending it to its reply. Reported
+per cell and server: mutations per second, delivered frames per second, p50 and p99 of
+both latencies, closed subscribers and lost frames; and pm-fast's frames per second as a
+fraction of the baseline's.
 
 The load generator (benches/wsfast.py, a lean client) runs in this process on the same
 2 cores as the server: the numbers are floors, comparable within one run.
@@ -199,6 +200,7 @@ async def run_cell(
             w.client = await connect("127.0.0.1", port, path + "&role=writer", w.on_frames)
             clients.append(w.client)
         sent: dict[str, float] = {}
+        replies: list[float] = []  # ms from a request to its reply
         start = time.perf_counter()
         stop_at = start + seconds
 
@@ -219,8 +221,9 @@ async def run_cell(
                 title = f"w{j}m{i}"
                 req = pb.CreateWorkItemRequest(item_type=pb.TASK, title=title, project_id=pid)
                 payload = envelope("create_work_item_request", req, str(uuid.uuid4()))
-                sent[title] = time.perf_counter()
+                sent[title] = asked = time.perf_counter()
                 await w.request(payload)
+                replies.append((time.perf_counter() - asked) * 1000)
                 i += 1
             return i
 
@@ -250,8 +253,10 @@ async def run_cell(
     delivered = sum(len(s.times) for s in subs)
     last = max((s.times[-1] for s in subs if s.times), default=start)
 
-    def pct(q: float) -> float:
-        return round(lat[min(len(lat) - 1, int(q * len(lat)))], 2) if lat else 0.0
+    def pct(q: float, values: list[float] = lat) -> float:
+        return round(values[min(len(values) - 1, int(q * len(values)))], 2) if values else 0.0
+
+    replies.sort()
 
     return {
         "writers": writers,
@@ -262,6 +267,8 @@ async def run_cell(
         "frames_per_s": round(delivered / (last - start), 1) if delivered else 0.0,
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
+        "reply_p50_ms": pct(0.50, replies),
+        "reply_p99_ms": pct(0.99, replies),
         "closed": closed,
         "lost": lost,
         "window": window,
@@ -293,6 +300,7 @@ async def bench(
                 f"{name:8} writers={writers:2} subs={subscribers:3}"
                 f" {row['mutations_per_s']:8.1f} mut/s {row['frames_per_s']:9.1f} frames/s"
                 f" p50 {row['p50_ms']:6.2f} ms p99 {row['p99_ms']:6.2f} ms"
+                f" (reply {row.get('reply_p50_ms', 0):6.2f} / {row.get('reply_p99_ms', 0):6.2f})"
                 f" closed {row['closed']} lost {row['lost']}",
                 file=sys.stderr,
             )
@@ -303,7 +311,14 @@ def _median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
     if len(rows) == 1:
         return rows[0]
     out = dict(rows[0])
-    for key in ("mutations_per_s", "frames_per_s", "p50_ms", "p99_ms"):
+    for key in (
+        "mutations_per_s",
+        "frames_per_s",
+        "p50_ms",
+        "p99_ms",
+        "reply_p50_ms",
+        "reply_p99_ms",
+    ):
         out[key] = statistics.median(r[key] for r in rows)
     out["closed"] = max(r["closed"] for r in rows)
     out["lost"] = max(r["lost"] for r in rows)
@@ -319,8 +334,9 @@ def markdown(results: list[dict[str, Any]]) -> str:
     head = "| writers | subscribers |"
     rule = "|---:|---:|"
     for s in servers:
-        head += f" {s} mut/s | {s} frames/s | {s} p50 / p99 ms | {s} closed / lost |"
-        rule += "---:|---:|---:|---:|"
+        head += f" {s} mut/s | {s} frames/s | {s} p50 / p99 ms | {s} reply p50 / p99 ms |"
+        head += f" {s} closed / lost |"
+        rule += "---:|---:|---:|---:|---:|"
     for b in bases:
         for s in ours:
             head += f" {s} / {b} frames |"
@@ -336,9 +352,10 @@ def markdown(results: list[dict[str, Any]]) -> str:
                 if r:
                     line += f" {r['mutations_per_s']} | {r['frames_per_s']} |"
                     line += f" {r['p50_ms']} / {r['p99_ms']} |"
+                    line += f" {r.get('reply_p50_ms', '')} / {r.get('reply_p99_ms', '')} |"
                     line += f" {r.get('closed', 0)} / {r.get('lost', 0)} |"
                 else:
-                    line += " | | | |"
+                    line += " | | | | |"
             for b in bases:
                 base = by.get((b, w, n))
                 for s in ours:
