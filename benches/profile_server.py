@@ -2,14 +2,14 @@
 
     .venv/bin/pip install py-spy           # once; not a test dependency
     .venv/bin/python benches/profile_server.py rest-create [--seconds 8] [--pure]
-    .venv/bin/python benches/profile_server.py ws-fanout  [--seconds 8] [--pure]
+    .venv/bin/python benches/profile_server.py ws-fanout  [--seconds 8] [--pure] [--cell 32x100]
 
 Starts pm-fast (SQLite, temporary folder), drives it from this process over loopback
 (``rest-create``: 16 keep-alive clients creating work items; ``ws-fanout``: 1 writer,
-100 subscribers, as in benches/load_ws.py) and samples the server with
-``py-spy record --nonblocking --threads -f raw`` at 200 Hz. Prints the share of samples
-per thread and the 25 busiest leaf frames, and keeps the raw profile (for a flame
-graph) in ``.benchmarks/profile-<load>.raw``. ``--pure`` profiles ``PM_FAST_PURE=1``.
+100 subscribers, as in benches/load_ws.py, or the ``--cell`` writers x subscribers) and
+samples the server with ``py-spy record --nonblocking --threads -f raw`` at 200 Hz.
+Prints the share of samples per thread and the 25 busiest leaf frames, and keeps the
+raw profile (for a flame graph) in ``.benchmarks/profile-<load>.raw``. ``--pure`` profiles ``PM_FAST_PURE=1``.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def summarize(raw: Path) -> str:
     return "\n".join(lines)
 
 
-async def rest_create(port: int, seconds: float) -> str:
+async def rest_create(port: int, seconds: float, cell: str = "") -> str:
     import httpx
 
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False) as c:
@@ -72,8 +72,9 @@ async def rest_create(port: int, seconds: float) -> str:
     return f"{row['rps']} creates/s, p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms"
 
 
-async def ws_fanout(port: int, seconds: float) -> str:
-    row = await run_cell(port, False, 1, 100, seconds)
+async def ws_fanout(port: int, seconds: float, cell: str = "1x100") -> str:
+    writers, subscribers = (int(n) for n in cell.split("x"))
+    row = await run_cell(port, False, writers, subscribers, seconds)
     return (
         f"{row['mutations_per_s']} mutations/s, {row['frames_per_s']} frames/s,"
         f" p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms to the last subscriber"
@@ -88,6 +89,7 @@ def main() -> int:
     parser.add_argument("load", choices=sorted(LOADS))
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--pure", action="store_true")
+    parser.add_argument("--cell", default="1x100", help="ws-fanout: writers x subscribers")
     args = parser.parse_args()
     spy = Path(sys.executable).parent / "py-spy"
     if not spy.exists():
@@ -106,7 +108,7 @@ def main() -> int:
             stderr=subprocess.DEVNULL,
         )
         time.sleep(1.0)
-        outcome = asyncio.run(LOADS[args.load](srv.port, args.seconds))
+        outcome = asyncio.run(LOADS[args.load](srv.port, args.seconds, args.cell))
         sampler.wait(60)
     print(f"{args.load}: {outcome}\n")
     print(summarize(out))

@@ -77,11 +77,12 @@ class SqliteTx(sql.SyncQueries):
         self.events: list[Event] = []
 
     def emit(self, events: list[Event]) -> None:
-        """Events of this program's change: numbered in their projects' logs and kept
-        there (realtime/eventlog.py), in this transaction. SQLite has one process and no
-        outbox: the caller publishes them after commit (App.commit)."""
+        """Events of this program's change. The batch that runs the program numbers
+        them in their projects' logs and keeps them there (realtime/eventlog.py) once
+        every program of the batch has run, in the same transaction, as one log row
+        per project (`SqliteStore._run_batch`). SQLite has one process and no outbox:
+        the caller publishes them after commit (App.commit)."""
         self.events.extend(events)
-        eventlog.sqlite_log(self.c, events, int(time.time()))
 
     # -- the event log (realtime/eventlog.py) ----------------------------------------
     def event_bounds(self, project_id: str) -> tuple[int | None, int]:
@@ -416,6 +417,7 @@ class SqliteStore:
         """
         results: list[tuple[bool, Any]] = []
         new_users: list[str] = []
+        events: list[Event] = []  # of the programs that succeeded, in commit order
         conn.execute("BEGIN IMMEDIATE")
         try:
             self._positions.validate(conn)
@@ -438,7 +440,13 @@ class SqliteStore:
                     conn.execute("RELEASE program")
                 results.append((True, value))
                 new_users.extend(tx.new_users)
+                events.extend(tx.events)
             if conn.in_transaction:
+                # One log row (and one counter update) per project for the whole batch,
+                # not per program: the numbers are the same (programs run in commit
+                # order), and a program rolled back to its savepoint left no events.
+                if events:
+                    eventlog.sqlite_log(conn, events, int(time.time()))
                 self._prune(conn)
                 conn.execute("COMMIT")
         except BaseException:

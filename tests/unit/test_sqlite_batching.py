@@ -136,3 +136,45 @@ async def test_point_reads_run_on_the_loop_and_fall_back_to_a_reader_when_busy(
         assert sum(sizes[2:]) == 21 and len(sizes[2:]) < 21, sizes
     finally:
         await store.close()
+
+
+def test_a_batch_logs_its_events_once_per_project_and_a_failed_program_none(
+    tmp_path: Path,
+) -> None:
+    """Group commit numbers the events of the programs that succeeded, in the order
+    they ran, and writes them as one log row per project; a program rolled back to
+    its savepoint after emitting leaves no event and takes no number."""
+    from pm_fast.core.model import WorkItemCreated
+    from pm_fast.realtime import eventlog
+    from pm_fast.store.base import op
+
+    def emitting(project: str, label: str, fail: bool = False) -> Any:
+        event = WorkItemCreated(project, label, "u")  # type: ignore[arg-type]
+        yield from op(lambda tx: tx.emit([event]))
+        if fail:
+            raise DomainError("CONFLICT", "rolled back after emitting")
+        return event
+
+    store = SqliteStore(tmp_path / "data.db")
+    conn = sqlite3.connect(str(store.path), isolation_level=None, check_same_thread=False)
+    try:
+        store._prepare(conn, LLM, "LLM")
+        programs = [
+            emitting("a", "a1"),
+            emitting("b", "b1"),
+            emitting("a", "lost", fail=True),
+            emitting("a", "a2"),
+        ]
+        results, _ = store._run_batch(conn, programs)
+        assert [ok for ok, _ in results] == [True, True, False, True]
+        assert [results[i][1].seq for i in (0, 1, 3)] == [1, 1, 2]
+        rows = conn.execute("SELECT project_id, first_seq, last_seq FROM pm_fast_events")
+        assert sorted(rows.fetchall()) == [("a", 1, 2), ("b", 1, 1)]
+        logged = conn.execute(eventlog.ROWS, ("a", 1, 9, 10)).fetchall()
+        decoded = eventlog.decode_rows([(f, bytes(p), c) for f, p, c in logged], 0, 9)
+        assert [(e.seq, str(e.entity)) for e, _ in decoded] == [(1, "a1"), (2, "a2")]
+        # the next batch continues the numbers
+        ((ok, later),) = store._run_batch(conn, [emitting("a", "a3")])[0]
+        assert ok and later.seq == 3
+    finally:
+        conn.close()
