@@ -9,7 +9,8 @@ Starts pm-fast (SQLite, temporary folder), drives it from this process over loop
 100 subscribers, as in benches/load_ws.py, or the ``--cell`` writers x subscribers) and
 samples the server with ``py-spy record --nonblocking --threads -f raw`` at 200 Hz.
 Prints the share of samples per thread and the 25 busiest leaf frames, and keeps the
-raw profile (for a flame graph) in ``.benchmarks/profile-<load>.raw``. ``--pure`` profiles ``PM_FAST_PURE=1``.
+raw profile (for a flame graph) in ``.benchmarks/profile-<load>.raw``. ``--pure``
+profiles ``PM_FAST_PURE=1``.
 """
 
 from __future__ import annotations
