@@ -28,7 +28,11 @@ both latencies, closed subscribers and lost frames; and pm-fast's frames per sec
 fraction of the baseline's.
 
 The load generator (benches/wsfast.py, a lean client) runs in this process on the same
-2 cores as the server: the numbers are floors, comparable within one run.
+2 cores as the server: the numbers are floors, comparable within one run. Each cell also
+reports the server's CPU time per delivered frame (all its threads, from /proc), which
+depends less on what else the machine runs than the rates do. `--pin` puts every
+server's threads on the first CPU and this process on the second, so the client never
+takes the server's core (as a load client on a core of its own would).
 """
 
 from __future__ import annotations
@@ -264,6 +268,7 @@ async def run_cell(
         "projects": projects,
         "mutations": done,
         "mutations_per_s": round(done / writer_elapsed, 1),
+        "frames": delivered,
         "frames_per_s": round(delivered / (last - start), 1) if delivered else 0.0,
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
@@ -275,23 +280,51 @@ async def run_cell(
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of process `pid`, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pin(pids: dict[str, int]) -> None:
+    """Every thread of the servers on the first CPU, this process on the second (threads
+    started later inherit their creator's CPU)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise SystemExit("--pin needs two CPUs")
+    for pid in pids.values():
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setaffinity(int(task), {cpus[0]})
+    for task in os.listdir("/proc/self/task"):
+        os.sched_setaffinity(int(task), {cpus[1]})
+
+
 async def bench(
     ports: dict[str, int],
     seconds: float,
     cells: list[tuple[int, int]] | None = None,
     rounds: int = 1,
+    pids: dict[str, int] | None = None,
 ) -> list[dict[str, Any]]:
     """Every cell on every server in turn; with `rounds` > 1 each cell is measured that
-    many times (servers alternating) and reported by the medians of its rounds."""
+    many times (servers alternating) and reported by the medians of its rounds. With
+    `pids`, each cell also gets the server's CPU time per delivered frame."""
     results: list[dict[str, Any]] = []
     every = cells or [(w, s) for w in WRITERS for s in SUBSCRIBERS]
     for writers, subscribers in every:
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in ports}
         for _ in range(rounds):
             for name, port in ports.items():
-                runs[name].append(
-                    await run_cell(port, name.startswith("baseline"), writers, subscribers, seconds)
+                pid = (pids or {}).get(name)
+                before = cpu_seconds(pid) if pid else 0.0
+                row = await run_cell(
+                    port, name.startswith("baseline"), writers, subscribers, seconds
                 )
+                if pid:
+                    used = cpu_seconds(pid) - before  # the cell, its set-up and its drain
+                    row["server_us_per_frame"] = round(used / max(row["frames"], 1) * 1e6, 1)
+                runs[name].append(row)
         for name in ports:
             row = _median_row(runs[name])
             row["server"] = name
@@ -301,7 +334,8 @@ async def bench(
                 f" {row['mutations_per_s']:8.1f} mut/s {row['frames_per_s']:9.1f} frames/s"
                 f" p50 {row['p50_ms']:6.2f} ms p99 {row['p99_ms']:6.2f} ms"
                 f" (reply {row.get('reply_p50_ms', 0):6.2f} / {row.get('reply_p99_ms', 0):6.2f})"
-                f" closed {row['closed']} lost {row['lost']}",
+                f" closed {row['closed']} lost {row['lost']}"
+                f" server {row.get('server_us_per_frame', '-')} us/frame",
                 file=sys.stderr,
             )
     return results
@@ -318,8 +352,10 @@ def _median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "p99_ms",
         "reply_p50_ms",
         "reply_p99_ms",
+        "server_us_per_frame",
     ):
-        out[key] = statistics.median(r[key] for r in rows)
+        if key in out:
+            out[key] = statistics.median(r[key] for r in rows)
     out["closed"] = max(r["closed"] for r in rows)
     out["lost"] = max(r["lost"] for r in rows)
     out["rounds"] = len(rows)
@@ -384,6 +420,9 @@ def main() -> int:
     )
     parser.add_argument("--cells", help="only these cells, e.g. 32x100,8x10")
     parser.add_argument("--rounds", type=int, default=1, help="rounds per cell (medians)")
+    parser.add_argument(
+        "--pin", action="store_true", help="servers on the first CPU, the client on the second"
+    )
     args = parser.parse_args()
     cells = None
     if args.cells:
@@ -392,22 +431,32 @@ def main() -> int:
     seconds = args.seconds or (1.5 if args.quick else 5.0)
     names = [n for n in args.servers.split(",") if n]
     ports: dict[str, int] = {}
+    pids: dict[str, int] = {}
     with contextlib.ExitStack() as stack:
         for name in names:
             if name in BASELINES:
                 interface = "asgi" if name.startswith("baseline-asgi") else "rsgi"
-                baseline = Baseline(interface, sized=name.endswith("-sized"))
-                ports[name] = stack.enter_context(baseline).port
+                baseline = stack.enter_context(Baseline(interface, name.endswith("-sized")))
+                ports[name], pids[name] = baseline.port, baseline.proc.pid
             else:
                 env = {**SERVER_ENV, **variant_env(name)}
-                ports[name] = stack.enter_context(ServerProcess(env=env)).port
-        results = asyncio.run(bench(ports, seconds, cells, max(1, args.rounds)))
+                server = stack.enter_context(ServerProcess(env=env))
+                ports[name], pids[name] = server.port, server.pid
+        if args.pin:
+            pin(pids)
+        results = asyncio.run(bench(ports, seconds, cells, max(1, args.rounds), pids))
     text = markdown(results)
     print(text)
     if args.json:
         args.json.write_text(
             json.dumps(
-                {"seconds_per_cell": seconds, "window": WINDOW[0], "results": results}, indent=2
+                {
+                    "seconds_per_cell": seconds,
+                    "window": WINDOW[0],
+                    "pinned": args.pin,
+                    "results": results,
+                },
+                indent=2,
             )
         )
     if args.markdown:
