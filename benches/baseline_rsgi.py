@@ -1,6 +1,6 @@
 """The raw-capacity baseline for the fan-out benchmark: a bare Granian broadcast.
 
-    python benches/baseline_rsgi.py PORT_FILE [rsgi|asgi] [sized]
+    python benches/baseline_rsgi.py PORT_FILE [rsgi|asgi] [sized] [get=FILE] [post=FILE]
 
 Granian's RSGI interface by default; `asgi` serves the same broadcast through its ASGI
 interface (the one pm-fast serves by default), with one dictionary per frame sent and
@@ -24,6 +24,12 @@ baseline measures delivery capacity.
 with the load client's requests), with an unknown field that a protobuf reader skips, so
 the load client reads as many bytes from the baseline as from pm-fast; without it the
 frames are 60 and 87 bytes.
+
+`get=FILE` and `post=FILE` make it the REST floor of benches/load_reads.py: every HTTP
+GET is answered 200 with FILE's bytes (pm-fast's JSON for the work item it reads) and
+every POST, once its body is read, 201 with the other file's bytes, with pm-fast's
+response headers (`content-type: application/json`, `content-length`); nothing else
+(no routing, no JSON, no database): what pm-fast's REST cannot beat on this engine.
 """
 
 from __future__ import annotations
@@ -82,16 +88,27 @@ class Peer:
             return
 
 
+JSON = [("content-type", "application/json")]
+
+
 class Broadcast:
-    def __init__(self, sized: bool = False) -> None:
+    def __init__(
+        self, sized: bool = False, get_body: bytes | None = None, post_body: bytes | None = None
+    ) -> None:
         self.subscribers: list[Peer] = []
         self.sized = sized
         self.activity = padded(ACTIVITY, SIZED_ACTIVITY) if sized else ACTIVITY
+        self.get_body = get_body if get_body is not None else b"baseline\n"
+        self.post_body = post_body if post_body is not None else self.get_body
 
     async def __call__(self, scope: Any, proto: Any) -> None:
         """RSGI."""
         if scope.proto != "ws":
-            proto.response_bytes(200, [("content-type", "text/plain")], b"baseline\n")
+            if scope.method == "POST":
+                await proto()  # the request body
+                proto.response_bytes(201, JSON, self.post_body)
+            else:
+                proto.response_bytes(200, JSON, self.get_body)
             return
         transport = await proto.accept()
 
@@ -105,8 +122,17 @@ class Broadcast:
 
     async def asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "websocket":
-            await send({"type": "http.response.start", "status": 200, "headers": []})
-            await send({"type": "http.response.body", "body": b"baseline\n"})
+            status, body = 200, self.get_body
+            if scope["method"] == "POST":
+                while (await receive()).get("more_body"):
+                    pass
+                status, body = 201, self.post_body
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
             return
         await receive()  # websocket.connect
         await send({"type": "websocket.accept"})
@@ -151,8 +177,14 @@ class Broadcast:
             await asyncio.gather(task, return_exceptions=True)
 
 
-async def main(port_file: Path, interface: str, sized: bool) -> None:
-    broadcast = Broadcast(sized)
+async def main(
+    port_file: Path,
+    interface: str,
+    sized: bool,
+    get_body: bytes | None = None,
+    post_body: bytes | None = None,
+) -> None:
+    broadcast = Broadcast(sized, get_body, post_body)
     target = broadcast.asgi if interface == "asgi" else broadcast
     server = EmbeddedServer(target, "127.0.0.1", 0, interface=interface)
     server.on_bound = lambda port: port_file.write_text(str(port))
@@ -168,4 +200,6 @@ async def main(port_file: Path, interface: str, sized: bool) -> None:
 
 if __name__ == "__main__":
     interface = sys.argv[2] if len(sys.argv) > 2 else "rsgi"
-    asyncio.run(main(Path(sys.argv[1]), interface, "sized" in sys.argv[3:]))
+    files = dict(a.split("=", 1) for a in sys.argv[3:] if "=" in a)
+    bodies = [Path(files[k]).read_bytes() if k in files else None for k in ("get", "post")]
+    asyncio.run(main(Path(sys.argv[1]), interface, "sized" in sys.argv[3:], *bodies))

@@ -48,6 +48,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,16 +91,19 @@ class Baseline:
     """benches/baseline_rsgi.py in a process of its own (Granian's RSGI interface, or
     `interface="asgi"`); `sized`: frames padded to pm-fast's sizes."""
 
-    def __init__(self, interface: str = "rsgi", sized: bool = False) -> None:
+    def __init__(
+        self, interface: str = "rsgi", sized: bool = False, args: Sequence[str] = ()
+    ) -> None:
         self.interface = interface
         self.sized = sized
+        self.args = list(args)  # more arguments of baseline_rsgi.py (get=FILE, post=FILE)
 
     def __enter__(self) -> Baseline:
         self.dir = tempfile.TemporaryDirectory(prefix="pmfast-baseline-")
         port_file = Path(self.dir.name) / "port"
         script = str(ROOT / "benches" / "baseline_rsgi.py")
         argv = [sys.executable, script, str(port_file), self.interface]
-        self.proc = subprocess.Popen(argv + (["sized"] if self.sized else []))
+        self.proc = subprocess.Popen(argv + (["sized"] if self.sized else []) + self.args)
         deadline = time.monotonic() + 20
         while not port_file.exists() or not port_file.read_text():
             if self.proc.poll() is not None or time.monotonic() > deadline:

@@ -1,6 +1,7 @@
 """Turn pytest-benchmark JSON and the load benchmark's JSON into docs/benchmarks.md.
 
 .venv/bin/python benches/report.py MICRO.json LOAD.json > docs/benchmarks.md
+.venv/bin/python benches/report.py --reads READS.json >> docs/benchmarks.md
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import load_group_commit
 import load_pg
+import load_reads
 import load_rest
 import load_resume
 import load_ws
@@ -40,7 +42,30 @@ def micro_table(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def reads_section(path: Path) -> list[str]:
+    """The section of benches/load_reads.py (`report.py --reads FILE`, appended)."""
+    data = json.loads(path.read_text())
+    return [
+        "",
+        "## REST vs the original and the bare floor (`benches/load_reads.py`)",
+        "",
+        "Load from `benches/rload` (Rust, one thread, N keep-alive connections, closed",
+        "loop). `get`: one existing work item by id; `create`: into a fresh project, a",
+        "fresh server process per cell. `floor-asgi`: a bare Granian ASGI app answering",
+        "pm-fast's own response bytes. The original's creates that fail (`database is",
+        "locked`) count as non-2xx; its ratio column compares 2xx answers per second.",
+        f"{data['seconds']:g} s per cell, medians of {data['rounds']} rounds"
+        f" (create: {data['create_rounds']}).",
+        "",
+        *load_reads.table(data["results"]),
+        "",
+    ]
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--reads"]:
+        print("\n".join(reads_section(Path(sys.argv[2]))))
+        return 0
     micro = json.loads(Path(sys.argv[1]).read_text())
     load = json.loads(Path(sys.argv[2]).read_text())
     ws = json.loads(Path(sys.argv[3]).read_text()) if len(sys.argv) > 3 else {"results": []}
