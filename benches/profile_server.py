@@ -2,15 +2,17 @@
 
     .venv/bin/pip install py-spy           # once; not a test dependency
     .venv/bin/python benches/profile_server.py rest-create [--seconds 8] [--pure]
+    .venv/bin/python benches/profile_server.py rest-get [--seconds 8] [--pure]
     .venv/bin/python benches/profile_server.py ws-fanout  [--seconds 8] [--pure] [--cell 32x100]
 
 Starts pm-fast (SQLite, temporary folder), drives it from this process over loopback
-(``rest-create``: 16 keep-alive clients creating work items; ``ws-fanout``: 1 writer,
-100 subscribers, as in benches/load_ws.py, or the ``--cell`` writers x subscribers) and
-samples the server with ``py-spy record --nonblocking --threads -f raw`` at 200 Hz.
-Prints the share of samples per thread and the 25 busiest leaf frames, and keeps the
-raw profile (for a flame graph) in ``.benchmarks/profile-<load>.raw``. ``--pure``
-profiles ``PM_FAST_PURE=1``.
+(``rest-create``: 16 keep-alive clients creating work items; ``rest-get``: 16
+connections of benches/rload, a separate process, reading one work item;
+``ws-fanout``: 1 writer, 100 subscribers, as in benches/load_ws.py, or the ``--cell``
+writers x subscribers) and samples the server with ``py-spy record --nonblocking
+--threads -f raw`` at 200 Hz. Prints the share of samples per thread and the 25
+busiest leaf frames, and keeps the raw profile (for a flame graph) in
+``.benchmarks/profile-<load>.raw``. ``--pure`` profiles ``PM_FAST_PURE=1``.
 """
 
 from __future__ import annotations
@@ -82,7 +84,18 @@ async def ws_fanout(port: int, seconds: float, cell: str = "1x100") -> str:
     )
 
 
-LOADS = {"rest-create": rest_create, "ws-fanout": ws_fanout}
+async def rest_get(port: int, seconds: float, cell: str = "") -> str:
+    """16 connections reading one work item by id, driven by benches/rload (Rust)."""
+    from load_reads import build_rload, create_item, new_project, rload
+
+    build_rload()
+    item = json.loads(create_item(port, new_project(port, "PROF")))
+    path = f"/api/v1/work-items/{item['work_item']['id']}"
+    row = rload(port, 16, seconds, 0.0, method="GET", path=path)
+    return f"{row['rps']} gets/s, p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms"
+
+
+LOADS = {"rest-create": rest_create, "rest-get": rest_get, "ws-fanout": ws_fanout}
 
 
 def main() -> int:
