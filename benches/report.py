@@ -54,8 +54,8 @@ def reads_section(path: Path) -> list[str]:
         "fresh server process per cell. `floor-asgi`: a bare Granian ASGI app answering",
         "pm-fast's own response bytes. The original's creates that fail (`database is",
         "locked`) count as non-2xx; its ratio column compares 2xx answers per second.",
-        f"{data['seconds']:g} s per cell, medians of {data['rounds']} rounds"
-        f" (create: {data['create_rounds']}).",
+        f"{data['env']['date']}: {data['seconds']:g} s per cell, medians of"
+        f" {data['rounds']} rounds (create: {data['create_rounds']}).",
         "",
         *load_reads.table(data["results"]),
         "",
