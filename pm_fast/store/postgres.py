@@ -25,12 +25,17 @@ sees what committed before it started):
   lock); transaction-scoped advisory locks for sibling positions (per project),
   dependency rules (duplicates, cycles, 50-link limits) and idempotency keys.
 * Item numbers come from `UPDATE pm_projects ... RETURNING` (a row lock), so they are
-  unique across processes.
+  unique across processes. A create takes its number and sibling position in a short
+  transaction of its own (`pm_fast_item_reserve`, schema migration 8, on a small pool
+  of its own), before its item is inserted: creates of one project take turns only for
+  that statement, not until their COMMIT. The position is above every live sibling and
+  every position claimed by a create still running (a claim row, deleted by the
+  create's own commit), so positions stay distinct and increasing in creation order.
 
-Round trips: a create's number, position and row are one statement (`item_create`,
-schema migration 4); activity rows wait for the next statement of the transaction, so
-a mutation's last activity row travels with its outbox row. A REST create is BEGIN,
-the create, activity + outbox, COMMIT.
+Round trips: a create is the reserve (outside the transaction), then BEGIN, the insert
+(`pm_fast_item_insert`), activity + outbox, COMMIT; activity rows wait for the next
+statement of the transaction, so a mutation's last activity row travels with its outbox
+row.
 
 Connection failures become `SERVICE_UNAVAILABLE`; deadlocks and serialization failures
 (which the rules above should make impossible) become `CONFLICT`.
@@ -42,7 +47,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
@@ -109,12 +114,17 @@ def redact(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-# A new work item: number, position, row (schema migration 4).
-_ITEM_CREATE = (
-    "SELECT r_number, r_position, r_key, r_parent_live FROM pm_fast_item_create("
-    + ",".join(f"${i}" for i in range(1, 17))
+# A new work item's number and position, in a transaction of its own when $4 (schema
+# migration 8), and then its row.
+_ITEM_RESERVE = "SELECT r_number, r_position, r_key FROM pm_fast_item_reserve($1, $2, $3, $4)"
+_ITEM_INSERT = (
+    "SELECT r_project_live, r_parent_live FROM pm_fast_item_insert("
+    + ",".join(f"${i}" for i in range(1, 19))
     + ")"
 )
+_CLAIMS_DROP = "DELETE FROM pm_fast_item_claims WHERE item_id = ANY($1::text[])"
+# Connections for the reserves: each holds one only for a statement.
+RESERVE_POOL_MAX = 4
 # Any number of activity rows in one statement (columns as arrays, in A_COLS order).
 _ACTIVITY_ROWS = (
     f"INSERT INTO pm_activity_log ({sql.A_COLS}) SELECT * FROM unnest($1::text[], $2::text[],"
@@ -172,8 +182,21 @@ class PgTx(sql.AsyncQueries):
     reported by the database).
     """
 
-    def __init__(self, conn: Any, known_users: set[str], writing: bool) -> None:
+    def __init__(
+        self,
+        conn: Any,
+        known_users: set[str],
+        writing: bool,
+        reserve: Callable[[str, str, str | None], Awaitable[Any]] | None = None,
+    ) -> None:
         self.conn = conn
+        # Runs `pm_fast_item_reserve` in a transaction of its own (None: in this one).
+        self.reserve = reserve
+        # Items whose reserve committed apart: their claims, if this transaction fails.
+        self.claims: list[str] = []
+        # This transaction holds a lock on a project row: a reserve outside it could
+        # wait for it (the counter is on that row) while it waits for the reserve.
+        self.project_locked = False
         self.c = _Statements(conn, self)
         self.known_users = known_users
         self.new_users: list[str] = []
@@ -280,6 +303,8 @@ class PgTx(sql.AsyncQueries):
         """Lock a live row until commit (write transactions only); False if not live."""
         if not self.writing:
             return True
+        if table == "pm_projects":
+            self.project_locked = True
         row = await self.c.fetchrow(
             f"SELECT 1 FROM {table} WHERE id = $1 AND deleted_at IS NULL FOR {mode}", row_id
         )
@@ -325,9 +350,11 @@ class PgTx(sql.AsyncQueries):
             )
 
     async def project_update(self, p: Project) -> None:
+        self.project_locked = True
         await self._versioned_update("pm_projects", sql.PROJECT_UPDATE, p)
 
     async def project_soft_delete(self, pid: str, now: int) -> None:
+        self.project_locked = True
         status = await self.c.execute(sql.PROJECT_SOFT_DELETE.pg, pid, now)
         if status.endswith(" 0"):  # deleted by another process meanwhile
             raise not_found(f"Project with ID {pid} not found")
@@ -355,14 +382,22 @@ class PgTx(sql.AsyncQueries):
 
     # -- work items ----------------------------------------------------------------
     async def item_create(self, w: WorkItem) -> WorkItem | None:
-        """Number, place and insert a new item in one statement (schema migration 4);
-        None if the project is not live."""
-        row = await self.c.fetchrow(_ITEM_CREATE, *sql.item_create_args(w))
+        """Number, place and insert a new item (schema migration 8); None if the project
+        is not live. The number and position are taken outside this transaction unless
+        it holds a project row (then here, as one more statement)."""
+        if self.reserve is not None and not self.project_locked:
+            self.claims.append(w.id)
+            row = await self.reserve(w.id, w.project_id, w.parent_id)
+        else:
+            row = await self.c.fetchrow(_ITEM_RESERVE, w.id, w.project_id, w.parent_id, False)
         if row is None:
             return None
-        if not row[3]:  # the parent was deleted after the service looked
-            raise invalid("Validation failed: Parent work item not found", "parent_id")
         number, position, key = int(row[0]), int(row[1]), str(row[2])
+        live = await self.c.fetchrow(_ITEM_INSERT, *sql.item_create_args(w), number, position)
+        if not live[0]:  # the project was deleted after the reserve
+            return None
+        if not live[1]:  # the parent was deleted after the service looked
+            raise invalid("Validation failed: Parent work item not found", "parent_id")
         return structs.replace(
             w, display_key=f"{key}-{number}", item_number=number, position=position
         )
@@ -464,6 +499,8 @@ class PostgresStore:
         self.pool_min = pool_min
         self.pool_max = pool_max
         self._pool: Any = None
+        self._reserve_pool: Any = None
+        self._tasks: set[asyncio.Future[None]] = set()
         self._known_users: set[str] = set()
         self.bus: Bus | None = None
 
@@ -499,6 +536,13 @@ class PostgresStore:
                 self.url,
                 min_size=self.pool_min,
                 max_size=self.pool_max,
+                reset=_no_reset,
+                **self._connect_kwargs(),
+            )
+            self._reserve_pool = await asyncpg.create_pool(
+                self.url,
+                min_size=1,
+                max_size=RESERVE_POOL_MAX,
                 reset=_no_reset,
                 **self._connect_kwargs(),
             )
@@ -557,12 +601,13 @@ class PostgresStore:
         if self.bus is not None:
             await self.bus.stop()
             self.bus = None
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            try:
-                await asyncio.wait_for(pool.close(), 5.0)
-            except _UNAVAILABLE:
-                pool.terminate()
+        for pool in (self._pool, self._reserve_pool):
+            if pool is not None:
+                try:
+                    await asyncio.wait_for(pool.close(), 5.0)
+                except _UNAVAILABLE:
+                    pool.terminate()
+        self._pool = self._reserve_pool = None
 
     # -- running programs ----------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -584,11 +629,29 @@ class PostgresStore:
             log.warning("PostgreSQL unavailable: %s", err or type(err).__name__)
             raise unavailable() from None
 
+    async def _reserve(self, item_id: str, project_id: str, parent_id: str | None) -> Any:
+        """A new item's number and position, committed apart (`PgTx.item_create`)."""
+        pool = self._reserve_pool
+        if pool is None:
+            raise RuntimeError("store is closed")
+        async with pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+            return await conn.fetchrow(_ITEM_RESERVE, item_id, project_id, parent_id, True)
+
+    async def _drop_claims(self, item_ids: list[str]) -> None:
+        """Best effort after a failed create: its position is free again at once (else
+        the claim is ignored after 10 minutes)."""
+        pool = self._reserve_pool
+        if pool is None:
+            return
+        with contextlib.suppress(Exception):
+            async with pool.acquire(timeout=PING_TIMEOUT) as conn:
+                await conn.execute(_CLAIMS_DROP, item_ids, timeout=PING_TIMEOUT)
+
     async def write(self, program: Program[T]) -> T:
         bus = self.bus
         async with self._connection() as conn:
             start = time.perf_counter()
-            tx = PgTx(conn, self._known_users, writing=True)
+            tx = PgTx(conn, self._known_users, writing=True, reserve=self._reserve)
             own: list[int] = []
             earlier: list[Any] = []
             projects: set[str | None] = set()
@@ -609,6 +672,10 @@ class PostgresStore:
             except BaseException:
                 if own and bus is not None:
                     bus.release(projects, max(own), own)
+                if tx.claims:  # in the background: the error goes to the caller now
+                    task = asyncio.ensure_future(self._drop_claims(tx.claims))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
                 raise
             if STATS.on:
                 STATS.store_time("write", time.perf_counter() - start)

@@ -418,6 +418,100 @@ END
 $fn$;
 """
 
+# Numbers and positions taken outside the create's transaction (realtime creates of one
+# project no longer take turns until COMMIT). `pm_fast_item_reserve` runs as its own
+# short transaction: under the project's position lock (held for that statement only)
+# it bumps the project's counter and picks the next sibling position, above every live
+# sibling *and* every position claimed by a create that has not committed yet; the claim
+# row says so. The create's transaction inserts the item and deletes its claim
+# (`pm_fast_item_insert`), so a concurrent reserve sees either the claim or the item,
+# never neither. A create that fails after reserving leaves a gap in the numbers (the
+# spec allows them) and its claim is removed (or ignored after 10 minutes).
+_ITEM_RESERVE = f"""
+CREATE TABLE pm_fast_item_claims (
+    item_id {_T} PRIMARY KEY,
+    project_id {_T} NOT NULL,
+    parent_key {_T} NOT NULL,  -- '' for top-level items
+    position BIGINT NOT NULL,
+    claimed_at BIGINT NOT NULL
+);
+CREATE INDEX idx_pm_fast_item_claims_siblings
+    ON pm_fast_item_claims(project_id, parent_key, position);
+
+CREATE FUNCTION pm_fast_item_reserve(p_id TEXT, p_project TEXT, p_parent TEXT, p_own BOOLEAN)
+RETURNS TABLE (r_number BIGINT, r_position BIGINT, r_key TEXT)
+LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+    v_number BIGINT;
+    v_key TEXT;
+    v_position BIGINT;
+    v_now BIGINT := extract(epoch from clock_timestamp())::bigint;
+BEGIN
+    IF p_own THEN
+        -- Its own transaction: its commit need not wait for the disk. The create that
+        -- uses the number commits later, and its commit flushes the log up to here.
+        PERFORM set_config('synchronous_commit', 'off', true);
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtextextended('pm_fast:positions:' || p_project, 0));
+    UPDATE pm_projects SET next_work_item_number = next_work_item_number + 1
+        WHERE id = p_project AND deleted_at IS NULL
+        RETURNING next_work_item_number - 1, key INTO v_number, v_key;
+    IF NOT FOUND THEN
+        RETURN;  -- no live project: no row
+    END IF;
+    -- One snapshot (one expression) for the live siblings and the claims: a create that
+    -- committed meanwhile shows as its item, one still running as its claim.
+    IF p_parent IS NULL THEN
+        v_position := LEAST(2147483647, GREATEST(
+            (SELECT MAX(position) FROM pm_work_items
+             WHERE project_id = p_project AND parent_id IS NULL AND deleted_at IS NULL),
+            (SELECT MAX(position) FROM pm_fast_item_claims
+             WHERE project_id = p_project AND parent_key = '' AND claimed_at > v_now - 600),
+            0) + 1);
+    ELSE
+        v_position := LEAST(2147483647, GREATEST(
+            (SELECT MAX(position) FROM pm_work_items
+             WHERE project_id = p_project AND parent_id = p_parent AND deleted_at IS NULL),
+            (SELECT MAX(position) FROM pm_fast_item_claims
+             WHERE project_id = p_project AND parent_key = p_parent
+               AND claimed_at > v_now - 600),
+            0) + 1);
+    END IF;
+    DELETE FROM pm_fast_item_claims WHERE project_id = p_project AND claimed_at < v_now - 600;
+    INSERT INTO pm_fast_item_claims (item_id, project_id, parent_key, position, claimed_at)
+        VALUES (p_id, p_project, COALESCE(p_parent, ''), v_position, v_now);
+    RETURN QUERY SELECT v_number, v_position, v_key;
+END
+$fn$;
+
+CREATE FUNCTION pm_fast_item_insert(
+    p_id TEXT, p_item_type TEXT, p_title TEXT, p_description TEXT, p_status TEXT,
+    p_priority TEXT, p_parent TEXT, p_project TEXT, p_assignee TEXT, p_sprint TEXT,
+    p_story_points BIGINT, p_version BIGINT, p_created_at BIGINT, p_updated_at BIGINT,
+    p_created_by TEXT, p_updated_by TEXT, p_number BIGINT, p_position BIGINT
+) RETURNS TABLE (r_project_live BOOLEAN, r_parent_live BOOLEAN)
+LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+    INSERT INTO pm_work_items (id, item_type, title, description, status, priority, parent_id,
+        project_id, assignee_id, sprint_id, story_points, item_number, position, version,
+        created_at, updated_at, created_by, updated_by)
+    VALUES (p_id, p_item_type, p_title, p_description, p_status, p_priority, p_parent,
+        p_project, p_assignee, p_sprint, p_story_points, p_number, p_position, p_version,
+        p_created_at, p_updated_at, p_created_by, p_updated_by);
+    -- Gone when the item commits, in the same commit.
+    DELETE FROM pm_fast_item_claims WHERE item_id = p_id;
+    -- The foreign keys now hold key-share locks on the project and the parent: a delete
+    -- of either that committed before shows here (a fresh snapshot: VOLATILE), and one
+    -- that locks them later (PgTx.project_live_item_count, .item_live_children) sees
+    -- this item.
+    RETURN QUERY SELECT
+        EXISTS (SELECT 1 FROM pm_projects WHERE id = p_project AND deleted_at IS NULL),
+        p_parent IS NULL OR EXISTS (SELECT 1 FROM pm_work_items
+                                    WHERE id = p_parent AND deleted_at IS NULL);
+END
+$fn$;
+"""
+
 # (version, description, SQL). Append only: a released migration never changes.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "pm-server 0.1.4 tables", _INITIAL),
@@ -427,6 +521,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (5, "function: work item create keeps positions within int32", _CREATE_ITEM_FITTING),
     (6, "sprints: insertion order", _SPRINT_SEQ),
     (7, "event log: numbers per project for exact resume", _EVENT_SEQ),
+    (8, "work item create: number and position outside the transaction", _ITEM_RESERVE),
 )
 
 BOOKKEEPING = """

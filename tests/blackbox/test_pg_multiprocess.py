@@ -126,19 +126,25 @@ async def test_every_subscriber_sees_every_mutation_once_in_order(
                         )
                         assert r.status_code == 200, r.text
                         updates.append(w["id"])
+            orders = []
             for s in subs:
                 seen = await collect(s, total * len(pids))
                 for pid in pids:
                     numbers = [
                         e.work_item.item_number for e in seen if e.work_item.project_id == pid
                     ]
-                    # commit order per project = number order (creates take the project row)
-                    assert numbers == list(range(1, total + 1)), numbers
+                    # each once; in commit order, which is not number order (a create
+                    # takes its number before its transaction: docs/compat.md)
+                    assert sorted(numbers) == list(range(1, total + 1)), numbers
+                    orders.append((pid, numbers))
                 upd = await collect(s, len(updates), "work_item_updated")
                 assert sorted(e.work_item.id for e in upd) == sorted(updates)
                 # nothing more: no duplicate arrived behind them
                 rest = await s.sync()
                 assert [case_of(e) for e in rest if case_of(e) != "activity_log_created"] == []
+            # every process delivered each project's events in the same (commit) order
+            for pid in pids:
+                assert len({tuple(n) for p, n in orders if p == pid}) == 1
         finally:
             for s in subs:
                 await s.close()
@@ -208,11 +214,13 @@ async def test_sigkill_loses_no_acknowledged_write_and_others_carry_on(
             assert missing == [], f"{len(missing)} acknowledged writes lost"
             assert all(w["id"] in stored for w in more)
             numbers = sorted(w["item_number"] for w in r.json()["work_items"])
-            assert numbers == list(range(1, len(numbers) + 1))  # unique, no hole
+            # unique; a create killed after taking its number leaves a hole (the spec
+            # allows gaps; docs/compat.md)
+            assert len(set(numbers)) == len(numbers)
             # B's subscriber saw every committed create once (the victim's acknowledged
-            # ones among them), in number order
+            # ones among them), in commit order
             seen = await collect(sub_b, len(stored))
-            assert [e.work_item.item_number for e in seen] == numbers
+            assert sorted(e.work_item.item_number for e in seen) == numbers
             assert {e.work_item.id for e in seen} == stored
 
             # the killed process restarts on the same database and gets events again

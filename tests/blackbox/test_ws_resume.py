@@ -185,12 +185,16 @@ async def test_events_are_numbered_gaplessly_in_commit_order(srv: ServerProcess)
     await sub.drain()
     end = last_seq(srv, pid)
     assert sub.seqs == list(range(start + 1, end + 1))
-    # commit order: the items' numbers (taken by the commit) rise with the event numbers
     log = rest_log(srv, pid, since=start)
     assert [e["seq"] for e in log["events"]] == sub.seqs
     created = [e for e in log["events"] if e["kind"] == "work_item.created"]
     numbers = [e["entity"]["item_number"] for e in created]
-    assert numbers == sorted(numbers) and len(numbers) == len(made) + 10
+    assert len(set(numbers)) == len(numbers) == len(made) + 10
+    if not ON_POSTGRES:
+        # commit order: on SQLite the items' numbers (taken by the commit) rise with the
+        # event numbers; on PostgreSQL a create takes its number before its transaction,
+        # so creates running together commit in any order (docs/compat.md)
+        assert numbers == sorted(numbers)
     kinds = [e["kind"] for e in log["events"]]
     assert kinds.count("activity.created") == kinds.count("work_item.created")
     await sub.drop()
