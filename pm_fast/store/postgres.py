@@ -25,17 +25,19 @@ sees what committed before it started):
   lock); transaction-scoped advisory locks for sibling positions (per project),
   dependency rules (duplicates, cycles, 50-link limits) and idempotency keys.
 * Item numbers come from `UPDATE pm_projects ... RETURNING` (a row lock), so they are
-  unique across processes. A create takes its number and sibling position in a short
-  transaction of its own (`pm_fast_item_reserve`, schema migration 8, on a small pool
-  of its own), before its item is inserted: creates of one project take turns only for
-  that statement, not until their COMMIT. The position is above every live sibling and
-  every position claimed by a create still running (a claim row, deleted by the
-  create's own commit), so positions stay distinct and increasing in creation order.
+  unique across processes. While another create of the same project is under way in
+  this process, a create takes its number and sibling position in a short transaction
+  of its own (`pm_fast_item_reserve`, schema migration 8, on a small pool of its own)
+  before its item is inserted: creates of one project take turns only for that
+  statement, not until their COMMIT. The position is above every live sibling and every
+  position claimed by a create still running (a claim row, deleted by the create's own
+  commit), so positions stay distinct and increasing in creation order.
 
-Round trips: a create is the reserve (outside the transaction), then BEGIN, the insert
-(`pm_fast_item_insert`), activity + outbox, COMMIT; activity rows wait for the next
-statement of the transaction, so a mutation's last activity row travels with its outbox
-row.
+Round trips: a lone create is BEGIN, `pm_fast_item_create` (number, position and row,
+holding the position lock until commit), activity + outbox, COMMIT; one among others
+adds the reserve (outside the transaction) and inserts with `pm_fast_item_insert`.
+Activity rows wait for the next statement of the transaction, so a mutation's last
+activity row travels with its outbox row.
 
 Connection failures become `SERVICE_UNAVAILABLE`; deadlocks and serialization failures
 (which the rules above should make impossible) become `CONFLICT`.
@@ -114,6 +116,12 @@ def redact(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
+# A new work item alone: number, position, row (schema migrations 4 and 9).
+_ITEM_CREATE = (
+    "SELECT r_number, r_position, r_key, r_parent_live FROM pm_fast_item_create("
+    + ",".join(f"${i}" for i in range(1, 17))
+    + ")"
+)
 # A new work item's number and position, in a transaction of its own when $4 (schema
 # migration 8), and then its row.
 _ITEM_RESERVE = "SELECT r_number, r_position, r_key FROM pm_fast_item_reserve($1, $2, $3, $4)"
@@ -188,10 +196,15 @@ class PgTx(sql.AsyncQueries):
         known_users: set[str],
         writing: bool,
         reserve: Callable[[str, str, str | None], Awaitable[Any]] | None = None,
+        creating: dict[str, int] | None = None,
     ) -> None:
         self.conn = conn
         # Runs `pm_fast_item_reserve` in a transaction of its own (None: in this one).
         self.reserve = reserve
+        # Creates under way in this process, per project (shared by the store's
+        # transactions); `self.created`: this transaction's, for the store to count down.
+        self.creating = creating if creating is not None else {}
+        self.created: list[str] = []
         # Items whose reserve committed apart: their claims, if this transaction fails.
         self.claims: list[str] = []
         # This transaction holds a lock on a project row: a reserve outside it could
@@ -382,22 +395,40 @@ class PgTx(sql.AsyncQueries):
 
     # -- work items ----------------------------------------------------------------
     async def item_create(self, w: WorkItem) -> WorkItem | None:
-        """Number, place and insert a new item (schema migration 8); None if the project
-        is not live. The number and position are taken outside this transaction unless
-        it holds a project row (then here, as one more statement)."""
-        if self.reserve is not None and not self.project_locked:
-            self.claims.append(w.id)
-            row = await self.reserve(w.id, w.project_id, w.parent_id)
+        """Number, place and insert a new item; None if the project is not live.
+
+        Alone (no other create of the project under way in this process), in one
+        statement that holds the project's position lock until commit (migration 9): no
+        round trip more. Otherwise the number and position are taken outside this
+        transaction (migration 8), so creates of one project do not take turns until
+        their commits; but inside it if it holds a project row (a reserve outside
+        could wait for that row while this transaction waits for the reserve)."""
+        pid = w.project_id
+        alone = not self.creating.get(pid)
+        self.creating[pid] = self.creating.get(pid, 0) + 1
+        self.created.append(pid)
+        if alone or self.reserve is None:
+            row = await self.c.fetchrow(_ITEM_CREATE, *sql.item_create_args(w))
+            if row is None:
+                return None
+            if not row[3]:  # the parent was deleted after the service looked
+                raise invalid("Validation failed: Parent work item not found", "parent_id")
         else:
-            row = await self.c.fetchrow(_ITEM_RESERVE, w.id, w.project_id, w.parent_id, False)
-        if row is None:
-            return None
+            if self.project_locked:
+                row = await self.c.fetchrow(_ITEM_RESERVE, w.id, pid, w.parent_id, False)
+            else:
+                self.claims.append(w.id)
+                row = await self.reserve(w.id, pid, w.parent_id)
+            if row is None:
+                return None
+            live = await self.c.fetchrow(
+                _ITEM_INSERT, *sql.item_create_args(w), int(row[0]), int(row[1])
+            )
+            if not live[0]:  # the project was deleted after the reserve
+                return None
+            if not live[1]:  # the parent was deleted after the service looked
+                raise invalid("Validation failed: Parent work item not found", "parent_id")
         number, position, key = int(row[0]), int(row[1]), str(row[2])
-        live = await self.c.fetchrow(_ITEM_INSERT, *sql.item_create_args(w), number, position)
-        if not live[0]:  # the project was deleted after the reserve
-            return None
-        if not live[1]:  # the parent was deleted after the service looked
-            raise invalid("Validation failed: Parent work item not found", "parent_id")
         return structs.replace(
             w, display_key=f"{key}-{number}", item_number=number, position=position
         )
@@ -501,6 +532,8 @@ class PostgresStore:
         self._pool: Any = None
         self._reserve_pool: Any = None
         self._tasks: set[asyncio.Future[None]] = set()
+        # Creates under way per project (`PgTx.item_create`).
+        self._creating: dict[str, int] = {}
         self._known_users: set[str] = set()
         self.bus: Bus | None = None
 
@@ -647,11 +680,26 @@ class PostgresStore:
             async with pool.acquire(timeout=PING_TIMEOUT) as conn:
                 await conn.execute(_CLAIMS_DROP, item_ids, timeout=PING_TIMEOUT)
 
+    def _done_creating(self, projects: list[str]) -> None:
+        for pid in projects:
+            left = self._creating.get(pid, 0) - 1
+            if left > 0:
+                self._creating[pid] = left
+            else:
+                self._creating.pop(pid, None)
+        projects.clear()
+
     async def write(self, program: Program[T]) -> T:
         bus = self.bus
         async with self._connection() as conn:
             start = time.perf_counter()
-            tx = PgTx(conn, self._known_users, writing=True, reserve=self._reserve)
+            tx = PgTx(
+                conn,
+                self._known_users,
+                writing=True,
+                reserve=self._reserve,
+                creating=self._creating,
+            )
             own: list[int] = []
             earlier: list[Any] = []
             projects: set[str | None] = set()
@@ -670,6 +718,7 @@ class PostgresStore:
                         bus.hold(projects, max(own), own)
                     await tx.flush()
             except BaseException:
+                self._done_creating(tx.created)
                 if own and bus is not None:
                     bus.release(projects, max(own), own)
                 if tx.claims:  # in the background: the error goes to the caller now
@@ -677,6 +726,7 @@ class PostgresStore:
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
                 raise
+            self._done_creating(tx.created)
             if STATS.on:
                 STATS.store_time("write", time.perf_counter() - start)
         self._known_users.update(tx.new_users)

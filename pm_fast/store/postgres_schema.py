@@ -512,6 +512,18 @@ END
 $fn$;
 """
 
+# The one-statement create of migration 5, for a create that runs alone: it also stays
+# above the positions claimed by creates still running (`_ITEM_RESERVE`). It holds the
+# position lock until its commit, so a reserve that comes later sees its item.
+_CREATE_ITEM_CLAIMS = _CREATE_ITEM_FITTING.replace(
+    "deleted_at IS NULL), 0) + 1);",
+    "deleted_at IS NULL), 0,\n            (SELECT MAX(position) FROM pm_fast_item_claims"
+    " WHERE project_id = p_project AND parent_key = COALESCE(p_parent, '')"
+    " AND claimed_at > extract(epoch from clock_timestamp())::bigint - 600)) + 1);",
+).replace("COALESCE((SELECT MAX(position)", "GREATEST((SELECT MAX(position)")
+assert _CREATE_ITEM_CLAIMS.count("FROM pm_fast_item_claims") == 2
+assert _CREATE_ITEM_CLAIMS.count("GREATEST((SELECT MAX(position)") == 2
+
 # (version, description, SQL). Append only: a released migration never changes.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "pm-server 0.1.4 tables", _INITIAL),
@@ -522,6 +534,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (6, "sprints: insertion order", _SPRINT_SEQ),
     (7, "event log: numbers per project for exact resume", _EVENT_SEQ),
     (8, "work item create: number and position outside the transaction", _ITEM_RESERVE),
+    (9, "work item create alone: above claimed positions", _CREATE_ITEM_CLAIMS),
 )
 
 BOOKKEEPING = """
