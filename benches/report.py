@@ -2,6 +2,7 @@
 
 .venv/bin/python benches/report.py MICRO.json LOAD.json > docs/benchmarks.md
 .venv/bin/python benches/report.py --reads READS.json >> docs/benchmarks.md
+.venv/bin/python benches/report.py --lifecycle LIFECYCLE.json >> docs/benchmarks.md
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import load_group_commit
+import load_lifecycle
 import load_pg
 import load_reads
 import load_rest
@@ -62,9 +64,30 @@ def reads_section(path: Path) -> list[str]:
     ]
 
 
+def lifecycle_section(path: Path) -> list[str]:
+    """The section of benches/load_lifecycle.py (`report.py --lifecycle FILE`, appended)."""
+    data = json.loads(path.read_text())
+    return [
+        "",
+        "## Start-up, shutdown and memory (`benches/load_lifecycle.py`)",
+        "",
+        "The original pm-server, pm-fast from the venv and the sidecar binary (if built),",
+        "launched like the desktop shell launches pm-server, runs interleaved. Start-up:",
+        "exec → first 2xx /ready; shutdown: signal → exit; RSS summed over the process",
+        f"tree ({data['requests']} REST requests; a WebSocket burst of one writer and 20",
+        "subscribers).",
+        "",
+        *load_lifecycle.markdown(data),
+        "",
+    ]
+
+
 def main() -> int:
     if sys.argv[1:2] == ["--reads"]:
         print("\n".join(reads_section(Path(sys.argv[2]))))
+        return 0
+    if sys.argv[1:2] == ["--lifecycle"]:
+        print("\n".join(lifecycle_section(Path(sys.argv[2]))))
         return 0
     micro = json.loads(Path(sys.argv[1]).read_text())
     load = json.loads(Path(sys.argv[2]).read_text())
