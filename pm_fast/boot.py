@@ -4,7 +4,8 @@ asyncio imports `ssl` when it is imported, and `ssl` loads OpenSSL (libssl, libc
 some 15-30 ms of a start-up that the desktop shell times. pm-fast serves plain HTTP and
 opens TLS connections only to PostgreSQL, so the entry points import asyncio without
 `ssl`, and whoever needs TLS calls `enable_asyncio_tls` first (the PostgreSQL store
-does; so does the warm-up after the first request).
+and `pm-fast migrate` do). A SQLite server never loads OpenSSL: nothing it does needs
+TLS (its warm-up after the first request does not enable it either).
 """
 
 from __future__ import annotations

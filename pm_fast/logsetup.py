@@ -18,7 +18,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import secrets
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -145,13 +144,21 @@ CONNECTION_ID: Final[ContextVar[str | None]] = ContextVar("pm_fast_connection_id
 
 _ids = {"wanted": False}
 _counter = itertools.count(1)
-_prefix = secrets.token_hex(4)
+
+
+def _tag() -> str:
+    # os.urandom, as secrets.token_hex does, without importing `secrets` (its hashlib
+    # loads OpenSSL: some 7 ms of start-up and 3.5 MiB of resident memory).
+    return os.urandom(4).hex()
+
+
+_prefix = _tag()
 
 
 def _new_prefix() -> None:
     # A forked worker gets its own prefix, so ids stay unique across `--workers`.
     global _counter, _prefix
-    _prefix = secrets.token_hex(4)
+    _prefix = _tag()
     _counter = itertools.count(1)
 
 

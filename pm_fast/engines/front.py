@@ -21,7 +21,6 @@ from ..api.auth import authenticator
 from ..api.guard import Guard
 from ..api.http import JSON, Response, error_body
 from ..app import App
-from ..boot import enable_asyncio_tls
 from ..logsetup import CONNECTION_ID, REQUEST_ID, ids_wanted, new_id
 from ..metrics import STATS
 
@@ -128,7 +127,6 @@ class Front:
         if self._rest_module is None:
             self.rest()
         if self._ws_module is None:
-            enable_asyncio_tls()
             self.ws()
 
     # -- shutdown ----------------------------------------------------------------------

@@ -200,6 +200,10 @@ def bind_listener(server: Any) -> int:
     return int(raw[0] if isinstance(raw, tuple) else raw)
 
 
+# event loop packages `granian._loops` registers if it can import them
+_OPTIONAL_LOOPS = ("uvloop", "winloop", "rloop")
+
+
 def import_granian_core() -> None:
     """Import the `granian` package without its process managers.
 
@@ -208,17 +212,28 @@ def import_granian_core() -> None:
     start-up time, for machinery a single embedded worker never uses. While the package
     initialises, `granian.server` is a placeholder; afterwards it is importable as usual
     (the multi-process engine imports it).
+
+    `granian._loops` also tries to import the optional event loops (uvloop, winloop,
+    rloop) to list them; this server runs its own loop (engines/loop.py), and uvloop
+    imports `ssl`, hence OpenSSL (some 20 ms and 5 MiB of resident memory). They are
+    unavailable while the package initialises, and importable as usual afterwards.
     """
     if "granian" in sys.modules:
         return
     placeholder = types.ModuleType("granian.server")
     placeholder.Server = None  # type: ignore[attr-defined]
     sys.modules["granian.server"] = placeholder
+    blocked = [name for name in _OPTIONAL_LOOPS if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]  # `import name` fails
     try:
         import granian
     finally:
         if sys.modules.get("granian.server") is placeholder:
             del sys.modules["granian.server"]
+        for name in blocked:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
     if getattr(granian, "server", None) is placeholder:
         del granian.server
 
