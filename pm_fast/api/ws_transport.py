@@ -331,22 +331,39 @@ class Registry:
 
     def __init__(self) -> None:
         self.connections: set[Connection[Any]] = set()
+        # set when the last connection leaves while `close_all` waits for that
+        self._empty: asyncio.Event | None = None
 
     def __len__(self) -> int:
         return len(self.connections)
 
+    def remove(self, conn: Connection[Any]) -> None:
+        self.connections.discard(conn)
+        if not self.connections and self._empty is not None:
+            self._empty.set()
+
+    async def _until_empty(self, deadline: float) -> None:
+        if not self.connections:
+            return
+        self._empty = asyncio.Event()
+        try:
+            await asyncio.wait_for(self._empty.wait(), max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            pass
+        finally:
+            self._empty = None
+
     async def close_all(self, timeout: float = 3.0) -> None:
         """End every connection (code 1001): each sends what is queued for it, then its
-        Close frame; one still open after `timeout` s is closed at once."""
+        Close frame; one still open after `timeout` s is closed at once. Returns as soon
+        as the last one has left."""
         for conn in list(self.connections):
             conn.stop("server shutting down", CLOSE_GOING_AWAY, "Server shutting down")
         deadline = time.monotonic() + timeout
-        while self.connections and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        await self._until_empty(deadline)
         for conn in list(self.connections):
             conn.close()
-        while self.connections and time.monotonic() < deadline + 1.0:
-            await asyncio.sleep(0.02)
+        await self._until_empty(deadline + 1.0)
 
 
 class Heartbeat:
@@ -509,7 +526,7 @@ async def session(
         finally:
             heartbeat.stop()
     finally:
-        registry.connections.discard(conn)
+        registry.remove(conn)
         app.ws_connections = len(registry)
         app.hub.remove(conn)
         app.delivery.discard(conn)
