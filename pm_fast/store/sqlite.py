@@ -399,9 +399,10 @@ class SqliteStore:
         inline, self._inline = self._inline, None
         if inline is not None:
             inline.close()
-        for reader in self._all_readers:
-            await reader.close()
-        self._all_readers.clear()
+        # The readers at once (each closes on its own thread), the writer last: the last
+        # connection to close checkpoints the WAL and deletes -wal/-shm.
+        readers, self._all_readers = self._all_readers, []
+        await asyncio.gather(*(reader.close() for reader in readers))
         if self._writer is not None:
             await self._writer.close()
             self._writer = None
