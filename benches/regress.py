@@ -7,7 +7,8 @@ Every check in the thresholds file is a ratio of two figures measured in the sam
 (pm-fast against a bare-engine floor started beside it, the Rust extension against its
 Python twin), never an absolute time, so a slower or busier machine moves both sides.
 A check whose source file was not given (or lacks the cell) is reported and skipped.
-Exit status 1 when a ratio is below its `min`.
+Exit status 1 when a ratio is below its `min` or above its `max` (a check has one or
+both: `max` for figures where lower is better, such as memory growth).
 
 Kinds of check (the keys each needs):
 
@@ -17,7 +18,9 @@ Kinds of check (the keys each needs):
   server's frames/s / baseline's;
 - `micro` (pytest-benchmark JSON): `group`: the twin's median / the Rust median;
 - `load_rest` (benches/load_rest.py JSON): `request`, `clients`, `server`, `over`:
-  server's req/s / the other's.
+  server's req/s / the other's;
+- `load_lifecycle` (benches/load_lifecycle.py JSON): `ratio` (a key of its `ratios`,
+  e.g. `venv_rss_after_rest_vs_idle`).
 """
 
 from __future__ import annotations
@@ -62,6 +65,9 @@ def value(kind: str, data: dict[str, Any], check: dict[str, Any]) -> float | Non
         }
         ours, other = by.get(check["server"]), by.get(check["over"])
         return ours / other if ours is not None and other else None
+    if kind == "load_lifecycle":
+        v = data.get("ratios", {}).get(check["ratio"])
+        return float(v) if v is not None else None
     raise ValueError(f"unknown kind of check {kind!r}")
 
 
@@ -71,7 +77,10 @@ def run(thresholds: Path, sources: dict[str, Path]) -> int:
     loaded: dict[str, dict[str, Any]] = {}
     for check in checks:
         kind = check["kind"]
-        label = f"{check['name']} (min {check['min']})"
+        low, high = check.get("min"), check.get("max")
+        bounds = [f"min {low}"] if low is not None else []
+        bounds += [f"max {high}"] if high is not None else []
+        label = f"{check['name']} ({', '.join(bounds)})"
         if kind not in sources:
             print(f"regress: skipped  {label}: no {kind} results given", file=sys.stderr)
             continue
@@ -80,7 +89,7 @@ def run(thresholds: Path, sources: dict[str, Path]) -> int:
         v = value(kind, loaded[kind], check)
         if v is None:
             print(f"regress: skipped  {label}: not in {sources[kind]}", file=sys.stderr)
-        elif v < check["min"]:
+        elif (low is not None and v < low) or (high is not None and v > high):
             failed += 1
             print(f"regress: FAILED   {label}: {v:.3f}", file=sys.stderr)
         else:
