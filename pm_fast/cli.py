@@ -119,6 +119,10 @@ async def serve(pm_dir: Path, environ: dict[str, str], settings: Settings) -> in
     return code
 
 
+# How long a Robyn server waits after its shutdown for actix-web to send its last answers.
+ROBYN_FLUSH_SECS = 0.1
+
+
 def serve_robyn(pm_dir: Path, environ: dict[str, str], settings: Settings) -> NoReturn:
     """`serve` on the Robyn engine. Robyn runs the event loop itself and offers no way
     to stop its listener, so the lifecycle is a task in that loop that ends the process
@@ -170,6 +174,10 @@ def serve_robyn(pm_dir: Path, environ: dict[str, str], settings: Settings) -> No
             tasks = watch(app)
             await app.shutdown.wait()
             await shut_down(app, port_file, server.target)
+            # Robyn writes an answer after its handler has returned and says nothing
+            # when it has: give actix-web a moment to send the last ones (the 202 of
+            # /admin/shutdown among them) before the process ends.
+            await asyncio.sleep(ROBYN_FLUSH_SECS)
         except BaseException as exc:  # noqa: BLE001 - the process ends here in any case
             log.error("server failed: %r", exc)
             code = 1
