@@ -64,8 +64,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benches"))
+sys.path.insert(0, str(ROOT / "build"))
 
 from httpload import Connection, RequestFactory, run  # noqa: E402
+from measure_sidecar import free_port, tree_rss_mib  # noqa: E402
 
 ORIGINAL = Path("/work/shared/original/pm-server")
 READY_TIMEOUT = 30.0
@@ -80,12 +82,6 @@ SERVER_ENV = {
 }
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def ready_status(port: int) -> int | None:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1.0) as s:
@@ -97,31 +93,9 @@ def ready_status(port: int) -> int | None:
     return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
 
 
-def tree(pid: int) -> list[int]:
-    """pid and its live descendants."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(children.get(p, []))
-    return out
-
-
 def rss_mib(pid: int) -> float:
     """VmRSS summed over the process tree, MiB."""
-    total = 0
-    for p in tree(pid):
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-    return round(total / 1024, 1)
+    return round(sum(tree_rss_mib(pid)), 1)
 
 
 def git_repo(parent: Path, name: str) -> Path:
