@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from time import perf_counter
 from types import MappingProxyType
@@ -38,7 +37,7 @@ from ..service import (
     work_items,
 )
 from ..service import events as events_service
-from ..service.common import WEBSOCKET, Ctx, Outcome, begin
+from ..service.common import WEBSOCKET, Ctx, Outcome, begin, new_id
 from ..store.base import Program
 from . import pm_pb2 as pb
 from . import ws_codec as codec
@@ -91,7 +90,7 @@ def event_frame(event: Event) -> bytes | None:
     """One broadcast frame (fresh random message id) for `event` (the hub's encoder),
     carrying the event's place in its project's log (docs/events.md)."""
     frame = accel.encode_event(
-        event.kind, event.entity, event.actor, event.extra, str(uuid.uuid4()), int(time.time())
+        event.kind, event.entity, event.actor, event.extra, new_id(), int(time.time())
     )
     if frame is not None and event.seq:
         assert event.project_id is not None
@@ -689,7 +688,9 @@ async def answer(conn: Conn, data: bytes) -> bytes:
     start = perf_counter() if on else 0.0
     code: str | None = None
     try:
-        reply = await asyncio.wait_for(handler(conn, mid, getattr(env, case)), REQUEST_TIMEOUT)
+        # In this task, under one timer (a task and a timer per request with wait_for)
+        async with asyncio.timeout(REQUEST_TIMEOUT):
+            reply = await handler(conn, mid, getattr(env, case))
     except DomainError as err:
         # The traceback would tie this connection's frames into a reference cycle with
         # the failed future, keeping the socket open until the next GC pass.

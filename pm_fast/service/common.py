@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
+from os import urandom
 from typing import Any, Generic, Protocol, TypeVar
 
 from ..core import rules
@@ -92,8 +92,16 @@ class Outcome(Generic[T]):
     sealed: bool = False
 
 
+# The variant nibble of a version 4 UUID: binary 10xx, from the random nibble's low bits.
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+
+
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID in canonical text: what `str(uuid.uuid4())` gives, from
+    the same 16 random bytes, without building a UUID object (~0.75 against ~2.1 µs;
+    a create makes two, the broadcast one per event)."""
+    h = urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def message_id(ctx: Ctx, text: str, field: str) -> str:

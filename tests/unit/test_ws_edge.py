@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from pm_fast.api import pm_pb2 as pb
 from pm_fast.api import proto_names, ws, ws_transport
 from pm_fast.core import commands as cmd
 from pm_fast.core import errors
@@ -285,3 +286,41 @@ def test_idempotency_stores_the_reply_and_replays_it_without_events() -> None:
     assert idempotency.key("u", "create_project", "") is None
     drive(idempotency.once(None, "create_project", 7, create("b")), tx)
     assert runs == ["a", "b"] and len(tx.stored) == 1
+
+
+def _request(case: str, mid: str) -> bytes:
+    env = pb.WebSocketMessage(message_id=mid)
+    getattr(env, case).SetInParent()
+    return bytes(env.SerializeToString())
+
+
+async def test_a_request_past_its_time_limit_gets_timeout_and_the_next_is_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The time limit of one request (REQUEST_TIMEOUT) ends that request with TIMEOUT and
+    leaves the task answering the connection's frames able to answer the next one."""
+    import asyncio
+
+    async def slow(conn: Any, mid: str, msg: Any) -> bytes:
+        await asyncio.sleep(5)
+        return b"late"
+
+    async def quick(conn: Any, mid: str, msg: Any) -> bytes:
+        return b"quick " + mid.encode()
+
+    handlers = dict(ws.HANDLERS)
+    handlers["get_work_items_request"] = slow
+    handlers["get_sprints_request"] = quick
+    monkeypatch.setattr(ws, "HANDLERS", handlers)
+    monkeypatch.setattr(ws, "REQUEST_TIMEOUT", 0.05)
+    timed_out = pb.WebSocketMessage.FromString(
+        await ws.answer(None, _request("get_work_items_request", "m-1"))  # type: ignore[arg-type]
+    )
+    assert timed_out.message_id == "m-1" and timed_out.error.code == "TIMEOUT"
+    assert await ws.answer(None, _request("get_sprints_request", "m-2")) == b"quick m-2"  # type: ignore[arg-type]
+    # a cancellation from outside (the connection ending) is not turned into a reply
+    task = asyncio.ensure_future(ws.answer(None, _request("get_work_items_request", "m-3")))  # type: ignore[arg-type]
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
