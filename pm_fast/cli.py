@@ -253,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pm-fast (pm-server {COMPAT_VERSION} compatible)")
         return 0
     if args and args[0] == "migrate":
+        gc.enable()  # off only until a server listens (`announce`)
         from . import migrate
 
         return migrate.main(args[1:])

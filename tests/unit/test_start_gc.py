@@ -52,3 +52,20 @@ print("ok", code)
 def test_collector_on_once_listening(tmp_path: Path) -> None:
     stdout = run_fresh(SCRIPT, tmp_path)
     assert stdout.strip().splitlines()[-1] == "ok 0", stdout
+
+
+def test_python_m_pm_fast_serves_like_the_sidecar_and_migrate_collects(tmp_path: Path) -> None:
+    """`python -m pm_fast` starts without the collector too (pm_fast/__main__.py); a
+    command other than `serve` turns it back on before it does anything."""
+    main_py = (Path(__file__).parents[2] / "pm_fast" / "__main__.py").read_text()
+    assert main_py.index("gc.disable()") < main_py.index("from .cli import")
+    script = r"""
+import gc
+gc.disable()  # as pm_fast/__main__.py does
+from pm_fast import cli, migrate
+seen = []
+migrate.main = lambda args: seen.append(gc.isenabled()) or 0
+assert cli.main(["migrate", "x"]) == 0 and seen == [True], seen
+print("ok")
+"""
+    assert run_fresh(script, tmp_path).strip().splitlines()[-1] == "ok"
