@@ -2,7 +2,7 @@
 
     .venv/bin/python benches/load_reads.py [--quick] [--rounds R] [--json out.json]
         [--markdown out.md] [--servers pm-fast,original,floor-asgi,floor-rsgi]
-        [--connections 1,16,64] [--seconds S]
+        [--connections 1,16,64] [--seconds S] [--ab DIR]
 
 The load comes from `benches/rload` (Rust, one thread, nonblocking keep-alive HTTP/1.1
 connections over loopback, closed loop; built by build/bench or here with `cargo build
@@ -23,6 +23,10 @@ GET with the bytes of pm-fast's own GET response (and every POST, after reading 
 the bytes of a pm-fast create response), through Granian's ASGI interface as pm-fast
 serves (`floor-asgi`) or RSGI (`floor-rsgi`, not in the default set). Ratios:
 pm-fast / original (req/s, and p99) and pm-fast / floor-asgi (req/s).
+
+`--ab DIR` adds the server `pm-fast-ab`: the venv's interpreter serving the `pm_fast`
+package in DIR (PYTHONPATH; e.g. `git archive main pm_fast | tar -x -C DIR`), measured
+in the same rotation, for before/after comparisons in one run.
 """
 
 from __future__ import annotations
@@ -103,11 +107,27 @@ def create_item(port: int, project_id: str) -> bytes:
         return r.content
 
 
+# The folder whose `pm_fast` the server `pm-fast-ab` serves (`--ab`).
+AB_DIR: Path | None = None
+
+
+def ab_python(folder: Path) -> Path:
+    """An interpreter wrapper that puts `folder` first on PYTHONPATH (the harness puts
+    this tree on it, after whatever it is given, so the variable alone would not do)."""
+    wrapper = Path(tempfile.mkdtemp(prefix="pmfast-ab-")) / "python"
+    wrapper.write_text(f'#!/bin/sh\nPYTHONPATH="{folder}:$PYTHONPATH" exec {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper
+
+
 def server(name: str) -> ServerProcess:
     """Not started yet: `with` starts it and stops it."""
     if name == "original":
         limits = {"PM_RATE_LIMIT_MAX_REQUESTS": "10000", "PM_RATE_LIMIT_WINDOW_SECS": "1"}
         return OriginalServer(env=limits)
+    if name == "pm-fast-ab":
+        assert AB_DIR is not None
+        return ServerProcess(env=PM_FAST_ENV, python=str(ab_python(AB_DIR)))
     return ServerProcess(env=PM_FAST_ENV)
 
 
@@ -285,8 +305,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, help="rounds (medians); default 3")
     parser.add_argument("--create-rounds", type=int, help="default: --rounds, 1 with --quick")
     parser.add_argument("--seconds", type=float, help="per cell (default 5, 1 with --quick)")
+    parser.add_argument("--ab", type=Path, help="also serve the pm_fast package in DIR")
     args = parser.parse_args()
     names = [n for n in args.servers.split(",") if n]
+    if args.ab is not None:
+        global AB_DIR
+        AB_DIR = args.ab.absolute()
+        names.insert(names.index("pm-fast") + 1 if "pm-fast" in names else 0, "pm-fast-ab")
     if "pm-fast" not in names:
         parser.error("--servers must include pm-fast (the floor serves its bytes)")
     if "original" in names and find_binary("pm-server") is None:
@@ -298,7 +323,9 @@ def main() -> int:
         names.remove("original")
     counts = tuple(int(c) for c in args.connections.split(",") if c)
     rounds = args.rounds or 3
-    create_rounds = args.create_rounds or (1 if args.quick else rounds)
+    create_rounds = (
+        args.create_rounds if args.create_rounds is not None else (1 if args.quick else rounds)
+    )
     seconds = args.seconds or (1.0 if args.quick else 5.0)
     warmup = 0.3 if args.quick else 1.0
     build_rload()

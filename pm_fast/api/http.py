@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,17 @@ def ok(value: Any, status: int = 200) -> Response:
 def wrapped(key: str, value: Any) -> Response:
     """`{"<key>": value}` without building an intermediate dict."""
     return Response(200, b'{"' + key.encode() + b'":' + _encoder.encode(value) + b"}")
+
+
+def wrapper(key: str) -> Callable[[Any], bytes]:
+    """The encoder of `wrapped(key, value)`'s body."""
+    head = b'{"' + key.encode() + b'":'
+    encode = _encoder.encode
+
+    def wrap(value: Any) -> bytes:
+        return head + encode(value) + b"}"
+
+    return wrap
 
 
 def error_body(code: str, message: str, field: str | None = None) -> bytes:

@@ -31,7 +31,7 @@ from ..service.common import Ctx
 from ..store.base import Program
 from . import probes
 from .auth import authenticator, quiet
-from .http import Response, domain_error, error_body, fail, ok, wrapped
+from .http import Response, domain_error, error_body, fail, ok, wrapped, wrapper
 
 log = logging.getLogger("pm_fast")
 T = TypeVar("T")
@@ -252,8 +252,21 @@ def reader(key: str, program: Callable[..., Program[Any]], point: bool = False) 
     """GET: run a read program on the path parameters, answer `{"<key>": result}`.
     `point`: the program looks up one entity by index (Store.read)."""
 
+    if point:
+        encode = wrapper(key)
+
+        async def handle_point(app: App, req: Request, p: list[str]) -> Response:
+            # The answer depends on the route, its parameters, the caller (with auth
+            # enabled, whose membership is in the database) and the database alone.
+            ctx = caller(app, req, reads=True)
+            cache_key = (handle_point, req.user, *p)
+            return Response(200, await app.store.read_cached(cache_key, program(ctx, *p), encode))
+
+        SHAPES[handle_point] = Shape("read", key, program)
+        return handle_point
+
     async def handle_read(app: App, req: Request, p: list[str]) -> Response:
-        found = await app.store.read(program(caller(app, req, reads=True), *p), point)
+        found = await app.store.read(program(caller(app, req, reads=True), *p))
         return wrapped(key, found)
 
     SHAPES[handle_read] = Shape("read", key, program)

@@ -183,10 +183,37 @@ class AsgiApp(Front):
 
     @staticmethod
     async def _send(send: Any, prefix: str, cors: Headers, resp: Response) -> None:
-        out = response_headers(resp, cors)
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out]
-        await send({"type": prefix + ".start", "status": resp.status, "headers": headers})
+        await send({"type": prefix + ".start", "status": resp.status, "headers": _raw(cors, resp)})
         await send({"type": prefix + ".body", "body": resp.body})
+
+
+# The CORS headers of the allowed origins and the content types, in ASGI's byte form:
+# the same few values on almost every answer. Bounded (cleared when full): an allowed
+# origin pattern may admit many origins.
+_RAW_CORS: dict[Headers, list[tuple[bytes, bytes]]] = {(): []}
+_RAW_TYPES: dict[str, tuple[bytes, bytes]] = {}
+
+
+def _raw(cors: Headers, resp: Response) -> list[tuple[bytes, bytes]]:
+    """`response_headers(resp, cors)` encoded (latin-1) as ASGI wants them."""
+    head = _RAW_CORS.get(cors)
+    if head is None:
+        if len(_RAW_CORS) >= 64:
+            _RAW_CORS.clear()
+            _RAW_CORS[()] = []
+        head = _RAW_CORS[cors] = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in cors]
+    out = head.copy()
+    if resp.headers:
+        out += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers]
+    content_type = resp.content_type
+    if content_type is not None:
+        raw = _RAW_TYPES.get(content_type)
+        if raw is None:
+            if len(_RAW_TYPES) >= 64:
+                _RAW_TYPES.clear()
+            raw = _RAW_TYPES[content_type] = (b"content-type", content_type.encode("latin-1"))
+        out.append(raw)
+    return out
 
 
 def bind_listener(server: Any) -> int:

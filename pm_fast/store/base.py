@@ -32,7 +32,7 @@ events, e.g. in an `Outcome`): on both stores that is after commit, in commit or
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Hashable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from ..core.model import (
@@ -393,6 +393,14 @@ class Store(Protocol):
     async def read(self, program: Program[T], point: bool = False) -> T:
         """Run a read-only program on a consistent snapshot. `point`: the program reads a
         few rows by index and nothing else (a store may run it without a thread hop)."""
+        ...
+
+    async def read_cached(
+        self, key: Hashable, program: Program[T], encode: Callable[[T], bytes]
+    ) -> bytes:
+        """`encode(await read(program, point=True))`, which a store with an exact way to
+        tell that nothing has changed since may answer from memory for the same `key`
+        (SQLite: `PRAGMA data_version`). `key` names everything the answer depends on."""
         ...
 
     async def ping(self) -> float:

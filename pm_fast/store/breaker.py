@@ -23,7 +23,7 @@ import logging
 import math
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from ..config import CircuitBreakerConfig
@@ -146,6 +146,18 @@ class GuardedStore:
         self.breaker.check()
         try:
             result = await self.inner.read(program, point)
+        except Exception as err:
+            self._settle(err)
+            raise
+        self._settle(None)
+        return result
+
+    async def read_cached(
+        self, key: Hashable, program: Program[T], encode: Callable[[T], bytes]
+    ) -> bytes:
+        self.breaker.check()
+        try:
+            result = await self.inner.read_cached(key, program, encode)
         except Exception as err:
             self._settle(err)
             raise

@@ -14,7 +14,7 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -55,6 +55,44 @@ class PositionCache:
         if version != self.data_version:
             self.by_project.clear()
             self.data_version = version
+
+
+class AnswerCache:
+    """Encoded answers of point reads (`SqliteStore.read_cached`), all valid for one
+    `PRAGMA data_version` of the inline connection: that value changes whenever any
+    other connection (this process's writer, another process) has committed, so an
+    answer is served only while nothing has been committed since it was read.
+
+    Bounded: at most `max_entries` answers and `max_bytes` of them in all (the oldest
+    go first); an answer larger than `max_bytes // 16` is not kept."""
+
+    __slots__ = ("entries", "max_bytes", "max_entries", "size", "version")
+
+    def __init__(self, max_entries: int = 1024, max_bytes: int = 4 << 20) -> None:
+        self.entries: dict[Hashable, bytes] = {}
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.version: int | None = None
+
+    def reset(self, version: int | None) -> None:
+        self.entries.clear()
+        self.size = 0
+        self.version = version
+
+    def put(self, key: Hashable, body: bytes) -> None:
+        if len(body) > self.max_bytes // 16:
+            return
+        entries = self.entries
+        old = entries.pop(key, None)
+        if old is not None:
+            self.size -= len(old)
+        while entries and (
+            len(entries) >= self.max_entries or self.size + len(body) > self.max_bytes
+        ):
+            self.size -= len(entries.pop(next(iter(entries))))
+        entries[key] = body
+        self.size += len(body)
 
 
 class SqliteTx(sql.SyncQueries):
@@ -288,6 +326,10 @@ class SqliteStore:
         # a read it cannot start goes to a reader thread instead.
         self._inline: sqlite3.Connection | None = None
         self._inline_thread = 0
+        # Encoded answers of point reads, checked against the inline connection's
+        # `PRAGMA data_version` (`read_cached`).
+        self._answers = AnswerCache()
+        self._seen_version: int | None = None
 
     # -- life cycle ----------------------------------------------------------------
     async def open(self, llm_user_id: str, llm_user_name: str) -> None:
@@ -397,6 +439,8 @@ class SqliteStore:
         ) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         inline, self._inline = self._inline, None
+        self._answers.reset(None)
+        self._seen_version = None
         if inline is not None:
             inline.close()
         # The readers at once (each closes on its own thread), the writer last: the last
@@ -560,6 +604,57 @@ class SqliteStore:
         if not self._readers.empty():
             self._start_reads(self._readers.get_nowait())
         return await future
+
+    async def read_cached(
+        self, key: Hashable, program: Program[T], encode: Callable[[T], bytes]
+    ) -> bytes:
+        """`encode` of a point read's result (`read(program, point=True)`), served from
+        memory while nothing has been committed since the same `key` was read.
+
+        The inline connection's `PRAGMA data_version` (`_data_version`), taken before
+        the read, labels the answer: the read's snapshot starts after it, so an
+        unchanged value later means no commit by any other connection (the inline one
+        never writes) since both. A read that raises (not found, refused) is never
+        kept; the program is the caller's, so `key` must name everything its answer
+        depends on."""
+        answers = self._answers
+        version = self._data_version()
+        if version is not None:
+            if version == answers.version:
+                hit = answers.entries.get(key)
+                if hit is not None:
+                    return hit
+            else:
+                answers.reset(version)
+        body = encode(await self.read(program, True))
+        if version is not None and answers.version == version:
+            answers.put(key, body)
+        return body
+
+    def _data_version(self) -> int | None:
+        """The inline connection's `PRAGMA data_version` now, kept until the event loop's
+        next turn (`_seen_version`); None off the loop's thread or if SQLite fails.
+
+        Kept for the rest of this turn, it is exact for every request answered in it:
+        each was handed to the loop (a callback queued) before this turn reached this
+        point, and the loop runs its callbacks in the order they were queued, so the
+        callback forgetting the value, queued now, runs before any request that arrives
+        later. Such an answer shows the database as it was after the request arrived."""
+        inline = self._inline
+        if inline is None or threading.get_ident() != self._inline_thread:
+            return None
+        if self._seen_version is not None:
+            return self._seen_version
+        try:
+            version: int = inline.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error:  # busy or worse: read without the cache
+            return None
+        self._seen_version = version
+        asyncio.get_running_loop().call_soon(self._forget_version)
+        return version
+
+    def _forget_version(self) -> None:
+        self._seen_version = None
 
     def _release_reader(self, reader: aiosqlite.Connection) -> None:
         if self._read_pending:
