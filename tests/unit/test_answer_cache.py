@@ -57,6 +57,8 @@ async def test_an_answer_is_kept_until_any_connection_commits(tmp_path: Path) ->
         async def get() -> bytes:
             return await store.read_cached(("p", "KPT"), resolve_project("KPT"), encode)
 
+        # the version comes from the WAL index header, without a statement
+        assert store._shm is not None and store._wal_header() is not None
         first = await get()
         assert first == f"{project.id}:Kept".encode()
         await _next_turn()
@@ -74,6 +76,20 @@ async def test_an_answer_is_kept_until_any_connection_commits(tmp_path: Path) ->
         await _next_turn()
         assert await get() == f"{project.id}:Changed".encode()
         assert calls == 3
+        # with the header unreadable (being written, or no WAL index), per turn
+        shm, store._shm = store._shm, None
+        shm.close()
+        assert await get() == f"{project.id}:Changed".encode()
+        assert calls == 4
+        await _next_turn()
+        assert await get() == f"{project.id}:Changed".encode()
+        assert calls == 4
+        other = sqlite3.connect(str(tmp_path / "data.db"), isolation_level=None)
+        other.execute("UPDATE pm_projects SET title = 'Again' WHERE id = ?", (project.id,))
+        other.close()
+        await _next_turn()
+        assert await get() == f"{project.id}:Again".encode()
+        assert calls == 5
         # a different key is its own answer
         assert await store.read_cached(("p", "OTH"), resolve_project("OTH"), encode) != first
     finally:
