@@ -82,7 +82,9 @@ def rload(port: int, connections: int, seconds: float, warmup: float, **kw: str)
     argv += ["--seconds", str(seconds), "--warmup", str(warmup)]
     for k, v in kw.items():
         argv += ["--" + k.replace("_", "-"), v]
-    out = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=seconds + 60)
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    if out.returncode != 0:
+        raise RuntimeError(f"rload failed ({out.returncode}): {out.stderr.strip()}")
     result: dict[str, Any] = json.loads(out.stdout)
     return result
 
