@@ -328,8 +328,9 @@ class SqliteStore:
         # a read it cannot start goes to a reader thread instead.
         self._inline: sqlite3.Connection | None = None
         self._inline_thread = 0
-        # Encoded answers of point reads, checked against the inline connection's
-        # `PRAGMA data_version` (`read_cached`).
+        # Encoded answers of point reads and what tells that nothing was committed
+        # since: the mapped WAL index header, else `PRAGMA data_version` per loop turn
+        # (`read_cached`, `_data_version`).
         self._answers = AnswerCache()
         self._seen_version: int | None = None
         self._shm: mmap.mmap | None = None
@@ -635,12 +636,11 @@ class SqliteStore:
         """`encode` of a point read's result (`read(program, point=True)`), served from
         memory while nothing has been committed since the same `key` was read.
 
-        The database's version (`_data_version`), taken before
-        the read, labels the answer: the read's snapshot starts after it, so an
-        unchanged value later means no commit by any other connection (the inline one
-        never writes) since both. A read that raises (not found, refused) is never
-        kept; the program is the caller's, so `key` must name everything its answer
-        depends on."""
+        The database's version (`_data_version`), taken before the read, labels the
+        answer: the read's snapshot starts after it, so an unchanged value later means
+        no commit by any other connection (the inline one never writes) since both. A
+        read that raises (not found, refused) is never kept; the program is the
+        caller's, so `key` must name everything its answer depends on."""
         answers = self._answers
         version = self._data_version()
         if version is not None:
@@ -689,13 +689,16 @@ class SqliteStore:
         """The WAL index header (the first 48 bytes of the `-shm` file, sqlite.org
         walformat.html §2.1), read from memory without a system call or releasing the
         GIL (a SQLite statement does both, and under load another thread then takes
-        the GIL: `PRAGMA data_version` per request cost a quarter of GETs/s on one
-        connection). Every commit in WAL mode, by any connection of any process,
-        rewrites it with `iChange` incremented before COMMIT returns, and SQLite itself
-        tells "changed since" from these bytes (`PRAGMA data_version` included).
+        the GIL; docs/performance.md "REST point reads" has what it cost). Every
+        commit in WAL mode, by any connection of any process, rewrites it with
+        `iChange` incremented before COMMIT returns, and SQLite itself tells "changed
+        since" from these bytes (`PRAGMA data_version` included).
         SQLite writes the second copy, then the first; a header whose two copies
         differ (being written) or that is not initialised is None, and so is every
-        call once the database is not in WAL mode or the file cannot be mapped."""
+        call if the database was not in WAL mode at `open` or the file could not be
+        mapped (it cannot leave WAL mode while this store's connections are open).
+        A commit acknowledged before a request arrived is visible here: the request
+        reached this thread through locks and system calls that order memory."""
         shm = self._shm
         if shm is None:
             return None
