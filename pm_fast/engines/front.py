@@ -36,6 +36,7 @@ log = logging.getLogger("pm_fast")
 _STORELESS = frozenset(("/health", "/live"))
 _SHUTTING_DOWN = error_body("SERVICE_UNAVAILABLE", "The server is shutting down")
 _BODY_TIMEOUT = error_body("REQUEST_TIMEOUT", "The request body did not arrive in time")
+_CLOSE = ("connection", "close")
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -60,10 +61,13 @@ class Scope(Protocol):
 
 class Body(Protocol):
     """A request body as an engine delivers it: `whole()` when the length is declared,
-    else `chunks()`."""
+    else `chunks()`. `unread`: part of it may still be on its way (nobody has read it to
+    its end; an engine that reads every body before the app runs says False)."""
 
     def whole(self) -> Awaitable[bytes]: ...
     def chunks(self) -> AsyncIterator[bytes]: ...
+    @property
+    def unread(self) -> bool: ...
 
 
 class _BodyTimeout(BaseException):
@@ -162,10 +166,13 @@ class Front:
             self.quiet.clear()
             try:
                 if not STATS.on:
-                    return (await self._answer(scope, body))[0], cors
-                start = perf_counter()
-                resp, route = await self._answer(scope, body)
-                STATS.http(route, scope.method, resp.status, perf_counter() - start)
+                    resp = (await self._answer(scope, body))[0]
+                else:
+                    start = perf_counter()
+                    resp, route = await self._answer(scope, body)
+                    STATS.http(route, scope.method, resp.status, perf_counter() - start)
+                if body.unread and _declares_body(scope.headers):
+                    resp = _closing(resp)
                 return resp, cors
             finally:
                 self.inflight -= 1
@@ -215,7 +222,7 @@ class Front:
         try:
             resp: Response = await rest.handle(self.app, req)
         except _BodyTimeout:
-            return Response(408, _BODY_TIMEOUT, JSON, [("connection", "close")]), req.route
+            return Response(408, _BODY_TIMEOUT, JSON, [_CLOSE]), req.route
         return resp, req.route
 
     # -- WebSocket ---------------------------------------------------------------------
@@ -263,6 +270,23 @@ class Front:
             await ws.session(self.app, registry, conn, receive)
         finally:
             CONNECTION_ID.reset(token)
+
+
+def _declares_body(headers: HeaderLookup) -> bool:
+    length = headers.get("content-length")
+    return (length is not None and length.strip() not in ("", "0")) or bool(
+        headers.get("transfer-encoding")
+    )
+
+
+def _closing(resp: Response) -> Response:
+    """`resp` saying the connection ends after it. An answer given before the request's
+    body was read (refused by its type, its route, auth...) leaves the rest of the body
+    on the connection; Granian then closes it, and a client that was not told would send
+    its next request on a connection about to go (and see it dropped unanswered)."""
+    if any(name == "connection" for name, _ in resp.headers):
+        return resp
+    return Response(resp.status, resp.body, resp.content_type, [*resp.headers, _CLOSE])
 
 
 def response_headers(resp: Response, cors: Headers) -> list[tuple[str, str]]:

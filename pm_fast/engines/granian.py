@@ -24,16 +24,21 @@ log = logging.getLogger("pm_fast")
 
 # -- RSGI -------------------------------------------------------------------------------
 class _RsgiBody:
-    __slots__ = ("proto",)
+    __slots__ = ("proto", "unread")
 
     def __init__(self, proto: Any) -> None:
         self.proto = proto
+        self.unread = True
 
-    def whole(self) -> Any:
-        return self.proto()
+    async def whole(self) -> bytes:
+        data: bytes = await self.proto()
+        self.unread = False
+        return data
 
-    def chunks(self) -> Any:
-        return self.proto.__aiter__()
+    async def chunks(self) -> Any:
+        async for chunk in self.proto:
+            yield chunk
+        self.unread = False
 
 
 class RsgiApp(Front):
@@ -92,10 +97,11 @@ class _AsgiScope:
 
 
 class _AsgiBody:
-    __slots__ = ("receive",)
+    __slots__ = ("receive", "unread")
 
     def __init__(self, receive: Any) -> None:
         self.receive = receive
+        self.unread = True
 
     async def whole(self) -> bytes:
         data = b""
@@ -110,6 +116,7 @@ class _AsgiBody:
                 raise OSError("the client went away")
             yield msg.get("body", b"")
             if not msg.get("more_body", False):
+                self.unread = False
                 return
 
 

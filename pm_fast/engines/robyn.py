@@ -73,6 +73,7 @@ class _Body:
     """A body Robyn has read whole (str when it decoded as UTF-8, else bytes)."""
 
     __slots__ = ("data",)
+    unread = False
 
     def __init__(self, raw: str | bytes) -> None:
         self.data = raw.encode() if isinstance(raw, str) else bytes(raw)

@@ -334,3 +334,61 @@ def test_get_routes_ignore_user_header(api: httpx.Client) -> None:
     for header in ("garbage", new_uuid(), ""):
         r = api.get(f"/api/v1/projects/{p['id']}", headers={"X-User-Id": header})
         assert ok(r)["project"] == p
+
+
+def _read_response(sock: Any) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 response with a Content-Length from a raw socket."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed before a response")
+        data += chunk
+    head, rest = data.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (x.split(":", 1) for x in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed in the middle of a response")
+        rest += chunk
+    return int(lines[0].split()[1]), headers, rest[:length]
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize(
+    ("method", "path", "ctype", "status"),
+    [
+        ("POST", "/api/v1/projects", "text/plain", 415),
+        ("POST", "/api/v1/no-such-route", "application/json", 404),
+        ("DELETE", "/api/v1/projects", "application/json", 405),
+    ],
+)
+def test_an_answer_before_the_body_keeps_the_connection_usable_or_says_it_ends(
+    server: Any, method: str, path: str, ctype: str, status: int, chunked: bool
+) -> None:
+    """A request refused before its body was read, whose body is still on its way: the
+    answer either says `Connection: close` or the connection answers the next request
+    (a client told nothing reuses it; one closed under it loses that request)."""
+    import socket
+    import time
+
+    body = json.dumps({"title": "x", "key": uniq_key()}).encode()
+    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(body)}"
+    for delay in (0.0, 0.02, 0.05, 0.1):  # the answer may go before the body arrives
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(
+                f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+                f"Content-Type: {ctype}\r\n{framing}\r\n\r\n".encode()
+            )
+            time.sleep(delay)
+            sock.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if chunked else body)
+            time.sleep(0.05)
+            got, headers, _ = _read_response(sock)
+            assert got == status
+            if headers.get("connection", "").lower() == "close":
+                continue
+            sock.sendall(f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode())
+            got, _, _ = _read_response(sock)
+            assert got == 200, delay
