@@ -159,9 +159,9 @@ class Front:
             if isinstance(cors, Response):  # refused before any route runs
                 if STATS.on:
                     STATS.error("http", str(cors.status))
-                return cors, ()
+                return _ended(cors, scope, body), ()
             if self.closing and scope.path not in _STORELESS:
-                return Response(503, _SHUTTING_DOWN), cors
+                return _ended(Response(503, _SHUTTING_DOWN), scope, body), cors
             self.inflight += 1
             self.quiet.clear()
             try:
@@ -171,9 +171,7 @@ class Front:
                     start = perf_counter()
                     resp, route = await self._answer(scope, body)
                     STATS.http(route, scope.method, resp.status, perf_counter() - start)
-                if body.unread and _declares_body(scope.headers):
-                    resp = _closing(resp)
-                return resp, cors
+                return _ended(resp, scope, body), cors
             finally:
                 self.inflight -= 1
                 if not self.inflight:
@@ -272,19 +270,21 @@ class Front:
             CONNECTION_ID.reset(token)
 
 
-def _declares_body(headers: HeaderLookup) -> bool:
+def _ended(resp: Response, scope: Scope, body: Body) -> Response:
+    """`resp`, saying the connection ends after it if the request's body was not read.
+
+    An answer given before the body was read (refused by the guard, its type, its
+    route, auth, the shutdown...) leaves the rest of the body on the connection; Granian
+    then closes it, and a client that was not told would send its next request on a
+    connection about to go (and see it dropped unanswered)."""
+    if not body.unread:
+        return resp
+    headers = scope.headers
     length = headers.get("content-length")
-    return (length is not None and length.strip() not in ("", "0")) or bool(
+    declared = (length is not None and length.strip() not in ("", "0")) or bool(
         headers.get("transfer-encoding")
     )
-
-
-def _closing(resp: Response) -> Response:
-    """`resp` saying the connection ends after it. An answer given before the request's
-    body was read (refused by its type, its route, auth...) leaves the rest of the body
-    on the connection; Granian then closes it, and a client that was not told would send
-    its next request on a connection about to go (and see it dropped unanswered)."""
-    if any(name == "connection" for name, _ in resp.headers):
+    if not declared or any(name == "connection" for name, _ in resp.headers):
         return resp
     return Response(resp.status, resp.body, resp.content_type, [*resp.headers, _CLOSE])
 

@@ -79,6 +79,17 @@ async def test_answers_before_the_body_close_the_connection(tmp_path: Path) -> N
             content_length=length,
         )
         assert got == (404, "close", False)
+        # refused by the browser guard before any route runs (a foreign page's origin)
+        got = await _call(
+            engine,
+            "POST",
+            "/api/v1/projects",
+            body,
+            content_type="application/json",
+            content_length=length,
+            origin="https://evil.example",
+        )
+        assert got[1:] == ("close", False) and got[0] >= 400, got
         # read, then answered: the connection stays
         got = await _call(
             engine,
