@@ -49,60 +49,41 @@ async def test_answers_before_the_body_close_the_connection(tmp_path: Path) -> N
     try:
         engine = AsgiApp(app)
         body = b'{"title": "Unread", "key": "UNRD"}'
-        length = str(len(body))
-        # refused by its type before the body is read
-        got = await _call(
-            engine,
-            "POST",
-            "/api/v1/projects",
-            body,
-            content_type="text/plain",
-            content_length=length,
-        )
-        assert got == (415, "close", False)
-        got = await _call(
-            engine,
-            "POST",
-            "/api/v1/projects",
-            body,
-            content_type="text/plain",
-            transfer_encoding="chunked",
-        )
-        assert got == (415, "close", False)
-        # no route for it
-        got = await _call(
-            engine,
-            "POST",
-            "/api/v1/nothing",
-            body,
-            content_type="application/json",
-            content_length=length,
-        )
-        assert got == (404, "close", False)
-        # refused by the browser guard before any route runs (a foreign page's origin)
-        got = await _call(
-            engine,
-            "POST",
-            "/api/v1/projects",
-            body,
-            content_type="application/json",
-            content_length=length,
-            origin="https://evil.example",
-        )
-        assert got[1:] == ("close", False) and got[0] >= 400, got
-        # read, then answered: the connection stays
-        got = await _call(
-            engine,
-            "POST",
-            "/api/v1/projects",
-            body,
-            content_type="application/json",
-            content_length=length,
-        )
-        assert got == (200, None, True)  # created (the original answers 200)
-        # no body at all
-        assert await _call(engine, "GET", "/health", b"") == (200, None, False)
-        listed = await _call(engine, "GET", "/api/v1/projects", b"", content_length="0")
-        assert listed[:2] == (200, None)
+        sized = {"content_length": str(len(body))}
+        chunked = {"transfer_encoding": "chunked"}
+        json_type = {"content_type": "application/json"}
+        foreign = {"origin": "https://evil.example"}
+        # (method, path, headers, status, Connection header, body read)
+        cases = [
+            # refused by its type before the body is read
+            (
+                "POST",
+                "/api/v1/projects",
+                {"content_type": "text/plain", **sized},
+                415,
+                "close",
+                False,
+            ),
+            (
+                "POST",
+                "/api/v1/projects",
+                {"content_type": "text/plain", **chunked},
+                415,
+                "close",
+                False,
+            ),
+            # no route for it
+            ("POST", "/api/v1/nothing", {**json_type, **sized}, 404, "close", False),
+            # refused by the browser guard before any route runs (a foreign page's origin)
+            ("POST", "/api/v1/projects", {**json_type, **sized, **foreign}, 403, "close", False),
+            # read, then answered (created: the original answers 200): the connection stays
+            ("POST", "/api/v1/projects", {**json_type, **sized}, 200, None, True),
+            # no body at all
+            ("GET", "/health", {}, 200, None, False),
+            ("GET", "/api/v1/projects", {"content_length": "0"}, 200, None, False),
+        ]
+        for method, path, headers, *want in cases:
+            got = await _call(engine, method, path, body if method == "POST" else b"", **headers)
+            assert got == tuple(want), (method, path, got)
     finally:
         await app.store.close()
