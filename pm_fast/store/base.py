@@ -400,7 +400,8 @@ class Store(Protocol):
     ) -> bytes:
         """`encode(await read(program, point=True))`, which a store with an exact way to
         tell that nothing has changed since may answer from memory for the same `key`
-        (SQLite: `PRAGMA data_version`). `key` names everything the answer depends on."""
+        (SQLite: the WAL index header, else `PRAGMA data_version`). `key` names everything
+        the answer depends on."""
         ...
 
     async def ping(self) -> float:
