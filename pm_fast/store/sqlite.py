@@ -334,6 +334,7 @@ class SqliteStore:
         self._answers = AnswerCache()
         self._seen_version: int | None = None
         self._shm: mmap.mmap | None = None
+        self._shm_fd = -1
 
     # -- life cycle ----------------------------------------------------------------
     async def open(self, llm_user_id: str, llm_user_name: str) -> None:
@@ -362,19 +363,41 @@ class SqliteStore:
     def _map_wal_index(self, inline: sqlite3.Connection) -> mmap.mmap | None:
         """The `-shm` file mapped read-only (`_wal_header`), or None: not in WAL mode,
         or the file is not there or too short. The connections of this store keep it
-        open, so SQLite neither truncates nor deletes it until `close`."""
+        open, so SQLite neither truncates nor deletes it until `close`.
+
+        The descriptors opened here (ours and the one `mmap` duplicates) stay open
+        until every connection is closed (`_unmap_wal_index`): POSIX record locks
+        belong to the process, and closing *any* descriptor of a file drops all of
+        them, SQLite's shared lock on the `-shm` included. Without that lock another
+        process opening the database believes it is alone, truncates and rebuilds the
+        WAL index under this process's connections (and a mapped page past the new end
+        of the file is SIGBUS). `tests/blackbox/test_private_files.py` checks the lock.
+        """
         try:
             mode = inline.execute("PRAGMA journal_mode").fetchone()[0]
             inline.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # maps it
             if str(mode).lower() != "wal":
                 return None
-            with open(f"{self.path}-shm", "rb") as f:
-                if os.fstat(f.fileno()).st_size < 136:
-                    return None
-                return mmap.mmap(f.fileno(), 136, access=mmap.ACCESS_READ)
+            fd = os.open(f"{self.path}-shm", os.O_RDONLY | os.O_CLOEXEC)
         except (OSError, ValueError, sqlite3.Error) as err:
             log.info("answering repeated point reads checks PRAGMA data_version: %s", err)
             return None
+        self._shm_fd = fd
+        try:
+            if os.fstat(fd).st_size < 136:
+                return None
+            return mmap.mmap(fd, 136, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as err:
+            log.info("answering repeated point reads checks PRAGMA data_version: %s", err)
+            return None
+
+    def _unmap_wal_index(self, shm: mmap.mmap | None) -> None:
+        """After the last connection closed (see `_map_wal_index`)."""
+        if shm is not None:
+            shm.close()
+        fd, self._shm_fd = self._shm_fd, -1
+        if fd >= 0:
+            os.close(fd)
 
     @staticmethod
     async def _on_thread(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
@@ -464,8 +487,6 @@ class SqliteStore:
         self._answers.reset(None)
         self._seen_version = None
         shm, self._shm = self._shm, None
-        if shm is not None:
-            shm.close()
         if inline is not None:
             inline.close()
         # The readers at once (each closes on its own thread), the writer last: the last
@@ -475,6 +496,7 @@ class SqliteStore:
         if self._writer is not None:
             await self._writer.close()
             self._writer = None
+        self._unmap_wal_index(shm)
 
     # -- running programs ----------------------------------------------------------
     def _run_batch(

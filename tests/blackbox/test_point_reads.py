@@ -7,6 +7,12 @@ another connection writing the file directly, membership changes with auth enabl
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
+import sqlite3
+import struct
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,6 +21,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from harness import sqlite_only
 
 from .helpers import (
     assert_error,
@@ -112,6 +119,72 @@ def test_a_write_by_another_connection_shows_in_the_next_get(
     assert_error(twice(c, path), 404, "NOT_FOUND")
     srv.sql("UPDATE pm_work_items SET deleted_at = NULL WHERE id = ?", (w["id"],))
     assert twice(c, path).json()["work_item"]["title"] == "written outside"
+
+
+def _lock_holder(path: str, offset: int) -> int:
+    """The pid holding a POSIX lock that conflicts with a write lock on byte `offset`
+    of `path` (0: none). Locks held by this process never conflict with its own."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        probe = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, offset, 1, 0)
+        kind, _, _, _, pid = struct.unpack("hhqqi4x", fcntl.fcntl(fd, fcntl.F_GETLK, probe))
+        return 0 if kind == fcntl.F_UNLCK else pid
+    finally:
+        os.close(fd)
+
+
+@sqlite_only("SQLite's locks on its WAL index")
+@pytest.mark.skipif(sys.platform != "linux", reason="struct flock layout of Linux")
+def test_the_server_keeps_sqlites_shared_lock_on_the_wal_index(
+    srv: ServerProcess, c: httpx.Client
+) -> None:
+    """Every connection of the server holds a shared lock on byte 128 of `-shm` (the
+    "DMS" slot, sqlite.org walformat.html §2.3.2): it tells a connection opened by
+    another process that the WAL index is in use. Closing any descriptor of that file
+    in the server's process (the point-read cache maps it) drops all of the process's
+    locks on it; another process then truncates and rebuilds the index under the
+    server's connections, and the server died of SIGBUS reading its mapping."""
+    p = create_project(c)
+    twice(c, f"/api/v1/projects/{p['id']}")
+    assert srv.proc is not None
+    assert _lock_holder(f"{srv.db_path}-shm", 128) == srv.proc.pid
+
+
+@sqlite_only("another process opening the SQLite file")
+def test_other_processes_opening_the_database_while_reads_are_served(
+    srv: ServerProcess, c: httpx.Client
+) -> None:
+    """What the CLI, a backup or a second server does: open the file, read, close,
+    again and again, while repeated point GETs and writes are served."""
+    p = create_project(c)
+    w = create_item(c, p["id"], "task", title="kept")
+    path = f"/api/v1/work-items/{w['id']}"
+    stop = threading.Event()
+    opened = [0]
+
+    def open_read_close() -> None:
+        while not stop.is_set() and opened[0] < 400:
+            con = sqlite3.connect(str(srv.db_path), timeout=10)
+            try:
+                con.execute("SELECT count(*) FROM pm_work_items").fetchone()
+            finally:
+                con.close()
+            opened[0] += 1
+
+    other = threading.Thread(target=open_read_close)
+    other.start()
+    try:
+        for i in range(400):
+            assert c.get(path).json()["work_item"]["title"] == "kept", i
+            if i % 20 == 0:
+                create_item(c, p["id"], "task")
+    finally:
+        stop.set()
+        other.join()
+    assert opened[0] > 0
+    srv.sql("UPDATE pm_work_items SET title = ? WHERE id = ?", ("changed", w["id"]))
+    assert twice(c, path).json()["work_item"]["title"] == "changed"
+    assert srv.is_alive()
 
 
 def test_every_point_route_shows_changes(srv: ServerProcess, c: httpx.Client) -> None:
