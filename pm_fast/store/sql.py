@@ -371,6 +371,51 @@ PROJECT_RAISE_COUNTER = query(
     " (SELECT COALESCE(MAX(item_number), 0) + 1 FROM pm_work_items WHERE project_id = $1))"
     " WHERE id = $1"
 )
+# Writes to these tables cannot change whether a project is live or who its members
+# are (no cascade or trigger leads from them to pm_projects or pm_project_members).
+_ACCESS_NEUTRAL_TABLES = frozenset(
+    {
+        "pm_work_items",
+        "pm_activity_log",
+        "pm_idempotency_keys",
+        "pm_comments",
+        "pm_time_entries",
+        "pm_sprints",
+        "pm_dependencies",
+        "pm_llm_context",
+        "pm_fast_events",
+        "pm_fast_event_seq",
+    }
+)
+_WRITE_TARGET = re.compile(
+    r"\b(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM|REPLACE\s+INTO)"
+    r"\s+(\w+)",
+    re.IGNORECASE,
+)
+# Taking or raising an item number writes pm_projects, but not its state or members.
+_keeps_access: dict[int, bool] = {id(PROJECT_TAKE_NUMBER): True, id(PROJECT_RAISE_COUNTER): True}
+
+
+def keeps_access(q: Query) -> bool:
+    """Whether running `q` leaves every project's state and members as they were (the
+    writer's cache of them, sqlite.WriterCache, survives it): a plain SELECT, a write
+    to a table listed above, or taking an item number. Anything else (a write to
+    pm_projects or pm_project_members, to users, a statement of another shape) does
+    not. Decided once per statement."""
+    known = _keeps_access.get(id(q))
+    if known is None:
+        text = q.lite.lstrip()
+        targets = _WRITE_TARGET.findall(text)
+        if targets:
+            known = all(t.lower() in _ACCESS_NEUTRAL_TABLES for t in targets)
+        else:  # a read, unless it has a shape not foreseen here
+            known = text[:6].upper() in ("SELECT", "WITH R", "WITH S") and (
+                "RETURNING" not in text.upper()
+            )
+        _keeps_access[id(q)] = known
+    return known
+
+
 # Only role checks read members (one row per user and project): the order is a tie-break.
 MEMBERS_OF = query(
     "SELECT user_id, role FROM pm_project_members WHERE project_id = $1 ORDER BY created_at, id",

@@ -38,24 +38,45 @@ class StoreOpenError(Exception):
     """The database cannot be opened as a pm-server database."""
 
 
-class PositionCache:
-    """Highest live sibling position per (project, parent), kept by the writer thread.
+class WriterCache:
+    """What the writer's transactions look up again and again, kept by the writer thread.
 
-    Finding the next position otherwise scans every NULL-parent item of a project on
-    each create (the original's indexes have no position column, and pm-fast keeps its
-    schema identical). Only the writer fills it; any commit by another connection
-    (`PRAGMA data_version` changes) or any rollback empties it.
+    * `by_project`: the highest live sibling position per (project, parent). Finding
+      the next position otherwise scans every NULL-parent item of a project on each
+      create (the original's indexes have no position column, and pm-fast keeps its
+      schema identical).
+    * `project_state` / `members`: whether a project is live and who its members are,
+      which every mutation of an authenticated caller checks (service/access.py): two
+      statements of the nine a WebSocket create runs.
+
+    Only the writer fills it, and it is exact: any commit by another connection of any
+    process (`PRAGMA data_version` changes, checked at the start of every batch) or any
+    rollback empties it all, and a write of the writer's own that may change a
+    project's state or members (`SqliteTx._run`, `sql.keeps_access`) empties the access
+    part at once, within the batch.
     """
+
+    __slots__ = ("by_project", "data_version", "members", "project_state")
 
     def __init__(self) -> None:
         self.by_project: dict[str, dict[str | None, int]] = {}
+        self.project_state: dict[str, str | None] = {}
+        self.members: dict[str, tuple[tuple[str, str], ...]] = {}
         self.data_version = -1
 
     def validate(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA data_version").fetchone()[0]
         if version != self.data_version:
-            self.by_project.clear()
+            self.clear()
             self.data_version = version
+
+    def clear(self) -> None:
+        self.by_project.clear()
+        self.forget_access()
+
+    def forget_access(self) -> None:
+        self.project_state.clear()
+        self.members.clear()
 
 
 class AnswerCache:
@@ -108,7 +129,7 @@ class SqliteTx(sql.SyncQueries):
         self,
         conn: sqlite3.Connection,
         known_users: set[str],
-        positions: PositionCache | None = None,
+        positions: WriterCache | None = None,
     ) -> None:
         self.c = conn
         self.known_users = known_users
@@ -145,6 +166,8 @@ class SqliteTx(sql.SyncQueries):
         return {pid: int(last) for pid, last in self.c.execute(eventlog.POSITIONS)}
 
     def _run(self, q: sql.Query, args: tuple[Any, ...]) -> Any:
+        if self.positions is not None and not sql.keeps_access(q):
+            self.positions.forget_access()
         if q.ids:
             ids = args[0]
             if not ids:
@@ -175,8 +198,25 @@ class SqliteTx(sql.SyncQueries):
 
     def row_state(self, entity: str, row_id: str) -> str | None:
         """None if no row has this id, else 'live' or 'deleted'."""
+        cache = self.positions if entity == "project" else None
+        if cache is not None and row_id in cache.project_state:
+            return cache.project_state[row_id]
         state: str | None = self._run(sql.ROW_STATE[entity], (row_id,))
+        if cache is not None:
+            cache.project_state[row_id] = state
         return state
+
+    def members_of(self, pid: str) -> list[tuple[str, str]]:
+        """(user id, role) of each member."""
+        cache = self.positions
+        if cache is not None:
+            known = cache.members.get(pid)
+            if known is not None:
+                return list(known)
+        rows: list[tuple[str, str]] = self._run(sql.MEMBERS_OF, (pid,))
+        if cache is not None:
+            cache.members[pid] = tuple(rows)
+        return rows
 
     # -- work items ----------------------------------------------------------------
     def item_create(self, w: WorkItem) -> WorkItem | None:
@@ -311,7 +351,7 @@ class SqliteStore:
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._all_readers: list[aiosqlite.Connection] = []
         self._known_users: set[str] = set()
-        self._positions = PositionCache()
+        self._positions = WriterCache()
         self._pending: list[tuple[Program[Any], asyncio.Future[Any]]] = []
         self._flushing = False
         # At most this many mutations share a transaction; 1 turns group commit off.
@@ -525,7 +565,7 @@ class SqliteStore:
                     conn.execute("ROLLBACK" if alone else "ROLLBACK TO program")
                     if not alone:
                         conn.execute("RELEASE program")
-                    self._positions.by_project.clear()
+                    self._positions.clear()
                     results.append((False, err))
                     continue
                 if not alone:
@@ -544,7 +584,7 @@ class SqliteStore:
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            self._positions.by_project.clear()
+            self._positions.clear()
             raise
         return results, new_users
 

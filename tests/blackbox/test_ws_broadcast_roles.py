@@ -612,3 +612,47 @@ async def test_many_short_lived_connections(srv: ServerProcess) -> None:
         reply, _ = await c.request("ping", timestamp=1)
         assert reply.pong.timestamp == 1
         await c.close()
+
+
+# ------------------------------------------------------------ roles change between writes
+async def test_a_role_change_applies_to_the_very_next_mutation(srv: ServerProcess) -> None:
+    """The SQLite writer keeps projects' states and members between its transactions
+    (sqlite.WriterCache): a change by another process (here the test's own connection
+    to the database), and a change the server itself commits, must show in the next
+    check, never the one after."""
+    async with clients(srv.port, "new", "new") as (owner, other):
+
+        async def create(pid: str) -> Any:
+            return await other.call(
+                "create_work_item_request", project_id=pid, item_type=pb.TASK, title="t"
+            )
+
+        async def refused(pid: str, *contains: str) -> None:
+            err = await other.error(
+                "create_work_item_request", project_id=pid, item_type=pb.TASK, title="t"
+            )
+            assert_error(err, "UNAUTHORIZED", *contains)
+
+        p = await owner.project()
+        add_member(srv, p.id, other.user_id, "editor")
+        await create(p.id)
+        await create(p.id)  # the second check may be answered from the writer's cache
+        who = (p.id, other.user_id)
+        srv.sql(
+            "UPDATE pm_project_members SET role = 'viewer' WHERE project_id = ? AND user_id = ?",
+            who,
+        )
+        await refused(p.id, "Required: Edit", "have: viewer")
+        srv.sql("DELETE FROM pm_project_members WHERE project_id = ? AND user_id = ?", who)
+        await refused(p.id, "Not a member")
+        add_member(srv, p.id, other.user_id, "editor")
+        await create(p.id)
+
+        # committed by the server itself: the project deleted over WebSocket (once its
+        # item is) right after a check that found it live
+        q = await owner.project()
+        add_member(srv, q.id, other.user_id, "editor")
+        item = (await create(q.id)).work_item
+        await owner.call("delete_work_item_request", work_item_id=item.id)
+        await owner.call("delete_project_request", project_id=q.id, expected_version=1)
+        await refused(q.id)
