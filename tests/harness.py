@@ -116,6 +116,10 @@ def skip_sqlite_only(reason: str) -> None:
         pytest.skip(f"SQLite-only ({test}): {reason}" if test else f"SQLite-only: {reason}")
 
 
+# How a server ends when a test ends it: exit 0, or killed by SIGKILL / SIGTERM / SIGINT.
+_ASKED_ENDS = (0, -signal.SIGKILL, -signal.SIGTERM, -signal.SIGINT)
+
+
 def sqlite_only(reason: str) -> pytest.MarkDecorator:
     """Decorator form: ``@sqlite_only("reads the WAL file")``."""
     import pytest
@@ -626,7 +630,13 @@ class ServerProcess:
                 pass
             self.kill()
         elif self.proc is not None:
-            self.proc.wait()
+            rc = self.proc.wait()
+            if rc not in _ASKED_ENDS:
+                # it ended before this close, not by a kill or a stop signal (a crash,
+                # a fatal error): what it printed is the only trace of why; shown with
+                # the test that failed because of it
+                print(f"===== {self.root}: server exited by itself with status {rc} =====")
+                print(self.logs()[-20000:])
         self._close_logs()
         if self.pg_url is not None:
             _pg_release(self.root)

@@ -483,10 +483,6 @@ def running_server(root: Path, **kwargs: Any) -> Iterator[ServerProcess]:
         print(srv.logs()[-20000:])
         raise
     finally:
-        if srv.proc is not None and srv.proc.poll() is not None:
-            # it ended by itself: whatever it said is the only trace of why
-            print(f"===== server exited with status {srv.proc.returncode} =====")
-            print(srv.logs()[-20000:])
         srv.close(remove=False)
 
 
