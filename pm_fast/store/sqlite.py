@@ -411,7 +411,7 @@ class SqliteStore:
         them, SQLite's shared lock on the `-shm` included. Without that lock another
         process opening the database believes it is alone, truncates and rebuilds the
         WAL index under this process's connections (and a mapped page past the new end
-        of the file is SIGBUS). `tests/blackbox/test_private_files.py` checks the lock.
+        of the file is SIGBUS). `tests/blackbox/test_point_reads.py` checks the lock.
         """
         try:
             mode = inline.execute("PRAGMA journal_mode").fetchone()[0]
