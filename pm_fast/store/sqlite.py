@@ -129,12 +129,12 @@ class SqliteTx(sql.SyncQueries):
         self,
         conn: sqlite3.Connection,
         known_users: set[str],
-        positions: WriterCache | None = None,
+        cache: WriterCache | None = None,
     ) -> None:
         self.c = conn
         self.known_users = known_users
         self.new_users: list[str] = []
-        self.positions = positions
+        self.cache = cache
         self.events: list[Event] = []
 
     def emit(self, events: list[Event]) -> None:
@@ -166,8 +166,8 @@ class SqliteTx(sql.SyncQueries):
         return {pid: int(last) for pid, last in self.c.execute(eventlog.POSITIONS)}
 
     def _run(self, q: sql.Query, args: tuple[Any, ...]) -> Any:
-        if self.positions is not None and not sql.keeps_access(q):
-            self.positions.forget_access()
+        if self.cache is not None and not sql.keeps_access(q):
+            self.cache.forget_access()
         if q.ids:
             ids = args[0]
             if not ids:
@@ -198,7 +198,7 @@ class SqliteTx(sql.SyncQueries):
 
     def row_state(self, entity: str, row_id: str) -> str | None:
         """None if no row has this id, else 'live' or 'deleted'."""
-        cache = self.positions if entity == "project" else None
+        cache = self.cache if entity == "project" else None
         if cache is not None and row_id in cache.project_state:
             return cache.project_state[row_id]
         state: str | None = self._run(sql.ROW_STATE[entity], (row_id,))
@@ -208,7 +208,7 @@ class SqliteTx(sql.SyncQueries):
 
     def members_of(self, pid: str) -> list[tuple[str, str]]:
         """(user id, role) of each member."""
-        cache = self.positions
+        cache = self.cache
         if cache is not None:
             known = cache.members.get(pid)
             if known is not None:
@@ -235,7 +235,7 @@ class SqliteTx(sql.SyncQueries):
         return item
 
     def _max_position(self, pid: str, parent_id: str | None) -> int:
-        cached = self.positions.by_project.get(pid) if self.positions else None
+        cached = self.cache.by_project.get(pid) if self.cache else None
         if cached is not None and parent_id in cached:
             return cached[parent_id]
         row = self.c.execute(
@@ -244,17 +244,17 @@ class SqliteTx(sql.SyncQueries):
             (pid, parent_id),
         ).fetchone()
         value = int(row[0]) if row and row[0] is not None else 0
-        if self.positions is not None:
-            self.positions.by_project.setdefault(pid, {})[parent_id] = value
+        if self.cache is not None:
+            self.cache.by_project.setdefault(pid, {})[parent_id] = value
         return value
 
     def _forget_positions(self, pid: str) -> None:
-        if self.positions is not None:
-            self.positions.by_project.pop(pid, None)
+        if self.cache is not None:
+            self.cache.by_project.pop(pid, None)
 
     def item_insert(self, w: WorkItem) -> None:
         self._run(sql.ITEM_INSERT, (w,))
-        siblings = self.positions.by_project.get(w.project_id) if self.positions else None
+        siblings = self.cache.by_project.get(w.project_id) if self.cache else None
         if siblings is not None and w.parent_id in siblings:
             siblings[w.parent_id] = max(siblings[w.parent_id], w.position)
 
@@ -351,7 +351,7 @@ class SqliteStore:
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._all_readers: list[aiosqlite.Connection] = []
         self._known_users: set[str] = set()
-        self._positions = WriterCache()
+        self._writer_cache = WriterCache()
         self._pending: list[tuple[Program[Any], asyncio.Future[Any]]] = []
         self._flushing = False
         # At most this many mutations share a transaction; 1 turns group commit off.
@@ -552,11 +552,11 @@ class SqliteStore:
         events: list[Event] = []  # of the programs that succeeded, in commit order
         conn.execute("BEGIN IMMEDIATE")
         try:
-            self._positions.validate(conn)
+            self._writer_cache.validate(conn)
             # A lone mutation needs no savepoint: on error the transaction is its own.
             alone = len(programs) == 1
             for program in programs:
-                tx = SqliteTx(conn, self._known_users, self._positions)
+                tx = SqliteTx(conn, self._known_users, self._writer_cache)
                 if not alone:
                     conn.execute("SAVEPOINT program")
                 try:
@@ -565,7 +565,7 @@ class SqliteStore:
                     conn.execute("ROLLBACK" if alone else "ROLLBACK TO program")
                     if not alone:
                         conn.execute("RELEASE program")
-                    self._positions.clear()
+                    self._writer_cache.clear()
                     results.append((False, err))
                     continue
                 if not alone:
@@ -584,7 +584,7 @@ class SqliteStore:
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            self._positions.clear()
+            self._writer_cache.clear()
             raise
         return results, new_users
 
