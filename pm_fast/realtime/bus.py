@@ -161,13 +161,13 @@ class OutboxWriter:
         floor: int,
         gaps: list[int],
         now: int,
-        before: tuple[str, tuple[Any, ...]] | None = None,
+        before: Sequence[tuple[str, tuple[Any, ...]]] = (),
     ) -> tuple[list[int], list[Row]]:
         """Write the rows; return their seqs and the earlier rows of the same projects
         that this process may not have handled yet (seq > floor or in gaps).
 
-        `before`: a write of the same transaction (statement and parameters) to send
-        in the same round trip, as a data-modifying WITH (it must not read the outbox).
+        `before`: writes of the same transaction (statements and parameters) to send in
+        the same round trip, as data-modifying WITHs (they must not read the outbox).
         """
         groups: dict[str, list[Event]] = {}
         for event in events:
@@ -179,10 +179,10 @@ class OutboxWriter:
             mine = groups[pid]
             count = len(mine) if pid else 0  # events of no project are not numbered
             args = (self.origin, pid, encode_events(mine), now, floor, gaps, count)
-            if before is not None:
-                statement, params = before
-                before = None
-                rows = await conn.fetch(_append_after(statement, len(params)), *params, *args)
+            if before:
+                text, params = chained(before, _APPEND)
+                before = ()
+                rows = await conn.fetch(text, *params, *args)
             else:
                 rows = await conn.fetch(_APPEND, *args)
             for r in rows:
@@ -207,11 +207,33 @@ FROM pm_fast_outbox_append_seq($1, $2, $3, $4, $5, $6::bigint[], $7::integer)
 """
 
 
+def chained(
+    writes: Sequence[tuple[str, tuple[Any, ...]]], last: str
+) -> tuple[str, tuple[Any, ...]]:
+    """One statement for several of a transaction: `writes` (statements that return
+    nothing a caller needs, with their parameters) as data-modifying WITHs before
+    `last`, whose parameters follow theirs. PostgreSQL runs every one of them, once."""
+    texts = tuple(text for text, _ in writes)
+    counts = tuple(len(params) for _, params in writes)
+    params = tuple(p for _, ps in writes for p in ps)
+    return _chained_text(texts, counts, last), params
+
+
 @functools.cache
-def _append_after(statement: str, shift: int) -> str:
-    """_APPEND preceded by `statement` (whose parameters are the first `shift`)."""
-    renumbered = re.sub(r"\$(\d+)", lambda m: f"${int(m[1]) + shift}", _APPEND)
-    return f"WITH before AS ({statement}){renumbered}"
+def _chained_text(texts: tuple[str, ...], counts: tuple[int, ...], last: str) -> str:
+    parts: list[str] = []
+    shift = 0
+    for i, (text, count) in enumerate(zip(texts, counts, strict=True)):
+        parts.append(f"w{i} AS ({_shifted(text, shift)})")
+        shift += count
+    return f"WITH {', '.join(parts)} {_shifted(last, shift)}"
+
+
+def _shifted(text: str, shift: int) -> str:
+    """`text` with its parameter numbers raised by `shift`."""
+    if not shift:
+        return text
+    return re.sub(r"\$(\d+)", lambda m: f"${int(m[1]) + shift}", text)
 
 
 def _row(r: Any, origin: str) -> Row:

@@ -23,9 +23,11 @@ NEED = {"view": ("View", 1), "edit": ("Edit", 2), "admin": ("Admin", 3)}
 
 
 def role_in(ctx: Ctx, project_id: str) -> Program[str | None]:
-    if (yield from op(lambda tx: tx.row_state("project", project_id))) != "live":
+    access: tuple[str | None, list[tuple[str, str]]]
+    access = yield from op(lambda tx: tx.project_access(project_id))
+    state, members = access
+    if state != "live":
         return None
-    members: list[tuple[str, str]] = yield from op(lambda tx: tx.members_of(project_id))
     if all(user == ctx.llm_user for user, _ in members):
         return "admin"
     for user, role in members:

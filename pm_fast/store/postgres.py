@@ -33,11 +33,14 @@ sees what committed before it started):
   position claimed by a create still running (a claim row, deleted by the create's own
   commit), so positions stay distinct and increasing in creation order.
 
-Round trips: a lone create is BEGIN, `pm_fast_item_create` (number, position and row,
-holding the position lock until commit), activity + outbox, COMMIT; one among others
-adds the reserve (outside the transaction) and inserts with `pm_fast_item_insert`.
-Activity rows wait for the next statement of the transaction, so a mutation's last
-activity row travels with its outbox row.
+Round trips: a lone REST create is BEGIN, `pm_fast_item_create` (number, position and
+row, holding the position lock until commit), activity + outbox, COMMIT; one among
+others adds the reserve (outside the transaction) and inserts with
+`pm_fast_item_insert`. A WebSocket create adds its idempotency lookup (lock and read:
+`pm_fast_idem_get`) and its role check (the project's state and members: one
+statement). Writes whose results nobody reads (activity rows, the stored reply of an
+idempotent create) wait for the next statement of the transaction, so a mutation's last
+ones travel with its outbox row: 6 round trips for a WebSocket create (10 before).
 
 Connection failures become `SERVICE_UNAVAILABLE`; deadlocks and serialization failures
 (which the rules above should make impossible) become `CONFLICT`.
@@ -67,7 +70,7 @@ from ..core.model import (
     WorkItem,
 )
 from ..metrics import STATS
-from ..realtime.bus import RETENTION_SECS, Bus
+from ..realtime.bus import RETENTION_SECS, Bus, chained
 from . import sql
 from .base import AsyncTx, Program, Tx
 from .llm_seed import seed_rows
@@ -130,6 +133,17 @@ _ITEM_INSERT = (
     + ",".join(f"${i}" for i in range(1, 19))
     + ")"
 )
+# The idempotency lock and the stored reply, in that order (schema migration 10).
+_IDEM_GET_LOCKED = "SELECT pm_fast_idem_get($1)"
+# A project's state and members for a role check (service.access), one statement.
+_PROJECT_ACCESS = (
+    "SELECT p.deleted_at IS NULL,"
+    " ARRAY(SELECT m.user_id FROM pm_project_members m WHERE m.project_id = p.id"
+    " ORDER BY m.created_at, m.id),"
+    " ARRAY(SELECT m.role FROM pm_project_members m WHERE m.project_id = p.id"
+    " ORDER BY m.created_at, m.id)"
+    " FROM pm_projects p WHERE p.id = $1"
+)
 _CLAIMS_DROP = "DELETE FROM pm_fast_item_claims WHERE item_id = ANY($1::text[])"
 # Connections for the reserves: each holds one only for a statement.
 RESERVE_POOL_MAX = 4
@@ -157,8 +171,8 @@ ORDER BY first_seq LIMIT $4
 
 
 class _Statements:
-    """A transaction's connection as `PgTx` uses it: activity rows still pending go
-    first, in the round trip of the statement that follows them (`PgTx.activity`)."""
+    """A transaction's connection as `PgTx` uses it: writes still pending go first, in
+    the round trip of the statement that follows them (`PgTx.activity`, `.deferred`)."""
 
     __slots__ = ("_conn", "_tx")
 
@@ -167,17 +181,17 @@ class _Statements:
         self._tx = tx
 
     async def execute(self, query: str, *args: Any) -> Any:
-        if self._tx.activity:
+        if self._tx.activity or self._tx.deferred:
             await self._tx.flush()
         return await self._conn.execute(query, *args)
 
     async def fetch(self, query: str, *args: Any) -> Any:
-        if self._tx.activity:
+        if self._tx.activity or self._tx.deferred:
             await self._tx.flush()
         return await self._conn.fetch(query, *args)
 
     async def fetchrow(self, query: str, *args: Any) -> Any:
-        if self._tx.activity:
+        if self._tx.activity or self._tx.deferred:
             await self._tx.flush()
         return await self._conn.fetchrow(query, *args)
 
@@ -217,10 +231,12 @@ class PgTx(sql.AsyncQueries):
         # (table, id) -> version this transaction read: the condition of its UPDATE.
         self.seen: dict[tuple[str, str], int] = {}
         self._dep_locked = False
-        # Activity rows not written yet: they go with the next statement that needs a
+        # Writes not sent yet, whose results nobody reads (activity rows, the stored
+        # reply of an idempotent create): they go with the next statement that needs a
         # round trip anyway (`self.c` sends them before any other statement;
         # `PostgresStore.write` sends the last ones with the outbox row).
         self.activity: list[ActivityEntry] = []
+        self.deferred: list[tuple[str, tuple[Any, ...]]] = []
         # Events of this transaction's change (`emit`): the outbox row at the end.
         self.events: list[Event] = []
 
@@ -248,19 +264,28 @@ class PgTx(sql.AsyncQueries):
     async def activity_insert(self, a: ActivityEntry) -> None:
         self.activity.append(a)
 
-    def take_activity(self) -> tuple[str, tuple[Any, ...]] | None:
-        """The pending activity rows as one INSERT (text and parameters), or None."""
-        if not self.activity:
-            return None
-        rows, self.activity = self.activity, []
-        columns = zip(*map(structs.astuple, rows), strict=True)
-        return _ACTIVITY_ROWS, tuple(list(column) for column in columns)
+    def take_pending(self) -> list[tuple[str, tuple[Any, ...]]]:
+        """The pending writes (text and parameters; the activity rows as one INSERT)."""
+        pending: list[tuple[str, tuple[Any, ...]]] = []
+        if self.activity:
+            rows, self.activity = self.activity, []
+            columns = zip(*map(structs.astuple, rows), strict=True)
+            pending.append((_ACTIVITY_ROWS, tuple(list(column) for column in columns)))
+        if self.deferred:
+            pending.extend(self.deferred)
+            self.deferred = []
+        return pending
 
     async def flush(self) -> None:
-        """Write the pending activity rows."""
-        pending = self.take_activity()
-        if pending is not None:
-            await self.conn.execute(pending[0], *pending[1])
+        """Send the pending writes, in one statement."""
+        pending = self.take_pending()
+        if not pending:
+            return
+        *before, (last, params) = pending
+        if before:
+            last, first = chained(before, last)
+            params = first + params
+        await self.conn.execute(last, *params)
 
     async def _run(self, q: sql.Query, args: tuple[Any, ...]) -> Any:
         if q.ids:
@@ -345,6 +370,16 @@ class PgTx(sql.AsyncQueries):
     async def row_state(self, entity: str, row_id: str) -> str | None:
         state: str | None = await self._run(sql.ROW_STATE[entity], (row_id,))
         return state
+
+    async def project_access(self, pid: str) -> tuple[str | None, list[tuple[str, str]]]:
+        """The project's state and, when it is live, (user id, role) of each member:
+        one round trip."""
+        row = await self.c.fetchrow(_PROJECT_ACCESS, pid)
+        if row is None:
+            return None, []
+        if not row[0]:
+            return "deleted", []
+        return "live", list(zip(row[1], row[2], strict=True))
 
     # -- projects ------------------------------------------------------------------
     async def project_insert(self, p: Project) -> None:
@@ -490,12 +525,16 @@ class PgTx(sql.AsyncQueries):
     # -- idempotency -----------------------------------------------------------------
     async def idem_get(self, key: str) -> str | None:
         if self.writing:
-            # A repeat of the same request on another process waits for the first one.
-            await self.c.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "pm_fast:idem:" + key
-            )
-        stored: str | None = await self._run(sql.IDEM_GET, (key,))
+            # A repeat of the same request on another process waits for the first one,
+            # then reads what it stored (schema migration 10: one round trip).
+            stored: str | None = (await self.c.fetchrow(_IDEM_GET_LOCKED, key))[0]
+        else:
+            stored = await self._run(sql.IDEM_GET, (key,))
         return stored
+
+    async def idem_put(self, key: str, operation: str, result_json: str, now: int) -> None:
+        # Read by nobody in this transaction: it goes with the next statement.
+        self.deferred.append((sql.IDEM_PUT.pg, (key, operation, result_json, now)))
 
     # -- several items at once -------------------------------------------------------
     async def export_all(self) -> dict[str, list[Any]]:
@@ -710,7 +749,7 @@ class PostgresStore:
                     if events and bus is not None:
                         high, gaps = bus.floor()
                         own, earlier = await bus.outbox.append(
-                            conn, events, high, gaps, int(time.time()), tx.take_activity()
+                            conn, events, high, gaps, int(time.time()), tx.take_pending()
                         )
                         projects = {e.project_id for e in events}
                         # Until the caller has published our events, foreign events of

@@ -524,6 +524,19 @@ _CREATE_ITEM_CLAIMS = _CREATE_ITEM_FITTING.replace(
 assert _CREATE_ITEM_CLAIMS.count("FROM pm_fast_item_claims") == 2
 assert _CREATE_ITEM_CLAIMS.count("GREATEST((SELECT MAX(position)") == 2
 
+# The lock that makes a repeat of an idempotent create on another process wait for the
+# first one, then its stored reply, in one round trip. The SELECT runs after the lock
+# with a snapshot of its own (VOLATILE), so it sees what the first one committed.
+_IDEM_GET = """
+CREATE FUNCTION pm_fast_idem_get(p_key TEXT) RETURNS TEXT
+LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('pm_fast:idem:' || p_key, 0));
+    RETURN (SELECT result_json FROM pm_idempotency_keys WHERE message_id = p_key);
+END
+$fn$;
+"""
+
 # (version, description, SQL). Append only: a released migration never changes.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "pm-server 0.1.4 tables", _INITIAL),
@@ -535,6 +548,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (7, "event log: numbers per project for exact resume", _EVENT_SEQ),
     (8, "work item create: number and position outside the transaction", _ITEM_RESERVE),
     (9, "work item create alone: above claimed positions", _CREATE_ITEM_CLAIMS),
+    (10, "function: idempotency lock and stored reply", _IDEM_GET),
 )
 
 BOOKKEEPING = """

@@ -871,7 +871,6 @@ class Queries:
     project_soft_delete = QueryOp[[str, int], None](PROJECT_SOFT_DELETE)
     project_live_item_count = QueryOp[[str], int](PROJECT_LIVE_ITEM_COUNT)
     project_raise_counter = QueryOp[[str], None](PROJECT_RAISE_COUNTER)
-    members_of = QueryOp[[str], list[tuple[str, str]]](MEMBERS_OF)
     viewable_projects = QueryOp[[str, str], list[Project]](VIEWABLE_PROJECTS)
     member_add = QueryOp[[str, str, str, int, str], None](MEMBER_ADD)
     sprint_get = QueryOp[[str], Sprint | None](SPRINT_GET)

@@ -206,17 +206,20 @@ class SqliteTx(sql.SyncQueries):
             cache.project_state[row_id] = state
         return state
 
-    def members_of(self, pid: str) -> list[tuple[str, str]]:
-        """(user id, role) of each member."""
+    def project_access(self, pid: str) -> tuple[str | None, list[tuple[str, str]]]:
+        """The project's state and, when it is live, (user id, role) of each member."""
+        state = self.row_state("project", pid)
+        if state != "live":
+            return state, []
         cache = self.cache
         if cache is not None:
             known = cache.members.get(pid)
             if known is not None:
-                return list(known)
+                return state, list(known)
         rows: list[tuple[str, str]] = self._run(sql.MEMBERS_OF, (pid,))
         if cache is not None:
             cache.members[pid] = tuple(rows)
-        return rows
+        return state, rows
 
     # -- work items ----------------------------------------------------------------
     def item_create(self, w: WorkItem) -> WorkItem | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -188,4 +189,37 @@ async def test_concurrent_creates_with_two_workers(tmp_path: Path, pg_url: str) 
         finally:
             for conns in held.values():
                 for c in conns:
+                    await c.close()
+
+
+async def test_a_repeat_on_another_process_runs_once(tmp_path: Path, pg_url: str) -> None:
+    """The same create (same user, same message id) sent to two processes at once: one
+    item, and both get the same reply (the idempotency lock and lookup of
+    `pm_fast_idem_get`: the second waits for the first, then reads its stored reply)."""
+    with servers(tmp_path, pg_url, 2) as procs:
+        project = rest_project(procs[0], "IDM")
+        user = str(uuid.uuid4())
+        pairs = [[await WsClient.connect(p.port, user_id=user) for p in procs] for _ in range(4)]
+        try:
+
+            async def twice(a: WsClient, b: WsClient, i: int) -> None:
+                mid = str(uuid.uuid4())
+                fields = {"project_id": project, "item_type": TASK, "title": f"t{i}"}
+                first, second = await asyncio.gather(
+                    a.request("create_work_item_request", message_id=mid, **fields),
+                    b.request("create_work_item_request", message_id=mid, **fields),
+                )
+                assert case_of(first[0]) == "work_item_created", first[0]
+                assert first[0] == second[0]
+                assert a.raw[mid] == b.raw[mid]
+
+            for round_ in range(10):
+                await asyncio.gather(
+                    *(twice(a, b, 4 * round_ + k) for k, (a, b) in enumerate(pairs))
+                )
+            items, _ = listed(procs[1], project)
+            assert sorted(w["title"] for w in items) == sorted(f"t{i}" for i in range(40))
+        finally:
+            for pair in pairs:
+                for c in pair:
                     await c.close()

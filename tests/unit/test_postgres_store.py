@@ -344,3 +344,39 @@ async def test_bus_waits_for_rows_that_commit_out_of_seq_order(pg_url: str) -> N
         await c1.close()
         await c2.close()
         await store.close()
+
+
+@needs_pg
+async def test_deferred_writes_reach_the_database_with_the_next_statement(pg_url: str) -> None:
+    """Activity rows and a stored idempotent reply wait for the next statement of their
+    transaction (one round trip for several writes): a read later in the transaction
+    sees them, and a transaction without events writes them at its end."""
+    store = await _open(pg_url)
+
+    def entry(n: int) -> ActivityEntry:
+        return ActivityEntry(f"a{n}", "project", "p", "updated", None, None, None, LLM, n, None)
+
+    def program() -> Program[tuple[str | None, str | None]]:
+        yield from op(lambda tx: tx.activity_insert(entry(1)))
+        yield from op(lambda tx: tx.activity_insert(entry(2)))
+        yield from op(lambda tx: tx.idem_put("k1", "create_x", "cmVwbHk=", 1))
+        seen: str | None = yield from op(lambda tx: tx.idem_get("k1"))  # flushes first
+        yield from op(lambda tx: tx.idem_put("k2", "create_x", "dHdv", 2))
+        yield from op(lambda tx: tx.activity_insert(entry(3)))
+        return seen, None
+
+    def later() -> Program[str | None]:
+        stored: str | None = yield from op(lambda tx: tx.idem_get("k2"))
+        return stored
+
+    try:
+        assert await store.write(program()) == ("cmVwbHk=", None)
+        assert await store.write(later()) == "dHdv"
+        conn = await asyncpg.connect(pg_url)
+        try:
+            rows = await conn.fetch("SELECT id FROM pm_activity_log WHERE entity_id = 'p'")
+            assert sorted(r[0] for r in rows) == ["a1", "a2", "a3"]
+        finally:
+            await conn.close()
+    finally:
+        await store.close()
