@@ -110,6 +110,23 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 
 
+# Values a client may send that SQLite stores and PostgreSQL refuses (docs/compat.md):
+# the NUL character in text, and text longer than a B-tree index entry can hold (about
+# 2,700 bytes) in an indexed column (a project key, an idempotent request's message id).
+_NUL_REFUSED: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.CharacterNotInRepertoireError,
+    asyncpg.exceptions.UntranslatableCharacterError,
+)
+NUL_MESSAGE = (
+    "Validation failed: text cannot contain the NUL character (U+0000) on this server's"
+    " database (PostgreSQL)"
+)
+TOO_LONG_MESSAGE = (
+    "Validation failed: a value is too long for this server's database (PostgreSQL"
+    " indexes at most about 2,700 bytes of a key or message id)"
+)
+
+
 def redact(url: str) -> str:
     """The URL without its password (for messages)."""
     parts = urlsplit(url)
@@ -697,6 +714,12 @@ class PostgresStore:
             raise DomainError(
                 "CONFLICT", "Concurrent modification - please retry (current version: unknown)"
             ) from None
+        except _NUL_REFUSED as err:  # SQLite stores it; PostgreSQL's text cannot
+            log.info("refused a text value PostgreSQL cannot hold: %s", err)
+            raise invalid(NUL_MESSAGE) from None
+        except asyncpg.exceptions.ProgramLimitExceededError as err:  # an index entry
+            log.info("refused a value PostgreSQL cannot index: %s", err)
+            raise invalid(TOO_LONG_MESSAGE) from None
         except _UNAVAILABLE as err:
             log.warning("PostgreSQL unavailable: %s", err or type(err).__name__)
             raise unavailable() from None
