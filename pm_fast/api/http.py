@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,10 @@ class Response:
     body: bytes = b""
     content_type: str | None = JSON
     headers: list[tuple[str, str]] = field(default_factory=list)
+    # A point read's answer: the key the store keeps its body under
+    # (`Store.read_cached`); an engine may answer the same request again from it
+    # while `Store.still_cached` says the body is current (engines/front.py, `Replays`).
+    cached_as: Hashable | None = None
 
 
 def encode(value: Any) -> bytes:

@@ -260,7 +260,8 @@ def reader(key: str, program: Callable[..., Program[Any]], point: bool = False) 
             # enabled, whose membership is in the database) and the database alone.
             ctx = caller(app, req, reads=True)
             cache_key = (handle_point, req.user, *p)
-            return Response(200, await app.store.read_cached(cache_key, program(ctx, *p), encode))
+            body = await app.store.read_cached(cache_key, program(ctx, *p), encode)
+            return Response(200, body, cached_as=cache_key)
 
         SHAPES[handle_point] = Shape("read", key, program)
         return handle_point

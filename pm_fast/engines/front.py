@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -78,6 +78,51 @@ class _BodyTimeout(BaseException):
     anything else, and `Front.http` answers 408."""
 
 
+class Replay:
+    """An answer to a GET that an engine may send again for the very same request (same
+    path, query, HTTP version and every header, byte for byte): a point read's body
+    with the engine's encoding of its headers. `size`: what it and its request hold."""
+
+    __slots__ = ("body", "head", "route", "size", "store_key")
+
+    def __init__(self, store_key: Hashable, body: bytes, head: Any, route: str, size: int) -> None:
+        self.store_key = store_key
+        self.body = body
+        self.head = head
+        self.route = route
+        self.size = size
+
+
+class Replays:
+    """`Replay`s by request (the engine's key), bounded: at most `max_entries`, and
+    `max_bytes` in all (bodies and requests; cleared when either is reached). One that
+    is no longer current is dropped when it is looked up."""
+
+    __slots__ = ("entries", "max_bytes", "max_entries", "size")
+
+    def __init__(self, max_entries: int = 1024, max_bytes: int = 4 << 20) -> None:
+        self.entries: dict[Hashable, Replay] = {}
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.size = 0
+
+    def put(self, key: Hashable, replay: Replay) -> None:
+        if replay.size > self.max_bytes // 16:
+            return
+        self.drop(key)
+        entries = self.entries
+        if len(entries) >= self.max_entries or self.size + replay.size > self.max_bytes:
+            entries.clear()
+            self.size = 0
+        entries[key] = replay
+        self.size += replay.size
+
+    def drop(self, key: Hashable) -> None:
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self.size -= old.size
+
+
 class Front:
     """The application as engines serve it: one instance per process."""
 
@@ -104,6 +149,8 @@ class Front:
         # JSON log lines name the request or connection they were written for; the
         # line format has no place for an id, so none is made for it.
         self.tag_logs = ids_wanted()
+        # Point reads answered again without the router (`replayable`, `replayed`).
+        self.replays = Replays()
 
     # -- lazily imported edges ---------------------------------------------------------
     def ws(self) -> ModuleType:
@@ -181,6 +228,54 @@ class Front:
         finally:
             if token is not None:
                 REQUEST_ID.reset(token)
+
+    # -- point reads answered again -----------------------------------------------------
+    # The answer to a GET depends on its path, query, headers (the guard's verdict and
+    # CORS headers, the caller), the configuration, the clock (bearer tokens expire) and
+    # the database. A point read's answer that `Store.read_cached` keeps depends on the
+    # database only through that cache, so with auth disabled (no clock) the exact same
+    # request gets the exact same answer while `Store.still_cached` says its body is
+    # current: the engine sends it again without the guard, router and services (their
+    # verdict would be the same), only recording what every answered request records
+    # (activity for idle shutdown, metrics). Not while shutting down (503s).
+
+    def replayable(self, resp: Response) -> Hashable | None:
+        """The store key of an answer that may be replayed for the same request (none
+        on a store that keeps no answers: PostgreSQL)."""
+        key = resp.cached_as
+        if key is None or resp.status != 200 or resp.headers or self.auth.enabled:
+            return None
+        return key if self.app.store.still_cached(key, resp.body) else None
+
+    def remember(
+        self,
+        key: Hashable,
+        request_size: int,
+        store_key: Hashable,
+        resp: Response,
+        head: Any,
+        path: str,
+    ) -> None:
+        """Keep `resp` (`replayable`) as the answer to the request `key` (to `path`),
+        which holds `request_size` bytes; `head`: its headers as the engine sends them."""
+        found = self.rest().ROUTER.match(path)
+        route = found[2] if found is not None else "unmatched"
+        size = request_size + len(resp.body)
+        self.replays.put(key, Replay(store_key, resp.body, head, route, size))
+
+    def replayed(self, key: Hashable, path: str) -> Replay | None:
+        """The answer to send for the request `key` (to `path`), if it is still current."""
+        start = perf_counter()
+        replay = self.replays.entries.get(key)
+        if replay is None:
+            return None
+        if self.closing or not self.app.store.still_cached(replay.store_key, replay.body):
+            self.replays.drop(key)
+            return None
+        self.app.touch(path)
+        if STATS.on:
+            STATS.http(replay.route, "GET", 200, perf_counter() - start)
+        return replay
 
     async def _answer(self, scope: Scope, body: Body) -> tuple[Response, str]:
         """The response and the template of the route that gave it (for metrics)."""

@@ -159,8 +159,28 @@ class AsgiApp(Front):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         kind = scope["type"]
         if kind == "http":
+            key = None
+            if scope["method"] == "GET":  # the same request again? (Front.replayed)
+                key = (
+                    scope["path"],
+                    scope["query_string"],
+                    scope.get("http_version"),
+                    *scope["headers"],
+                )
+                replay = self.replayed(key, scope["path"])
+                if replay is not None:
+                    await send(
+                        {"type": "http.response.start", "status": 200, "headers": replay.head}
+                    )
+                    await send({"type": "http.response.body", "body": replay.body})
+                    return
             resp, cors = await self.http(_AsgiScope(scope), _AsgiBody(receive))
-            await self._send(send, "http.response", cors, resp)
+            head = _raw(cors, resp)
+            await send({"type": "http.response.start", "status": resp.status, "headers": head})
+            await send({"type": "http.response.body", "body": resp.body})
+            if key is not None and (store_key := self.replayable(resp)) is not None:
+                size = sum(len(k) + len(v) for k, v in scope["headers"]) + len(scope["path"])
+                self.remember(key, size, store_key, resp, head, scope["path"])
         elif kind == "websocket":
             await receive()  # websocket.connect
             admitted = self.ws_admit(_AsgiScope(scope))
@@ -187,11 +207,6 @@ class AsgiApp(Front):
             await send({"type": msg["type"] + ".complete"})
             if msg["type"] == "lifespan.shutdown":
                 return
-
-    @staticmethod
-    async def _send(send: Any, prefix: str, cors: Headers, resp: Response) -> None:
-        await send({"type": prefix + ".start", "status": resp.status, "headers": _raw(cors, resp)})
-        await send({"type": prefix + ".body", "body": resp.body})
 
 
 # The CORS headers of the allowed origins and the content types, in ASGI's byte form:

@@ -405,6 +405,11 @@ class Store(Protocol):
         the answer depends on."""
         ...
 
+    def still_cached(self, key: Hashable, body: bytes) -> bool:
+        """Whether `body`, an answer `read_cached` gave for `key`, is still what it would
+        answer now, told without reading the database (False whenever unsure)."""
+        ...
+
     async def ping(self) -> float:
         """Round trip to the database (`SELECT 1`); returns latency in milliseconds."""
         ...

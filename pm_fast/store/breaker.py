@@ -164,6 +164,11 @@ class GuardedStore:
         self._settle(None)
         return result
 
+    def still_cached(self, key: Hashable, body: bytes) -> bool:
+        """Only while the breaker is closed: otherwise the read goes through `read_cached`,
+        which the breaker refuses (open) or learns from (half-open)."""
+        return self.breaker.state == CLOSED and self.inner.still_cached(key, body)
+
     async def ping(self) -> float:
         """The readiness probe reports for itself: the breaker neither refuses it nor
         learns from it (a `SELECT 1` that answers proves nothing about writes, and a

@@ -824,6 +824,9 @@ class PostgresStore:
         since" check, so every point read runs."""
         return encode(await self.read(program, True))
 
+    def still_cached(self, key: Hashable, body: bytes) -> bool:
+        return False  # nothing is kept (`read_cached`)
+
     async def ping(self) -> float:
         pool = self._pool
         if pool is None:

@@ -720,6 +720,15 @@ class SqliteStore:
             answers.put(key, body)
         return body
 
+    def still_cached(self, key: Hashable, body: bytes) -> bool:
+        """`body` is the answer kept for `key` and nothing has been committed since it
+        was read (the check `read_cached` makes before answering from memory)."""
+        answers = self._answers
+        version = self._data_version()
+        return (
+            version is not None and version == answers.version and answers.entries.get(key) is body
+        )
+
     def _data_version(self) -> Hashable | None:
         """A value that changes whenever any connection but the inline one commits: the
         WAL index header (`_wal_header`), else the inline connection's `PRAGMA
