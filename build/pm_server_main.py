@@ -20,9 +20,10 @@ if os.environ.get("PM_FAST_UNPACK_ONLY") == "1":
     # it unpack the server into its cache directory; nothing is served.
     sys.exit(0)
 
-from pm_fast.boot import import_asyncio_without_ssl  # noqa: E402
+from pm_fast.boot import import_asyncio_without_ssl, import_msgspec_lean  # noqa: E402
 
 import_asyncio_without_ssl()  # before anything imports asyncio (pm_fast/boot.py)
+import_msgspec_lean()  # and msgspec (ibid.)
 
 from pm_fast.cli import main  # noqa: E402
 

@@ -5,9 +5,10 @@ import gc
 # the collector back on once the server listens, or at once for another command.
 gc.disable()
 
-from .boot import import_asyncio_without_ssl  # noqa: E402
+from .boot import import_asyncio_without_ssl, import_msgspec_lean  # noqa: E402
 
 import_asyncio_without_ssl()  # before anything imports asyncio (pm_fast/boot.py)
+import_msgspec_lean()  # and msgspec (ibid.)
 
 from .cli import main  # noqa: E402
 

@@ -1,6 +1,7 @@
-"""A SQLite server never loads OpenSSL: not before the first `/ready` (start-up time)
-nor after the warm-up (resident memory). Nothing it does needs TLS; the PostgreSQL
-store enables asyncio's TLS itself (pm_fast/boot.py).
+"""A SQLite server never loads OpenSSL, nor `platform` and `typing_extensions`: not
+before the first `/ready` (start-up time) nor after the warm-up (resident memory).
+Nothing it does needs TLS; the PostgreSQL store enables asyncio's TLS itself
+(pm_fast/boot.py).
 
 Imports show only in a fresh interpreter: the script does what `python -m pm_fast
 serve` does up to serving (Granian's package as the embedded server imports it, the
@@ -17,9 +18,10 @@ from .fresh import run_fresh
 SCRIPT = r"""
 import sys
 
-from pm_fast.boot import import_asyncio_without_ssl
+from pm_fast.boot import import_asyncio_without_ssl, import_msgspec_lean
 
 import_asyncio_without_ssl()  # first, as `python -m pm_fast` does
+import_msgspec_lean()
 import asyncio, tempfile
 from pathlib import Path
 
@@ -28,6 +30,8 @@ from pm_fast.config import load_config
 from pm_fast.engines.granian import AsgiApp, import_granian_core
 
 OPENSSL = ("ssl", "_ssl", "hashlib", "_hashlib", "secrets", "uvloop")
+# and two modules only msgspec would import (pm_fast/boot.py, `import_msgspec_lean`)
+OPENSSL += ("platform", "typing_extensions")
 
 
 def none_loaded(when):
@@ -53,6 +57,11 @@ async def main():
         none_loaded("after the warm-up")
     finally:
         await app.store.close()
+    # Kept out only while msgspec was imported: importable as usual.
+    import platform
+    import typing_extensions
+
+    assert platform.python_implementation() == "CPython" and typing_extensions.Required
     # Kept out only while Granian's package initialised: importable as usual.
     for name in ("uvloop", "winloop", "rloop"):
         assert name not in sys.modules, name
