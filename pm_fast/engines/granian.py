@@ -167,7 +167,10 @@ class AsgiApp(Front):
                     scope.get("http_version"),
                     *scope["headers"],
                 )
-                replay = self.replayed(key, scope["path"])
+                try:
+                    replay = self.replayed(key, scope["path"])
+                except TypeError:  # header pairs that are not tuples: never replayed
+                    key = replay = None
                 if replay is not None:
                     await send(
                         {"type": "http.response.start", "status": 200, "headers": replay.head}

@@ -142,6 +142,17 @@ async def test_other_headers_are_another_request(engine: Engine) -> None:
     assert "access-control-allow-origin" not in (await engine.call("GET", path))[1]
 
 
+async def test_header_pairs_as_lists_take_the_full_path(engine: Engine) -> None:
+    # ASGI allows any iterable pair; Granian's HTTP/1 scope has tuples (hashable).
+    path = await _item(engine)
+    listed = [[b"host", b"127.0.0.1:1"]]
+    first = await engine.call("GET", path, headers=listed)
+    assert first[0] == 200 and (await engine.call("GET", path, headers=listed)) == first
+    full = engine.full
+    await engine.call("GET", path, headers=listed)
+    assert engine.full == full + 1
+
+
 async def test_no_replay_while_shutting_down_or_the_breaker_is_open(engine: Engine) -> None:
     path = await _item(engine)
     ok = await engine.call("GET", path)
